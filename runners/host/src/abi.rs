@@ -1,0 +1,490 @@
+//! The Proxy-Wasm ABI as data: enums, and declarative tables of every hostcall and callback.
+//!
+//! The tables are macros that call back another macro with one entry per function, so each engine
+//! adapter expands them into its own import/export mechanism instead of hand-writing 40 wrappers.
+//! Argument kinds in the tables:
+//! - `u32`: an id, an enum value or a small integer (wasm `i32`, native `u32`);
+//! - `ptr`: an address in guest memory (wasm `i32`, native pointer-sized);
+//! - `size`: a byte count or element count (wasm `i32`, native `usize`);
+//! - `out`: the address where the host writes a result (wasm `i32`, native pointer-sized);
+//! - `i64`: a 64-bit integer (both);
+//! - `i32`: a signed 32-bit integer (both);
+//! - `flag`: a boolean (wasm `i32`, native `bool`).
+
+/// `proxy_status_t`: what every hostcall returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Status {
+    /// Success.
+    Ok = 0,
+    /// The requested item does not exist.
+    NotFound = 1,
+    /// An argument is invalid (unknown id, bad enum value).
+    BadArgument = 2,
+    /// A value could not be serialized.
+    SerializationFailure = 3,
+    /// Input could not be parsed (for example a malformed serialized map).
+    ParseFailure = 4,
+    /// A pointer/length pair lies outside guest memory.
+    InvalidMemoryAccess = 6,
+    /// A queue is empty.
+    Empty = 7,
+    /// A compare-and-swap check failed.
+    CasMismatch = 8,
+    /// The host failed internally (for example the guest allocator returned 0).
+    InternalFailure = 10,
+    /// The host does not implement this function.
+    Unimplemented = 12,
+}
+
+impl Status {
+    /// The raw `u32` value returned to the guest.
+    pub const fn raw(self) -> u32 {
+        self as u32
+    }
+}
+
+/// `proxy_action_t`: what a stream callback asks the host to do next.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Continue processing the stream.
+    Continue,
+    /// Stop iteration until the filter resumes the stream (Envoy: StopIteration/StopAll…).
+    Pause,
+}
+
+impl Action {
+    /// Interprets a callback's raw return value. Like proxy-wasm-cpp-host, any value other than
+    /// 0 stops iteration.
+    pub const fn from_raw(raw: u32) -> Self {
+        if raw == 0 {
+            Action::Continue
+        } else {
+            Action::Pause
+        }
+    }
+}
+
+/// `proxy_buffer_type_t`: which byte buffer a buffer hostcall refers to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BufferType {
+    /// The HTTP request body.
+    HttpRequestBody,
+    /// The HTTP response body.
+    HttpResponseBody,
+    /// Downstream TCP data.
+    DownstreamData,
+    /// Upstream TCP data.
+    UpstreamData,
+    /// The body of an `http_call` response.
+    HttpCallResponseBody,
+    /// A gRPC call message.
+    GrpcCallMessage,
+    /// The VM configuration (readable in `proxy_on_vm_start`).
+    VmConfiguration,
+    /// The plugin configuration (readable in `proxy_on_configure`).
+    PluginConfiguration,
+    /// Arguments of a foreign function call.
+    ForeignFunctionArguments,
+}
+
+impl BufferType {
+    /// Decodes a raw buffer type; `None` for values outside the ABI.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Self::HttpRequestBody,
+            1 => Self::HttpResponseBody,
+            2 => Self::DownstreamData,
+            3 => Self::UpstreamData,
+            4 => Self::HttpCallResponseBody,
+            5 => Self::GrpcCallMessage,
+            6 => Self::VmConfiguration,
+            7 => Self::PluginConfiguration,
+            8 => Self::ForeignFunctionArguments,
+            _ => return None,
+        })
+    }
+}
+
+/// `proxy_map_type_t`: which header map a map hostcall refers to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MapType {
+    /// HTTP request headers.
+    HttpRequestHeaders,
+    /// HTTP request trailers.
+    HttpRequestTrailers,
+    /// HTTP response headers.
+    HttpResponseHeaders,
+    /// HTTP response trailers.
+    HttpResponseTrailers,
+    /// gRPC initial metadata.
+    GrpcCallInitialMetadata,
+    /// gRPC trailing metadata.
+    GrpcCallTrailingMetadata,
+    /// Headers of an `http_call` response.
+    HttpCallResponseHeaders,
+    /// Trailers of an `http_call` response.
+    HttpCallResponseTrailers,
+}
+
+impl MapType {
+    /// Decodes a raw map type; `None` for values outside the ABI.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Self::HttpRequestHeaders,
+            1 => Self::HttpRequestTrailers,
+            2 => Self::HttpResponseHeaders,
+            3 => Self::HttpResponseTrailers,
+            4 => Self::GrpcCallInitialMetadata,
+            5 => Self::GrpcCallTrailingMetadata,
+            6 => Self::HttpCallResponseHeaders,
+            7 => Self::HttpCallResponseTrailers,
+            _ => return None,
+        })
+    }
+}
+
+/// `proxy_stream_type_t`: which stream direction `continue_stream`/`close_stream` refer to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StreamType {
+    /// The HTTP request direction.
+    HttpRequest,
+    /// The HTTP response direction.
+    HttpResponse,
+    /// Downstream TCP.
+    Downstream,
+    /// Upstream TCP.
+    Upstream,
+}
+
+impl StreamType {
+    /// Decodes a raw stream type; `None` for values outside the ABI.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Self::HttpRequest,
+            1 => Self::HttpResponse,
+            2 => Self::Downstream,
+            3 => Self::Upstream,
+            _ => return None,
+        })
+    }
+}
+
+/// `proxy_log_level_t`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Trace.
+    Trace,
+    /// Debug.
+    Debug,
+    /// Info.
+    Info,
+    /// Warning.
+    Warn,
+    /// Error.
+    Error,
+    /// Critical.
+    Critical,
+}
+
+impl LogLevel {
+    /// Decodes a raw log level; `None` for values outside the ABI.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Self::Trace,
+            1 => Self::Debug,
+            2 => Self::Info,
+            3 => Self::Warn,
+            4 => Self::Error,
+            5 => Self::Critical,
+            _ => return None,
+        })
+    }
+
+    /// The raw value written to the guest.
+    pub const fn raw(self) -> u32 {
+        self as u32
+    }
+}
+
+/// `proxy_metric_type_t`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    /// A monotonically increasing counter.
+    Counter,
+    /// A gauge that can go up and down.
+    Gauge,
+    /// A histogram of recorded values.
+    Histogram,
+}
+
+impl MetricType {
+    /// Decodes a raw metric type; `None` for values outside the ABI.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Self::Counter,
+            1 => Self::Gauge,
+            2 => Self::Histogram,
+            _ => return None,
+        })
+    }
+}
+
+/// WASI errno values the host returns.
+pub mod errno {
+    /// Success.
+    pub const SUCCESS: u32 = 0;
+    /// Bad file descriptor.
+    pub const BADF: u32 = 8;
+    /// Bad address.
+    pub const FAULT: u32 = 21;
+    /// Invalid argument.
+    pub const INVAL: u32 = 28;
+    /// Not supported.
+    pub const NOTSUP: u32 = 58;
+}
+
+/// The ABI versions a module can declare with a `proxy_abi_version_*` marker export.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AbiVersion {
+    /// `proxy_abi_version_0_1_0`.
+    V0_1_0,
+    /// `proxy_abi_version_0_2_0`.
+    V0_2_0,
+    /// `proxy_abi_version_0_2_1`.
+    V0_2_1,
+}
+
+impl AbiVersion {
+    /// The marker export name for this version.
+    pub const fn marker(self) -> &'static str {
+        match self {
+            Self::V0_1_0 => "proxy_abi_version_0_1_0",
+            Self::V0_2_0 => "proxy_abi_version_0_2_0",
+            Self::V0_2_1 => "proxy_abi_version_0_2_1",
+        }
+    }
+
+    /// All versions, newest first.
+    pub const ALL: [AbiVersion; 3] = [Self::V0_2_1, Self::V0_2_0, Self::V0_1_0];
+
+    /// Finds the newest declared version among a module's function export names.
+    pub fn detect(mut exports: impl FnMut(&str) -> bool) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| exports(v.marker()))
+    }
+
+    /// Human-readable version, e.g. `0.2.1`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V0_1_0 => "0.1.0",
+            Self::V0_2_0 => "0.2.0",
+            Self::V0_2_1 => "0.2.1",
+        }
+    }
+}
+
+/// Calls `$m!` with every `env.proxy_*` hostcall the host provides:
+/// `name(arg: kind, ...);` — each returns a status (`u32`).
+#[macro_export]
+macro_rules! for_each_proxy_hostcall {
+    ($m:ident) => {
+        $m! {
+            proxy_log(level: u32, message: ptr, message_size: size);
+            proxy_get_log_level(return_level: out);
+            proxy_get_current_time_nanoseconds(return_time: out);
+            proxy_set_tick_period_milliseconds(period: u32);
+            proxy_get_buffer_bytes(buffer_type: u32, start: size, max_size: size, return_data: out, return_size: out);
+            proxy_set_buffer_bytes(buffer_type: u32, start: size, size: size, data: ptr, data_size: size);
+            proxy_get_buffer_status(buffer_type: u32, return_size: out, return_flags: out);
+            proxy_get_header_map_size(map_type: u32, return_size: out);
+            proxy_get_header_map_pairs(map_type: u32, return_data: out, return_size: out);
+            proxy_set_header_map_pairs(map_type: u32, data: ptr, data_size: size);
+            proxy_get_header_map_value(map_type: u32, key: ptr, key_size: size, return_data: out, return_size: out);
+            proxy_add_header_map_value(map_type: u32, key: ptr, key_size: size, value: ptr, value_size: size);
+            proxy_replace_header_map_value(map_type: u32, key: ptr, key_size: size, value: ptr, value_size: size);
+            proxy_remove_header_map_value(map_type: u32, key: ptr, key_size: size);
+            proxy_continue_stream(stream_type: u32);
+            proxy_close_stream(stream_type: u32);
+            proxy_get_status(return_code: out, return_message: out, return_message_size: out);
+            proxy_send_local_response(status_code: u32, details: ptr, details_size: size, body: ptr, body_size: size, headers: ptr, headers_size: size, grpc_status: i32);
+            proxy_http_call(upstream: ptr, upstream_size: size, headers: ptr, headers_size: size, body: ptr, body_size: size, trailers: ptr, trailers_size: size, timeout_ms: u32, return_token: out);
+            proxy_grpc_call(upstream: ptr, upstream_size: size, service: ptr, service_size: size, method: ptr, method_size: size, metadata: ptr, metadata_size: size, message: ptr, message_size: size, timeout_ms: u32, return_token: out);
+            proxy_grpc_stream(upstream: ptr, upstream_size: size, service: ptr, service_size: size, method: ptr, method_size: size, metadata: ptr, metadata_size: size, return_token: out);
+            proxy_grpc_send(token: u32, message: ptr, message_size: size, end_stream: flag);
+            proxy_grpc_cancel(token: u32);
+            proxy_grpc_close(token: u32);
+            proxy_set_shared_data(key: ptr, key_size: size, value: ptr, value_size: size, cas: u32);
+            proxy_get_shared_data(key: ptr, key_size: size, return_value: out, return_value_size: out, return_cas: out);
+            proxy_register_shared_queue(name: ptr, name_size: size, return_id: out);
+            proxy_resolve_shared_queue(vm_id: ptr, vm_id_size: size, name: ptr, name_size: size, return_id: out);
+            proxy_enqueue_shared_queue(queue_id: u32, value: ptr, value_size: size);
+            proxy_dequeue_shared_queue(queue_id: u32, return_value: out, return_value_size: out);
+            proxy_define_metric(metric_type: u32, name: ptr, name_size: size, return_id: out);
+            proxy_record_metric(metric_id: u32, value: i64);
+            proxy_increment_metric(metric_id: u32, offset: i64);
+            proxy_get_metric(metric_id: u32, return_value: out);
+            proxy_get_property(path: ptr, path_size: size, return_value: out, return_value_size: out);
+            proxy_set_property(path: ptr, path_size: size, value: ptr, value_size: size);
+            proxy_call_foreign_function(name: ptr, name_size: size, args: ptr, args_size: size, return_results: out, return_results_size: out);
+            proxy_done();
+            proxy_set_effective_context(context_id: u32);
+            proxy_get_configuration(return_data: out, return_size: out);
+            proxy_continue_request();
+            proxy_continue_response();
+            proxy_clear_route_cache();
+        }
+    };
+}
+
+/// Calls `$m!` with every `wasi_snapshot_preview1` function the host provides that returns an
+/// errno (`u32`). `proc_exit`, which returns nothing and never returns, is wired by each
+/// adapter separately.
+#[macro_export]
+macro_rules! for_each_wasi_hostcall {
+    ($m:ident) => {
+        $m! {
+            fd_write(fd: u32, iovs: ptr, iovs_len: size, return_written: out);
+            fd_read(fd: u32, iovs: ptr, iovs_len: size, return_read: out);
+            fd_close(fd: u32);
+            fd_seek(fd: u32, offset: i64, whence: u32, return_offset: out);
+            fd_fdstat_get(fd: u32, return_stat: out);
+            fd_prestat_get(fd: u32, return_prestat: out);
+            fd_prestat_dir_name(fd: u32, path: ptr, path_len: size);
+            clock_time_get(clock_id: u32, precision: i64, return_time: out);
+            random_get(buf: ptr, buf_len: size);
+            environ_sizes_get(return_count: out, return_buf_size: out);
+            environ_get(environ: ptr, environ_buf: ptr);
+            args_sizes_get(return_count: out, return_buf_size: out);
+            args_get(argv: ptr, argv_buf: ptr);
+            sched_yield();
+            poll_oneoff(subscriptions: ptr, events: ptr, count: size, return_events: out);
+        }
+    };
+}
+
+/// Calls `$m!` with every module callback the host may call:
+/// `method = "export_name" (arg: kind, ...) -> result;` where result is `none`, `flag` or `action`.
+#[macro_export]
+macro_rules! for_each_callback {
+    ($m:ident) => {
+        $m! {
+            on_context_create = "proxy_on_context_create" (context_id: u32, parent_context_id: u32) -> none;
+            on_vm_start = "proxy_on_vm_start" (context_id: u32, vm_configuration_size: size) -> flag;
+            on_configure = "proxy_on_configure" (context_id: u32, plugin_configuration_size: size) -> flag;
+            on_tick = "proxy_on_tick" (context_id: u32) -> none;
+            on_request_headers = "proxy_on_request_headers" (context_id: u32, num_headers: size, end_of_stream: flag) -> action;
+            on_request_body = "proxy_on_request_body" (context_id: u32, body_size: size, end_of_stream: flag) -> action;
+            on_request_trailers = "proxy_on_request_trailers" (context_id: u32, num_trailers: size) -> action;
+            on_response_headers = "proxy_on_response_headers" (context_id: u32, num_headers: size, end_of_stream: flag) -> action;
+            on_response_body = "proxy_on_response_body" (context_id: u32, body_size: size, end_of_stream: flag) -> action;
+            on_response_trailers = "proxy_on_response_trailers" (context_id: u32, num_trailers: size) -> action;
+            on_done = "proxy_on_done" (context_id: u32) -> flag;
+            on_log = "proxy_on_log" (context_id: u32) -> none;
+            on_delete = "proxy_on_delete" (context_id: u32) -> none;
+            on_http_call_response = "proxy_on_http_call_response" (context_id: u32, token: u32, num_headers: size, body_size: size, num_trailers: size) -> none;
+            on_queue_ready = "proxy_on_queue_ready" (context_id: u32, queue_id: u32) -> none;
+        }
+    };
+}
+
+macro_rules! collect_names {
+    ($( $name:ident ( $( $arg:ident : $kind:ident ),* ) ; )*) => {
+        &[ $( stringify!($name) ),* ]
+    };
+}
+
+/// Names of every `env` hostcall the host provides.
+pub const PROXY_HOSTCALL_NAMES: &[&str] = for_each_proxy_hostcall!(collect_names);
+
+/// Names of every `wasi_snapshot_preview1` function the host provides (including `proc_exit`).
+pub const WASI_HOSTCALL_NAMES: &[&str] = {
+    const ERRNO_FNS: &[&str] = for_each_wasi_hostcall!(collect_names);
+    const ALL: [&str; ERRNO_FNS.len() + 1] = {
+        let mut all = ["proc_exit"; ERRNO_FNS.len() + 1];
+        let mut i = 0;
+        while i < ERRNO_FNS.len() {
+            all[i] = ERRNO_FNS[i];
+            i += 1;
+        }
+        all
+    };
+    &ALL
+};
+
+/// The import module name of the Proxy-Wasm hostcalls.
+pub const PROXY_MODULE: &str = "env";
+/// The import module name of the WASI functions.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// Whether the host provides the import `module.name` (for a clear error before linking).
+pub fn host_provides(module: &str, name: &str) -> bool {
+    match module {
+        PROXY_MODULE => PROXY_HOSTCALL_NAMES.contains(&name),
+        WASI_MODULE => WASI_HOSTCALL_NAMES.contains(&name),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_cover_the_hostcalls_a_rust_sdk_filter_imports() {
+        // The 32 env imports of a proxy-wasm 0.2.x filter (see the ABI notes).
+        for name in [
+            "proxy_close_stream",
+            "proxy_send_local_response",
+            "proxy_continue_stream",
+            "proxy_get_buffer_bytes",
+            "proxy_set_buffer_bytes",
+            "proxy_add_header_map_value",
+            "proxy_replace_header_map_value",
+            "proxy_remove_header_map_value",
+            "proxy_get_header_map_value",
+            "proxy_get_header_map_pairs",
+            "proxy_set_header_map_pairs",
+            "proxy_get_property",
+            "proxy_set_property",
+            "proxy_get_shared_data",
+            "proxy_set_shared_data",
+            "proxy_register_shared_queue",
+            "proxy_resolve_shared_queue",
+            "proxy_enqueue_shared_queue",
+            "proxy_dequeue_shared_queue",
+            "proxy_grpc_call",
+            "proxy_grpc_stream",
+            "proxy_grpc_send",
+            "proxy_grpc_cancel",
+            "proxy_grpc_close",
+            "proxy_http_call",
+            "proxy_call_foreign_function",
+            "proxy_done",
+            "proxy_log",
+            "proxy_get_status",
+            "proxy_get_current_time_nanoseconds",
+            "proxy_set_tick_period_milliseconds",
+            "proxy_set_effective_context",
+        ] {
+            assert!(host_provides("env", name), "{name} missing");
+        }
+        for name in ["fd_write", "environ_get", "environ_sizes_get", "proc_exit"] {
+            assert!(
+                host_provides("wasi_snapshot_preview1", name),
+                "{name} missing"
+            );
+        }
+        assert!(!host_provides("env", "proxy_made_up"));
+        assert!(!host_provides("other", "proxy_log"));
+    }
+
+    #[test]
+    fn abi_version_detection_prefers_the_newest_marker() {
+        let exports = ["proxy_abi_version_0_2_0", "proxy_abi_version_0_2_1"];
+        assert_eq!(
+            AbiVersion::detect(|n| exports.contains(&n)),
+            Some(AbiVersion::V0_2_1)
+        );
+        assert_eq!(AbiVersion::detect(|_| false), None);
+    }
+}

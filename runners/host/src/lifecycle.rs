@@ -1,0 +1,465 @@
+//! The context lifecycle, written once for every engine.
+//!
+//! Root: `proxy_on_context_create(root, 0)` → `proxy_on_vm_start` → `proxy_on_configure`.
+//! Stream: `proxy_on_context_create(ctx, root)` → request headers → request body chunks →
+//! request trailers → response headers → response body → response trailers → `proxy_on_done`
+//! → `proxy_on_log` → `proxy_on_delete`. After each callback the host delivers follow-up events
+//! (scripted `http_call` answers, queue notifications), which may resume a paused stream or send
+//! a local response — the order Envoy and proxy-wasm-cpp-host use.
+
+use crate::abi::Action;
+use crate::error::{CallError, FilterError};
+use crate::state::{CallResponse, HeaderMap, HostState, StreamState};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Allocates a context id unique in this process (native filters share one process image, so
+/// ids must never repeat across instances).
+pub fn next_context_id() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The host-side Rust type of a callback argument kind of [`crate::for_each_callback`]
+/// (`u32`, `size` → `u32`; `flag` → `bool`). For engine adapters expanding that table.
+#[macro_export]
+macro_rules! callback_arg_type {
+    (u32) => {
+        u32
+    };
+    (size) => {
+        u32
+    };
+    (flag) => {
+        bool
+    };
+}
+
+/// The host-side Rust type of a callback result kind of [`crate::for_each_callback`]
+/// (`none` → `()`, `flag` → `bool`, `action` → [`crate::abi::Action`]).
+#[macro_export]
+macro_rules! callback_result_type {
+    (none) => {
+        ()
+    };
+    (flag) => {
+        bool
+    };
+    (action) => {
+        $crate::abi::Action
+    };
+}
+
+/// What a callback the module does not export returns, per the spec: nothing, `true`, or
+/// `Continue`.
+#[macro_export]
+macro_rules! callback_default {
+    (none) => {
+        ()
+    };
+    (flag) => {
+        true
+    };
+    (action) => {
+        $crate::abi::Action::Continue
+    };
+}
+
+macro_rules! declare_callbacks {
+    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
+        /// Calls into one module instance. Engine adapters implement this (usually by expanding
+        /// [`crate::for_each_callback`]); a missing export behaves as the spec's default
+        /// (no-op, `true`, or `Continue`).
+        pub trait Callbacks {
+            /// The instance's host state.
+            fn host(&mut self) -> &mut HostState;
+            /// Module name used in error messages.
+            fn module_name(&self) -> &str;
+            /// Engine name used in error messages.
+            fn engine_name(&self) -> &str;
+            $(
+                #[doc = concat!("Calls `", $export, "`.")]
+                fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError>;
+            )*
+        }
+    };
+}
+
+crate::for_each_callback!(declare_callbacks);
+
+/// One HTTP request/response exchange pushed through a filter.
+#[derive(Clone, Debug, Default)]
+pub struct HttpExchange {
+    /// Request headers as the client sent them (pseudo-headers included).
+    pub request_headers: HeaderMap,
+    /// Request body chunks, in arrival order (empty: no body).
+    pub request_body: Vec<Vec<u8>>,
+    /// Request trailers, if the request has them.
+    pub request_trailers: Option<HeaderMap>,
+    /// Response headers the upstream sends (including `:status`).
+    pub response_headers: HeaderMap,
+    /// Response body chunks.
+    pub response_body: Vec<Vec<u8>>,
+    /// Response trailers.
+    pub response_trailers: Option<HeaderMap>,
+}
+
+/// A started module instance, driven through the stream lifecycle. Object-safe so the harness
+/// can hold instances of every engine side by side; each adapter gets it for free from
+/// [`Callbacks`].
+pub trait FilterInstance {
+    /// Runs the root lifecycle: context create, `proxy_on_vm_start`, `proxy_on_configure`.
+    fn start(&mut self) -> Result<(), FilterError>;
+    /// Pushes one exchange through the full stream lifecycle. Afterwards [`Self::state`] holds
+    /// the headers and bodies as the filter left them.
+    fn run_stream(&mut self, exchange: &HttpExchange) -> Result<(), FilterError>;
+    /// Fires `proxy_on_tick` on the root context.
+    fn tick(&mut self) -> Result<(), FilterError>;
+    /// The host state of this instance.
+    fn state(&mut self) -> &mut HostState;
+}
+
+/// How many follow-up events one callback may cause before the filter is declared runaway.
+const MAX_FOLLOW_UPS: usize = 1024;
+
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
+/// What happens after a callback returned.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Flow {
+    /// Go on with the next step.
+    Continue,
+    /// Keep the body buffered and feed the next chunk.
+    Buffer,
+    /// The filter answered locally: skip the rest of the request.
+    LocalResponse,
+    /// The filter reset the stream.
+    Reset,
+}
+
+fn trap<C: Callbacks + ?Sized>(c: &C, source: CallError) -> FilterError {
+    FilterError::Trap {
+        module: c.module_name().to_owned(),
+        engine: c.engine_name().to_owned(),
+        source,
+    }
+}
+
+/// Delivers queued HTTP-call answers and queue notifications until none are left.
+fn deliver_follow_ups<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
+    for _ in 0..MAX_FOLLOW_UPS {
+        let host = c.host();
+        if let Some(call) = (!host.pending_calls.is_empty()).then(|| host.pending_calls.remove(0)) {
+            let reply = host
+                .plugin
+                .upstreams
+                .get(&call.upstream)
+                .cloned()
+                .unwrap_or_default();
+            let (nh, nb, nt) = (
+                reply.headers.len() as u32,
+                reply.body.len() as u32,
+                reply.trailers.len() as u32,
+            );
+            host.call_response = Some(CallResponse {
+                headers: reply.headers,
+                body: reply.body,
+                trailers: reply.trailers,
+            });
+            let result = c.on_http_call_response(call.context_id, call.token, nh, nb, nt);
+            c.host().call_response = None;
+            result.map_err(|e| trap(c, e))?;
+        } else if let Some(queue_id) = host.ready_queues.pop() {
+            let owner = host.queues[queue_id as usize - 1].owner_context_id;
+            c.on_queue_ready(owner, queue_id).map_err(|e| trap(c, e))?;
+        } else {
+            return Ok(());
+        }
+    }
+    Err(FilterError::Runaway {
+        module: c.module_name().to_owned(),
+        limit: MAX_FOLLOW_UPS,
+    })
+}
+
+/// Decides how the stream goes on after `callback` returned `action`.
+fn settle<C: Callbacks + ?Sized>(
+    c: &mut C,
+    action: Action,
+    direction: Direction,
+    must_resume: bool,
+    callback: &'static str,
+) -> Result<Flow, FilterError> {
+    deliver_follow_ups(c)?;
+    let stream = &mut c.host().stream;
+    if stream.closed {
+        return Ok(Flow::Reset);
+    }
+    if direction == Direction::Request && stream.local_response.is_some() {
+        return Ok(Flow::LocalResponse);
+    }
+    let resumed = match direction {
+        Direction::Request => std::mem::take(&mut stream.request_resumed),
+        Direction::Response => std::mem::take(&mut stream.response_resumed),
+    };
+    match action {
+        Action::Continue => Ok(Flow::Continue),
+        Action::Pause if resumed => Ok(Flow::Continue),
+        Action::Pause if must_resume => Err(FilterError::Stalled {
+            module: c.module_name().to_owned(),
+            callback,
+        }),
+        Action::Pause => Ok(Flow::Buffer),
+    }
+}
+
+/// Runs headers, body chunks and trailers of one direction. Returns the flow that ended it.
+fn run_direction<C: Callbacks + ?Sized>(
+    c: &mut C,
+    ctx: u32,
+    direction: Direction,
+    body: &[Vec<u8>],
+    has_trailers: bool,
+) -> Result<Flow, FilterError> {
+    let is_request = direction == Direction::Request;
+    let headers_len = {
+        let stream = &c.host().stream;
+        let map = if is_request {
+            &stream.request_headers
+        } else {
+            &stream.response_headers
+        };
+        map.as_ref().map_or(0, HeaderMap::len) as u32
+    };
+    let headers_eos = body.is_empty() && !has_trailers;
+    let (action, name) = if is_request {
+        (
+            c.on_request_headers(ctx, headers_len, headers_eos),
+            "proxy_on_request_headers",
+        )
+    } else {
+        (
+            c.on_response_headers(ctx, headers_len, headers_eos),
+            "proxy_on_response_headers",
+        )
+    };
+    let action = action.map_err(|e| trap(c, e))?;
+    match settle(c, action, direction, true, name)? {
+        Flow::Continue => {}
+        other => return Ok(other),
+    }
+    for (i, chunk) in body.iter().enumerate() {
+        let last = i + 1 == body.len();
+        let eos = last && !has_trailers;
+        let size = {
+            let stream = &mut c.host().stream;
+            let buf = body_slot(stream, direction).get_or_insert_with(Vec::new);
+            buf.extend_from_slice(chunk);
+            buf.len() as u32
+        };
+        let (action, name) = if is_request {
+            (c.on_request_body(ctx, size, eos), "proxy_on_request_body")
+        } else {
+            (c.on_response_body(ctx, size, eos), "proxy_on_response_body")
+        };
+        let action = action.map_err(|e| trap(c, e))?;
+        match settle(c, action, direction, last, name)? {
+            Flow::Continue => forward_body(&mut c.host().stream, direction),
+            Flow::Buffer => {}
+            other => return Ok(other),
+        }
+    }
+    if has_trailers {
+        let trailers_len = {
+            let stream = &c.host().stream;
+            let map = if is_request {
+                &stream.request_trailers
+            } else {
+                &stream.response_trailers
+            };
+            map.as_ref().map_or(0, HeaderMap::len) as u32
+        };
+        let (action, name) = if is_request {
+            (
+                c.on_request_trailers(ctx, trailers_len),
+                "proxy_on_request_trailers",
+            )
+        } else {
+            (
+                c.on_response_trailers(ctx, trailers_len),
+                "proxy_on_response_trailers",
+            )
+        };
+        let action = action.map_err(|e| trap(c, e))?;
+        let flow = settle(c, action, direction, true, name)?;
+        if flow != Flow::Continue {
+            return Ok(flow);
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn body_slot(stream: &mut StreamState, direction: Direction) -> &mut Option<Vec<u8>> {
+    match direction {
+        Direction::Request => &mut stream.request_body,
+        Direction::Response => &mut stream.response_body,
+    }
+}
+
+fn forward_body(stream: &mut StreamState, direction: Direction) {
+    let (buf, forwarded) = match direction {
+        Direction::Request => (&mut stream.request_body, &mut stream.request_body_forwarded),
+        Direction::Response => (
+            &mut stream.response_body,
+            &mut stream.response_body_forwarded,
+        ),
+    };
+    if let Some(buf) = buf {
+        forwarded.extend_from_slice(buf);
+        buf.clear();
+    }
+}
+
+/// Resets the stream state for a new stream, reusing allocations.
+fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange) {
+    let stream = &mut host.stream;
+    stream.context_id = ctx;
+    match &mut stream.request_headers {
+        Some(map) => map.assign(&exchange.request_headers),
+        none => *none = Some(exchange.request_headers.clone()),
+    }
+    stream
+        .request_trailers
+        .clone_from(&exchange.request_trailers);
+    stream.response_headers = None;
+    stream.response_trailers = None;
+    stream.request_body = None;
+    stream.response_body = None;
+    stream.request_body_forwarded.clear();
+    stream.response_body_forwarded.clear();
+    stream.local_response = None;
+    stream.request_resumed = false;
+    stream.response_resumed = false;
+    stream.closed = false;
+    stream.done_called = false;
+    host.effective_context_id = ctx;
+}
+
+/// Makes the response the filter will see: the upstream's, or the filter's local response.
+fn begin_response(host: &mut HostState, exchange: &HttpExchange) -> Vec<Vec<u8>> {
+    let stream = &mut host.stream;
+    match &stream.local_response {
+        Some(local) => {
+            let mut headers = HeaderMap::new();
+            headers.add(b":status", local.status_code.to_string().as_bytes());
+            for (k, v) in local.headers.pairs() {
+                headers.add(k, v);
+            }
+            stream.response_headers = Some(headers);
+            stream.response_trailers = None;
+            if local.body.is_empty() {
+                Vec::new()
+            } else {
+                vec![local.body.clone()]
+            }
+        }
+        None => {
+            match &mut stream.response_headers {
+                Some(map) => map.assign(&exchange.response_headers),
+                none => *none = Some(exchange.response_headers.clone()),
+            }
+            stream
+                .response_trailers
+                .clone_from(&exchange.response_trailers);
+            Vec::new()
+        }
+    }
+}
+
+fn run_stream_lifecycle<C: Callbacks + ?Sized>(
+    c: &mut C,
+    exchange: &HttpExchange,
+) -> Result<(), FilterError> {
+    let ctx = next_context_id();
+    let root = c.host().root_context_id;
+    begin_stream(c.host(), ctx, exchange);
+    c.on_context_create(ctx, root).map_err(|e| trap(c, e))?;
+    let request = run_direction(
+        c,
+        ctx,
+        Direction::Request,
+        &exchange.request_body,
+        exchange.request_trailers.is_some(),
+    )?;
+    if request != Flow::Reset {
+        let local_body = begin_response(c.host(), exchange);
+        let (body, has_trailers) = if c.host().stream.local_response.is_some() {
+            (local_body.as_slice(), false)
+        } else {
+            (
+                exchange.response_body.as_slice(),
+                exchange.response_trailers.is_some(),
+            )
+        };
+        run_direction(c, ctx, Direction::Response, body, has_trailers)?;
+    }
+    c.on_done(ctx).map_err(|e| trap(c, e))?;
+    c.on_log(ctx).map_err(|e| trap(c, e))?;
+    c.on_delete(ctx).map_err(|e| trap(c, e))?;
+    let host = c.host();
+    host.stream.context_id = 0;
+    host.effective_context_id = host.root_context_id;
+    Ok(())
+}
+
+fn start_root<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
+    let root = next_context_id();
+    let (vm_len, plugin_len) = {
+        let host = c.host();
+        host.root_context_id = root;
+        host.effective_context_id = root;
+        (
+            host.plugin.vm_configuration.len() as u32,
+            host.plugin.plugin_configuration.len() as u32,
+        )
+    };
+    c.on_context_create(root, 0).map_err(|e| trap(c, e))?;
+    let rejected = |c: &mut C, callback| FilterError::Rejected {
+        module: c.module_name().to_owned(),
+        callback,
+        logs: match c.host().logs.summary(crate::abi::LogLevel::Trace) {
+            s if s.is_empty() => String::new(),
+            s => format!("; module log: {s}"),
+        },
+    };
+    if !c.on_vm_start(root, vm_len).map_err(|e| trap(c, e))? {
+        return Err(rejected(c, "proxy_on_vm_start"));
+    }
+    if !c.on_configure(root, plugin_len).map_err(|e| trap(c, e))? {
+        return Err(rejected(c, "proxy_on_configure"));
+    }
+    deliver_follow_ups(c)
+}
+
+impl<T: Callbacks> FilterInstance for T {
+    fn start(&mut self) -> Result<(), FilterError> {
+        start_root(self)
+    }
+
+    fn run_stream(&mut self, exchange: &HttpExchange) -> Result<(), FilterError> {
+        run_stream_lifecycle(self, exchange)
+    }
+
+    fn tick(&mut self) -> Result<(), FilterError> {
+        let root = self.host().root_context_id;
+        self.on_tick(root).map_err(|e| trap(self, e))?;
+        deliver_follow_ups(self)
+    }
+
+    fn state(&mut self) -> &mut HostState {
+        self.host()
+    }
+}

@@ -1,0 +1,512 @@
+//! Everything the host keeps for one VM: plugin configuration, the current stream's header maps
+//! and bodies, shared data, queues, metrics, properties, pending HTTP calls and logs.
+//! Engine-independent: each engine adapter owns one `HostState` per instance.
+
+use crate::abi::{LogLevel, MetricType, Status};
+use crate::pairs::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// An HTTP header map in the order the host holds it. Keys are stored lower-case (as Envoy
+/// does); lookups ignore ASCII case; values are arbitrary bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderMap {
+    pairs: Vec<(Bytes, Bytes)>,
+}
+
+impl HeaderMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a map from pairs, lower-casing the keys.
+    pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Self {
+        let mut map = Self::new();
+        for (k, v) in pairs {
+            map.add(k.as_ref(), v.as_ref());
+        }
+        map
+    }
+
+    /// Number of entries (repeated keys count once per entry).
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// The entries in order.
+    pub fn pairs(&self) -> &[(Bytes, Bytes)] {
+        &self.pairs
+    }
+
+    /// The first value for `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Appends an entry (keeps existing entries with the same key).
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        self.pairs.push((key.to_ascii_lowercase(), value.to_vec()));
+    }
+
+    /// Sets `key` to `value`: the first entry is overwritten in place and later duplicates are
+    /// removed; a missing key is appended.
+    pub fn replace(&mut self, key: &[u8], value: &[u8]) {
+        match self
+            .pairs
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            Some(first) => {
+                self.pairs[first].1.clear();
+                self.pairs[first].1.extend_from_slice(value);
+                let mut index = 0;
+                self.pairs.retain(|(k, _)| {
+                    index += 1;
+                    index - 1 <= first || !k.eq_ignore_ascii_case(key)
+                });
+            }
+            None => self.add(key, value),
+        }
+    }
+
+    /// Removes every entry for `key`.
+    pub fn remove(&mut self, key: &[u8]) {
+        self.pairs.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+    }
+
+    /// Replaces the whole map.
+    pub fn set_pairs(&mut self, pairs: &[(&[u8], &[u8])]) {
+        self.pairs.clear();
+        for (k, v) in pairs {
+            self.add(k, v);
+        }
+    }
+
+    /// Overwrites this map with `other`, reusing allocations where possible.
+    pub fn assign(&mut self, other: &HeaderMap) {
+        self.pairs.clone_from(&other.pairs);
+    }
+}
+
+/// A response the filter generated itself with `proxy_send_local_response`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// HTTP status code.
+    pub status_code: u32,
+    /// Response code details (Envoy's `response_code_details`).
+    pub details: Bytes,
+    /// Response body.
+    pub body: Bytes,
+    /// Additional response headers.
+    pub headers: HeaderMap,
+    /// gRPC status, or -1 for plain HTTP.
+    pub grpc_status: i32,
+}
+
+/// The answer the scripted upstream gives to `proxy_http_call` for one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct UpstreamReply {
+    /// Response headers, including `:status`.
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Bytes,
+    /// Response trailers.
+    pub trailers: HeaderMap,
+}
+
+/// Everything configured for one plugin (one VM) before it starts.
+#[derive(Clone, Debug)]
+pub struct PluginSpec {
+    /// Plugin name (property `plugin_name`).
+    pub name: String,
+    /// Root id (property `plugin_root_id`).
+    pub root_id: String,
+    /// VM id (property `plugin_vm_id`; also the namespace of shared queues).
+    pub vm_id: String,
+    /// Bytes returned for `VM_CONFIGURATION` during `proxy_on_vm_start`.
+    pub vm_configuration: Bytes,
+    /// Bytes returned for `PLUGIN_CONFIGURATION` during `proxy_on_configure`.
+    pub plugin_configuration: Bytes,
+    /// Log level reported by `proxy_get_log_level`; messages below it are not stored.
+    pub log_level: LogLevel,
+    /// Environment variables exposed through WASI `environ_*` (empty by default, as Envoy).
+    pub environment: Vec<(String, String)>,
+    /// Scripted answers for `proxy_http_call`, by upstream (cluster) name.
+    pub upstreams: Arc<HashMap<String, UpstreamReply>>,
+}
+
+impl PluginSpec {
+    /// A plugin named `name` with the given plugin configuration and defaults for the rest.
+    pub fn new(name: &str, plugin_configuration: impl Into<Bytes>) -> Self {
+        Self {
+            name: name.to_owned(),
+            root_id: String::new(),
+            vm_id: format!("filterbench.{name}"),
+            vm_configuration: Bytes::new(),
+            plugin_configuration: plugin_configuration.into(),
+            log_level: LogLevel::Info,
+            environment: Vec::new(),
+            upstreams: Arc::new(HashMap::new()),
+        }
+    }
+}
+
+/// One message a module logged through `proxy_log` or WASI `fd_write`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Severity.
+    pub level: LogLevel,
+    /// Message text (lossy UTF-8).
+    pub message: String,
+}
+
+/// Logs kept per VM: the most recent records (bounded) and a count of everything logged.
+#[derive(Clone, Debug, Default)]
+pub struct LogSink {
+    records: VecDeque<LogRecord>,
+    /// Total messages received, including those no longer kept.
+    pub total: u64,
+}
+
+impl LogSink {
+    /// Most records kept; older ones are dropped first.
+    pub const CAPACITY: usize = 256;
+
+    /// Stores a record, dropping the oldest beyond `CAPACITY`.
+    pub fn push(&mut self, level: LogLevel, message: &[u8]) {
+        self.total += 1;
+        if self.records.len() == Self::CAPACITY {
+            self.records.pop_front();
+        }
+        let message = String::from_utf8_lossy(message).trim_end().to_owned();
+        self.records.push_back(LogRecord { level, message });
+    }
+
+    /// Kept records, oldest first.
+    pub fn records(&self) -> impl Iterator<Item = &LogRecord> {
+        self.records.iter()
+    }
+
+    /// Kept records at `level` or above, formatted one per line.
+    pub fn summary(&self, level: LogLevel) -> String {
+        self.records
+            .iter()
+            .filter(|r| r.level >= level)
+            .map(|r| format!("[{:?}] {}", r.level, r.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Forgets every record.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.total = 0;
+    }
+}
+
+/// A `proxy_http_call` the filter made, waiting for the scripted upstream's answer.
+#[derive(Clone, Debug)]
+pub struct PendingCall {
+    /// Token returned to the filter.
+    pub token: u32,
+    /// Context that made the call (it receives `proxy_on_http_call_response`).
+    pub context_id: u32,
+    /// Upstream (cluster) name.
+    pub upstream: String,
+    /// Request headers sent.
+    pub headers: HeaderMap,
+    /// Request body sent.
+    pub body: Bytes,
+}
+
+/// The response delivered during `proxy_on_http_call_response`.
+#[derive(Clone, Debug, Default)]
+pub struct CallResponse {
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Bytes,
+    /// Response trailers.
+    pub trailers: HeaderMap,
+}
+
+/// One defined metric.
+#[derive(Clone, Debug)]
+pub struct Metric {
+    /// Kind.
+    pub kind: MetricType,
+    /// Name as defined.
+    pub name: String,
+    /// Counter/gauge value; for histograms the sum of recorded values.
+    pub value: i64,
+    /// Number of values recorded (histograms) or updates (counters, gauges).
+    pub updates: u64,
+}
+
+/// A shared queue.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    /// VM id that registered it.
+    pub vm_id: String,
+    /// Queue name.
+    pub name: String,
+    /// Root context that registered it (receives `proxy_on_queue_ready`).
+    pub owner_context_id: u32,
+    /// Items waiting.
+    pub items: VecDeque<Bytes>,
+}
+
+/// State of the HTTP stream currently going through the filter.
+#[derive(Clone, Debug, Default)]
+pub struct StreamState {
+    /// Context id of the stream (0 when no stream is active).
+    pub context_id: u32,
+    /// Request headers (present from the start of the stream).
+    pub request_headers: Option<HeaderMap>,
+    /// Request trailers (present once the request has them).
+    pub request_trailers: Option<HeaderMap>,
+    /// Response headers (present once the response has started).
+    pub response_headers: Option<HeaderMap>,
+    /// Response trailers.
+    pub response_trailers: Option<HeaderMap>,
+    /// Request body bytes the filter currently sees (buffered while it pauses).
+    pub request_body: Option<Bytes>,
+    /// Response body bytes the filter currently sees.
+    pub response_body: Option<Bytes>,
+    /// Request body bytes the filter let through, in order.
+    pub request_body_forwarded: Bytes,
+    /// Response body bytes the filter let through, in order.
+    pub response_body_forwarded: Bytes,
+    /// Local response sent by the filter, if any.
+    pub local_response: Option<LocalResponse>,
+    /// Set by `proxy_continue_stream(HTTP_REQUEST)`.
+    pub request_resumed: bool,
+    /// Set by `proxy_continue_stream(HTTP_RESPONSE)`.
+    pub response_resumed: bool,
+    /// Set by `proxy_close_stream`.
+    pub closed: bool,
+    /// Set by `proxy_done`.
+    pub done_called: bool,
+}
+
+/// All host-side state of one VM.
+#[derive(Debug)]
+pub struct HostState {
+    /// The plugin configuration.
+    pub plugin: PluginSpec,
+    /// Root context id (0 before start).
+    pub root_context_id: u32,
+    /// Context the module last selected with `proxy_set_effective_context`.
+    pub effective_context_id: u32,
+    /// The active stream.
+    pub stream: StreamState,
+    /// Shared data: key → (value, CAS).
+    pub shared_data: HashMap<Bytes, (Bytes, u32)>,
+    /// Shared queues; id = index + 1.
+    pub queues: Vec<Queue>,
+    /// Queues that received an item and whose owner must get `proxy_on_queue_ready`.
+    pub ready_queues: Vec<u32>,
+    /// Metrics; id = index + 1.
+    pub metrics: Vec<Metric>,
+    /// Properties set by the harness or the filter, by dotted path.
+    pub properties: HashMap<String, Bytes>,
+    /// Tick period set by the filter, in milliseconds (0 = off).
+    pub tick_period_ms: u32,
+    /// HTTP calls waiting for delivery.
+    pub pending_calls: Vec<PendingCall>,
+    /// The response being delivered, during `proxy_on_http_call_response`.
+    pub call_response: Option<CallResponse>,
+    /// Next token for `proxy_http_call`.
+    pub next_call_token: u32,
+    /// Messages logged by the module.
+    pub logs: LogSink,
+    /// Buffer reused by hostcalls that copy data into the guest.
+    pub(crate) scratch: Vec<u8>,
+}
+
+impl HostState {
+    /// Fresh state for a plugin.
+    pub fn new(plugin: PluginSpec) -> Self {
+        let mut properties = HashMap::new();
+        properties.insert("plugin_name".to_owned(), plugin.name.clone().into_bytes());
+        properties.insert(
+            "plugin_root_id".to_owned(),
+            plugin.root_id.clone().into_bytes(),
+        );
+        properties.insert("plugin_vm_id".to_owned(), plugin.vm_id.clone().into_bytes());
+        Self {
+            plugin,
+            root_context_id: 0,
+            effective_context_id: 0,
+            stream: StreamState::default(),
+            shared_data: HashMap::new(),
+            queues: Vec::new(),
+            ready_queues: Vec::new(),
+            metrics: Vec::new(),
+            properties,
+            tick_period_ms: 0,
+            pending_calls: Vec::new(),
+            call_response: None,
+            next_call_token: 1,
+            logs: LogSink::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The header map `map` of the active stream or HTTP-call response, if it exists now.
+    pub fn map(&self, map: crate::abi::MapType) -> Option<&HeaderMap> {
+        use crate::abi::MapType as M;
+        match map {
+            M::HttpRequestHeaders => self.stream.request_headers.as_ref(),
+            M::HttpRequestTrailers => self.stream.request_trailers.as_ref(),
+            M::HttpResponseHeaders => self.stream.response_headers.as_ref(),
+            M::HttpResponseTrailers => self.stream.response_trailers.as_ref(),
+            M::HttpCallResponseHeaders => self.call_response.as_ref().map(|r| &r.headers),
+            M::HttpCallResponseTrailers => self.call_response.as_ref().map(|r| &r.trailers),
+            M::GrpcCallInitialMetadata | M::GrpcCallTrailingMetadata => None,
+        }
+    }
+
+    /// Mutable access to header map `map`, if it exists now.
+    pub fn map_mut(&mut self, map: crate::abi::MapType) -> Option<&mut HeaderMap> {
+        use crate::abi::MapType as M;
+        match map {
+            M::HttpRequestHeaders => self.stream.request_headers.as_mut(),
+            M::HttpRequestTrailers => self.stream.request_trailers.as_mut(),
+            M::HttpResponseHeaders => self.stream.response_headers.as_mut(),
+            M::HttpResponseTrailers => self.stream.response_trailers.as_mut(),
+            M::HttpCallResponseHeaders => self.call_response.as_mut().map(|r| &mut r.headers),
+            M::HttpCallResponseTrailers => self.call_response.as_mut().map(|r| &mut r.trailers),
+            M::GrpcCallInitialMetadata | M::GrpcCallTrailingMetadata => None,
+        }
+    }
+
+    /// Value of a property path (segments joined by '.'). Well-known request/response
+    /// properties are derived from the active stream; the rest come from `properties`.
+    pub fn property(&self, path: &str) -> Option<Bytes> {
+        let header = |map: &Option<HeaderMap>, key: &str| {
+            map.as_ref()
+                .and_then(|m| m.get(key.as_bytes()))
+                .map(<[u8]>::to_vec)
+        };
+        let request = &self.stream.request_headers;
+        match path {
+            "request.path" => header(request, ":path"),
+            "request.url_path" => header(request, ":path")
+                .map(|p| p.split(|b| *b == b'?').next().unwrap_or(&[]).to_vec()),
+            "request.method" => header(request, ":method"),
+            "request.host" => header(request, ":authority"),
+            "request.scheme" => header(request, ":scheme"),
+            "request.id" => header(request, "x-request-id"),
+            "request.useragent" => header(request, "user-agent"),
+            "request.referer" => header(request, "referer"),
+            "request.protocol" => self
+                .properties
+                .get(path)
+                .cloned()
+                .or_else(|| Some(b"HTTP/1.1".to_vec())),
+            "response.code" => header(&self.stream.response_headers, ":status").or_else(|| {
+                self.stream
+                    .local_response
+                    .as_ref()
+                    .map(|l| l.status_code.to_string().into_bytes())
+            }),
+            _ if path.starts_with("request.headers.") => {
+                header(request, &path["request.headers.".len()..])
+            }
+            _ if path.starts_with("response.headers.") => header(
+                &self.stream.response_headers,
+                &path["response.headers.".len()..],
+            ),
+            _ => self.properties.get(path).cloned(),
+        }
+    }
+
+    /// Defines (or finds) a metric and returns its id.
+    pub fn define_metric(&mut self, kind: MetricType, name: &str) -> u32 {
+        if let Some(i) = self
+            .metrics
+            .iter()
+            .position(|m| m.name == name && m.kind == kind)
+        {
+            return i as u32 + 1;
+        }
+        self.metrics.push(Metric {
+            kind,
+            name: name.to_owned(),
+            value: 0,
+            updates: 0,
+        });
+        self.metrics.len() as u32
+    }
+
+    /// The metric with id `id`.
+    pub fn metric_mut(&mut self, id: u32) -> Result<&mut Metric, Status> {
+        (id as usize)
+            .checked_sub(1)
+            .and_then(|i| self.metrics.get_mut(i))
+            .ok_or(Status::NotFound)
+    }
+
+    /// Looks up a metric by name (for conformance checks and reports).
+    pub fn metric_by_name(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_map_follows_envoy_semantics() {
+        let mut map = HeaderMap::from_pairs(&[("Accept", "a"), ("x-dup", "1"), ("x-dup", "2")]);
+        assert_eq!(map.get(b"accept"), Some(&b"a"[..]));
+        assert_eq!(map.pairs()[0].0, b"accept");
+        map.replace(b"X-Dup", b"3");
+        assert_eq!(map.pairs().iter().filter(|(k, _)| k == b"x-dup").count(), 1);
+        assert_eq!(map.get(b"x-dup"), Some(&b"3"[..]));
+        map.replace(b"new", b"n");
+        assert_eq!(
+            map.pairs().last().unwrap(),
+            &(b"new".to_vec(), b"n".to_vec())
+        );
+        map.add(b"new", b"m");
+        map.remove(b"NEW");
+        assert_eq!(map.get(b"new"), None);
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn properties_come_from_the_stream_and_the_plugin() {
+        let mut state = HostState::new(PluginSpec::new("p", "{}"));
+        state.stream.request_headers = Some(HeaderMap::from_pairs(&[
+            (":path", "/a?b=1"),
+            (":method", "GET"),
+        ]));
+        assert_eq!(state.property("request.url_path").unwrap(), b"/a");
+        assert_eq!(state.property("request.method").unwrap(), b"GET");
+        assert_eq!(state.property("plugin_name").unwrap(), b"p");
+        assert_eq!(state.property("response.code"), None);
+        assert_eq!(state.property("no.such"), None);
+    }
+
+    #[test]
+    fn metrics_are_defined_once_per_name() {
+        let mut state = HostState::new(PluginSpec::new("p", ""));
+        let a = state.define_metric(MetricType::Counter, "a");
+        assert_eq!(state.define_metric(MetricType::Counter, "a"), a);
+        assert_ne!(state.define_metric(MetricType::Gauge, "b"), a);
+        assert!(state.metric_mut(0).is_err());
+        assert!(state.metric_mut(99).is_err());
+    }
+}
