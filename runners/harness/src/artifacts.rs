@@ -1,0 +1,184 @@
+//! Builds the bench filters from `bench-filters/` — the same source as `wasm32-wasip1` `.wasm`
+//! and as a native `.so` — and places them in `<target>/filters/{wasm,native}/`.
+//!
+//! Cargo decides what is stale, so a build after a source change rebuilds exactly what changed
+//! and an up-to-date build takes well under a second. One build per process is enough: the
+//! result is cached.
+
+use crate::paths;
+use filterbench_host::ModuleSource;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The wasm target the bench filters are built for.
+pub const WASM_TARGET: &str = "wasm32-wasip1";
+
+/// Why the filters could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The Rust target for wasm is not installed.
+    #[error(
+        "the Rust target {WASM_TARGET} is not installed, so the bench filters cannot be built as \
+         WebAssembly: run `rustup target add {WASM_TARGET}` (scripts/setup.sh does this)"
+    )]
+    MissingTarget,
+    /// cargo could not be started.
+    #[error("cannot run cargo ({cargo}) to build the bench filters: {detail}")]
+    NoCargo {
+        /// Program tried.
+        cargo: String,
+        /// OS error.
+        detail: String,
+    },
+    /// cargo failed.
+    #[error("building the bench filters for {target} failed:\n{log}")]
+    Failed {
+        /// `wasm32-wasip1` or `native`.
+        target: String,
+        /// Last lines of cargo's output.
+        log: String,
+    },
+    /// A build output was missing or could not be copied.
+    #[error("bench filter artifact {path}: {detail}")]
+    Artifact {
+        /// File concerned.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// Directory holding the bench filter crates.
+pub fn filters_source_dir() -> PathBuf {
+    paths::repo_root().join("bench-filters")
+}
+
+/// Crates of the bench-filters workspace that are built with the filters but never benchmarked
+/// (probes the test suite uses).
+pub const SUPPORT_CRATES: &[&str] = &["lifecycle-probe"];
+
+/// File stem cargo gives the library of `crate_name` (`-` becomes `_`).
+fn artifact_stem(crate_name: &str) -> String {
+    crate_name.replace('-', "_")
+}
+
+/// Where the `.wasm` of `crate_name` lands.
+pub fn wasm_path(crate_name: &str) -> PathBuf {
+    paths::filters_dir()
+        .join("wasm")
+        .join(format!("{}.wasm", artifact_stem(crate_name)))
+}
+
+/// Where the native library of `crate_name` lands.
+pub fn native_path(crate_name: &str) -> PathBuf {
+    paths::filters_dir()
+        .join("native")
+        .join(format!("lib{}.so", artifact_stem(crate_name)))
+}
+
+fn cargo_build(target: Option<&str>) -> Result<PathBuf, BuildError> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let source = filters_source_dir();
+    let build_dir = paths::target_dir().join("filters-build");
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&source)
+        .args(["build", "--release", "--workspace", "--target-dir"])
+        .arg(&build_dir)
+        // A jobserver inherited from an outer cargo is not ours to use.
+        .env_remove("CARGO_MAKEFLAGS")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR");
+    if let Some(target) = target {
+        cmd.args(["--target", target]);
+    }
+    let output = cmd.output().map_err(|e| BuildError::NoCargo {
+        cargo: cargo.clone(),
+        detail: e.to_string(),
+    })?;
+    if !output.status.success() {
+        let log = String::from_utf8_lossy(&output.stderr);
+        if log.contains("target may not be installed")
+            || log.contains("can't find crate for `core`")
+        {
+            return Err(BuildError::MissingTarget);
+        }
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        return Err(BuildError::Failed {
+            target: target.unwrap_or("native").to_owned(),
+            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
+    }
+    Ok(match target {
+        Some(target) => build_dir.join(target).join("release"),
+        None => build_dir.join("release"),
+    })
+}
+
+/// Copies `from` to `to` atomically unless `to` already has the same bytes.
+fn publish(from: &Path, to: &Path) -> Result<(), BuildError> {
+    let err = |path: &Path, e: std::io::Error| BuildError::Artifact {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let bytes = std::fs::read(from).map_err(|e| err(from, e))?;
+    if std::fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
+        return Ok(());
+    }
+    let dir = to.parent().expect("artifact paths have a parent");
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+    let tmp = to.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, &bytes).map_err(|e| err(&tmp, e))?;
+    std::fs::rename(&tmp, to).map_err(|e| err(to, e))
+}
+
+/// Names of the crates in the bench-filters workspace: the catalog's filters and the probes.
+fn workspace_crates() -> Vec<String> {
+    let filters = crate::catalog::filters();
+    let names = filters
+        .iter()
+        .map(|f| f.crate_name)
+        .chain(SUPPORT_CRATES.iter().copied());
+    names.map(str::to_owned).collect()
+}
+
+fn build_all() -> Result<(), BuildError> {
+    let crates = workspace_crates();
+    let wasm_dir = cargo_build(Some(WASM_TARGET))?;
+    for name in &crates {
+        let stem = artifact_stem(name);
+        publish(&wasm_dir.join(format!("{stem}.wasm")), &wasm_path(name))?;
+    }
+    let native_dir = cargo_build(None)?;
+    for name in &crates {
+        let stem = artifact_stem(name);
+        publish(
+            &native_dir.join(format!("lib{stem}.so")),
+            &native_path(name),
+        )?;
+    }
+    Ok(())
+}
+
+/// Builds every bench filter (once per process) and returns the artifacts of `crate_name`,
+/// a catalog filter's crate or one of [`SUPPORT_CRATES`].
+pub fn ensure_built(crate_name: &str) -> Result<ModuleSource, BuildError> {
+    static BUILT: Mutex<Option<Result<(), BuildError>>> = Mutex::new(None);
+    if !workspace_crates().iter().any(|c| c == crate_name) {
+        return Err(BuildError::Artifact {
+            path: filters_source_dir().join(crate_name).display().to_string(),
+            detail: format!("'{crate_name}' is not a crate of the bench-filters workspace"),
+        });
+    }
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    built.get_or_insert_with(build_all).clone()?;
+    Ok(ModuleSource {
+        name: crate_name.to_owned(),
+        wasm: Some(wasm_path(crate_name)),
+        native: Some(native_path(crate_name)),
+    })
+}

@@ -1,0 +1,153 @@
+//! Conformance: did the filter, on this engine, have exactly the effects the catalog states?
+//!
+//! The expected header maps are computed here from the workload and the catalog's edits with a
+//! model independent of the host's own header map, then compared with what the filter left in
+//! the host (as multisets: order is not part of the contract).
+
+use crate::catalog::{Expected, HeaderEdits};
+use filterbench_host::{FilterError, FilterInstance, HeaderMap, HostState, HttpExchange};
+
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The header list `edits` should produce from `input`.
+pub fn apply_edits(input: &HeaderMap, edits: &HeaderEdits) -> Pairs {
+    let mut out: Pairs = input.pairs().to_vec();
+    for (k, v) in &edits.add {
+        out.push((k.to_ascii_lowercase().into_bytes(), v.clone().into_bytes()));
+    }
+    for (k, v) in &edits.replace {
+        let key = k.to_ascii_lowercase().into_bytes();
+        match out.iter().position(|(name, _)| *name == key) {
+            Some(first) => {
+                out[first].1 = v.clone().into_bytes();
+                let mut i = 0;
+                out.retain(|(name, _)| {
+                    i += 1;
+                    i - 1 == first || *name != key
+                });
+            }
+            None => out.push((key, v.clone().into_bytes())),
+        }
+    }
+    for k in &edits.remove {
+        let key = k.to_ascii_lowercase().into_bytes();
+        out.retain(|(name, _)| *name != key);
+    }
+    out
+}
+
+fn show((k, v): &(Vec<u8>, Vec<u8>)) -> String {
+    format!(
+        "{}: {}",
+        String::from_utf8_lossy(k),
+        String::from_utf8_lossy(v)
+    )
+}
+
+/// Lines describing how `actual` differs from `expected` (empty when equal as multisets).
+fn diff_maps(what: &str, expected: &Pairs, actual: &Pairs) -> Vec<String> {
+    let (mut expected, mut actual) = (expected.clone(), actual.clone());
+    expected.sort();
+    actual.sort();
+    let mut lines = Vec::new();
+    let mut remaining = actual.clone();
+    for pair in &expected {
+        match remaining.iter().position(|p| p == pair) {
+            Some(i) => {
+                remaining.remove(i);
+            }
+            None => lines.push(format!("{what}: missing   {}", show(pair))),
+        }
+    }
+    lines.extend(
+        remaining
+            .iter()
+            .map(|p| format!("{what}: unexpected {}", show(p))),
+    );
+    lines
+}
+
+/// Compares the state a stream left behind with the expectation; returns the differences.
+pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) -> Vec<String> {
+    let stream = &state.stream;
+    let mut diff = Vec::new();
+    let local = stream.local_response.as_ref().map(|l| l.status_code);
+    if local != expected.local_response {
+        let show = |s: Option<u32>| s.map_or("none".to_owned(), |s| s.to_string());
+        diff.push(format!(
+            "local response: expected {}, got {}",
+            show(expected.local_response),
+            show(local)
+        ));
+    }
+    let actual_request: Pairs = stream
+        .request_headers
+        .as_ref()
+        .map(|m| m.pairs().to_vec())
+        .unwrap_or_default();
+    diff.extend(diff_maps(
+        "request header",
+        &apply_edits(&exchange.request_headers, &expected.request),
+        &actual_request,
+    ));
+    if expected.local_response.is_none() {
+        let actual_response: Pairs = stream
+            .response_headers
+            .as_ref()
+            .map(|m| m.pairs().to_vec())
+            .unwrap_or_default();
+        let expected_response = apply_edits(&exchange.response_headers, &expected.response);
+        diff.extend(diff_maps(
+            "response header",
+            &expected_response,
+            &actual_response,
+        ));
+    }
+    diff
+}
+
+/// Pushes one exchange through a started instance and checks its effects.
+/// `Ok(diff)`: the stream ran (an empty diff means conformant); `Err`: it failed to run.
+pub fn run_and_check(
+    instance: &mut dyn FilterInstance,
+    exchange: &HttpExchange,
+    expected: &Expected,
+) -> Result<Vec<String>, FilterError> {
+    instance.run_stream(exchange)?;
+    Ok(check(exchange, expected, instance.state()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edit_model_adds_replaces_and_removes() {
+        let input = HeaderMap::from_pairs(&[("a", "1"), ("b", "2"), ("b", "3"), ("c", "4")]);
+        let edits = HeaderEdits {
+            add: vec![("N".into(), "5".into())],
+            replace: vec![("b".into(), "x".into()), ("z".into(), "y".into())],
+            remove: vec!["c".into()],
+        };
+        let out = apply_edits(&input, &edits);
+        let text: Vec<String> = out.iter().map(show).collect();
+        assert_eq!(text, ["a: 1", "b: x", "n: 5", "z: y"]);
+    }
+
+    #[test]
+    fn differences_name_missing_and_unexpected_headers() {
+        let expected: Pairs = vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"2".to_vec()),
+        ];
+        let actual: Pairs = vec![
+            (b"b".to_vec(), b"2".to_vec()),
+            (b"c".to_vec(), b"3".to_vec()),
+        ];
+        assert_eq!(
+            diff_maps("h", &expected, &actual),
+            ["h: missing   a: 1", "h: unexpected c: 3"]
+        );
+        assert!(diff_maps("h", &expected, &expected.iter().rev().cloned().collect()).is_empty());
+    }
+}

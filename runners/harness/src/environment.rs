@@ -1,0 +1,97 @@
+//! The environment fingerprint stored with every run.
+
+use crate::paths;
+use filterbench_host::EngineInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Where and with what a run was made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical CPUs.
+    pub cores: usize,
+    /// Operating system (os-release PRETTY_NAME).
+    pub os: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// rustc version used for native filters and the runners.
+    pub rustc: String,
+    /// Engine name → version.
+    pub engines: BTreeMap<String, String>,
+    /// Git commit of the checkout, if known.
+    pub git_commit: Option<String>,
+    /// Whether the checkout had uncommitted changes.
+    pub git_dirty: Option<bool>,
+    /// Start of the run, RFC 3339 UTC.
+    pub started_at: String,
+    /// Cost of one clock read pair, ns (subtracted from every sample).
+    pub timer_overhead_ns: u64,
+    /// Kernel clock source (e.g. `tsc`).
+    pub clocksource: String,
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+fn command_line(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(paths::repo_root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_owned())
+            })
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_owned())
+}
+
+/// Collects the fingerprint for a run with these engines.
+pub fn fingerprint(engines: &[EngineInfo], timer_overhead_ns: u64) -> Environment {
+    Environment {
+        cpu_model: cpu_model(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        os: os_name(),
+        kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".to_owned()),
+        rustc: command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
+        engines: engines
+            .iter()
+            .map(|e| (e.name.clone(), e.version.clone()))
+            .collect(),
+        git_commit: command_line("git", &["rev-parse", "HEAD"]),
+        git_dirty: command_line("git", &["status", "--porcelain"]).map(|s| !s.is_empty()),
+        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        timer_overhead_ns,
+        clocksource: read_trimmed(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        )
+        .unwrap_or_else(|| "unknown".to_owned()),
+    }
+}

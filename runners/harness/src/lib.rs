@@ -1,0 +1,12 @@
+//! The filterbench harness: what to run (catalog), how to get it (artifacts), whether it is
+//! right (conformance), how fast it is (measure, stats) and how results are stored (results).
+
+pub mod artifacts;
+pub mod catalog;
+pub mod conformance;
+pub mod environment;
+pub mod measure;
+pub mod paths;
+pub mod results;
+pub mod run;
+pub mod stats;

@@ -1,0 +1,27 @@
+//! Where the repository and build outputs are.
+
+use std::path::PathBuf;
+
+/// The repository root: `$FILTERBENCH_ROOT` if set, else the checkout this crate was built from.
+pub fn repo_root() -> PathBuf {
+    match std::env::var_os("FILTERBENCH_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .components()
+            .collect(),
+    }
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` if set, else `<repo>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("target"),
+    }
+}
+
+/// Where built filter artifacts land: `<target>/filters/{wasm,native}/`.
+pub fn filters_dir() -> PathBuf {
+    target_dir().join("filters")
+}

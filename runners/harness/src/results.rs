@@ -1,0 +1,109 @@
+//! `results.json`: the project's own versioned results schema (documented in
+//! `docs/results.md`, JSON Schema in `docs/results.schema.json`). Later versions add fields;
+//! they never rename or remove these.
+
+use crate::environment::Environment;
+use crate::stats::SampleSummary;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Version of the schema written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Outcome of the conformance check of one cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conformance {
+    /// The filter had exactly the expected effects; the cell was timed.
+    Pass,
+    /// The filter ran but its effects differ (see `diff`); not timed.
+    Fail,
+    /// The filter could not be loaded or run (see `error`); not timed.
+    Error,
+}
+
+/// One (filter, engine, workload) combination.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Filter name.
+    pub filter: String,
+    /// Engine configuration name.
+    pub engine: String,
+    /// Workload name.
+    pub workload: String,
+    /// Conformance outcome.
+    pub conformance: Conformance,
+    /// Error message when `conformance` is `error` (or when measurement failed later).
+    pub error: Option<String>,
+    /// Machine-readable error kind (e.g. `trap`, `not_wasm`), when there is an error.
+    pub error_kind: Option<String>,
+    /// Differences from the expected effects when `conformance` is `fail`.
+    pub diff: Vec<String>,
+    /// Steady-state lifecycle timing (null when not measured).
+    pub steady: Option<SampleSummary>,
+    /// Median of this cell divided by the native median of the same filter and workload
+    /// (null for native itself or when either is missing).
+    pub ratio_to_native: Option<f64>,
+}
+
+/// Measurement settings of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Whether `--quick` was used.
+    pub quick: bool,
+    /// Warm-up per cell, ms.
+    pub warmup_ms: u64,
+    /// Interleaved rounds.
+    pub rounds: u32,
+    /// Time slice per cell per round, ms.
+    pub slice_ms: u64,
+}
+
+/// The tool that wrote the file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// Always `filterbench`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// Writer.
+    pub tool: Tool,
+    /// Where and with what the run was made.
+    pub environment: Environment,
+    /// Measurement settings.
+    pub settings: Settings,
+    /// One entry per (filter, engine, workload).
+    pub cells: Vec<Cell>,
+}
+
+/// Writes `results` to `path` atomically (temporary file in the same directory, then rename).
+pub fn write_atomic(path: &Path, results: &Results) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_vec_pretty(results).map_err(std::io::Error::other)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Reads a results file.
+pub fn read(path: &Path) -> std::io::Result<Results> {
+    let bytes = std::fs::read(path)?;
+    serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+}

@@ -1,0 +1,228 @@
+//! Modules that are not Wasm, not Proxy-Wasm, or trap give a clear error naming the module and
+//! what is wrong, and the run goes on with the other cells.
+
+mod common;
+
+use filterbench_harness::catalog::{self, Expected, FilterSpec};
+use filterbench_harness::results::{Cell, Conformance};
+use filterbench_harness::run::{self, Subject};
+use filterbench_host::ModuleSource;
+use std::path::Path;
+
+/// A Proxy-Wasm module whose `proxy_on_request_headers` executes `unreachable`.
+const TRAPS_IN_REQUEST_HEADERS: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    unreachable)
+)"#;
+
+/// A valid WebAssembly module that exports no Proxy-Wasm ABI marker.
+const NO_ABI_MARKER: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+)"#;
+
+/// A Proxy-Wasm module importing a hostcall that does not exist.
+const UNKNOWN_IMPORT: &str = r#"
+(module
+  (import "env" "proxy_teleport" (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 0))
+)"#;
+
+fn spec(name: &'static str) -> FilterSpec {
+    FilterSpec {
+        name,
+        crate_name: name,
+        description: "hostile test module",
+        plugin_config: String::new(),
+        workloads: vec!["get-small"],
+        expected: Expected::default(),
+    }
+}
+
+fn subject(dir: &Path, name: &'static str, wasm: &[u8], native: Option<&[u8]>) -> Subject {
+    let wasm_path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&wasm_path, wasm).unwrap();
+    let native = native.map(|bytes| {
+        let path = dir.join(format!("lib{name}.so"));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    });
+    Subject {
+        filter: spec(name),
+        source: ModuleSource {
+            name: name.to_owned(),
+            wasm: Some(wasm_path),
+            native,
+        },
+    }
+}
+
+fn cell<'a>(cells: &'a [Cell], filter: &str, engine: &str) -> &'a Cell {
+    cells
+        .iter()
+        .find(|c| c.filter == filter && c.engine == engine)
+        .unwrap_or_else(|| panic!("no cell {filter}/{engine}"))
+}
+
+fn error_of(cell: &Cell) -> &str {
+    assert_eq!(
+        cell.conformance,
+        Conformance::Error,
+        "{}/{}",
+        cell.filter,
+        cell.engine
+    );
+    assert!(cell.steady.is_none(), "a failed cell is not timed");
+    cell.error.as_deref().expect("error cells carry a message")
+}
+
+#[test]
+fn bad_modules_fail_their_own_cells_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let subjects = vec![
+        subject(
+            dir.path(),
+            "not-wasm",
+            b"this is a text file, not WebAssembly",
+            Some(b"not an ELF file"),
+        ),
+        subject(
+            dir.path(),
+            "truncated",
+            &wat::parse_str(TRAPS_IN_REQUEST_HEADERS).unwrap()[..40],
+            None,
+        ),
+        subject(
+            dir.path(),
+            "no-abi",
+            &wat::parse_str(NO_ABI_MARKER).unwrap(),
+            None,
+        ),
+        subject(
+            dir.path(),
+            "unknown-import",
+            &wat::parse_str(UNKNOWN_IMPORT).unwrap(),
+            None,
+        ),
+        subject(
+            dir.path(),
+            "traps",
+            &wat::parse_str(TRAPS_IN_REQUEST_HEADERS).unwrap(),
+            None,
+        ),
+        Subject {
+            filter: catalog::filter("noop").unwrap(),
+            source: common::built("noop"),
+        },
+    ];
+    let results = run::run(
+        &subjects,
+        &common::engines(),
+        &common::tiny_run(),
+        &mut |_| {},
+    );
+    let cells = &results.cells;
+    let wasm = "wasmtime-cranelift";
+
+    let e = error_of(cell(cells, "not-wasm", wasm));
+    assert!(
+        e.contains("'not-wasm'") && e.contains("not a valid WebAssembly binary"),
+        "{e}"
+    );
+    let e = error_of(cell(cells, "not-wasm", "native"));
+    assert!(e.contains("'not-wasm'") && e.contains("native"), "{e}");
+    assert_eq!(
+        cell(cells, "not-wasm", "native").error_kind.as_deref(),
+        Some("load")
+    );
+
+    let e = error_of(cell(cells, "truncated", wasm));
+    assert!(
+        e.contains("'truncated'") && e.contains("not a valid WebAssembly binary"),
+        "{e}"
+    );
+
+    let no_abi = cell(cells, "no-abi", wasm);
+    let e = error_of(no_abi);
+    assert_eq!(no_abi.error_kind.as_deref(), Some("no_abi_version"));
+    assert!(
+        e.contains("'no-abi'") && e.contains("proxy_abi_version_0_2_1"),
+        "{e}"
+    );
+
+    let e = error_of(cell(cells, "unknown-import", wasm));
+    assert!(
+        e.contains("'unknown-import'") && e.contains("env.proxy_teleport"),
+        "{e}"
+    );
+
+    let traps = cell(cells, "traps", wasm);
+    let e = error_of(traps);
+    assert_eq!(traps.error_kind.as_deref(), Some("trap"));
+    assert!(
+        e.contains("'traps'")
+            && e.contains("proxy_on_request_headers")
+            && e.contains("unreachable"),
+        "{e}"
+    );
+
+    // Modules without a native build are reported, not silently skipped.
+    let e = error_of(cell(cells, "traps", "native"));
+    assert!(e.contains("no native library"), "{e}");
+
+    // The good filter in the same run was checked and measured on every engine.
+    for engine in [wasm, "native"] {
+        let noop = cell(cells, "noop", engine);
+        assert_eq!(
+            noop.conformance,
+            Conformance::Pass,
+            "{engine}: {:?}",
+            noop.error
+        );
+        assert!(
+            noop.steady.as_ref().is_some_and(|s| s.samples > 0),
+            "{engine}"
+        );
+    }
+    assert!(cell(cells, "noop", wasm).ratio_to_native.is_some());
+}
+
+#[test]
+fn a_missing_module_file_names_the_path() {
+    let subject = Subject {
+        filter: spec("vanished"),
+        source: ModuleSource {
+            name: "vanished".to_owned(),
+            wasm: Some("/nonexistent/vanished.wasm".into()),
+            native: Some("/nonexistent/libvanished.so".into()),
+        },
+    };
+    let results = run::run(
+        &[subject],
+        &common::engines(),
+        &common::tiny_run(),
+        &mut |_| {},
+    );
+    for cell in &results.cells {
+        let e = error_of(cell);
+        assert_eq!(cell.error_kind.as_deref(), Some("unreadable"), "{e}");
+        assert!(
+            e.contains("'vanished'") && e.contains("/nonexistent/"),
+            "{e}"
+        );
+    }
+}

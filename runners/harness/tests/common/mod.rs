@@ -1,0 +1,40 @@
+//! Helpers shared by the harness integration tests: real engines, real bench filters.
+#![allow(dead_code)]
+
+use filterbench_harness::artifacts;
+use filterbench_harness::measure::MeasureSettings;
+use filterbench_harness::run::{EngineSlot, RunSettings};
+use filterbench_host::ModuleSource;
+use std::time::Duration;
+
+/// Every engine compiled into this build, ready for `run::run`.
+pub fn engines() -> Vec<EngineSlot> {
+    filterbench_engines::available()
+        .into_iter()
+        .map(|entry| EngineSlot {
+            name: entry.name.to_owned(),
+            is_native: entry.is_native,
+            engine: filterbench_engines::create(entry.name).expect("listed engines can be created"),
+        })
+        .collect()
+}
+
+/// Measurement short enough for tests (timings are never asserted).
+pub fn tiny_run() -> RunSettings {
+    RunSettings {
+        measure: MeasureSettings {
+            warmup: Duration::from_millis(2),
+            rounds: 2,
+            slice: Duration::from_millis(3),
+            max_samples: 10_000,
+        },
+        quick: true,
+        workloads: None,
+    }
+}
+
+/// Builds the bench filters (once per test process) and returns the artifacts of `crate_name`.
+pub fn built(crate_name: &str) -> ModuleSource {
+    artifacts::ensure_built(crate_name)
+        .unwrap_or_else(|e| panic!("cannot build the bench filters: {e}"))
+}

@@ -1,0 +1,101 @@
+//! results.json from a real run matches the documented JSON Schema and reads back unchanged.
+
+mod common;
+
+use filterbench_harness::catalog;
+use filterbench_harness::paths;
+use filterbench_harness::results::{self, Conformance};
+use filterbench_harness::run::{self, Subject};
+
+fn schema() -> jsonschema::Validator {
+    let path = paths::repo_root().join("docs/results.schema.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap())
+        .expect("the schema is a valid JSON Schema")
+}
+
+#[test]
+fn a_real_run_writes_schema_valid_results() {
+    let mut wrong = catalog::filter("headers").unwrap();
+    wrong.expected.local_response = Some(403);
+    let subjects = vec![
+        Subject {
+            filter: catalog::filter("noop").unwrap(),
+            source: common::built("noop"),
+        },
+        Subject {
+            filter: catalog::filter("headers").unwrap(),
+            source: common::built("headers"),
+        },
+        // A non-conformant cell, so the schema is exercised on `fail` too.
+        Subject {
+            filter: wrong,
+            source: common::built("headers"),
+        },
+    ];
+    let results = run::run(
+        &subjects,
+        &common::engines(),
+        &common::tiny_run(),
+        &mut |_| {},
+    );
+    assert_eq!(results.cells.len(), 3 * common::engines().len());
+    assert!(
+        results
+            .cells
+            .iter()
+            .any(|c| c.conformance == Conformance::Fail)
+    );
+    for cell in results
+        .cells
+        .iter()
+        .filter(|c| c.conformance == Conformance::Pass)
+    {
+        let steady = cell.steady.as_ref().expect("conformant cells are measured");
+        assert!(steady.samples > 0 && steady.median_ns > 0.0, "{cell:?}");
+        assert!(steady.median_ns <= steady.p99_ns, "{cell:?}");
+        assert_eq!(
+            cell.ratio_to_native.is_some(),
+            cell.engine != "native",
+            "{cell:?}"
+        );
+    }
+    assert!(
+        results
+            .environment
+            .engines
+            .contains_key("wasmtime-cranelift")
+    );
+    assert!(results.environment.cores >= 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/results.json");
+    results::write_atomic(&path, &results).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let validator = schema();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results.json does not match docs/results.schema.json:\n{}",
+        errors.join("\n")
+    );
+    assert_eq!(results::read(&path).unwrap(), results);
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files are left behind");
+}
+
+#[test]
+fn the_schema_rejects_a_renamed_field() {
+    let json = serde_json::json!({
+        "schema_version": 1,
+        "tool": {"name": "filterbench", "version": "0"},
+        "environment": {},
+        "settings": {"quick": true, "warmup_ms": 1, "rounds": 1, "slice_ms": 1},
+        "cells": [{"filter": "noop", "engine": "native", "workload": "get-small", "conformance": "pass",
+                   "error": null, "steady": null, "ratio": null}]
+    });
+    assert!(!schema().is_valid(&json));
+}
