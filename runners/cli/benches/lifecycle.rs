@@ -1,0 +1,65 @@
+//! `cargo bench`: one criterion group per bench filter, one benchmark per engine (native
+//! included), each timing the full stream lifecycle on the filter's first workload. Cells that
+//! fail to load or are not conformant are reported and skipped.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use filterbench_harness::{catalog, conformance, run};
+
+fn lifecycle(c: &mut Criterion) {
+    let filters = catalog::filters();
+    let subjects = match run::subjects(&filters) {
+        Ok(subjects) => subjects,
+        Err(error) => panic!("cannot build the bench filters: {error}"),
+    };
+    for subject in &subjects {
+        let workload =
+            catalog::workload(subject.filter.workloads[0]).expect("catalog workloads exist");
+        let mut group = c.benchmark_group(subject.filter.name);
+        for entry in filterbench_engines::available() {
+            let prepared = filterbench_engines::create(entry.name)
+                .map_err(|e| e.to_string())
+                .and_then(|engine| engine.load(&subject.source).map_err(|e| e.to_string()))
+                .and_then(|module| {
+                    run::start_instance(module.as_ref(), &subject.filter).map_err(|e| e.to_string())
+                });
+            let mut instance = match prepared {
+                Ok(instance) => instance,
+                Err(error) => {
+                    eprintln!("skipping {}/{}: {error}", subject.filter.name, entry.name);
+                    continue;
+                }
+            };
+            match conformance::run_and_check(
+                instance.as_mut(),
+                &workload.exchange,
+                &subject.filter.expected,
+            ) {
+                Ok(diff) if diff.is_empty() => {}
+                Ok(diff) => {
+                    eprintln!(
+                        "skipping {}/{}: not conformant: {}",
+                        subject.filter.name,
+                        entry.name,
+                        diff.join("; ")
+                    );
+                    continue;
+                }
+                Err(error) => {
+                    eprintln!("skipping {}/{}: {error}", subject.filter.name, entry.name);
+                    continue;
+                }
+            }
+            group.bench_function(entry.name, |b| {
+                b.iter(|| {
+                    instance
+                        .run_stream(&workload.exchange)
+                        .expect("lifecycle failed during the benchmark")
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, lifecycle);
+criterion_main!(benches);

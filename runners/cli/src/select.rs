@@ -1,0 +1,91 @@
+//! Validation of the user's selections, with one-line errors that say what is available.
+
+use anyhow::{Result, bail};
+use filterbench_engines::EngineEntry;
+use filterbench_harness::catalog::{self, FilterSpec};
+use std::path::Path;
+
+/// The filters named in `names` (all when empty).
+pub fn filters(names: &[String]) -> Result<Vec<FilterSpec>> {
+    let all = catalog::filters();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| match all.iter().find(|f| f.name == name) {
+            Some(f) => Ok(f.clone()),
+            None => bail!(
+                "unknown filter '{name}'; available: {} (see `filterbench list filters`)",
+                all.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            ),
+        })
+        .collect()
+}
+
+/// The engines named in `names` (all when empty). Native is always kept last.
+pub fn engines(names: &[String]) -> Result<Vec<EngineEntry>> {
+    let all = filterbench_engines::available();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| match all.iter().find(|e| e.name == name) {
+            Some(e) => Ok(e.clone()),
+            None => bail!(
+                "unknown engine '{name}'; available: {} (see `filterbench list engines`)",
+                all.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+            ),
+        })
+        .collect()
+}
+
+/// The workloads named in `names`, or `None` for each filter's own.
+pub fn workloads(names: &[String]) -> Result<Option<Vec<String>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let all = catalog::workloads();
+    for name in names {
+        if !all.iter().any(|w| w.name == name) {
+            bail!(
+                "unknown workload '{name}'; available: {} (see `filterbench list workloads`)",
+                all.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(Some(names.to_vec()))
+}
+
+/// Fails early when results could not be written to `path`.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        bail!(
+            "--out {} is a directory; give a file name such as {}/results.json",
+            path.display(),
+            path.display()
+        );
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        bail!(
+            "cannot create the output directory {}: {e}; choose another --out",
+            dir.display()
+        );
+    }
+    let probe = dir.join(format!(".filterbench-write-test.{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "cannot write to {}: {e}; choose another --out",
+            dir.display()
+        ),
+    }
+}

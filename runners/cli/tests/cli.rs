@@ -1,0 +1,150 @@
+//! The `filterbench` binary end to end: listings, a quick run with its table and results.json,
+//! and one-line errors with a non-zero exit status for bad input.
+
+use std::process::{Command, Output};
+
+fn filterbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(args)
+        .output()
+        .expect("the filterbench binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn lists_filters_engines_and_workloads() {
+    let engines = filterbench(&["list", "engines"]);
+    assert!(engines.status.success());
+    let out = text(&engines.stdout);
+    assert!(
+        out.contains("wasmtime-cranelift") && out.contains("48."),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("native") && l.contains("rustc")),
+        "{out}"
+    );
+
+    let out = text(&filterbench(&["list", "filters"]).stdout);
+    assert!(out.contains("noop") && out.contains("headers"), "{out}");
+    assert!(
+        !out.contains("lifecycle-probe"),
+        "test probes are not benchmark filters: {out}"
+    );
+
+    let out = text(&filterbench(&["list", "workloads"]).stdout);
+    assert!(out.contains("get-small"), "{out}");
+}
+
+#[test]
+fn a_quick_run_prints_the_table_and_writes_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("run/results.json");
+    let output = filterbench(&["run", "--quick", "--out", out_path.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for needle in [
+        "filter",
+        "median",
+        "ratio to native",
+        "noop",
+        "headers",
+        "wasmtime-cranelift",
+        "baseline",
+    ] {
+        assert!(stdout.contains(needle), "table lacks {needle}:\n{stdout}");
+    }
+    assert!(stdout.contains("results written to"), "{stdout}");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["settings"]["quick"], true);
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4, "noop and headers on wasmtime and native");
+    for cell in cells {
+        assert_eq!(cell["conformance"], "pass", "{cell}");
+        assert!(
+            cell["steady"]["median_ns"].as_f64().unwrap() > 0.0,
+            "{cell}"
+        );
+        let ratio = &cell["ratio_to_native"];
+        if cell["engine"] == "native" {
+            assert!(ratio.is_null())
+        } else {
+            assert!(ratio.as_f64().unwrap() > 0.0)
+        }
+    }
+}
+
+#[test]
+fn a_run_can_be_narrowed_to_one_filter_and_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.json");
+    let output = filterbench(&[
+        "run",
+        "--quick",
+        "--filter",
+        "headers",
+        "--engine",
+        "native",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1);
+    assert_eq!(
+        (cells[0]["filter"].as_str(), cells[0]["engine"].as_str()),
+        (Some("headers"), Some("native"))
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_errors_and_a_failure_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["run", "--filter", "nope", "--out", out],
+            "unknown filter 'nope'; available: noop, headers",
+        ),
+        (
+            &["run", "--engine", "v9", "--out", out],
+            "unknown engine 'v9'",
+        ),
+        (
+            &["run", "--workload", "huge", "--out", out],
+            "unknown workload 'huge'",
+        ),
+        (
+            &["run", "--out", "/proc/filterbench/results.json"],
+            "choose another --out",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = filterbench(args);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line expected: {stderr}"
+        );
+    }
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "nothing is written on bad input"
+    );
+}
