@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what filterbench needs to build and run its default benchmark, idempotently:
+#   - a C toolchain (the linker rustc uses) and git, from apt when missing;
+#   - the Rust targets the bench filters are built for (wasm32-wasip1, wasm32-unknown-unknown).
+# Quiet when everything is present. Stops with a message naming what is missing when it cannot
+# install it (for example without root or without network).
+set -euo pipefail
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# --- apt packages -------------------------------------------------------------------------------
+# command -> Debian package providing it
+declare -A NEEDED_COMMANDS=([cc]=gcc [git]=git)
+missing_packages=()
+for cmd in "${!NEEDED_COMMANDS[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing_packages+=("${NEEDED_COMMANDS[$cmd]}")
+done
+
+if ((${#missing_packages[@]})); then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    fail "missing ${missing_packages[*]} and no apt-get here: install them with your package manager"
+  fi
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || fail "missing ${missing_packages[*]}: run 'apt-get install ${missing_packages[*]}' as root"
+    sudo_cmd=(sudo)
+  fi
+  say "installing ${missing_packages[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq >/dev/null ||
+    fail "apt-get update failed: install ${missing_packages[*]} by hand"
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null ||
+    fail "apt-get install ${missing_packages[*]} failed: install them by hand"
+fi
+
+# --- Rust toolchain and wasm targets --------------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || fail "cargo is not on PATH: install Rust with rustup (https://rustup.rs), then run this again"
+
+WASM_TARGETS=(wasm32-wasip1 wasm32-unknown-unknown)
+if command -v rustup >/dev/null 2>&1; then
+  installed=$(rustup target list --installed 2>/dev/null || true)
+  for target in "${WASM_TARGETS[@]}"; do
+    if ! grep -qx "$target" <<<"$installed"; then
+      say "adding Rust target $target"
+      rustup target add "$target" >/dev/null 2>&1 ||
+        fail "could not add the Rust target $target: run 'rustup target add $target' and check its output"
+    fi
+  done
+else
+  # Without rustup (e.g. a distribution rustc) the targets must come with the toolchain.
+  sysroot=$(rustc --print sysroot)
+  for target in "${WASM_TARGETS[@]}"; do
+    [ -d "$sysroot/lib/rustlib/$target" ] ||
+      fail "the Rust target $target is not installed and rustup is not available: install a toolchain that has it"
+  done
+fi
