@@ -16,6 +16,24 @@ pub struct ModuleSource {
     pub native: Option<PathBuf>,
 }
 
+impl ModuleSource {
+    /// Reads the `.wasm` artifact for `engine`; the error names the module and the path.
+    pub fn read_wasm(&self, engine: &str) -> Result<Vec<u8>, FilterError> {
+        let Some(path) = &self.wasm else {
+            return Err(FilterError::Unsupported {
+                module: self.name.clone(),
+                engine: engine.to_owned(),
+                detail: "no .wasm artifact was built for it".to_owned(),
+            });
+        };
+        std::fs::read(path).map_err(|e| FilterError::Unreadable {
+            module: self.name.clone(),
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })
+    }
+}
+
 /// Describes an engine configuration for listings and results.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineInfo {
@@ -25,9 +43,23 @@ pub struct EngineInfo {
     pub family: String,
     /// Version of the engine crate or library.
     pub version: String,
+    /// How code is executed: `cranelift`, `winch`, `singlepass`, `llvm`, `pulley`,
+    /// `interpreter`, `fast-interpreter`, or `native`.
+    pub compiler: String,
+    /// Configuration switches beyond the engine's defaults (e.g. `fuel`, `pooling-allocator`),
+    /// empty for a default configuration.
+    pub options: Vec<String>,
     /// One line on what this configuration is.
     pub description: String,
 }
+
+/// How long one callback may run on engines that can interrupt the guest (epoch, fuel or
+/// metering configurations) before it is stopped with a [`crate::TrapKind::Deadline`] trap.
+pub const CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Fuel (wasmtime, wasmi) or metering points (wasmer) granted to one callback: about a
+/// billion wasm operators, seconds of work — far beyond any real filter callback.
+pub const CALL_FUEL: u64 = 1_000_000_000;
 
 /// An engine configuration able to load modules.
 pub trait Engine {

@@ -1,12 +1,61 @@
 //! Errors a filter cell can end in. Every message names the module (and engine where it
 //! matters), says what is wrong and what to do.
 
+/// What stopped a callback, the same on every engine (each adapter maps its engine's own trap
+/// codes to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// The guest executed `unreachable` (also how Rust panics end in a wasm filter).
+    Unreachable,
+    /// A load or store outside linear memory.
+    MemoryOutOfBounds,
+    /// Integer division or remainder by zero.
+    IntegerDivideByZero,
+    /// Integer overflow (e.g. `i32.div_s` of MIN by -1, or a float-to-int conversion).
+    IntegerOverflow,
+    /// The guest's call stack was exhausted.
+    StackOverflow,
+    /// An indirect call through a bad table entry or with the wrong signature.
+    BadIndirectCall,
+    /// The per-call deadline (epoch, fuel or metering budget) ran out.
+    Deadline,
+    /// A hostcall stopped the guest (e.g. `proc_exit`, or the guest allocator trapped).
+    Host,
+    /// Anything else the engine reported.
+    Other,
+}
+
+impl TrapKind {
+    /// Stable name used in messages and results.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::MemoryOutOfBounds => "memory_out_of_bounds",
+            Self::IntegerDivideByZero => "integer_divide_by_zero",
+            Self::IntegerOverflow => "integer_overflow",
+            Self::StackOverflow => "stack_overflow",
+            Self::BadIndirectCall => "bad_indirect_call",
+            Self::Deadline => "deadline",
+            Self::Host => "host",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A trap or host failure inside one module callback, as reported by an engine adapter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{callback} trapped: {message}")]
+#[error("{callback} trapped ({kind}): {message}")]
 pub struct CallError {
     /// Export name of the callback, e.g. `proxy_on_request_headers`.
     pub callback: &'static str,
+    /// What kind of trap it was.
+    pub kind: TrapKind,
     /// The engine's description of the trap.
     pub message: String,
 }
@@ -42,6 +91,17 @@ pub enum FilterError {
     NoAbiVersion {
         /// Module name.
         module: String,
+    },
+    /// The module declares a Proxy-Wasm ABI version the host does not run.
+    #[error(
+        "module '{module}' declares Proxy-Wasm ABI {version}, which filterbench does not run; \
+         rebuild it with an SDK for ABI 0.2.x"
+    )]
+    UnsupportedAbi {
+        /// Module name.
+        module: String,
+        /// Declared version.
+        version: &'static str,
     },
     /// A required export is missing.
     #[error("module '{module}' does not export {export}, which the Proxy-Wasm ABI requires")]
@@ -124,9 +184,11 @@ impl FilterError {
             Self::Unreadable { .. } => "unreadable",
             Self::NotWasm { .. } => "not_wasm",
             Self::NoAbiVersion { .. } => "no_abi_version",
+            Self::UnsupportedAbi { .. } => "unsupported_abi",
             Self::MissingExport { .. } => "missing_export",
             Self::MissingImport { .. } => "missing_import",
             Self::Load { .. } => "load",
+            Self::Trap { source, .. } if source.kind == TrapKind::Deadline => "deadline",
             Self::Trap { .. } => "trap",
             Self::Rejected { .. } => "rejected",
             Self::Stalled { .. } => "stalled",

@@ -1,23 +1,28 @@
 //! The filterbench Proxy-Wasm host: an engine-independent implementation of Proxy-Wasm ABI
-//! v0.2.1 (accepting 0.2.0 and 0.1.0 modules) and the WASI subset Envoy provides.
+//! v0.2.1 (also running 0.2.0 modules; 0.1.0 modules are rejected with a clear error) and the
+//! WASI subset Envoy provides.
 //!
 //! - [`abi`]: the ABI as data (enums, hostcall and callback tables for adapters to expand);
 //! - [`hostcalls`]: every hostcall, written once against [`hostcalls::Guest`];
+//! - [`inspect`]: engine-independent checks of a module's bytes before compiling;
 //! - [`memory`]: bounds-checked wasm32 memory and trusted native memory;
 //! - [`state`]: per-VM host state (header maps, shared data, queues, metrics, properties);
 //! - [`lifecycle`]: root and stream lifecycles, identical for every engine;
+//! - [`wasm32`]: type mappings of the ABI tables for typed wasm32 engine APIs;
 //! - [`engine`]: the traits engine adapters implement.
 
 pub mod abi;
 pub mod engine;
 pub mod error;
 pub mod hostcalls;
+pub mod inspect;
 pub mod lifecycle;
 pub mod memory;
 pub mod pairs;
 pub mod state;
+pub mod wasm32;
 
 pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};
-pub use error::{CallError, FilterError};
+pub use error::{CallError, FilterError, TrapKind};
 pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
 pub use state::{HeaderMap, HostState, PluginSpec};
