@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what filterbench needs to build and run its default benchmark, idempotently:
-#   - a C toolchain (the linker rustc uses) and git, from apt when missing;
+#   - a C toolchain (the linker rustc uses), git, and cmake + clang + libclang (WAMR is built
+#     from C and its bindings are generated with bindgen), from apt when missing;
 #   - the Rust targets the bench filters are built for (wasm32-wasip1, wasm32-unknown-unknown).
 # Quiet when everything is present. Stops with a message naming what is missing when it cannot
 # install it (for example without root or without network).
@@ -11,11 +12,18 @@ fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # --- apt packages -------------------------------------------------------------------------------
 # command -> Debian package providing it
-declare -A NEEDED_COMMANDS=([cc]=gcc [git]=git)
+declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang)
+# packages that provide no command: checked with dpkg where there is one
+NEEDED_LIBRARIES=(libclang-dev)
 missing_packages=()
 for cmd in "${!NEEDED_COMMANDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing_packages+=("${NEEDED_COMMANDS[$cmd]}")
 done
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${NEEDED_LIBRARIES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing_packages+=("$pkg")
+  done
+fi
 
 if ((${#missing_packages[@]})); then
   if ! command -v apt-get >/dev/null 2>&1; then

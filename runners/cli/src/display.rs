@@ -27,18 +27,18 @@ pub fn print_filters() {
     }
 }
 
-/// Prints the engines compiled in, with versions.
+/// Prints every engine configuration: version and description, or why it is unavailable.
 pub fn print_engines() {
-    for entry in filterbench_engines::available() {
+    for entry in filterbench_engines::all() {
         match filterbench_engines::create(entry.name) {
             Ok(engine) => {
                 let info = engine.info();
                 println!(
-                    "{:<20} {:<22} {}",
+                    "{:<34} {:<24} {}",
                     info.name, info.version, info.description
                 );
             }
-            Err(e) => println!("{:<20} unavailable: {e}", entry.name),
+            Err(e) => println!("{:<34} {:<24} {}", entry.name, "unavailable", e.reason),
         }
     }
 }
@@ -50,15 +50,22 @@ pub fn print_workloads() {
     }
 }
 
+fn is_unavailable(cell: &Cell) -> bool {
+    cell.error_kind.as_deref() == Some("unavailable")
+}
+
 /// One line per checked cell.
 pub fn print_check(cell: &Cell) {
     let status = match cell.conformance {
         Conformance::Pass => "conformant".to_owned(),
         Conformance::Fail => format!("NOT CONFORMANT ({} differences)", cell.diff.len()),
+        Conformance::Error if is_unavailable(cell) => {
+            "unavailable in this build (reason below the table)".to_owned()
+        }
         Conformance::Error => format!("ERROR ({})", cell.error_kind.as_deref().unwrap_or("error")),
     };
     eprintln!(
-        "  {:<10} {:<20} {:<12} {status}",
+        "  {:<10} {:<34} {:<12} {status}",
         cell.filter, cell.engine, cell.workload
     );
 }
@@ -87,6 +94,7 @@ pub fn print_table(results: &Results) {
         let conformance = match cell.conformance {
             Conformance::Pass => "pass",
             Conformance::Fail => "FAIL",
+            Conformance::Error if is_unavailable(cell) => "unavailable",
             Conformance::Error => "ERROR",
         };
         table.add_row(vec![
@@ -104,10 +112,21 @@ pub fn print_table(results: &Results) {
         ]);
     }
     println!("{table}");
+    let unavailable: Vec<_> = results
+        .engines
+        .iter()
+        .filter_map(|e| Some((&e.name, e.unavailable.as_ref()?)))
+        .collect();
+    if !unavailable.is_empty() {
+        println!("\nnot run here:");
+        for (name, reason) in unavailable {
+            println!("  {name}: {reason}");
+        }
+    }
     for cell in results
         .cells
         .iter()
-        .filter(|c| c.error.is_some() || !c.diff.is_empty())
+        .filter(|c| !is_unavailable(c) && (c.error.is_some() || !c.diff.is_empty()))
     {
         println!("\n{} / {} / {}:", cell.filter, cell.engine, cell.workload);
         if let Some(error) = &cell.error {

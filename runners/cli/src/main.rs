@@ -101,17 +101,22 @@ fn run_command(args: RunArgs) -> Result<()> {
     building.finish_and_clear();
     let subjects = subjects.context("cannot build the bench filters")?;
 
-    let engines = engine_entries
-        .iter()
-        .map(|entry| {
-            let engine = filterbench_engines::create(entry.name)?;
-            Ok(EngineSlot {
+    let mut engines = Vec::new();
+    let mut unavailable = Vec::new();
+    for entry in &engine_entries {
+        if let Some(reason) = &entry.unavailable {
+            unavailable.push((entry.name.to_owned(), reason.clone()));
+            continue;
+        }
+        match filterbench_engines::create(entry.name) {
+            Ok(engine) => engines.push(EngineSlot {
                 name: entry.name.to_owned(),
                 is_native: entry.is_native,
                 engine,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            }),
+            Err(error) => unavailable.push((entry.name.to_owned(), error.reason)),
+        }
+    }
 
     let settings = RunSettings {
         measure: if args.quick {
@@ -121,6 +126,7 @@ fn run_command(args: RunArgs) -> Result<()> {
         },
         quick: args.quick,
         workloads,
+        unavailable,
     };
     let bar = ProgressBar::hidden();
     bar.set_style(

@@ -23,9 +23,10 @@ pub fn filters(names: &[String]) -> Result<Vec<FilterSpec>> {
         .collect()
 }
 
-/// The engines named in `names` (all when empty). Native is always kept last.
+/// The engines named in `names` (every known one when empty, including those this build
+/// cannot run: they are reported with the reason). Native is always kept last.
 pub fn engines(names: &[String]) -> Result<Vec<EngineEntry>> {
-    let all = filterbench_engines::available();
+    let all = filterbench_engines::all();
     if names.is_empty() {
         return Ok(all);
     }

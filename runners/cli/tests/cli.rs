@@ -68,19 +68,54 @@ fn a_quick_run_prints_the_table_and_writes_results() {
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["settings"]["quick"], true);
     let cells = json["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 4, "noop and headers on wasmtime and native");
+    let engines = filterbench_engines::all();
+    assert_eq!(
+        cells.len(),
+        2 * engines.len(),
+        "noop and headers on every known engine"
+    );
     for cell in cells {
+        let entry = engines
+            .iter()
+            .find(|e| cell["engine"] == e.name)
+            .expect("a known engine");
+        if let Some(reason) = &entry.unavailable {
+            assert_eq!(cell["conformance"], "error", "{cell}");
+            assert_eq!(cell["error_kind"], "unavailable", "{cell}");
+            assert!(
+                cell["error"].as_str().unwrap().contains(reason.as_str()),
+                "{cell}"
+            );
+            continue;
+        }
         assert_eq!(cell["conformance"], "pass", "{cell}");
         assert!(
             cell["steady"]["median_ns"].as_f64().unwrap() > 0.0,
             "{cell}"
         );
         let ratio = &cell["ratio_to_native"];
-        if cell["engine"] == "native" {
+        if entry.is_native {
             assert!(ratio.is_null())
         } else {
             assert!(ratio.as_f64().unwrap() > 0.0)
         }
+    }
+    let records = json["engines"].as_array().unwrap();
+    assert_eq!(records.len(), engines.len());
+    let fuel = records
+        .iter()
+        .find(|r| r["name"] == "wasmtime-cranelift+fuel")
+        .unwrap();
+    assert_eq!(
+        (fuel["compiler"].as_str(), fuel["options"][0].as_str()),
+        (Some("cranelift"), Some("fuel"))
+    );
+    for entry in engines.iter().filter(|e| e.unavailable.is_some()) {
+        assert!(
+            stdout.contains(&format!("{}: ", entry.name)),
+            "the reason for {} is printed:\n{stdout}",
+            entry.name
+        );
     }
 }
 

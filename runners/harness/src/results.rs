@@ -4,6 +4,7 @@
 
 use crate::environment::Environment;
 use crate::stats::SampleSummary;
+use filterbench_host::EngineInfo;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -46,6 +47,54 @@ pub struct Cell {
     pub ratio_to_native: Option<f64>,
 }
 
+/// One engine configuration of the run: exactly what ran (or why it could not).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineRecord {
+    /// Selectable name, as in `cells[].engine`.
+    pub name: String,
+    /// Engine family (`wasmtime`, `wasmer`, `wasmi`, `wamr`, `native`, …).
+    pub family: String,
+    /// Version of the engine crate or library (null when unavailable).
+    pub version: Option<String>,
+    /// How code runs: `cranelift`, `winch`, `pulley`, `singlepass`, `llvm`, `interpreter`,
+    /// `fast-interpreter`, `native` (null when unavailable).
+    pub compiler: Option<String>,
+    /// Switches beyond the engine's defaults, e.g. `fuel`, `pooling`.
+    pub options: Vec<String>,
+    /// One line on what it is.
+    pub description: String,
+    /// Why this build could not run it (null when it ran).
+    pub unavailable: Option<String>,
+}
+
+impl EngineRecord {
+    /// The record of an engine that ran.
+    pub fn from_info(info: &EngineInfo) -> Self {
+        Self {
+            name: info.name.clone(),
+            family: info.family.clone(),
+            version: Some(info.version.clone()),
+            compiler: Some(info.compiler.clone()),
+            options: info.options.clone(),
+            description: info.description.clone(),
+            unavailable: None,
+        }
+    }
+
+    /// The record of an engine that was asked for but cannot run here.
+    pub fn unavailable(name: &str, reason: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            family: name.split('-').next().unwrap_or(name).to_owned(),
+            version: None,
+            compiler: None,
+            options: Vec::new(),
+            description: String::new(),
+            unavailable: Some(reason.to_owned()),
+        }
+    }
+}
+
 /// Measurement settings of the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -77,6 +126,8 @@ pub struct Results {
     pub tool: Tool,
     /// Where and with what the run was made.
     pub environment: Environment,
+    /// Every engine configuration of the run, with its exact settings.
+    pub engines: Vec<EngineRecord>,
     /// Measurement settings.
     pub settings: Settings,
     /// One entry per (filter, engine, workload).

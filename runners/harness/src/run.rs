@@ -7,7 +7,7 @@ use crate::catalog::{self, FilterSpec};
 use crate::conformance;
 use crate::environment;
 use crate::measure::{self, MeasureSettings, TimedCell};
-use crate::results::{Cell, Conformance, Results, SCHEMA_VERSION, Settings, Tool};
+use crate::results::{Cell, Conformance, EngineRecord, Results, SCHEMA_VERSION, Settings, Tool};
 use crate::stats;
 use filterbench_host::{
     Engine, FilterError, FilterInstance, LoadedModule, ModuleSource, PluginSpec,
@@ -54,6 +54,9 @@ pub struct RunSettings {
     pub quick: bool,
     /// Only these workloads (default: each filter's own).
     pub workloads: Option<Vec<String>>,
+    /// Engines that were asked for but cannot run in this build: (name, reason). Each gets an
+    /// `unavailable` error cell per filter and workload, so the report says why it is missing.
+    pub unavailable: Vec<(String, String)>,
 }
 
 /// What the run is doing, for progress displays.
@@ -88,6 +91,21 @@ pub fn start_instance(
     Ok(instance)
 }
 
+/// A cell that has not been checked yet.
+fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> Cell {
+    Cell {
+        filter: filter.name.to_owned(),
+        engine: engine.to_owned(),
+        workload: workload.name.to_owned(),
+        conformance: Conformance::Pass,
+        error: None,
+        error_kind: None,
+        diff: Vec::new(),
+        steady: None,
+        ratio_to_native: None,
+    }
+}
+
 fn error_cell(cell: &mut Cell, error: &FilterError) {
     cell.conformance = Conformance::Error;
     cell.error = Some(error.to_string());
@@ -102,10 +120,18 @@ pub fn run(
     observe: &mut dyn FnMut(Event<'_>),
 ) -> Results {
     let overhead_ns = measure::timer_overhead_ns();
-    let environment = environment::fingerprint(
-        &engines.iter().map(|e| e.engine.info()).collect::<Vec<_>>(),
-        overhead_ns,
-    );
+    let infos: Vec<_> = engines.iter().map(|e| e.engine.info()).collect();
+    let environment = environment::fingerprint(&infos, overhead_ns);
+    let engine_records = infos
+        .iter()
+        .map(EngineRecord::from_info)
+        .chain(
+            settings
+                .unavailable
+                .iter()
+                .map(|(name, reason)| EngineRecord::unavailable(name, reason)),
+        )
+        .collect();
     let all_workloads = catalog::workloads();
     let mut cells: Vec<Cell> = Vec::new();
     let mut timed: Vec<(
@@ -125,17 +151,7 @@ pub fn run(
         for slot in engines {
             let module = slot.engine.load(&subject.source);
             for workload in &workloads {
-                let mut cell = Cell {
-                    filter: subject.filter.name.to_owned(),
-                    engine: slot.name.clone(),
-                    workload: workload.name.to_owned(),
-                    conformance: Conformance::Pass,
-                    error: None,
-                    error_kind: None,
-                    diff: Vec::new(),
-                    steady: None,
-                    ratio_to_native: None,
-                };
+                let mut cell = new_cell(&subject.filter, &slot.name, workload);
                 let started = module
                     .as_ref()
                     .map_err(Clone::clone)
@@ -157,6 +173,16 @@ pub fn run(
                         }
                     }
                 }
+                observe(Event::Checked { cell: &cell });
+                cells.push(cell);
+            }
+        }
+        for (engine, reason) in &settings.unavailable {
+            for workload in &workloads {
+                let mut cell = new_cell(&subject.filter, engine, workload);
+                cell.conformance = Conformance::Error;
+                cell.error = Some(format!("engine '{engine}' is unavailable: {reason}"));
+                cell.error_kind = Some("unavailable".to_owned());
                 observe(Event::Checked { cell: &cell });
                 cells.push(cell);
             }
@@ -190,6 +216,7 @@ pub fn run(
             version: env!("CARGO_PKG_VERSION").to_owned(),
         },
         environment,
+        engines: engine_records,
         settings: Settings {
             quick: settings.quick,
             warmup_ms: settings.measure.warmup.as_millis() as u64,

@@ -201,6 +201,8 @@ impl Engine for NativeEngine {
             name: ENGINE_NAME.to_owned(),
             family: "native".to_owned(),
             version: format!("rustc {}", env!("FILTERBENCH_RUSTC_VERSION")),
+            compiler: "native".to_owned(),
+            options: Vec::new(),
             description:
                 "the same filter source compiled to a host .so, loaded with dlopen (no sandbox)"
                     .to_owned(),

@@ -1,17 +1,167 @@
 //! wasmtime adapter: compiles Proxy-Wasm modules with wasmtime and wires every hostcall of the
 //! filterbench host into a wasmtime [`Linker`] by expanding the host's ABI tables.
+//!
+//! Configurations (see [`CONFIGURATIONS`]): the Cranelift, Winch and Pulley execution
+//! strategies, and sandbox-cost variants of Cranelift (pooling allocator, explicit bounds
+//! checks, epoch interruption, fuel). The epoch and fuel variants stop a callback that runs
+//! past [`filterbench_host::engine::CALL_DEADLINE`] / [`filterbench_host::engine::CALL_FUEL`].
 
-use filterbench_host::abi::{self, AbiVersion, Action, PROXY_MODULE, WASI_MODULE};
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::engine::{CALL_DEADLINE, CALL_FUEL};
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
+use filterbench_host::inspect;
 use filterbench_host::memory::GuestMemory;
 use filterbench_host::{
     CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
-    ModuleSource, PluginSpec,
+    ModuleSource, PluginSpec, TrapKind,
 };
-use wasmtime::{Caller, Config, InstancePre, Linker, Memory, Module, Store, Strategy, TypedFunc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::{
+    Caller, Config, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store, Strategy, TypedFunc,
+};
 
 /// Version of the wasmtime crate this adapter is built with (checked against Cargo.lock in tests).
-pub const WASMTIME_VERSION: &str = "48.0.8";
+pub const WASMTIME_VERSION: &str = "48.0.0";
+
+/// How wasmtime turns wasm into something it can run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Compiler {
+    /// The optimizing Cranelift compiler (wasmtime's default).
+    Cranelift,
+    /// Winch, the single-pass baseline compiler.
+    Winch,
+    /// Pulley, wasmtime's portable interpreter (Cranelift compiles to Pulley bytecode).
+    Pulley,
+}
+
+impl Compiler {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Cranelift => "cranelift",
+            Self::Winch => "winch",
+            Self::Pulley => "pulley",
+        }
+    }
+}
+
+/// Sandbox-cost switches on top of a compiler; all off is wasmtime's default configuration.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Instances come from the pooling allocator (pre-reserved slots) instead of mmap per instance.
+    pub pooling: bool,
+    /// No guard-page reservation: every memory access is bounds-checked in code.
+    pub explicit_bounds_checks: bool,
+    /// Epoch interruption: generated code polls an epoch counter; a callback is stopped after
+    /// [`CALL_DEADLINE`].
+    pub epoch: bool,
+    /// Fuel metering: every operator consumes fuel; a callback gets [`CALL_FUEL`].
+    pub fuel: bool,
+}
+
+impl Options {
+    fn names(self) -> Vec<String> {
+        let flags = [
+            (self.pooling, "pooling"),
+            (self.explicit_bounds_checks, "bounds-checks"),
+            (self.epoch, "epoch"),
+            (self.fuel, "fuel"),
+        ];
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| (*name).to_owned())
+            .collect()
+    }
+}
+
+/// One selectable wasmtime configuration.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Configuration {
+    /// Selectable name, e.g. `wasmtime-cranelift+fuel`.
+    pub name: &'static str,
+    /// Compiler.
+    pub compiler: Compiler,
+    /// Sandbox-cost switches.
+    pub options: Options,
+    /// One line on what it is.
+    pub description: &'static str,
+}
+
+const NO_OPTIONS: Options = Options {
+    pooling: false,
+    explicit_bounds_checks: false,
+    epoch: false,
+    fuel: false,
+};
+
+/// Every wasmtime configuration this adapter offers, default first.
+pub const CONFIGURATIONS: &[Configuration] = &[
+    Configuration {
+        name: "wasmtime-cranelift",
+        compiler: Compiler::Cranelift,
+        options: NO_OPTIONS,
+        description: "wasmtime, Cranelift optimizing compiler, default settings",
+    },
+    Configuration {
+        name: "wasmtime-winch",
+        compiler: Compiler::Winch,
+        options: NO_OPTIONS,
+        description: "wasmtime, Winch single-pass baseline compiler",
+    },
+    Configuration {
+        name: "wasmtime-pulley",
+        compiler: Compiler::Pulley,
+        options: NO_OPTIONS,
+        description: "wasmtime, Pulley portable interpreter",
+    },
+    Configuration {
+        name: "wasmtime-cranelift+pooling",
+        compiler: Compiler::Cranelift,
+        options: Options {
+            pooling: true,
+            ..NO_OPTIONS
+        },
+        description: "wasmtime Cranelift with the pooling instance allocator",
+    },
+    Configuration {
+        name: "wasmtime-cranelift+bounds-checks",
+        compiler: Compiler::Cranelift,
+        options: Options {
+            explicit_bounds_checks: true,
+            ..NO_OPTIONS
+        },
+        description: "wasmtime Cranelift with explicit bounds checks instead of guard pages",
+    },
+    Configuration {
+        name: "wasmtime-cranelift+epoch",
+        compiler: Compiler::Cranelift,
+        options: Options {
+            epoch: true,
+            ..NO_OPTIONS
+        },
+        description: "wasmtime Cranelift with epoch interruption (per-call deadline)",
+    },
+    Configuration {
+        name: "wasmtime-cranelift+fuel",
+        compiler: Compiler::Cranelift,
+        options: Options {
+            fuel: true,
+            ..NO_OPTIONS
+        },
+        description: "wasmtime Cranelift with fuel metering (per-call fuel budget)",
+    },
+];
+
+/// Creates the configuration called `name`, or `None` if it is not a wasmtime configuration.
+pub fn create(name: &str) -> Option<Result<WasmtimeEngine, String>> {
+    CONFIGURATIONS
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| WasmtimeEngine::new(*c))
+}
 
 /// Per-store data: the host state plus the handles hostcalls need on every call.
 struct StoreData {
@@ -53,65 +203,17 @@ impl Guest for CallerGuest<'_, '_> {
     }
 }
 
-macro_rules! wasm_ty {
-    (u32) => {
-        i32
-    };
-    (ptr) => {
-        i32
-    };
-    (size) => {
-        i32
-    };
-    (out) => {
-        i32
-    };
-    (i64) => {
-        i64
-    };
-    (i32) => {
-        i32
-    };
-    (flag) => {
-        i32
-    };
-}
-
-macro_rules! from_wasm {
-    (u32, $v:expr) => {
-        $v as u32
-    };
-    (ptr, $v:expr) => {
-        $v as u32 as u64
-    };
-    (size, $v:expr) => {
-        $v as u32 as u64
-    };
-    (out, $v:expr) => {
-        $v as u32 as u64
-    };
-    (i64, $v:expr) => {
-        $v
-    };
-    (i32, $v:expr) => {
-        $v
-    };
-    (flag, $v:expr) => {
-        $v != 0
-    };
-}
-
 macro_rules! link_table {
     ($linker:expr, $module:expr, $( $name:ident ( $( $arg:ident : $kind:ident ),* ) ; )*) => {
         $(
             $linker.func_wrap(
                 $module,
                 stringify!($name),
-                |mut caller: Caller<'_, StoreData>, $( $arg: wasm_ty!($kind) ),*| -> wasmtime::Result<i32> {
+                |mut caller: Caller<'_, StoreData>, $( $arg: filterbench_host::wasm32_hostcall_param!($kind) ),*| -> wasmtime::Result<i32> {
                     let mut guest = CallerGuest(&mut caller);
-                    hostcalls::$name(&mut guest, $( from_wasm!($kind, $arg) ),*)
+                    hostcalls::$name(&mut guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)
                         .map(|status| status as i32)
-                        .map_err(|trap| wasmtime::Error::msg(trap.0))
+                        .map_err(|trap| wasmtime::Error::new(trap))
                 },
             )?;
         )*
@@ -132,7 +234,7 @@ macro_rules! link_wasi_table {
         fn link_wasi(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             link_table!(linker, WASI_MODULE, $($entries)*);
             linker.func_wrap(WASI_MODULE, "proc_exit", |code: i32| -> wasmtime::Result<()> {
-                Err(wasmtime::Error::msg(hostcalls::proc_exit(code as u32).0))
+                Err(wasmtime::Error::new(hostcalls::proc_exit(code as u32)))
             })?;
             Ok(())
         }
@@ -158,59 +260,39 @@ fn describe(error: &wasmtime::Error) -> String {
     parts.join(": ")
 }
 
-macro_rules! cb_param {
-    (u32) => {
-        i32
-    };
-    (size) => {
-        i32
-    };
-    (flag) => {
-        i32
-    };
+/// Maps wasmtime's trap codes to the host's common [`TrapKind`].
+fn trap_kind(error: &wasmtime::Error) -> TrapKind {
+    use wasmtime::Trap;
+    if error.downcast_ref::<HostTrap>().is_some() {
+        return TrapKind::Host;
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => TrapKind::Unreachable,
+        Some(Trap::MemoryOutOfBounds) => TrapKind::MemoryOutOfBounds,
+        Some(Trap::IntegerDivisionByZero) => TrapKind::IntegerDivideByZero,
+        Some(Trap::IntegerOverflow | Trap::BadConversionToInteger) => TrapKind::IntegerOverflow,
+        Some(Trap::StackOverflow) => TrapKind::StackOverflow,
+        Some(Trap::IndirectCallToNull | Trap::BadSignature | Trap::TableOutOfBounds) => {
+            TrapKind::BadIndirectCall
+        }
+        Some(Trap::Interrupt | Trap::OutOfFuel) => TrapKind::Deadline,
+        _ => TrapKind::Other,
+    }
 }
 
-macro_rules! cb_result {
-    (none) => {
-        ()
-    };
-    (flag) => {
-        i32
-    };
-    (action) => {
-        i32
-    };
-}
-
-macro_rules! cb_to_wasm {
-    (u32, $v:expr) => {
-        $v as i32
-    };
-    (size, $v:expr) => {
-        $v as i32
-    };
-    (flag, $v:expr) => {
-        $v as i32
-    };
-}
-
-macro_rules! cb_convert {
-    (none, $v:expr) => {
-        $v
-    };
-    (flag, $v:expr) => {
-        $v != 0
-    };
-    (action, $v:expr) => {
-        Action::from_raw($v as u32)
-    };
+fn call_error(callback: &'static str, error: &wasmtime::Error) -> CallError {
+    CallError {
+        callback,
+        kind: trap_kind(error),
+        message: describe(error),
+    }
 }
 
 macro_rules! callback_table {
     ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
         /// Typed handles of the callbacks the module exports.
         struct CallbackFuncs {
-            $( $method: Option<TypedFunc<( $( cb_param!($kind), )* ), cb_result!($ret)>>, )*
+            $( $method: Option<TypedFunc<( $( filterbench_host::wasm32_hostcall_param!($kind), )* ), filterbench_host::wasm32_callback_result!($ret)>>, )*
         }
 
         impl CallbackFuncs {
@@ -231,7 +313,7 @@ macro_rules! callback_table {
             }
 
             fn engine_name(&self) -> &str {
-                &self.engine_name
+                self.engine_name
             }
 
             $(
@@ -239,9 +321,10 @@ macro_rules! callback_table {
                     let Some(func) = &self.funcs.$method else {
                         return Ok(filterbench_host::callback_default!($ret));
                     };
-                    match func.call(&mut self.store, ( $( cb_to_wasm!($kind, $arg), )* )) {
-                        Ok(value) => Ok(cb_convert!($ret, value)),
-                        Err(error) => Err(CallError { callback: $export, message: describe(&error) }),
+                    arm_deadline(&mut self.store, self.options);
+                    match func.call(&mut self.store, ( $( filterbench_host::wasm32_callback_arg!($kind, $arg), )* )) {
+                        Ok(value) => Ok(filterbench_host::wasm32_callback_convert!($ret, value)),
+                        Err(error) => Err(call_error($export, &error)),
                     }
                 }
             )*
@@ -250,6 +333,22 @@ macro_rules! callback_table {
 }
 
 filterbench_host::for_each_callback!(callback_table);
+
+/// Gives the next callback its full budget (epoch deadline or fuel) on metered configurations.
+fn arm_deadline(store: &mut Store<StoreData>, options: Options) {
+    if options.epoch {
+        store.set_epoch_deadline(EPOCH_TICKS_PER_DEADLINE);
+    }
+    if options.fuel {
+        // Only fails when fuel is not enabled, which `options.fuel` rules out.
+        let _ = store.set_fuel(CALL_FUEL);
+    }
+}
+
+/// How often the epoch ticker advances the engine's epoch.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Epoch ticks a callback may run for: [`CALL_DEADLINE`] / [`EPOCH_TICK`].
+const EPOCH_TICKS_PER_DEADLINE: u64 = (CALL_DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64;
 
 /// Looks up an optional typed export; present with the wrong signature is an error.
 fn typed_export<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
@@ -270,144 +369,101 @@ fn typed_export<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
         })
 }
 
-/// Which wasmtime compiler a configuration uses.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Compiler {
-    /// The optimizing Cranelift compiler (wasmtime's default).
-    Cranelift,
+/// Advances an engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("wasmtime-epoch".to_owned())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Self { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A wasmtime configuration with the host linked in.
 pub struct WasmtimeEngine {
     engine: wasmtime::Engine,
     linker: Linker<StoreData>,
-    name: String,
+    configuration: Configuration,
+    _ticker: Option<EpochTicker>,
 }
 
 impl WasmtimeEngine {
-    /// Creates an engine using `compiler`.
-    pub fn new(compiler: Compiler) -> Result<Self, String> {
+    /// Creates an engine for `configuration`.
+    pub fn new(configuration: Configuration) -> Result<Self, String> {
         let mut config = Config::new();
-        match compiler {
+        match configuration.compiler {
             Compiler::Cranelift => {
                 config.strategy(Strategy::Cranelift);
                 config.cranelift_opt_level(wasmtime::OptLevel::Speed);
             }
+            Compiler::Winch => {
+                config.strategy(Strategy::Winch);
+            }
+            Compiler::Pulley => {
+                config.strategy(Strategy::Cranelift);
+                config.target("pulley64").map_err(|e| describe(&e))?;
+            }
         }
+        let options = configuration.options;
+        if options.pooling {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(
+                PoolingAllocationConfig::default(),
+            ));
+        }
+        if options.explicit_bounds_checks {
+            config.memory_reservation(0);
+            config.memory_guard_size(0);
+            config.memory_reservation_for_growth(1 << 20);
+        }
+        config.epoch_interruption(options.epoch);
+        config.consume_fuel(options.fuel);
         let engine = wasmtime::Engine::new(&config).map_err(|e| describe(&e))?;
         let mut linker = Linker::new(&engine);
         link_proxy(&mut linker).map_err(|e| describe(&e))?;
         link_wasi(&mut linker).map_err(|e| describe(&e))?;
+        let ticker = options.epoch.then(|| EpochTicker::start(engine.clone()));
         Ok(Self {
             engine,
             linker,
-            name: "wasmtime-cranelift".to_owned(),
+            configuration,
+            _ticker: ticker,
         })
     }
 
     fn load_error(&self, module: &str, error: &wasmtime::Error) -> FilterError {
         FilterError::Load {
             module: module.to_owned(),
-            engine: self.name.clone(),
+            engine: self.configuration.name.to_owned(),
             detail: describe(error),
         }
     }
-}
 
-impl Engine for WasmtimeEngine {
-    fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: self.name.clone(),
-            family: "wasmtime".to_owned(),
-            version: WASMTIME_VERSION.to_owned(),
-            description: "wasmtime with the Cranelift optimizing compiler (default settings)"
-                .to_owned(),
-        }
-    }
-
-    fn load(&self, source: &ModuleSource) -> Result<Box<dyn LoadedModule>, FilterError> {
-        let name = &source.name;
-        let Some(path) = &source.wasm else {
-            return Err(FilterError::Unsupported {
-                module: name.clone(),
-                engine: self.name.clone(),
-                detail: "no .wasm artifact was built for it".to_owned(),
-            });
-        };
-        let bytes = std::fs::read(path).map_err(|e| FilterError::Unreadable {
-            module: name.clone(),
-            path: path.display().to_string(),
-            detail: e.to_string(),
-        })?;
-        self.load_bytes(name, &bytes)
-    }
-}
-
-impl WasmtimeEngine {
     /// Loads a module from bytes (used for modules that are not files, e.g. in tests).
     pub fn load_bytes(
         &self,
         name: &str,
         bytes: &[u8],
     ) -> Result<Box<dyn LoadedModule>, FilterError> {
-        if !bytes.starts_with(b"\0asm") {
-            return Err(FilterError::NotWasm {
-                module: name.to_owned(),
-                detail: "the file does not start with the \\0asm magic bytes".to_owned(),
-            });
-        }
-        Module::validate(&self.engine, bytes).map_err(|e| FilterError::NotWasm {
-            module: name.to_owned(),
-            detail: describe(&e),
-        })?;
+        inspect::inspect(name, bytes)?;
         let module = Module::new(&self.engine, bytes).map_err(|e| self.load_error(name, &e))?;
-        let exports: Vec<&str> = module
-            .exports()
-            .filter(|e| e.ty().func().is_some())
-            .map(|e| e.name())
-            .collect();
-        match AbiVersion::detect(|marker| exports.contains(&marker)) {
-            None => {
-                return Err(FilterError::NoAbiVersion {
-                    module: name.to_owned(),
-                });
-            }
-            Some(AbiVersion::V0_1_0) => {
-                return Err(FilterError::Unsupported {
-                    module: name.to_owned(),
-                    engine: self.name.clone(),
-                    detail: "Proxy-Wasm ABI 0.1.0 modules are not supported; rebuild with an SDK for ABI 0.2.x".to_owned(),
-                });
-            }
-            Some(_) => {}
-        }
-        if !exports
-            .iter()
-            .any(|e| *e == "proxy_on_memory_allocate" || *e == "malloc")
-        {
-            return Err(FilterError::MissingExport {
-                module: name.to_owned(),
-                export: "proxy_on_memory_allocate".to_owned(),
-            });
-        }
-        if module
-            .exports()
-            .all(|e| e.name() != "memory" || e.ty().memory().is_none())
-        {
-            return Err(FilterError::MissingExport {
-                module: name.to_owned(),
-                export: "memory".to_owned(),
-            });
-        }
-        if let Some(import) = module
-            .imports()
-            .find(|i| !abi::host_provides(i.module(), i.name()))
-        {
-            return Err(FilterError::MissingImport {
-                module: name.to_owned(),
-                import: format!("{}.{}", import.module(), import.name()),
-            });
-        }
         let pre = self
             .linker
             .instantiate_pre(&module)
@@ -416,8 +472,27 @@ impl WasmtimeEngine {
             engine: self.engine.clone(),
             pre,
             module_name: name.to_owned(),
-            engine_name: self.name.clone(),
+            engine_name: self.configuration.name,
+            options: self.configuration.options,
         }))
+    }
+}
+
+impl Engine for WasmtimeEngine {
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            name: self.configuration.name.to_owned(),
+            family: "wasmtime".to_owned(),
+            version: WASMTIME_VERSION.to_owned(),
+            compiler: self.configuration.compiler.as_str().to_owned(),
+            options: self.configuration.options.names(),
+            description: self.configuration.description.to_owned(),
+        }
+    }
+
+    fn load(&self, source: &ModuleSource) -> Result<Box<dyn LoadedModule>, FilterError> {
+        let bytes = source.read_wasm(self.configuration.name)?;
+        self.load_bytes(&source.name, &bytes)
     }
 }
 
@@ -426,18 +501,16 @@ struct WasmtimeModule {
     engine: wasmtime::Engine,
     pre: InstancePre<StoreData>,
     module_name: String,
-    engine_name: String,
+    engine_name: &'static str,
+    options: Options,
 }
 
 impl LoadedModule for WasmtimeModule {
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
         let trap = |callback: &'static str, e: &wasmtime::Error| FilterError::Trap {
             module: self.module_name.clone(),
-            engine: self.engine_name.clone(),
-            source: CallError {
-                callback,
-                message: describe(e),
-            },
+            engine: self.engine_name.to_owned(),
+            source: call_error(callback, e),
         };
         let data = StoreData {
             host: HostState::new(plugin),
@@ -445,6 +518,7 @@ impl LoadedModule for WasmtimeModule {
             alloc: None,
         };
         let mut store = Store::new(&self.engine, data);
+        arm_deadline(&mut store, self.options);
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -461,6 +535,7 @@ impl LoadedModule for WasmtimeModule {
         };
         store.data_mut().memory = memory;
         store.data_mut().alloc = alloc;
+        arm_deadline(&mut store, self.options);
         if let Some(init) =
             typed_export::<(), ()>(&instance, &mut store, &self.module_name, "_initialize")?
         {
@@ -476,7 +551,8 @@ impl LoadedModule for WasmtimeModule {
             store,
             funcs,
             module_name: self.module_name.clone(),
-            engine_name: self.engine_name.clone(),
+            engine_name: self.engine_name,
+            options: self.options,
         }))
     }
 }
@@ -486,5 +562,6 @@ struct WasmtimeInstance {
     store: Store<StoreData>,
     funcs: CallbackFuncs,
     module_name: String,
-    engine_name: String,
+    engine_name: &'static str,
+    options: Options,
 }

@@ -30,6 +30,7 @@ pub fn tiny_run() -> RunSettings {
         },
         quick: true,
         workloads: None,
+        unavailable: Vec::new(),
     }
 }
 

@@ -1,0 +1,522 @@
+//! wasmer adapter: compiles Proxy-Wasm modules with wasmer and wires every hostcall of the
+//! filterbench host into wasmer imports by expanding the host's ABI tables.
+//!
+//! Configurations (see [`CONFIGURATIONS`]): the Cranelift and Singlepass compilers, LLVM when
+//! built with the `llvm` feature, and Cranelift with the metering middleware (a callback gets
+//! [`filterbench_host::engine::CALL_FUEL`] points).
+
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::engine::CALL_FUEL;
+use filterbench_host::hostcalls::{self, Guest, HostTrap};
+use filterbench_host::inspect;
+use filterbench_host::memory::GuestMemory;
+use filterbench_host::{
+    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    ModuleSource, PluginSpec, TrapKind,
+};
+use std::sync::Arc;
+use wasmer::sys::CompilerConfig;
+use wasmer::{
+    Function, FunctionEnv, FunctionEnvMut, Global, Imports, Instance, Memory, Module, RuntimeError,
+    Store, TypedFunction, Value,
+};
+use wasmer_middlewares::Metering;
+use wasmer_types::TrapCode;
+
+/// Version of the wasmer crate this adapter is built with (checked against Cargo.lock in tests).
+pub const WASMER_VERSION: &str = "7.4.2";
+
+/// Which wasmer compiler a configuration uses.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Compiler {
+    /// Cranelift (wasmer's default).
+    Cranelift,
+    /// Singlepass, the linear-time baseline compiler.
+    Singlepass,
+    /// LLVM (only with the `llvm` feature).
+    Llvm,
+}
+
+impl Compiler {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Cranelift => "cranelift",
+            Self::Singlepass => "singlepass",
+            Self::Llvm => "llvm",
+        }
+    }
+}
+
+/// One selectable wasmer configuration.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Configuration {
+    /// Selectable name, e.g. `wasmer-singlepass`.
+    pub name: &'static str,
+    /// Compiler.
+    pub compiler: Compiler,
+    /// The metering middleware with a per-callback budget.
+    pub metering: bool,
+    /// One line on what it is.
+    pub description: &'static str,
+}
+
+/// Every wasmer configuration this build offers, default first.
+pub const CONFIGURATIONS: &[Configuration] = &[
+    Configuration {
+        name: "wasmer-cranelift",
+        compiler: Compiler::Cranelift,
+        metering: false,
+        description: "wasmer, Cranelift compiler, default settings",
+    },
+    Configuration {
+        name: "wasmer-singlepass",
+        compiler: Compiler::Singlepass,
+        metering: false,
+        description: "wasmer, Singlepass baseline compiler",
+    },
+    Configuration {
+        name: "wasmer-cranelift+metering",
+        compiler: Compiler::Cranelift,
+        metering: true,
+        description: "wasmer Cranelift with the metering middleware (per-call budget)",
+    },
+    #[cfg(feature = "llvm")]
+    Configuration {
+        name: "wasmer-llvm",
+        compiler: Compiler::Llvm,
+        metering: false,
+        description: "wasmer, LLVM optimizing compiler",
+    },
+];
+
+/// Creates the configuration called `name`, or `None` if it is not a wasmer configuration.
+pub fn create(name: &str) -> Option<Result<WasmerEngine, String>> {
+    CONFIGURATIONS
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| WasmerEngine::new(*c))
+}
+
+/// Per-instance data the hostcalls reach through the function environment.
+struct EnvData {
+    host: HostState,
+    memory: Option<Memory>,
+    alloc: Option<TypedFunction<i32, i32>>,
+}
+
+/// A hostcall's view of the calling instance.
+struct EnvGuest<'a>(FunctionEnvMut<'a, EnvData>);
+
+impl Guest for EnvGuest<'_> {
+    fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
+        let (data, store) = self.0.data_and_store_mut();
+        let bytes: &mut [u8] = match &data.memory {
+            Some(memory) => {
+                let view = memory.view(&store);
+                let (ptr, len) = (view.data_ptr(), view.data_size() as usize);
+                // SAFETY: the memory's current extent; the slice is borrowed from `self`, so no
+                // guest code (which could grow or move the memory) runs while it is alive.
+                unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+            }
+            None => &mut [],
+        };
+        (GuestMemory::wasm32(bytes), &mut data.host)
+    }
+
+    fn allocate(&mut self, size: u64) -> Result<u64, HostTrap> {
+        let Some(alloc) = self.0.data().alloc.clone() else {
+            return Ok(0);
+        };
+        let Ok(size) = u32::try_from(size) else {
+            return Ok(0);
+        };
+        alloc
+            .call(&mut self.0, size as i32)
+            .map(|addr| addr as u32 as u64)
+            .map_err(|e| HostTrap(format!("proxy_on_memory_allocate trapped: {}", e.message())))
+    }
+}
+
+macro_rules! import_table {
+    ($imports:expr, $store:expr, $env:expr, $module:expr, $( $name:ident ( $( $arg:ident : $kind:ident ),* ) ; )*) => {
+        $(
+            $imports.define(
+                $module,
+                stringify!($name),
+                Function::new_typed_with_env(
+                    $store,
+                    $env,
+                    |env: FunctionEnvMut<'_, EnvData>, $( $arg: filterbench_host::wasm32_hostcall_param!($kind) ),*| -> Result<i32, HostTrap> {
+                        let mut guest = EnvGuest(env);
+                        hostcalls::$name(&mut guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*).map(|status| status as i32)
+                    },
+                ),
+            );
+        )*
+    };
+}
+
+macro_rules! proxy_imports {
+    ($($entries:tt)*) => {
+        fn define_proxy(imports: &mut Imports, store: &mut Store, env: &FunctionEnv<EnvData>) {
+            import_table!(imports, store, env, PROXY_MODULE, $($entries)*);
+        }
+    };
+}
+
+macro_rules! wasi_imports {
+    ($($entries:tt)*) => {
+        fn define_wasi(imports: &mut Imports, store: &mut Store, env: &FunctionEnv<EnvData>) {
+            import_table!(imports, store, env, WASI_MODULE, $($entries)*);
+            imports.define(
+                WASI_MODULE,
+                "proc_exit",
+                Function::new_typed(store, |code: i32| -> Result<(), HostTrap> { Err(hostcalls::proc_exit(code as u32)) }),
+            );
+        }
+    };
+}
+
+filterbench_host::for_each_proxy_hostcall!(proxy_imports);
+filterbench_host::for_each_wasi_hostcall!(wasi_imports);
+
+/// Maps wasmer's trap codes to the host's common [`TrapKind`].
+fn trap_kind(error: &RuntimeError, metering_exhausted: bool) -> TrapKind {
+    if error.downcast_ref::<HostTrap>().is_some() {
+        return TrapKind::Host;
+    }
+    if metering_exhausted {
+        return TrapKind::Deadline;
+    }
+    match error.clone().to_trap() {
+        Some(TrapCode::UnreachableCodeReached) => TrapKind::Unreachable,
+        Some(TrapCode::HeapAccessOutOfBounds | TrapCode::HeapMisaligned) => {
+            TrapKind::MemoryOutOfBounds
+        }
+        Some(TrapCode::IntegerDivisionByZero) => TrapKind::IntegerDivideByZero,
+        Some(TrapCode::IntegerOverflow | TrapCode::BadConversionToInteger) => {
+            TrapKind::IntegerOverflow
+        }
+        Some(TrapCode::StackOverflow) => TrapKind::StackOverflow,
+        Some(
+            TrapCode::IndirectCallToNull
+            | TrapCode::BadSignature
+            | TrapCode::TableAccessOutOfBounds,
+        ) => TrapKind::BadIndirectCall,
+        Some(TrapCode::HostInterrupt) => TrapKind::Deadline,
+        _ => TrapKind::Other,
+    }
+}
+
+/// The metering middleware's globals in one instance.
+#[derive(Clone)]
+struct MeteringGlobals {
+    remaining: Global,
+    exhausted: Global,
+}
+
+impl MeteringGlobals {
+    fn find(instance: &Instance) -> Option<Self> {
+        let exports = &instance.exports;
+        Some(Self {
+            remaining: exports
+                .get_global("wasmer_metering_remaining_points")
+                .ok()?
+                .clone(),
+            exhausted: exports
+                .get_global("wasmer_metering_points_exhausted")
+                .ok()?
+                .clone(),
+        })
+    }
+
+    /// Gives the next callback its full budget.
+    fn arm(&self, store: &mut Store) {
+        // Setting a mutable i64/i32 global of the right type cannot fail.
+        let _ = self.remaining.set(store, Value::I64(CALL_FUEL as i64));
+        let _ = self.exhausted.set(store, Value::I32(0));
+    }
+
+    fn exhausted(&self, store: &mut Store) -> bool {
+        matches!(self.exhausted.get(store), Value::I32(flag) if flag != 0)
+    }
+}
+
+/// The error of a failed callback, with metering exhaustion reported as a deadline.
+fn call_error(
+    callback: &'static str,
+    error: &RuntimeError,
+    store: &mut Store,
+    metering: Option<&MeteringGlobals>,
+) -> CallError {
+    let exhausted = metering.is_some_and(|m| m.exhausted(store));
+    let mut message = error.message();
+    if exhausted {
+        message = format!("metering budget of {CALL_FUEL} points exhausted ({message})");
+    }
+    CallError {
+        callback,
+        kind: trap_kind(error, exhausted),
+        message,
+    }
+}
+
+/// wasmer's parameter list type: `()`, a bare type for one parameter, a tuple for more
+/// (callback parameters are all wasm `i32`).
+macro_rules! wasmer_params {
+    () => {
+        ()
+    };
+    ($one:ident) => {
+        i32
+    };
+    ($( $many:ident ),+) => {
+        ( $( filterbench_host::wasm32_hostcall_param!($many), )+ )
+    };
+}
+
+macro_rules! callback_table {
+    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
+        /// Typed handles of the callbacks the module exports.
+        struct CallbackFuncs {
+            $( $method: Option<TypedFunction<wasmer_params!($( $kind ),*), filterbench_host::wasm32_callback_result!($ret)>>, )*
+        }
+
+        impl CallbackFuncs {
+            fn resolve(instance: &Instance, store: &Store, module: &str) -> Result<Self, FilterError> {
+                Ok(Self {
+                    $( $method: typed_export(instance, store, module, $export)?, )*
+                })
+            }
+        }
+
+        impl Callbacks for WasmerInstance {
+            fn host(&mut self) -> &mut HostState {
+                &mut self.env.as_mut(&mut self.store).host
+            }
+
+            fn module_name(&self) -> &str {
+                &self.module_name
+            }
+
+            fn engine_name(&self) -> &str {
+                self.engine_name
+            }
+
+            $(
+                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
+                    let Some(func) = &self.funcs.$method else {
+                        return Ok(filterbench_host::callback_default!($ret));
+                    };
+                    if let Some(metering) = &self.metering {
+                        metering.arm(&mut self.store);
+                    }
+                    match func.call(&mut self.store, $( filterbench_host::wasm32_callback_arg!($kind, $arg) ),*) {
+                        Ok(value) => Ok(filterbench_host::wasm32_callback_convert!($ret, value)),
+                        Err(error) => Err(call_error($export, &error, &mut self.store, self.metering.as_ref())),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+filterbench_host::for_each_callback!(callback_table);
+
+/// Looks up an optional typed export; present with the wrong signature is an error.
+fn typed_export<P: wasmer::WasmTypeList, R: wasmer::WasmTypeList>(
+    instance: &Instance,
+    store: &Store,
+    module: &str,
+    name: &str,
+) -> Result<Option<TypedFunction<P, R>>, FilterError> {
+    let Ok(func) = instance.exports.get_function(name) else {
+        return Ok(None);
+    };
+    func.typed::<P, R>(store)
+        .map(Some)
+        .map_err(|e| FilterError::Load {
+            module: module.to_owned(),
+            engine: "wasmer".to_owned(),
+            detail: format!("export {name} has the wrong signature: {e}"),
+        })
+}
+
+/// Every operator costs one point, like wasmtime's and wasmi's fuel.
+fn unit_cost(_operator: &wasmer::wasmparser::Operator<'_>) -> u64 {
+    1
+}
+
+/// A wasmer configuration.
+pub struct WasmerEngine {
+    engine: wasmer::Engine,
+    configuration: Configuration,
+}
+
+/// Builds a wasmer engine for `configuration`.
+fn build_engine(configuration: Configuration) -> Result<wasmer::Engine, String> {
+    let metering = configuration
+        .metering
+        .then(|| Arc::new(Metering::new(CALL_FUEL, unit_cost)));
+    Ok(match configuration.compiler {
+        Compiler::Cranelift => {
+            let mut compiler = wasmer::sys::Cranelift::default();
+            if let Some(metering) = metering {
+                compiler.push_middleware(metering);
+            }
+            compiler.into()
+        }
+        Compiler::Singlepass => {
+            let mut compiler = wasmer::sys::Singlepass::default();
+            if let Some(metering) = metering {
+                compiler.push_middleware(metering);
+            }
+            compiler.into()
+        }
+        #[cfg(feature = "llvm")]
+        Compiler::Llvm => wasmer::sys::LLVM::default().into(),
+        #[cfg(not(feature = "llvm"))]
+        Compiler::Llvm => return Err("wasmer's LLVM compiler is not compiled in".to_owned()),
+    })
+}
+
+impl WasmerEngine {
+    /// Creates an engine for `configuration`.
+    pub fn new(configuration: Configuration) -> Result<Self, String> {
+        Ok(Self {
+            engine: build_engine(configuration)?,
+            configuration,
+        })
+    }
+
+    /// Loads a module from bytes (used for modules that are not files, e.g. in tests).
+    pub fn load_bytes(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Box<dyn LoadedModule>, FilterError> {
+        inspect::inspect(name, bytes)?;
+        let load_error = |detail: String| FilterError::Load {
+            module: name.to_owned(),
+            engine: self.configuration.name.to_owned(),
+            detail,
+        };
+        // A metering middleware instruments exactly one module, so each module gets its own engine.
+        let engine = match self.configuration.metering {
+            true => build_engine(self.configuration).map_err(load_error)?,
+            false => self.engine.clone(),
+        };
+        let module = Module::new(&engine, bytes).map_err(|e| load_error(e.to_string()))?;
+        Ok(Box::new(WasmerModule {
+            engine,
+            module,
+            module_name: name.to_owned(),
+            engine_name: self.configuration.name,
+        }))
+    }
+}
+
+impl Engine for WasmerEngine {
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            name: self.configuration.name.to_owned(),
+            family: "wasmer".to_owned(),
+            version: WASMER_VERSION.to_owned(),
+            compiler: self.configuration.compiler.as_str().to_owned(),
+            options: if self.configuration.metering {
+                vec!["metering".to_owned()]
+            } else {
+                Vec::new()
+            },
+            description: self.configuration.description.to_owned(),
+        }
+    }
+
+    fn load(&self, source: &ModuleSource) -> Result<Box<dyn LoadedModule>, FilterError> {
+        let bytes = source.read_wasm(self.configuration.name)?;
+        self.load_bytes(&source.name, &bytes)
+    }
+}
+
+/// A compiled module.
+struct WasmerModule {
+    engine: wasmer::Engine,
+    module: Module,
+    module_name: String,
+    engine_name: &'static str,
+}
+
+impl LoadedModule for WasmerModule {
+    fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
+        let fail = |source: CallError| FilterError::Trap {
+            module: self.module_name.clone(),
+            engine: self.engine_name.to_owned(),
+            source,
+        };
+        let mut store = Store::new(self.engine.clone());
+        let env = FunctionEnv::new(
+            &mut store,
+            EnvData {
+                host: HostState::new(plugin),
+                memory: None,
+                alloc: None,
+            },
+        );
+        let mut imports = Imports::new();
+        define_proxy(&mut imports, &mut store, &env);
+        define_wasi(&mut imports, &mut store, &env);
+        let instance = Instance::new(&mut store, &self.module, &imports).map_err(|e| {
+            fail(CallError {
+                callback: "instantiation",
+                kind: TrapKind::Other,
+                message: e.to_string(),
+            })
+        })?;
+        let metering = MeteringGlobals::find(&instance);
+        let memory = instance.exports.get_memory("memory").ok().cloned();
+        let alloc = match typed_export::<i32, i32>(
+            &instance,
+            &store,
+            &self.module_name,
+            "proxy_on_memory_allocate",
+        )? {
+            Some(f) => Some(f),
+            None => typed_export::<i32, i32>(&instance, &store, &self.module_name, "malloc")?,
+        };
+        let data = env.as_mut(&mut store);
+        data.memory = memory;
+        data.alloc = alloc;
+        for start in ["_initialize", "_start"] {
+            if let Some(init) = typed_export::<(), ()>(&instance, &store, &self.module_name, start)?
+            {
+                if let Some(metering) = &metering {
+                    metering.arm(&mut store);
+                }
+                init.call(&mut store)
+                    .map_err(|e| fail(call_error(start, &e, &mut store, metering.as_ref())))?;
+                break;
+            }
+        }
+        let funcs = CallbackFuncs::resolve(&instance, &store, &self.module_name)?;
+        Ok(Box::new(WasmerInstance {
+            store,
+            env,
+            funcs,
+            metering,
+            module_name: self.module_name.clone(),
+            engine_name: self.engine_name,
+            _instance: instance,
+        }))
+    }
+}
+
+/// One instance in its own store.
+struct WasmerInstance {
+    store: Store,
+    env: FunctionEnv<EnvData>,
+    funcs: CallbackFuncs,
+    metering: Option<MeteringGlobals>,
+    module_name: String,
+    engine_name: &'static str,
+    _instance: Instance,
+}

@@ -1,0 +1,393 @@
+//! wasmi adapter: runs Proxy-Wasm modules on the wasmi interpreter, wiring every hostcall of
+//! the filterbench host into a wasmi [`Linker`] by expanding the host's ABI tables.
+//!
+//! Configurations (see [`CONFIGURATIONS`]): eager translation to wasmi bytecode, lazy
+//! translation on first call (wasmi's default), and eager with fuel metering (a callback gets
+//! [`filterbench_host::engine::CALL_FUEL`]).
+
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::engine::CALL_FUEL;
+use filterbench_host::hostcalls::{self, Guest, HostTrap};
+use filterbench_host::inspect;
+use filterbench_host::memory::GuestMemory;
+use filterbench_host::{
+    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    ModuleSource, PluginSpec, TrapKind,
+};
+use wasmi::{Caller, CompilationMode, Config, Linker, Memory, Module, Store, TrapCode, TypedFunc};
+
+/// Version of the wasmi crate this adapter is built with (checked against Cargo.lock in tests).
+pub const WASMI_VERSION: &str = "2.0.0";
+
+/// One selectable wasmi configuration.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Configuration {
+    /// Selectable name, e.g. `wasmi-eager`.
+    pub name: &'static str,
+    /// Translate every function to wasmi bytecode at load (else on first call).
+    pub eager: bool,
+    /// Fuel metering with a per-callback budget.
+    pub fuel: bool,
+    /// One line on what it is.
+    pub description: &'static str,
+}
+
+/// Every wasmi configuration this adapter offers, default first.
+pub const CONFIGURATIONS: &[Configuration] = &[
+    Configuration {
+        name: "wasmi-eager",
+        eager: true,
+        fuel: false,
+        description: "wasmi interpreter, functions translated to wasmi bytecode at load",
+    },
+    Configuration {
+        name: "wasmi-lazy",
+        eager: false,
+        fuel: false,
+        description: "wasmi interpreter, functions translated on first call (wasmi's default)",
+    },
+    Configuration {
+        name: "wasmi-eager+fuel",
+        eager: true,
+        fuel: true,
+        description: "wasmi interpreter, eager translation, fuel metering (per-call fuel budget)",
+    },
+];
+
+/// Creates the configuration called `name`, or `None` if it is not a wasmi configuration.
+pub fn create(name: &str) -> Option<Result<WasmiEngine, String>> {
+    CONFIGURATIONS
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| Ok(WasmiEngine::new(*c)))
+}
+
+/// A hostcall that stopped the guest, carried through wasmi's host-error channel.
+#[derive(Debug)]
+struct GuestStopped(HostTrap);
+
+impl std::fmt::Display for GuestStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl wasmi::errors::HostError for GuestStopped {}
+
+/// Per-store data: the host state plus the handles hostcalls need on every call.
+struct StoreData {
+    host: HostState,
+    memory: Option<Memory>,
+    alloc: Option<TypedFunc<i32, i32>>,
+}
+
+/// A hostcall's view of the calling instance.
+struct CallerGuest<'a, 'b>(&'a mut Caller<'b, StoreData>);
+
+impl Guest for CallerGuest<'_, '_> {
+    fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
+        match self.0.data().memory {
+            Some(memory) => {
+                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
+                (GuestMemory::wasm32(bytes), &mut data.host)
+            }
+            None => (GuestMemory::wasm32(&mut []), &mut self.0.data_mut().host),
+        }
+    }
+
+    fn allocate(&mut self, size: u64) -> Result<u64, HostTrap> {
+        let Some(alloc) = self.0.data().alloc else {
+            return Ok(0);
+        };
+        let Ok(size) = u32::try_from(size) else {
+            return Ok(0);
+        };
+        alloc
+            .call(&mut *self.0, size as i32)
+            .map(|addr| addr as u32 as u64)
+            .map_err(|e| HostTrap(format!("proxy_on_memory_allocate trapped: {e}")))
+    }
+}
+
+macro_rules! link_table {
+    ($linker:expr, $module:expr, $( $name:ident ( $( $arg:ident : $kind:ident ),* ) ; )*) => {
+        $(
+            $linker.func_wrap(
+                $module,
+                stringify!($name),
+                |mut caller: Caller<'_, StoreData>, $( $arg: filterbench_host::wasm32_hostcall_param!($kind) ),*| -> Result<i32, wasmi::Error> {
+                    let mut guest = CallerGuest(&mut caller);
+                    hostcalls::$name(&mut guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)
+                        .map(|status| status as i32)
+                        .map_err(|trap| wasmi::Error::host(GuestStopped(trap)))
+                },
+            )?;
+        )*
+    };
+}
+
+macro_rules! link_proxy_table {
+    ($($entries:tt)*) => {
+        fn link_proxy(linker: &mut Linker<StoreData>) -> Result<(), wasmi::errors::LinkerError> {
+            link_table!(linker, PROXY_MODULE, $($entries)*);
+            Ok(())
+        }
+    };
+}
+
+macro_rules! link_wasi_table {
+    ($($entries:tt)*) => {
+        fn link_wasi(linker: &mut Linker<StoreData>) -> Result<(), wasmi::errors::LinkerError> {
+            link_table!(linker, WASI_MODULE, $($entries)*);
+            linker.func_wrap(WASI_MODULE, "proc_exit", |code: i32| -> Result<(), wasmi::Error> {
+                Err(wasmi::Error::host(GuestStopped(hostcalls::proc_exit(code as u32))))
+            })?;
+            Ok(())
+        }
+    };
+}
+
+filterbench_host::for_each_proxy_hostcall!(link_proxy_table);
+filterbench_host::for_each_wasi_hostcall!(link_wasi_table);
+
+/// Maps wasmi's trap codes to the host's common [`TrapKind`].
+fn trap_kind(error: &wasmi::Error) -> TrapKind {
+    if error.downcast_ref::<GuestStopped>().is_some() {
+        return TrapKind::Host;
+    }
+    match error.as_trap_code() {
+        Some(TrapCode::UnreachableCodeReached) => TrapKind::Unreachable,
+        Some(TrapCode::MemoryOutOfBounds) => TrapKind::MemoryOutOfBounds,
+        Some(TrapCode::IntegerDivisionByZero) => TrapKind::IntegerDivideByZero,
+        Some(TrapCode::IntegerOverflow | TrapCode::BadConversionToInteger) => {
+            TrapKind::IntegerOverflow
+        }
+        Some(TrapCode::StackOverflow) => TrapKind::StackOverflow,
+        Some(
+            TrapCode::IndirectCallToNull | TrapCode::BadSignature | TrapCode::TableOutOfBounds,
+        ) => TrapKind::BadIndirectCall,
+        Some(TrapCode::OutOfFuel) => TrapKind::Deadline,
+        _ => TrapKind::Other,
+    }
+}
+
+fn call_error(callback: &'static str, error: &wasmi::Error) -> CallError {
+    CallError {
+        callback,
+        kind: trap_kind(error),
+        message: error.to_string(),
+    }
+}
+
+macro_rules! callback_table {
+    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
+        /// Typed handles of the callbacks the module exports.
+        struct CallbackFuncs {
+            $( $method: Option<TypedFunc<( $( filterbench_host::wasm32_hostcall_param!($kind), )* ), filterbench_host::wasm32_callback_result!($ret)>>, )*
+        }
+
+        impl CallbackFuncs {
+            fn resolve(instance: &wasmi::Instance, store: &Store<StoreData>, module: &str) -> Result<Self, FilterError> {
+                Ok(Self {
+                    $( $method: typed_export(instance, store, module, $export)?, )*
+                })
+            }
+        }
+
+        impl Callbacks for WasmiInstance {
+            fn host(&mut self) -> &mut HostState {
+                &mut self.store.data_mut().host
+            }
+
+            fn module_name(&self) -> &str {
+                &self.module_name
+            }
+
+            fn engine_name(&self) -> &str {
+                self.configuration.name
+            }
+
+            $(
+                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
+                    let Some(func) = &self.funcs.$method else {
+                        return Ok(filterbench_host::callback_default!($ret));
+                    };
+                    arm_fuel(&mut self.store, self.configuration);
+                    match func.call(&mut self.store, ( $( filterbench_host::wasm32_callback_arg!($kind, $arg), )* )) {
+                        Ok(value) => Ok(filterbench_host::wasm32_callback_convert!($ret, value)),
+                        Err(error) => Err(call_error($export, &error)),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+filterbench_host::for_each_callback!(callback_table);
+
+/// Gives the next callback its full fuel budget on the fuel configuration.
+fn arm_fuel(store: &mut Store<StoreData>, configuration: Configuration) {
+    if configuration.fuel {
+        // Only fails when fuel is not enabled, which `configuration.fuel` rules out.
+        let _ = store.set_fuel(CALL_FUEL);
+    }
+}
+
+/// Looks up an optional typed export; present with the wrong signature is an error.
+fn typed_export<P: wasmi::WasmParams, R: wasmi::WasmResults>(
+    instance: &wasmi::Instance,
+    store: &Store<StoreData>,
+    module: &str,
+    name: &str,
+) -> Result<Option<TypedFunc<P, R>>, FilterError> {
+    let Some(func) = instance.get_func(store, name) else {
+        return Ok(None);
+    };
+    func.typed::<P, R>(store)
+        .map(Some)
+        .map_err(|e| FilterError::Load {
+            module: module.to_owned(),
+            engine: "wasmi".to_owned(),
+            detail: format!("export {name} has the wrong signature: {e}"),
+        })
+}
+
+/// A wasmi configuration with the host linked in.
+pub struct WasmiEngine {
+    engine: wasmi::Engine,
+    configuration: Configuration,
+}
+
+impl WasmiEngine {
+    /// Creates an engine for `configuration`.
+    pub fn new(configuration: Configuration) -> Self {
+        let mut config = Config::default();
+        config.compilation_mode(if configuration.eager {
+            CompilationMode::Eager
+        } else {
+            CompilationMode::LazyTranslation
+        });
+        config.consume_fuel(configuration.fuel);
+        Self {
+            engine: wasmi::Engine::new(&config),
+            configuration,
+        }
+    }
+
+    /// Loads a module from bytes (used for modules that are not files, e.g. in tests).
+    pub fn load_bytes(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Box<dyn LoadedModule>, FilterError> {
+        inspect::inspect(name, bytes)?;
+        let load_error = |detail: String| FilterError::Load {
+            module: name.to_owned(),
+            engine: self.configuration.name.to_owned(),
+            detail,
+        };
+        let module = Module::new(&self.engine, bytes).map_err(|e| load_error(e.to_string()))?;
+        let mut linker = Linker::new(&self.engine);
+        link_proxy(&mut linker).map_err(|e| load_error(e.to_string()))?;
+        link_wasi(&mut linker).map_err(|e| load_error(e.to_string()))?;
+        Ok(Box::new(WasmiModule {
+            module,
+            linker,
+            module_name: name.to_owned(),
+            configuration: self.configuration,
+        }))
+    }
+}
+
+impl Engine for WasmiEngine {
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            name: self.configuration.name.to_owned(),
+            family: "wasmi".to_owned(),
+            version: WASMI_VERSION.to_owned(),
+            compiler: "interpreter".to_owned(),
+            options: [
+                (self.configuration.eager, "eager"),
+                (!self.configuration.eager, "lazy"),
+                (self.configuration.fuel, "fuel"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| (*name).to_owned())
+            .collect(),
+            description: self.configuration.description.to_owned(),
+        }
+    }
+
+    fn load(&self, source: &ModuleSource) -> Result<Box<dyn LoadedModule>, FilterError> {
+        let bytes = source.read_wasm(self.configuration.name)?;
+        self.load_bytes(&source.name, &bytes)
+    }
+}
+
+/// A translated module and the linker that instantiates it.
+struct WasmiModule {
+    module: Module,
+    linker: Linker<StoreData>,
+    module_name: String,
+    configuration: Configuration,
+}
+
+impl LoadedModule for WasmiModule {
+    fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
+        let trap = |callback: &'static str, e: &wasmi::Error| FilterError::Trap {
+            module: self.module_name.clone(),
+            engine: self.configuration.name.to_owned(),
+            source: call_error(callback, e),
+        };
+        let data = StoreData {
+            host: HostState::new(plugin),
+            memory: None,
+            alloc: None,
+        };
+        let mut store = Store::new(self.module.engine(), data);
+        arm_fuel(&mut store, self.configuration);
+        let instance = self
+            .linker
+            .instantiate_and_start(&mut store, &self.module)
+            .map_err(|e| trap("instantiation", &e))?;
+        let memory = instance.get_memory(&store, "memory");
+        let alloc = match typed_export::<i32, i32>(
+            &instance,
+            &store,
+            &self.module_name,
+            "proxy_on_memory_allocate",
+        )? {
+            Some(f) => Some(f),
+            None => typed_export::<i32, i32>(&instance, &store, &self.module_name, "malloc")?,
+        };
+        store.data_mut().memory = memory;
+        store.data_mut().alloc = alloc;
+        arm_fuel(&mut store, self.configuration);
+        if let Some(init) =
+            typed_export::<(), ()>(&instance, &store, &self.module_name, "_initialize")?
+        {
+            init.call(&mut store, ())
+                .map_err(|e| trap("_initialize", &e))?;
+        } else if let Some(start) =
+            typed_export::<(), ()>(&instance, &store, &self.module_name, "_start")?
+        {
+            start.call(&mut store, ()).map_err(|e| trap("_start", &e))?;
+        }
+        let funcs = CallbackFuncs::resolve(&instance, &store, &self.module_name)?;
+        Ok(Box::new(WasmiInstance {
+            store,
+            funcs,
+            module_name: self.module_name.clone(),
+            configuration: self.configuration,
+        }))
+    }
+}
+
+/// One instance in its own store.
+struct WasmiInstance {
+    store: Store<StoreData>,
+    funcs: CallbackFuncs,
+    module_name: String,
+    configuration: Configuration,
+}

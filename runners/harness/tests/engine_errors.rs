@@ -1,0 +1,148 @@
+//! Guest traps, out-of-bounds accesses and runaway callbacks surface the same way on every
+//! WebAssembly engine: one error type with a common trap kind, mapped from each engine's own.
+
+mod common;
+
+use filterbench_harness::catalog;
+use filterbench_host::{FilterError, ModuleSource, PluginSpec, TrapKind};
+
+/// A Proxy-Wasm module whose `proxy_on_request_headers` runs `body` (which leaves an i32).
+fn module_with_request_headers(body: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "0123456789")
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    {body}))"#
+    ))
+    .expect("valid WAT")
+}
+
+/// Runs one stream of `get-small` through `wasm` on `engine`.
+fn run_once(engine: &str, wasm: &[u8]) -> (Result<(), FilterError>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.wasm");
+    std::fs::write(&path, wasm).unwrap();
+    let source = ModuleSource {
+        name: "hostile".to_owned(),
+        wasm: Some(path),
+        native: None,
+    };
+    let engine = filterbench_engines::create(engine).unwrap();
+    let module = engine.load(&source).unwrap_or_else(|e| panic!("{e}"));
+    let mut instance = module.instantiate(PluginSpec::new("hostile", "")).unwrap();
+    instance.start().unwrap();
+    let result = instance.run_stream(&catalog::workload("get-small").unwrap().exchange);
+    let logs = instance
+        .state()
+        .logs
+        .records()
+        .map(|r| r.message.clone())
+        .collect();
+    (result, logs)
+}
+
+fn wasm_engines() -> Vec<&'static str> {
+    filterbench_engines::available()
+        .into_iter()
+        .filter(|e| !e.is_native)
+        .map(|e| e.name)
+        .collect()
+}
+
+fn expect_trap(engine: &str, wasm: &[u8], kind: TrapKind) {
+    match run_once(engine, wasm).0 {
+        Err(FilterError::Trap {
+            module,
+            engine: reported,
+            source,
+        }) => {
+            assert_eq!(module, "hostile");
+            assert_eq!(reported, engine);
+            assert_eq!(source.callback, "proxy_on_request_headers", "{engine}");
+            assert_eq!(source.kind, kind, "{engine}: {}", source.message);
+            assert!(!source.message.is_empty());
+        }
+        other => panic!("{engine}: expected a {kind} trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_engine_reports_unreachable_as_the_same_trap() {
+    let wasm = module_with_request_headers("unreachable");
+    for engine in wasm_engines() {
+        expect_trap(engine, &wasm, TrapKind::Unreachable);
+    }
+}
+
+#[test]
+fn every_engine_reports_an_out_of_bounds_load_as_the_same_trap() {
+    let wasm = module_with_request_headers("(drop (i32.load (i32.const -16))) (i32.const 0)");
+    for engine in wasm_engines() {
+        expect_trap(engine, &wasm, TrapKind::MemoryOutOfBounds);
+    }
+}
+
+#[test]
+fn every_engine_reports_division_by_zero_as_the_same_trap() {
+    // The divisor is computed at run time so no engine can fold it: end_of_stream is 1 for a
+    // headers-only request, and its negation is 0.
+    let wasm = module_with_request_headers(
+        "(drop (i32.div_u (i32.const 1) (i32.eqz (local.get 2)))) (i32.const 0)",
+    );
+    for engine in wasm_engines() {
+        expect_trap(engine, &wasm, TrapKind::IntegerDivideByZero);
+    }
+}
+
+#[test]
+fn an_out_of_bounds_hostcall_pointer_gets_invalid_memory_access_on_every_engine() {
+    // Calls proxy_log with a pointer past the end of memory, then logs the status it got as a
+    // digit (the data segment holds "0123456789" at 16).
+    let wasm = module_with_request_headers(
+        "(drop (call $log (i32.const 2)
+                 (i32.add (i32.const 16) (call $log (i32.const 2) (i32.const -256) (i32.const 100)))
+                 (i32.const 1)))
+         (i32.const 0)",
+    );
+    for engine in wasm_engines() {
+        let (result, logs) = run_once(engine, &wasm);
+        result.unwrap_or_else(|e| panic!("{engine}: a bad pointer must not trap the guest: {e}"));
+        assert_eq!(logs, ["6"], "{engine}: INVALID_MEMORY_ACCESS (6) expected");
+    }
+}
+
+#[test]
+fn a_runaway_callback_is_stopped_by_the_deadline_on_metered_engines() {
+    let wasm = module_with_request_headers("(loop $forever (br $forever)) (i32.const 0)");
+    let metered: Vec<&str> = wasm_engines()
+        .into_iter()
+        .filter(|name| {
+            ["+epoch", "+fuel", "+metering"]
+                .iter()
+                .any(|m| name.ends_with(m))
+        })
+        .collect();
+    assert!(
+        metered.len() >= 4,
+        "epoch, fuel (wasmtime, wasmi) and metering configurations exist: {metered:?}"
+    );
+    for engine in metered {
+        let started = std::time::Instant::now();
+        expect_trap(engine, &wasm, TrapKind::Deadline);
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{engine} took {:?} to stop",
+            started.elapsed()
+        );
+    }
+}
