@@ -14,6 +14,8 @@ fn lifecycle(c: &mut Criterion) {
     for subject in &subjects {
         let workload =
             catalog::workload(subject.filter.workloads[0]).expect("catalog workloads exist");
+        let expected =
+            (subject.filter.expect)(&workload).expect("default workloads have expectations");
         let mut group = c.benchmark_group(subject.filter.name);
         for entry in filterbench_engines::available() {
             let prepared = filterbench_engines::create(entry.name)
@@ -29,11 +31,7 @@ fn lifecycle(c: &mut Criterion) {
                     continue;
                 }
             };
-            match conformance::run_and_check(
-                instance.as_mut(),
-                &workload.exchange,
-                &subject.filter.expected,
-            ) {
+            match conformance::run_and_check(instance.as_mut(), &workload.exchange, &expected) {
                 Ok(diff) if diff.is_empty() => {}
                 Ok(diff) => {
                     eprintln!(

@@ -46,7 +46,8 @@ pub fn print_engines() {
 /// Prints the workloads.
 pub fn print_workloads() {
     for w in catalog::workloads() {
-        println!("{:<12} {}", w.name, w.description);
+        let group = w.sweep.map_or(String::new(), |g| format!("  [sweep:{g}]"));
+        println!("{:<20} {}{group}", w.name, w.description);
     }
 }
 

@@ -42,21 +42,23 @@ pub fn engines(names: &[String]) -> Result<Vec<EngineEntry>> {
         .collect()
 }
 
-/// The workloads named in `names`, or `None` for each filter's own.
+/// The workloads named in `names` (`sweep:headers` and `sweep:body` expand to their sweeps),
+/// or `None` for each filter's own.
 pub fn workloads(names: &[String]) -> Result<Option<Vec<String>>> {
     if names.is_empty() {
         return Ok(None);
     }
     let all = catalog::workloads();
-    for name in names {
+    let names = catalog::expand_workload_names(names);
+    for name in &names {
         if !all.iter().any(|w| w.name == name) {
             bail!(
-                "unknown workload '{name}'; available: {} (see `filterbench list workloads`)",
+                "unknown workload '{name}'; available: {}, or the groups sweep:headers, sweep:body (see `filterbench list workloads`)",
                 all.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
             );
         }
     }
-    Ok(Some(names.to_vec()))
+    Ok(Some(names))
 }
 
 /// Fails early when results could not be written to `path`.

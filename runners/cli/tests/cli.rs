@@ -44,7 +44,16 @@ fn lists_filters_engines_and_workloads() {
 fn a_quick_run_prints_the_table_and_writes_results() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("run/results.json");
-    let output = filterbench(&["run", "--quick", "--out", out_path.to_str().unwrap()]);
+    let output = filterbench(&[
+        "run",
+        "--quick",
+        "--filter",
+        "noop,headers",
+        "--workload",
+        "get-small",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert!(
         output.status.success(),
@@ -120,7 +129,7 @@ fn a_quick_run_prints_the_table_and_writes_results() {
 }
 
 #[test]
-fn a_run_can_be_narrowed_to_one_filter_and_engine() {
+fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("r.json");
     let output = filterbench(&[
@@ -130,6 +139,8 @@ fn a_run_can_be_narrowed_to_one_filter_and_engine() {
         "headers",
         "--engine",
         "native",
+        "--workload",
+        "sweep:headers",
         "--out",
         out_path.to_str().unwrap(),
     ]);
@@ -137,11 +148,27 @@ fn a_run_can_be_narrowed_to_one_filter_and_engine() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
     let cells = json["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 1);
+    let workloads: Vec<&str> = cells
+        .iter()
+        .map(|c| c["workload"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        (cells[0]["filter"].as_str(), cells[0]["engine"].as_str()),
-        (Some("headers"), Some("native"))
+        workloads,
+        [
+            "headers-8",
+            "headers-16",
+            "headers-32",
+            "headers-64",
+            "headers-128"
+        ]
     );
+    for cell in cells {
+        assert_eq!(
+            (cell["filter"].as_str(), cell["engine"].as_str()),
+            (Some("headers"), Some("native"))
+        );
+        assert_eq!(cell["conformance"], "pass", "{cell}");
+    }
 }
 
 #[test]

@@ -1,7 +1,11 @@
-//! The catalog: every bench filter with its plugin configuration, the workloads it runs on and
-//! the effects it must have (checked on every engine before anything is timed).
+//! The catalog: every bench filter with its plugin configuration, the workloads it runs on by
+//! default and — for any workload — the effects it must have (checked on every engine before
+//! anything is timed). Expectations are written from the workload itself, independently of the
+//! filters' code, so a filter (or an engine) that misbehaves is caught.
 
-use filterbench_host::{HeaderMap, HttpExchange};
+use crate::workloads;
+pub use crate::workloads::{Workload, workload, workloads};
+use filterbench_host::{HeaderMap, UpstreamReply, UpstreamRoute};
 
 /// Header edits one direction of a stream is expected to show.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,7 +27,20 @@ pub struct Expected {
     pub response: HeaderEdits,
     /// Status of the local response the filter must send, if any.
     pub local_response: Option<u32>,
+    /// The request body the upstream must receive (`None`: the workload's body, unchanged).
+    pub request_body: Option<Vec<u8>>,
+    /// The response body the client must receive (`None`: the upstream's body, unchanged).
+    pub response_body: Option<Vec<u8>>,
+    /// Metrics and their values after the exchange (counters and gauges: the value;
+    /// histograms: the sum of recorded values).
+    pub metrics: Vec<(String, i64)>,
+    /// Fragments that must appear in one message the filter logged.
+    pub log_contains: Vec<String>,
 }
+
+/// What a filter must do to a workload: `None` when the catalog states no expectation (the
+/// effects are then only observed and compared across engines).
+pub type Expectation = fn(&Workload) -> Option<Expected>;
 
 /// One bench filter.
 #[derive(Clone, Debug)]
@@ -36,10 +53,12 @@ pub struct FilterSpec {
     pub description: &'static str,
     /// Plugin configuration passed to `proxy_on_configure`.
     pub plugin_config: String,
-    /// Workloads it is measured on.
+    /// Scripted answers to the filter's HTTP calls.
+    pub upstreams: Vec<UpstreamRoute>,
+    /// Workloads it is measured on by default (its allowed and rejected paths).
     pub workloads: Vec<&'static str>,
-    /// The effects it must have on those workloads.
-    pub expected: Expected,
+    /// The effects it must have on a workload.
+    pub expect: Expectation,
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -48,49 +67,306 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+fn local(status: u32) -> Option<Expected> {
+    Some(Expected {
+        local_response: Some(status),
+        ..Expected::default()
+    })
+}
+
+fn replace_request(list: &[(&str, &str)]) -> Option<Expected> {
+    Some(Expected {
+        request: HeaderEdits {
+            replace: pairs(list),
+            ..HeaderEdits::default()
+        },
+        ..Expected::default()
+    })
+}
+
+/// A valid HS256 token for the `jwt-auth` configuration (sub alice, aud api.example.com,
+/// scope items:read, exp 2100-01-01), signed with [`JWT_SECRET`].
+pub const JWT_VALID: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6ImFwaS5leGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMCwic2NvcGUiOiJpdGVtczpyZWFkIn0.zblc78QcSUcltpLYL9HR7CQyJjWjlZwZX01l33ycB74";
+/// The same claims signed with another key.
+pub const JWT_FORGED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6ImFwaS5leGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMCwic2NvcGUiOiJpdGVtczpyZWFkIn0.r0tdkGBLPtB4mI79J53meoFXxYok_8-FJT0WkXqKi5c";
+/// The HMAC key `jwt-auth` is configured with.
+pub const JWT_SECRET: &str = "filterbench-hs256-secret";
+
+fn expect_noop(_: &Workload) -> Option<Expected> {
+    Some(Expected::default())
+}
+
+fn expect_headers(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        request: HeaderEdits {
+            add: pairs(&[
+                ("x-fb-tenant", "acme"),
+                ("x-fb-region", "eu-west-1"),
+                ("x-fb-trace", "on"),
+            ]),
+            replace: pairs(&[("user-agent", "filterbench-proxy/1.0")]),
+            remove: vec!["x-debug".to_owned()],
+        },
+        response: HeaderEdits {
+            add: pairs(&[("x-fb-served-by", "filterbench"), ("x-fb-cache", "miss")]),
+            ..HeaderEdits::default()
+        },
+        ..Expected::default()
+    })
+}
+
+fn expect_jwt(w: &Workload) -> Option<Expected> {
+    let header = w.exchange.request_headers.get(b"authorization");
+    if header == Some(format!("Bearer {JWT_VALID}").as_bytes()) {
+        replace_request(&[("x-jwt-sub", "alice"), ("x-jwt-scope", "items:read")])
+    } else {
+        local(401)
+    }
+}
+
+fn expect_rate_limit(w: &Workload) -> Option<Expected> {
+    match w.exchange.request_headers.get(b"x-client-id") {
+        Some(b"flooder") => local(429),
+        _ => replace_request(&[("x-ratelimit-remaining", "999999999")]),
+    }
+}
+
+fn expect_waf(w: &Workload) -> Option<Expected> {
+    match w.name {
+        "get-sqli" | "get-path-traversal" => local(403),
+        _ => replace_request(&[("x-waf", "clean")]),
+    }
+}
+
+/// The fields `body-redact` masks, and the mask.
+const REDACTED_FIELDS: [&str; 2] = ["password", "card.number"];
+const MASK: &str = "[REDACTED]";
+
+/// The body `body-redact` must produce from `body` (a model written for the catalog).
+fn redacted(headers: &HeaderMap, body: &[u8]) -> Option<Vec<u8>> {
+    fn mask(value: &mut serde_json::Value, path: &[&str]) -> usize {
+        match value {
+            serde_json::Value::Array(items) => items.iter_mut().map(|v| mask(v, path)).sum(),
+            serde_json::Value::Object(map) => match path {
+                [last] if map.contains_key(*last) => {
+                    map.insert(
+                        (*last).to_owned(),
+                        serde_json::Value::String(MASK.to_owned()),
+                    );
+                    1
+                }
+                [first, rest @ ..] if !rest.is_empty() => {
+                    map.get_mut(*first).map_or(0, |v| mask(v, rest))
+                }
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+    if body.is_empty()
+        || !headers
+            .get(b"content-type")
+            .is_some_and(|t| t.starts_with(b"application/json"))
+    {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let masked: usize = REDACTED_FIELDS
+        .iter()
+        .map(|f| mask(&mut value, &f.split('.').collect::<Vec<_>>()))
+        .sum();
+    Some(if masked > 0 {
+        serde_json::to_vec(&value).ok()?
+    } else {
+        body.to_vec()
+    })
+}
+
+fn expect_body_redact(w: &Workload) -> Option<Expected> {
+    let ex = &w.exchange;
+    let mut expected = Expected::default();
+    if let Some(body) = redacted(&ex.request_headers, &ex.request_body.concat()) {
+        expected.request.remove.push("content-length".to_owned());
+        expected.request_body = Some(body);
+    }
+    if let Some(body) = redacted(&ex.response_headers, &ex.response_body.concat()) {
+        expected.response.remove.push("content-length".to_owned());
+        expected.response_body = Some(body);
+    }
+    Some(expected)
+}
+
+fn expect_access_log(w: &Workload) -> Option<Expected> {
+    let req = &w.exchange.request_headers;
+    let text = |map: &HeaderMap, key: &str| {
+        String::from_utf8_lossy(map.get(key.as_bytes()).unwrap_or(b"-")).into_owned()
+    };
+    Some(Expected {
+        log_contains: vec![
+            format!(
+                "access \"{} {} HTTP/1.1\" {} ",
+                text(req, ":method"),
+                text(req, ":path"),
+                text(&w.exchange.response_headers, ":status")
+            ),
+            format!(
+                " upstream={} ua=\"{}\"",
+                filterbench_host::state::UPSTREAM_ADDRESS,
+                text(req, "user-agent")
+            ),
+        ],
+        ..Expected::default()
+    })
+}
+
+fn expect_metrics(w: &Workload) -> Option<Expected> {
+    let ex = &w.exchange;
+    let method =
+        String::from_utf8_lossy(ex.request_headers.get(b":method").unwrap_or(b"-")).into_owned();
+    let class = ex
+        .response_headers
+        .get(b":status")
+        .and_then(|s| s.first())
+        .map_or("other".to_owned(), |c| format!("{}xx", *c as char));
+    Some(Expected {
+        metrics: vec![
+            (
+                format!("filterbench_requests_total;method={method};status={class}"),
+                1,
+            ),
+            (
+                "filterbench_request_headers".to_owned(),
+                ex.request_headers.len() as i64,
+            ),
+        ],
+        ..Expected::default()
+    })
+}
+
+fn expect_http_callout(w: &Workload) -> Option<Expected> {
+    match w.exchange.request_headers.get(b"x-user") {
+        Some(b"mallory") => local(403),
+        _ => replace_request(&[("x-auth-user", "alice")]),
+    }
+}
+
 /// Every bench filter, in listing order.
 pub fn filters() -> Vec<FilterSpec> {
+    let reply = |status: &str, extra: &[(&str, &str)]| {
+        let mut headers = HeaderMap::from_pairs(&[(":status", status)]);
+        for (k, v) in extra {
+            headers.add(k.as_bytes(), v.as_bytes());
+        }
+        UpstreamReply {
+            headers,
+            ..UpstreamReply::default()
+        }
+    };
+    let spec = |name: &'static str,
+                description: &'static str,
+                config: &str,
+                workloads: &[&'static str],
+                expect: Expectation| {
+        FilterSpec {
+            name,
+            crate_name: name,
+            description,
+            plugin_config: config.to_owned(),
+            upstreams: Vec::new(),
+            workloads: workloads.to_vec(),
+            expect,
+        }
+    };
     vec![
-        FilterSpec {
-            name: "noop",
-            crate_name: "noop",
-            description: "passes every request and response through untouched (the bare lifecycle cost)",
-            plugin_config: String::new(),
-            workloads: vec!["get-small"],
-            expected: Expected::default(),
-        },
-        FilterSpec {
-            name: "headers",
-            crate_name: "headers",
-            description: "request: adds 3 headers, replaces 1, removes 1; response: adds 2 headers",
-            plugin_config: r#"{
+        spec(
+            "noop",
+            "passes everything through untouched (the bare lifecycle cost)",
+            "",
+            &["get-small", "get-large-headers", "post-64k"],
+            expect_noop,
+        ),
+        spec(
+            "headers",
+            "request: adds 3 headers, replaces 1, removes 1; response: adds 2 headers",
+            r#"{
   "request": {
     "add": [["x-fb-tenant", "acme"], ["x-fb-region", "eu-west-1"], ["x-fb-trace", "on"]],
     "replace": [["user-agent", "filterbench-proxy/1.0"]],
     "remove": ["x-debug"]
   },
-  "response": {
-    "add": [["x-fb-served-by", "filterbench"], ["x-fb-cache", "miss"]]
-  }
-}"#
-            .to_owned(),
-            workloads: vec!["get-small"],
-            expected: Expected {
-                request: HeaderEdits {
-                    add: pairs(&[
-                        ("x-fb-tenant", "acme"),
-                        ("x-fb-region", "eu-west-1"),
-                        ("x-fb-trace", "on"),
-                    ]),
-                    replace: pairs(&[("user-agent", "filterbench-proxy/1.0")]),
-                    remove: vec!["x-debug".to_owned()],
+  "response": { "add": [["x-fb-served-by", "filterbench"], ["x-fb-cache", "miss"]] }
+}"#,
+            &["get-small", "get-large-headers", "post-1k"],
+            expect_headers,
+        ),
+        spec(
+            "jwt-auth",
+            "validates an HS256 JWT (signature, exp, aud), forwards its claims; 401 otherwise",
+            &format!(r#"{{"secret": "{JWT_SECRET}", "audience": "api.example.com"}}"#),
+            &["get-authorized", "get-forged-token"],
+            expect_jwt,
+        ),
+        spec(
+            "rate-limit",
+            "token bucket per client key in shared data with CAS retries; 429 when empty",
+            r#"{"key_header": "x-client-id", "capacity": 1000000000, "refill_per_second": 1000000000,
+  "overrides": {"flooder": {"capacity": 0, "refill_per_second": 0}}}"#,
+            &["get-small", "get-flood-client"],
+            expect_rate_limit,
+        ),
+        spec(
+            "body-redact",
+            "buffers JSON request/response bodies and masks password and card.number",
+            r#"{"fields": ["password", "card.number"], "mask": "[REDACTED]"}"#,
+            &["post-1k", "post-64k", "post-1m"],
+            expect_body_redact,
+        ),
+        spec(
+            "waf",
+            "regex rules over path, query and headers (SQL injection, path traversal); 403 on match",
+            r#"{"rules": [
+  {"name": "sqli-tautology", "pattern": "(?i)'(\\s|%20|\\+)*(or|and)(\\s|%20|\\+)", "target": "query"},
+  {"name": "sqli-union", "pattern": "(?i)union(\\s|%20|\\+)+select", "target": "query"},
+  {"name": "path-traversal", "pattern": "(\\.\\./|%2e%2e%2f|\\.\\.%2f)", "target": "path"},
+  {"name": "scanner-agent", "pattern": "(?i)(sqlmap|nikto|nmap)", "target": "headers"}
+]}"#,
+            &["get-small", "get-sqli", "get-path-traversal"],
+            expect_waf,
+        ),
+        spec(
+            "access-log",
+            "writes one formatted access-log line per request from request/response properties",
+            r#"{"prefix": "access"}"#,
+            &["get-small", "post-1k"],
+            expect_access_log,
+        ),
+        spec(
+            "metrics",
+            "counts requests by method and status class; histogram of request header counts",
+            r#"{"prefix": "filterbench"}"#,
+            &["get-small", "get-large-headers"],
+            expect_metrics,
+        ),
+        FilterSpec {
+            upstreams: vec![
+                UpstreamRoute {
+                    cluster: "auth-service".to_owned(),
+                    when_header: Some(("x-user".to_owned(), "mallory".to_owned())),
+                    reply: reply("403", &[]),
                 },
-                response: HeaderEdits {
-                    add: pairs(&[("x-fb-served-by", "filterbench"), ("x-fb-cache", "miss")]),
-                    ..HeaderEdits::default()
+                UpstreamRoute {
+                    cluster: "auth-service".to_owned(),
+                    when_header: None,
+                    reply: reply("200", &[("x-auth-user", "alice")]),
                 },
-                local_response: None,
-            },
+            ],
+            ..spec(
+                "http-callout",
+                "asks an authorization service with an HTTP call, then resumes or answers 403",
+                r#"{"upstream": "auth-service", "authority": "auth.internal", "path": "/check", "user_header": "x-user"}"#,
+                &["get-small", "get-denied-user"],
+                expect_http_callout,
+            )
         },
     ]
 }
@@ -100,52 +376,18 @@ pub fn filter(name: &str) -> Option<FilterSpec> {
     filters().into_iter().find(|f| f.name == name)
 }
 
-/// A named request/response shape.
-#[derive(Clone, Debug)]
-pub struct Workload {
-    /// Name used with `--workload` and in results.
-    pub name: &'static str,
-    /// What the exchange looks like.
-    pub description: &'static str,
-    /// The exchange itself.
-    pub exchange: HttpExchange,
-}
-
-/// Every workload, in listing order.
-pub fn workloads() -> Vec<Workload> {
-    vec![Workload {
-        name: "get-small",
-        description: "GET with 8 request headers, no body; 200 response with 6 headers, no body",
-        exchange: HttpExchange {
-            request_headers: HeaderMap::from_pairs(&[
-                (":method", "GET"),
-                (":path", "/api/v1/items?id=42&view=full"),
-                (":authority", "api.example.com"),
-                (":scheme", "https"),
-                (
-                    "user-agent",
-                    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-                ),
-                ("accept", "application/json"),
-                ("x-request-id", "3f2b9c1e-7d4a-4e8b-9a61-0c5d2e7f8a90"),
-                ("x-debug", "1"),
-            ]),
-            response_headers: HeaderMap::from_pairs(&[
-                (":status", "200"),
-                ("content-type", "application/json"),
-                ("content-length", "512"),
-                ("date", "Wed, 25 Nov 2026 12:00:00 GMT"),
-                ("server", "upstream"),
-                ("cache-control", "no-store"),
-            ]),
-            ..HttpExchange::default()
-        },
-    }]
-}
-
-/// The workload called `name`.
-pub fn workload(name: &str) -> Option<Workload> {
-    workloads().into_iter().find(|w| w.name == name)
+/// Names of the workload groups usable with `--workload` (`sweep:headers`, `sweep:body`).
+pub fn expand_workload_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .flat_map(|name| match name.strip_prefix("sweep:") {
+            Some(group) => workloads::sweep(group)
+                .iter()
+                .map(|w| w.name.to_owned())
+                .collect(),
+            None => vec![name.clone()],
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,13 +395,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_filter_names_known_workloads_and_a_valid_configuration() {
+    fn every_filter_names_known_workloads_with_expectations_and_a_valid_configuration() {
         for filter in filters() {
             assert!(!filter.workloads.is_empty(), "{}", filter.name);
             for w in &filter.workloads {
+                let workload = workload(w)
+                    .unwrap_or_else(|| panic!("{} uses unknown workload {w}", filter.name));
                 assert!(
-                    workload(w).is_some(),
-                    "{} uses unknown workload {w}",
+                    (filter.expect)(&workload).is_some(),
+                    "{} states no expectation for {w}",
                     filter.name
                 );
             }
@@ -168,13 +412,51 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{}: bad plugin config: {e}", filter.name));
             }
         }
+    }
+
+    #[test]
+    fn allowed_and_rejected_paths_are_both_covered() {
+        for name in ["jwt-auth", "rate-limit", "waf", "http-callout"] {
+            let filter = filter(name).unwrap();
+            let locals: Vec<Option<u32>> = filter
+                .workloads
+                .iter()
+                .map(|w| {
+                    (filter.expect)(&workload(w).unwrap())
+                        .unwrap()
+                        .local_response
+                })
+                .collect();
+            assert!(
+                locals.contains(&None) && locals.iter().any(Option::is_some),
+                "{name}: {locals:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_redaction_model_masks_nested_fields_in_arrays() {
+        let headers = HeaderMap::from_pairs(&[("content-type", "application/json")]);
+        let body =
+            br#"[{"user":"a","password":"p","card":{"number":"4111","exp":"1/30"}},{"user":"b"}]"#;
+        let out = String::from_utf8(redacted(&headers, body).unwrap()).unwrap();
         assert_eq!(
-            workload("get-small")
-                .unwrap()
-                .exchange
-                .request_headers
-                .len(),
-            8
+            out,
+            r#"[{"card":{"exp":"1/30","number":"[REDACTED]"},"password":"[REDACTED]","user":"a"},{"user":"b"}]"#
+        );
+        assert_eq!(
+            redacted(&HeaderMap::new(), body),
+            None,
+            "only JSON bodies are touched"
+        );
+    }
+
+    #[test]
+    fn sweep_groups_expand() {
+        let names = expand_workload_names(&["sweep:headers".to_owned(), "get-small".to_owned()]);
+        assert_eq!(names.first().map(String::as_str), Some("headers-8"));
+        assert!(
+            names.contains(&"headers-128".to_owned()) && names.contains(&"get-small".to_owned())
         );
     }
 }

@@ -67,6 +67,30 @@ fn diff_maps(what: &str, expected: &Pairs, actual: &Pairs) -> Vec<String> {
     lines
 }
 
+fn show_body(body: &[u8]) -> String {
+    const SHOWN: usize = 120;
+    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN)]).into_owned();
+    if body.len() > SHOWN {
+        format!("{text}… ({} bytes)", body.len())
+    } else {
+        text
+    }
+}
+
+/// A line describing how body `actual` differs from `expected`, if it does.
+fn diff_body(what: &str, expected: &[u8], actual: &[u8]) -> Option<String> {
+    (expected != actual).then(|| {
+        let at = expected.iter().zip(actual).position(|(a, b)| a != b).unwrap_or(expected.len().min(actual.len()));
+        format!(
+            "{what}: {} bytes expected, {} forwarded, first difference at byte {at}: expected {:?}, got {:?}",
+            expected.len(),
+            actual.len(),
+            show_body(&expected[at..]),
+            show_body(&actual[at..])
+        )
+    })
+}
+
 /// Compares the state a stream left behind with the expectation; returns the differences.
 pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) -> Vec<String> {
     let stream = &state.stream;
@@ -102,6 +126,49 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
             &expected_response,
             &actual_response,
         ));
+        let request_body = expected
+            .request_body
+            .clone()
+            .unwrap_or_else(|| exchange.request_body.concat());
+        diff.extend(diff_body(
+            "request body",
+            &request_body,
+            &stream.request_body_forwarded,
+        ));
+        let response_body = expected
+            .response_body
+            .clone()
+            .unwrap_or_else(|| exchange.response_body.concat());
+        diff.extend(diff_body(
+            "response body",
+            &response_body,
+            &stream.response_body_forwarded,
+        ));
+    }
+    for (name, value) in &expected.metrics {
+        match state.metric_by_name(name) {
+            Some(metric) if metric.value == *value => {}
+            Some(metric) => diff.push(format!(
+                "metric {name}: expected {value}, got {}",
+                metric.value
+            )),
+            None => diff.push(format!("metric {name}: expected {value}, not defined")),
+        }
+    }
+    if !expected.log_contains.is_empty() {
+        let logged = state.logs.records().any(|r| {
+            expected
+                .log_contains
+                .iter()
+                .all(|part| r.message.contains(part.as_str()))
+        });
+        if !logged {
+            let seen: Vec<String> = state.logs.records().map(|r| r.message.clone()).collect();
+            diff.push(format!(
+                "log: no message contains all of {:?}; logged: {seen:?}",
+                expected.log_contains
+            ));
+        }
     }
     diff
 }

@@ -10,3 +10,4 @@ pub mod paths;
 pub mod results;
 pub mod run;
 pub mod stats;
+pub mod workloads;

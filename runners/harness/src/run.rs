@@ -78,7 +78,10 @@ pub enum Event<'a> {
 
 /// The plugin (configuration) of a subject.
 pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
-    PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
+    PluginSpec {
+        upstreams: std::sync::Arc::new(filter.upstreams.clone()),
+        ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
+    }
 }
 
 /// Instantiates and starts a module for a filter.
@@ -144,7 +147,9 @@ pub fn run(
         let workloads: Vec<&catalog::Workload> = all_workloads
             .iter()
             .filter(|w| match &settings.workloads {
-                Some(selected) => selected.iter().any(|s| s == w.name),
+                Some(selected) => {
+                    selected.iter().any(|s| s == w.name) && (subject.filter.expect)(w).is_some()
+                }
                 None => subject.filter.workloads.contains(&w.name),
             })
             .collect();
@@ -159,10 +164,12 @@ pub fn run(
                 match started {
                     Err(error) => error_cell(&mut cell, &error),
                     Ok(mut instance) => {
+                        // No stated expectation: the stream must still run; its effects are not checked.
+                        let expected = (subject.filter.expect)(workload).unwrap_or_default();
                         match conformance::run_and_check(
                             instance.as_mut(),
                             &workload.exchange,
-                            &subject.filter.expected,
+                            &expected,
                         ) {
                             Err(error) => error_cell(&mut cell, &error),
                             Ok(diff) if !diff.is_empty() => {

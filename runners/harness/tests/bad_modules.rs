@@ -48,8 +48,9 @@ fn spec(name: &'static str) -> FilterSpec {
         crate_name: name,
         description: "hostile test module",
         plugin_config: String::new(),
+        upstreams: Vec::new(),
         workloads: vec!["get-small"],
-        expected: Expected::default(),
+        expect: |_| Some(Expected::default()),
     }
 }
 

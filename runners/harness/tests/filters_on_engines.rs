@@ -26,16 +26,21 @@ fn every_filter_is_conformant_on_every_engine() {
                 .engine
                 .load(&source)
                 .unwrap_or_else(|e| panic!("{}/{}: {e}", filter.name, slot.name));
-            let mut instance = run::start_instance(module.as_ref(), &filter)
-                .unwrap_or_else(|e| panic!("{}/{}: {e}", filter.name, slot.name));
             for name in &filter.workloads {
+                let mut instance = run::start_instance(module.as_ref(), &filter)
+                    .unwrap_or_else(|e| panic!("{}/{}: {e}", filter.name, slot.name));
                 let workload = catalog::workload(name).expect("catalog workload");
-                // Twice on the same instance: state left by the first stream must not leak.
-                for round in 0..2 {
+                let mut expected = (filter.expect)(&workload).expect("an expectation");
+                // Twice on the same instance: state left by the first stream must not leak,
+                // and metrics must accumulate.
+                for round in 1..=2 {
+                    for (_, value) in &mut expected.metrics {
+                        *value = *value / (round - 1).max(1) * round;
+                    }
                     let diff = conformance::run_and_check(
                         instance.as_mut(),
                         &workload.exchange,
-                        &filter.expected,
+                        &expected,
                     )
                     .unwrap_or_else(|e| panic!("{}/{}/{name}: {e}", filter.name, slot.name));
                     assert!(
@@ -91,8 +96,13 @@ fn headers_filter_really_edits_headers() {
 fn a_wrong_expectation_is_reported_as_not_conformant() {
     let mut filter = catalog::filter("headers").unwrap();
     // Claim the filter adds a header it does not add, and forget one it does add.
-    filter.expected.request.add[0] = ("x-fb-tenant".to_owned(), "globex".to_owned());
-    filter.expected.response = HeaderEdits::default();
+    filter.expect = |w| {
+        let mut expected = (catalog::filter("headers").unwrap().expect)(w)?;
+        expected.request.add[0] = ("x-fb-tenant".to_owned(), "globex".to_owned());
+        expected.response = HeaderEdits::default();
+        Some(expected)
+    };
+    filter.workloads = vec!["get-small"];
     let subject = run::Subject {
         source: common::built("headers"),
         filter,
@@ -230,4 +240,116 @@ fn the_lifecycle_reaches_the_filter_in_the_spec_order() {
             slot.name
         );
     }
+}
+
+/// Runs `filter` on `workload` on every engine and hands the host state to `check`.
+fn on_every_engine(
+    filter: &str,
+    workload: &str,
+    check: impl Fn(&str, &filterbench_host::HostState),
+) {
+    let filter = catalog::filter(filter).unwrap();
+    let source = common::built(filter.crate_name);
+    let exchange = catalog::workload(workload).unwrap().exchange;
+    for slot in common::engines() {
+        let module = slot.engine.load(&source).unwrap();
+        let mut instance = run::start_instance(module.as_ref(), &filter).unwrap();
+        instance
+            .run_stream(&exchange)
+            .unwrap_or_else(|e| panic!("{}: {e}", slot.name));
+        check(&slot.name, instance.state());
+    }
+}
+
+#[test]
+fn security_filters_reject_with_the_right_status_and_say_why() {
+    let local = |state: &filterbench_host::HostState| {
+        state
+            .stream
+            .local_response
+            .clone()
+            .expect("a local response")
+    };
+    on_every_engine("jwt-auth", "get-forged-token", |engine, state| {
+        let response = local(state);
+        assert_eq!(response.status_code, 401, "{engine}");
+        let challenge = response
+            .headers
+            .get(b"www-authenticate")
+            .unwrap_or_default();
+        assert!(
+            challenge.ends_with(b"error_description=\"invalid signature\""),
+            "{engine}: {challenge:?}"
+        );
+    });
+    on_every_engine("waf", "get-sqli", |engine, state| {
+        let response = local(state);
+        assert_eq!(
+            (response.status_code, response.headers.get(b"x-waf-rule")),
+            (403, Some(&b"sqli-tautology"[..])),
+            "{engine}"
+        );
+        assert_eq!(
+            response.body, b"blocked by rule sqli-tautology\n",
+            "{engine}"
+        );
+    });
+    on_every_engine("rate-limit", "get-flood-client", |engine, state| {
+        assert_eq!(local(state).status_code, 429, "{engine}");
+    });
+    on_every_engine("http-callout", "get-denied-user", |engine, state| {
+        let response = local(state);
+        assert_eq!(response.status_code, 403, "{engine}");
+        assert_eq!(
+            response.headers.get(b"x-auth-denied"),
+            Some(&b"authorization service answered 403"[..]),
+            "{engine}"
+        );
+    });
+}
+
+#[test]
+fn data_filters_really_transform_what_they_see() {
+    on_every_engine("body-redact", "post-64k", |engine, state| {
+        let body = String::from_utf8_lossy(&state.stream.request_body_forwarded).into_owned();
+        assert!(
+            body.len() > 60_000 && body.contains("[REDACTED]"),
+            "{engine}"
+        );
+        assert!(
+            !body.contains("hunter") && !body.contains("4111111111"),
+            "{engine}: secrets leaked"
+        );
+        assert!(
+            body.contains("user00001@example.com"),
+            "{engine}: other fields kept"
+        );
+    });
+    on_every_engine("access-log", "get-small", |engine, state| {
+        let line = state
+            .logs
+            .records()
+            .map(|r| r.message.clone())
+            .find(|m| m.starts_with("access "));
+        let line = line.unwrap_or_else(|| panic!("{engine}: no access-log line"));
+        assert!(
+            line.starts_with("access \"GET /api/v1/items?id=42&view=full HTTP/1.1\" 200 "),
+            "{engine}: {line}"
+        );
+        assert!(
+            line.contains("us upstream=127.0.0.1:8080 ua=\"Mozilla/5.0"),
+            "{engine}: {line}"
+        );
+    });
+    on_every_engine("metrics", "get-large-headers", |engine, state| {
+        let counter = state.metric_by_name("filterbench_requests_total;method=GET;status=2xx");
+        assert_eq!(counter.map(|m| m.value), Some(1), "{engine}");
+        assert_eq!(
+            state
+                .metric_by_name("filterbench_request_headers")
+                .map(|m| (m.value, m.updates)),
+            Some((64, 1)),
+            "{engine}"
+        );
+    });
 }

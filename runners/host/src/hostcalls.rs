@@ -512,7 +512,7 @@ pub fn proxy_http_call<G: Guest + ?Sized>(
         read_map(mem, trailers, trailers_size)?;
         let required = [&b":method"[..], b":path", b":authority"];
         if required.iter().any(|k| headers.get(k).is_none())
-            || !state.plugin.upstreams.contains_key(&upstream)
+            || !state.plugin.knows_cluster(&upstream)
         {
             return Err(Status::BadArgument);
         }

@@ -25,4 +25,4 @@ pub mod wasm32;
 pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};
 pub use error::{CallError, FilterError, TrapKind};
 pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
-pub use state::{HeaderMap, HostState, PluginSpec};
+pub use state::{HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute};

@@ -153,12 +153,7 @@ fn deliver_follow_ups<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterErro
     for _ in 0..MAX_FOLLOW_UPS {
         let host = c.host();
         if let Some(call) = (!host.pending_calls.is_empty()).then(|| host.pending_calls.remove(0)) {
-            let reply = host
-                .plugin
-                .upstreams
-                .get(&call.upstream)
-                .cloned()
-                .unwrap_or_default();
+            let reply = host.plugin.answer(&call.upstream, &call.headers);
             let (nh, nb, nt) = (
                 reply.headers.len() as u32,
                 reply.body.len() as u32,
@@ -345,6 +340,7 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange) {
     stream.response_resumed = false;
     stream.closed = false;
     stream.done_called = false;
+    stream.started = Some(std::time::Instant::now());
     host.effective_context_id = ctx;
 }
 

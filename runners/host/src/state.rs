@@ -123,6 +123,18 @@ pub struct UpstreamReply {
     pub trailers: HeaderMap,
 }
 
+/// One rule of the scripted upstream: calls to `cluster` (whose request headers contain
+/// `when_header`, if set) get `reply`. The first matching rule answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamRoute {
+    /// Cluster name the filter passes to `proxy_http_call`.
+    pub cluster: String,
+    /// Only calls with this request header and value match (`None`: every call).
+    pub when_header: Option<(String, String)>,
+    /// The answer.
+    pub reply: UpstreamReply,
+}
+
 /// Everything configured for one plugin (one VM) before it starts.
 #[derive(Clone, Debug)]
 pub struct PluginSpec {
@@ -140,11 +152,34 @@ pub struct PluginSpec {
     pub log_level: LogLevel,
     /// Environment variables exposed through WASI `environ_*` (empty by default, as Envoy).
     pub environment: Vec<(String, String)>,
-    /// Scripted answers for `proxy_http_call`, by upstream (cluster) name.
-    pub upstreams: Arc<HashMap<String, UpstreamReply>>,
+    /// Scripted answers for `proxy_http_call`, first match wins.
+    pub upstreams: Arc<Vec<UpstreamRoute>>,
 }
 
 impl PluginSpec {
+    /// Whether some scripted upstream answers calls to `cluster`.
+    pub fn knows_cluster(&self, cluster: &str) -> bool {
+        self.upstreams.iter().any(|r| r.cluster == cluster)
+    }
+
+    /// The scripted answer to a call to `cluster` with request `headers` (a 503 with no body
+    /// when no rule matches).
+    pub fn answer(&self, cluster: &str, headers: &HeaderMap) -> UpstreamReply {
+        let matches = |r: &&UpstreamRoute| {
+            r.cluster == cluster
+                && r.when_header
+                    .as_ref()
+                    .is_none_or(|(k, v)| headers.get(k.as_bytes()) == Some(v.as_bytes()))
+        };
+        match self.upstreams.iter().find(matches) {
+            Some(route) => route.reply.clone(),
+            None => UpstreamReply {
+                headers: HeaderMap::from_pairs(&[(":status", "503")]),
+                ..UpstreamReply::default()
+            },
+        }
+    }
+
     /// A plugin named `name` with the given plugin configuration and defaults for the rest.
     pub fn new(name: &str, plugin_configuration: impl Into<Bytes>) -> Self {
         Self {
@@ -155,7 +190,7 @@ impl PluginSpec {
             plugin_configuration: plugin_configuration.into(),
             log_level: LogLevel::Info,
             environment: Vec::new(),
-            upstreams: Arc::new(HashMap::new()),
+            upstreams: Arc::new(Vec::new()),
         }
     }
 }
@@ -296,7 +331,14 @@ pub struct StreamState {
     pub closed: bool,
     /// Set by `proxy_done`.
     pub done_called: bool,
+    /// When the stream started (property `request.duration` counts from here).
+    pub started: Option<std::time::Instant>,
 }
+
+/// Address reported as `upstream.address` (the benchmark's upstream is simulated).
+pub const UPSTREAM_ADDRESS: &str = "127.0.0.1:8080";
+/// Address reported as `source.address`.
+pub const SOURCE_ADDRESS: &str = "127.0.0.1:49152";
 
 /// All host-side state of one VM.
 #[derive(Debug)]
@@ -414,12 +456,35 @@ impl HostState {
                 .get(path)
                 .cloned()
                 .or_else(|| Some(b"HTTP/1.1".to_vec())),
-            "response.code" => header(&self.stream.response_headers, ":status").or_else(|| {
-                self.stream
-                    .local_response
-                    .as_ref()
-                    .map(|l| l.status_code.to_string().into_bytes())
-            }),
+            // Integers are 8-byte little-endian, durations nanoseconds, as Envoy encodes them.
+            "response.code" => header(&self.stream.response_headers, ":status")
+                .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<i64>().ok())
+                .or_else(|| {
+                    self.stream
+                        .local_response
+                        .as_ref()
+                        .map(|l| i64::from(l.status_code))
+                })
+                .map(|code| code.to_le_bytes().to_vec()),
+            "request.duration" => self
+                .stream
+                .started
+                .map(|t| (t.elapsed().as_nanos() as i64).to_le_bytes().to_vec()),
+            "request.total_size" | "request.size" => Some(
+                (self.stream.request_body_forwarded.len() as i64)
+                    .to_le_bytes()
+                    .to_vec(),
+            ),
+            "upstream.address" => self
+                .properties
+                .get(path)
+                .cloned()
+                .or_else(|| Some(UPSTREAM_ADDRESS.as_bytes().to_vec())),
+            "source.address" => self
+                .properties
+                .get(path)
+                .cloned()
+                .or_else(|| Some(SOURCE_ADDRESS.as_bytes().to_vec())),
             _ if path.starts_with("request.headers.") => {
                 header(request, &path["request.headers.".len()..])
             }
@@ -497,6 +562,11 @@ mod tests {
         assert_eq!(state.property("request.method").unwrap(), b"GET");
         assert_eq!(state.property("plugin_name").unwrap(), b"p");
         assert_eq!(state.property("response.code"), None);
+        state.stream.response_headers = Some(HeaderMap::from_pairs(&[(":status", "404")]));
+        assert_eq!(
+            state.property("response.code").unwrap(),
+            404i64.to_le_bytes()
+        );
         assert_eq!(state.property("no.such"), None);
     }
 
