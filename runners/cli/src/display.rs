@@ -55,10 +55,31 @@ fn is_unavailable(cell: &Cell) -> bool {
     cell.error_kind.as_deref() == Some("unavailable")
 }
 
+/// For modules without stated expectations: the effects seen, once per filter and workload.
+fn print_observed(results: &Results) {
+    let mut shown = std::collections::HashSet::new();
+    for cell in results
+        .cells
+        .iter()
+        .filter(|c| c.conformance == Conformance::Observed)
+    {
+        if shown.insert((&cell.filter, &cell.workload)) {
+            println!(
+                "\n{} / {}: effects observed (identical on every engine marked observed):",
+                cell.filter, cell.workload
+            );
+            for line in &cell.observed {
+                println!("  {line}");
+            }
+        }
+    }
+}
+
 /// One line per checked cell.
 pub fn print_check(cell: &Cell) {
     let status = match cell.conformance {
         Conformance::Pass => "conformant".to_owned(),
+        Conformance::Observed => "ran (effects observed, compared across engines)".to_owned(),
         Conformance::Fail => format!("NOT CONFORMANT ({} differences)", cell.diff.len()),
         Conformance::Error if is_unavailable(cell) => {
             "unavailable in this build (reason below the table)".to_owned()
@@ -94,6 +115,7 @@ pub fn print_table(results: &Results) {
         };
         let conformance = match cell.conformance {
             Conformance::Pass => "pass",
+            Conformance::Observed => "observed",
             Conformance::Fail => "FAIL",
             Conformance::Error if is_unavailable(cell) => "unavailable",
             Conformance::Error => "ERROR",
@@ -124,6 +146,7 @@ pub fn print_table(results: &Results) {
             println!("  {name}: {reason}");
         }
     }
+    print_observed(results);
     for cell in results
         .cells
         .iter()

@@ -1,5 +1,6 @@
 //! `filterbench`: measures Proxy-Wasm HTTP filters under WebAssembly engines and as native code.
 
+mod byo;
 mod display;
 mod select;
 
@@ -51,6 +52,19 @@ struct RunArgs {
     /// Where to write the results.
     #[arg(long, default_value = "results/results.json")]
     out: PathBuf,
+    /// Run your own Proxy-Wasm module instead of the bench filters (its effects are observed
+    /// and compared across engines).
+    #[arg(long, value_name = "PATH.wasm", conflicts_with = "filter")]
+    module: Option<PathBuf>,
+    /// With --module: the same filter built as a native library, for the native baseline.
+    #[arg(long, value_name = "PATH.so", requires = "module")]
+    native: Option<PathBuf>,
+    /// With --module: the plugin configuration, a file path or inline JSON.
+    #[arg(long, value_name = "FILE|JSON", requires = "module")]
+    plugin_config: Option<String>,
+    /// With --module: the VM configuration, a file path or inline value.
+    #[arg(long, value_name = "FILE|JSON", requires = "module")]
+    vm_config: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,15 +105,25 @@ fn spinner(message: &'static str) -> ProgressBar {
 }
 
 fn run_command(args: RunArgs) -> Result<()> {
-    let filters = select::filters(&args.filter)?;
     let engine_entries = select::engines(&args.engine)?;
     let workloads = select::workloads(&args.workload)?;
     select::check_writable(&args.out)?;
 
-    let building = spinner("building bench filters (wasm32-wasip1 and native)…");
-    let subjects = run::subjects(&filters);
-    building.finish_and_clear();
-    let subjects = subjects.context("cannot build the bench filters")?;
+    let subjects = match &args.module {
+        Some(module) => vec![byo::subject(
+            module,
+            args.native.as_ref(),
+            args.plugin_config.as_deref(),
+            args.vm_config.as_deref(),
+        )?],
+        None => {
+            let filters = select::filters(&args.filter)?;
+            let building = spinner("building bench filters (wasm32-wasip1 and native)…");
+            let subjects = run::subjects(&filters);
+            building.finish_and_clear();
+            subjects.context("cannot build the bench filters")?
+        }
+    };
 
     let mut engines = Vec::new();
     let mut unavailable = Vec::new();

@@ -53,6 +53,8 @@ pub struct FilterSpec {
     pub description: &'static str,
     /// Plugin configuration passed to `proxy_on_configure`.
     pub plugin_config: String,
+    /// VM configuration passed to `proxy_on_vm_start` (empty for the bench filters).
+    pub vm_config: String,
     /// Scripted answers to the filter's HTTP calls.
     pub upstreams: Vec<UpstreamRoute>,
     /// Workloads it is measured on by default (its allowed and rejected paths).
@@ -272,6 +274,7 @@ pub fn filters() -> Vec<FilterSpec> {
             crate_name: name,
             description,
             plugin_config: config.to_owned(),
+            vm_config: String::new(),
             upstreams: Vec::new(),
             workloads: workloads.to_vec(),
             expect,
@@ -369,6 +372,37 @@ pub fn filters() -> Vec<FilterSpec> {
             )
         },
     ]
+}
+
+impl FilterSpec {
+    /// Whether the catalog states no expectation for this filter at all (a user's own module):
+    /// its effects are only observed and compared across engines, on any workload.
+    pub fn observe_only(&self) -> bool {
+        self.workloads
+            .iter()
+            .filter_map(|w| workload(w))
+            .all(|w| (self.expect)(&w).is_none())
+    }
+}
+
+/// A filter the catalog knows nothing about: a user's own module, run with `plugin_config`
+/// and `vm_config` on `workloads`, its effects observed and compared across engines.
+pub fn user_module(
+    name: &'static str,
+    plugin_config: String,
+    vm_config: String,
+    workloads: Vec<&'static str>,
+) -> FilterSpec {
+    FilterSpec {
+        name,
+        crate_name: name,
+        description: "a user's own module (no stated expectations: effects are compared across engines)",
+        plugin_config,
+        vm_config,
+        upstreams: Vec::new(),
+        workloads,
+        expect: |_| None,
+    }
 }
 
 /// The filter called `name`.

@@ -173,6 +173,76 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
     diff
 }
 
+/// The effects a stream had, one line each, for modules without stated expectations: local
+/// response, headers forwarded both ways, body sizes and digests, metrics, and how many
+/// messages were logged at each level (not their text: it may hold timings).
+pub fn observe(state: &HostState) -> Vec<String> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let stream = &state.stream;
+    let mut lines = vec![match &stream.local_response {
+        Some(local) => format!("local response: {}", local.status_code),
+        None => "local response: none".to_owned(),
+    }];
+    for (what, map) in [
+        ("request header", &stream.request_headers),
+        ("response header", &stream.response_headers),
+    ] {
+        let mut pairs: Vec<String> = map
+            .iter()
+            .flat_map(|m| m.pairs())
+            .map(|p| format!("{what}: {}", show(p)))
+            .collect();
+        pairs.sort();
+        lines.extend(pairs);
+    }
+    for (what, body) in [
+        ("request body", &stream.request_body_forwarded),
+        ("response body", &stream.response_body_forwarded),
+    ] {
+        let mut hasher = DefaultHasher::new();
+        body.hash(&mut hasher);
+        lines.push(format!(
+            "{what}: {} bytes, digest {:016x}",
+            body.len(),
+            hasher.finish()
+        ));
+    }
+    let mut metrics: Vec<String> = state
+        .metrics
+        .iter()
+        .map(|m| format!("metric {} = {}", m.name, m.value))
+        .collect();
+    metrics.sort();
+    lines.extend(metrics);
+    let mut levels = std::collections::BTreeMap::new();
+    for record in state.logs.records() {
+        *levels.entry(format!("{:?}", record.level)).or_insert(0) += 1;
+    }
+    lines.extend(
+        levels
+            .into_iter()
+            .map(|(level, n)| format!("logged at {level}: {n} message(s)")),
+    );
+    lines
+}
+
+/// Lines describing how `actual` observations differ from the `reference` engine's.
+pub fn diff_observations(
+    reference_engine: &str,
+    reference: &[String],
+    actual: &[String],
+) -> Vec<String> {
+    let missing = reference
+        .iter()
+        .filter(|l| !actual.contains(l))
+        .map(|l| format!("{reference_engine} has, this engine not: {l}"));
+    let extra = actual
+        .iter()
+        .filter(|l| !reference.contains(l))
+        .map(|l| format!("this engine has, {reference_engine} not: {l}"));
+    missing.chain(extra).collect()
+}
+
 /// Pushes one exchange through a started instance and checks its effects.
 /// `Ok(diff)`: the stream ran (an empty diff means conformant); `Err`: it failed to run.
 pub fn run_and_check(

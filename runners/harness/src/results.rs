@@ -21,6 +21,9 @@ pub enum Conformance {
     Fail,
     /// The filter could not be loaded or run (see `error`); not timed.
     Error,
+    /// No expectation was stated (a user's own module): the stream ran, its effects (see
+    /// `observed`) are the same as on the reference engine, and the cell was timed.
+    Observed,
 }
 
 /// One (filter, engine, workload) combination.
@@ -40,11 +43,25 @@ pub struct Cell {
     pub error_kind: Option<String>,
     /// Differences from the expected effects when `conformance` is `fail`.
     pub diff: Vec<String>,
+    /// For modules without stated expectations: the effects seen on this engine, one per line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<String>,
     /// Steady-state lifecycle timing (null when not measured).
     pub steady: Option<SampleSummary>,
     /// Median of this cell divided by the native median of the same filter and workload
     /// (null for native itself or when either is missing).
     pub ratio_to_native: Option<f64>,
+}
+
+/// One module of the run and its artifact sizes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModuleRecord {
+    /// Filter name, as in `cells[].filter`.
+    pub filter: String,
+    /// Size of the `.wasm`, bytes (null when there is none).
+    pub wasm_bytes: Option<u64>,
+    /// Size of the native library, bytes (null when there is none).
+    pub native_bytes: Option<u64>,
 }
 
 /// One engine configuration of the run: exactly what ran (or why it could not).
@@ -128,6 +145,9 @@ pub struct Results {
     pub environment: Environment,
     /// Every engine configuration of the run, with its exact settings.
     pub engines: Vec<EngineRecord>,
+    /// Every module of the run with its artifact sizes.
+    #[serde(default)]
+    pub modules: Vec<ModuleRecord>,
     /// Measurement settings.
     pub settings: Settings,
     /// One entry per (filter, engine, workload).

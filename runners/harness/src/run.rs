@@ -7,7 +7,9 @@ use crate::catalog::{self, FilterSpec};
 use crate::conformance;
 use crate::environment;
 use crate::measure::{self, MeasureSettings, TimedCell};
-use crate::results::{Cell, Conformance, EngineRecord, Results, SCHEMA_VERSION, Settings, Tool};
+use crate::results::{
+    Cell, Conformance, EngineRecord, ModuleRecord, Results, SCHEMA_VERSION, Settings, Tool,
+};
 use crate::stats;
 use filterbench_host::{
     Engine, FilterError, FilterInstance, LoadedModule, ModuleSource, PluginSpec,
@@ -80,6 +82,7 @@ pub enum Event<'a> {
 pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
     PluginSpec {
         upstreams: std::sync::Arc::new(filter.upstreams.clone()),
+        vm_configuration: filter.vm_config.clone().into_bytes(),
         ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
     }
 }
@@ -94,6 +97,79 @@ pub fn start_instance(
     Ok(instance)
 }
 
+/// A checked cell and, when it may be timed, its instance.
+struct Checked<'a> {
+    cell: Cell,
+    instance: Option<Box<dyn FilterInstance>>,
+    exchange: &'a filterbench_host::HttpExchange,
+    native: bool,
+}
+
+/// Runs the first stream of a cell and judges it: against the catalog's expectation, or —
+/// when there is none — by recording what it did. Returns the instance if it may be timed.
+fn check_cell(
+    cell: &mut Cell,
+    mut instance: Box<dyn FilterInstance>,
+    filter: &FilterSpec,
+    workload: &catalog::Workload,
+) -> Option<Box<dyn FilterInstance>> {
+    let expected = (filter.expect)(workload);
+    let outcome = match &expected {
+        Some(expected) => {
+            conformance::run_and_check(instance.as_mut(), &workload.exchange, expected)
+        }
+        None => instance.run_stream(&workload.exchange).map(|()| Vec::new()),
+    };
+    match outcome {
+        Err(error) => {
+            error_cell(cell, &error);
+            None
+        }
+        Ok(diff) if !diff.is_empty() => {
+            cell.conformance = Conformance::Fail;
+            cell.diff = diff;
+            None
+        }
+        Ok(_) if expected.is_none() => {
+            cell.conformance = Conformance::Observed;
+            cell.observed = conformance::observe(instance.state());
+            Some(instance)
+        }
+        Ok(_) => Some(instance),
+    }
+}
+
+/// For cells without expectations: every engine must have had the same effects as the
+/// reference (native when it ran, else the first engine that ran). Cells that differ fail.
+fn compare_observations(checked: &mut [Checked<'_>]) {
+    let observed = |c: &Checked<'_>| c.cell.conformance == Conformance::Observed;
+    let workloads: Vec<String> = checked
+        .iter()
+        .filter(|c| observed(c))
+        .map(|c| c.cell.workload.clone())
+        .collect();
+    for workload in workloads {
+        let same = |c: &Checked<'_>| observed(c) && c.cell.workload == workload;
+        let reference = checked
+            .iter()
+            .filter(|c| same(c))
+            .max_by_key(|c| c.native)
+            .map(|c| (c.cell.engine.clone(), c.cell.observed.clone()));
+        let Some((reference_engine, reference)) = reference else {
+            continue;
+        };
+        for c in checked.iter_mut().filter(|c| same(c)) {
+            let diff =
+                conformance::diff_observations(&reference_engine, &reference, &c.cell.observed);
+            if !diff.is_empty() {
+                c.cell.conformance = Conformance::Fail;
+                c.cell.diff = diff;
+                c.instance = None;
+            }
+        }
+    }
+}
+
 /// A cell that has not been checked yet.
 fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> Cell {
     Cell {
@@ -104,6 +180,7 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         error: None,
         error_kind: None,
         diff: Vec::new(),
+        observed: Vec::new(),
         steady: None,
         ratio_to_native: None,
     }
@@ -148,11 +225,14 @@ pub fn run(
             .iter()
             .filter(|w| match &settings.workloads {
                 Some(selected) => {
-                    selected.iter().any(|s| s == w.name) && (subject.filter.expect)(w).is_some()
+                    selected.iter().any(|s| s == w.name)
+                        && (subject.filter.workloads.is_empty()
+                            || (subject.filter.expect)(w).is_some())
                 }
                 None => subject.filter.workloads.contains(&w.name),
             })
             .collect();
+        let mut checked: Vec<Checked<'_>> = Vec::new();
         for slot in engines {
             let module = slot.engine.load(&subject.source);
             for workload in &workloads {
@@ -161,28 +241,34 @@ pub fn run(
                     .as_ref()
                     .map_err(Clone::clone)
                     .and_then(|m| start_instance(m.as_ref(), &subject.filter));
-                match started {
-                    Err(error) => error_cell(&mut cell, &error),
-                    Ok(mut instance) => {
-                        // No stated expectation: the stream must still run; its effects are not checked.
-                        let expected = (subject.filter.expect)(workload).unwrap_or_default();
-                        match conformance::run_and_check(
-                            instance.as_mut(),
-                            &workload.exchange,
-                            &expected,
-                        ) {
-                            Err(error) => error_cell(&mut cell, &error),
-                            Ok(diff) if !diff.is_empty() => {
-                                cell.conformance = Conformance::Fail;
-                                cell.diff = diff;
-                            }
-                            Ok(_) => timed.push((cells.len(), instance, &workload.exchange)),
-                        }
+                let instance = match started {
+                    Err(error) => {
+                        error_cell(&mut cell, &error);
+                        None
                     }
-                }
-                observe(Event::Checked { cell: &cell });
-                cells.push(cell);
+                    Ok(instance) => check_cell(&mut cell, instance, &subject.filter, workload),
+                };
+                checked.push(Checked {
+                    cell,
+                    instance,
+                    exchange: &workload.exchange,
+                    native: slot.is_native,
+                });
             }
+        }
+        compare_observations(&mut checked);
+        for Checked {
+            cell,
+            instance,
+            exchange,
+            ..
+        } in checked
+        {
+            observe(Event::Checked { cell: &cell });
+            if let Some(instance) = instance {
+                timed.push((cells.len(), instance, exchange));
+            }
+            cells.push(cell);
         }
         for (engine, reason) in &settings.unavailable {
             for workload in &workloads {
@@ -224,6 +310,7 @@ pub fn run(
         },
         environment,
         engines: engine_records,
+        modules: subjects.iter().map(module_record).collect(),
         settings: Settings {
             quick: settings.quick,
             warmup_ms: settings.measure.warmup.as_millis() as u64,
@@ -231,6 +318,19 @@ pub fn run(
             slice_ms: settings.measure.slice.as_millis() as u64,
         },
         cells,
+    }
+}
+
+fn module_record(subject: &Subject) -> ModuleRecord {
+    let size = |path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+    };
+    ModuleRecord {
+        filter: subject.filter.name.to_owned(),
+        wasm_bytes: size(&subject.source.wasm),
+        native_bytes: size(&subject.source.native),
     }
 }
 
@@ -264,5 +364,58 @@ fn fill_ratios(cells: &mut [Cell], engines: &[EngineSlot]) {
             .find(|(f, w, _)| *f == cell.filter && *w == cell.workload)
             .filter(|(_, _, base)| *base > 0.0)
             .map(|(_, _, base)| (median / base * 1000.0).round() / 1000.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed_cell(engine: &str, lines: &[&str]) -> Cell {
+        let workload = catalog::workload("get-small").unwrap();
+        let filter = catalog::user_module("own", String::new(), String::new(), vec!["get-small"]);
+        let mut cell = new_cell(&filter, engine, &workload);
+        cell.conformance = Conformance::Observed;
+        cell.observed = lines.iter().map(|l| (*l).to_owned()).collect();
+        cell
+    }
+
+    #[test]
+    fn engines_whose_effects_differ_from_the_reference_fail() {
+        let exchange = catalog::workload("get-small").unwrap().exchange;
+        let checked = |engine: &str, native: bool, lines: &[&str]| Checked {
+            cell: observed_cell(engine, lines),
+            instance: None,
+            exchange: &exchange,
+            native,
+        };
+        let mut cells = vec![
+            checked(
+                "a",
+                false,
+                &["local response: none", "request header: x: 1"],
+            ),
+            checked(
+                "native",
+                true,
+                &["local response: none", "request header: x: 1"],
+            ),
+            checked(
+                "b",
+                false,
+                &["local response: none", "request header: x: 2"],
+            ),
+        ];
+        compare_observations(&mut cells);
+        assert_eq!(cells[0].cell.conformance, Conformance::Observed);
+        assert_eq!(cells[1].cell.conformance, Conformance::Observed);
+        assert_eq!(cells[2].cell.conformance, Conformance::Fail);
+        assert_eq!(
+            cells[2].cell.diff,
+            [
+                "native has, this engine not: request header: x: 1",
+                "this engine has, native not: request header: x: 2"
+            ]
+        );
     }
 }

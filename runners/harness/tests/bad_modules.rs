@@ -48,6 +48,7 @@ fn spec(name: &'static str) -> FilterSpec {
         crate_name: name,
         description: "hostile test module",
         plugin_config: String::new(),
+        vm_config: String::new(),
         upstreams: Vec::new(),
         workloads: vec!["get-small"],
         expect: |_| Some(Expected::default()),

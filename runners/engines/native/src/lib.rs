@@ -216,7 +216,7 @@ impl Engine for NativeEngine {
                 module: source.name.clone(),
                 engine: ENGINE_NAME.to_owned(),
                 detail:
-                    "no native library was built for it (only modules built from source have one)"
+                    "no native library was given for it (the bench filters build one; for your own module pass --native PATH.so built from the same source)"
                         .to_owned(),
             }),
         }
