@@ -12,7 +12,8 @@ fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # --- apt packages -------------------------------------------------------------------------------
 # command -> Debian package providing it
-declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang)
+# chromium: the report test opens the HTML report headless; valgrind: `--measure instructions`.
+declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang [chromium]=chromium [valgrind]=valgrind)
 # packages that provide no command: checked with dpkg where there is one
 NEEDED_LIBRARIES=(libclang-dev)
 missing_packages=()

@@ -1,19 +1,8 @@
 //! Terminal output: listings, per-cell check lines and the results table.
 
 use comfy_table::{Cell as TableCell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
-use filterbench_harness::catalog;
 use filterbench_harness::results::{Cell, Conformance, Results};
-
-/// Formats nanoseconds with a unit that keeps 3 significant digits.
-pub fn format_ns(ns: f64) -> String {
-    if ns < 1_000.0 {
-        format!("{ns:.0} ns")
-    } else if ns < 1_000_000.0 {
-        format!("{:.2} µs", ns / 1_000.0)
-    } else {
-        format!("{:.2} ms", ns / 1_000_000.0)
-    }
-}
+use filterbench_harness::{catalog, format};
 
 /// Prints the catalog's filters.
 pub fn print_filters() {
@@ -49,6 +38,41 @@ pub fn print_workloads() {
         let group = w.sweep.map_or(String::new(), |g| format!("  [sweep:{g}]"));
         println!("{:<20} {}{group}", w.name, w.description);
     }
+}
+
+fn is_native(results: &Results, engine: &str) -> bool {
+    results
+        .engines
+        .iter()
+        .any(|e| e.name == engine && e.family == "native")
+}
+
+/// Per engine: geometric mean over filters of the ratio to native.
+fn print_summary(results: &Results) {
+    if results.summary.engines.is_empty() {
+        return;
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "engine",
+        "geomean ratio to native [95% CI]",
+        "verdict",
+        "filters",
+        "noisy cells",
+    ]);
+    let engines = results.summary.engines_fastest_first();
+    for e in &engines {
+        table.add_row(vec![
+            TableCell::new(&e.engine),
+            TableCell::new(format::ratio_estimate(&e.geomean_ratio_to_native))
+                .set_alignment(CellAlignment::Right),
+            TableCell::new(format::verdict(e.verdict)),
+            TableCell::new(e.filters).set_alignment(CellAlignment::Right),
+            TableCell::new(e.noisy_cells).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    println!("\nslowdown against native code, geometric mean over filters:\n{table}");
 }
 
 fn is_unavailable(cell: &Cell) -> bool {
@@ -92,7 +116,7 @@ pub fn print_check(cell: &Cell) {
     );
 }
 
-/// Prints the results table, then the details of failed cells.
+/// Prints the results table, the per-engine summary, then the details of failed cells.
 pub fn print_table(results: &Results) {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -101,40 +125,54 @@ pub fn print_table(results: &Results) {
         "workload",
         "engine",
         "conformance",
-        "median",
+        "median (95% CI)",
         "p99",
-        "ratio to native",
-        "samples",
+        "CPU/req",
+        "ratio to native [95% CI]",
+        "verdict",
     ]);
-    for cell in &results.cells {
+    let right = |text: String| TableCell::new(text).set_alignment(CellAlignment::Right);
+    for cell in results.cells.iter().filter(|c| !is_unavailable(c)) {
         let steady = cell.steady.as_ref();
-        let ratio = match (&cell.ratio_to_native, cell.engine.as_str()) {
-            (Some(r), _) => format!("{r:.2}x"),
-            (None, "native") if steady.is_some() => "1.00x (baseline)".to_owned(),
-            (None, _) => "-".to_owned(),
+        let ratio = match (&cell.ratio_to_native, steady) {
+            (Some(r), _) => format::ratio_estimate(r),
+            (None, Some(_)) if is_native(results, &cell.engine) => "1.00x (baseline)".to_owned(),
+            _ => "-".to_owned(),
         };
         let conformance = match cell.conformance {
             Conformance::Pass => "pass",
             Conformance::Observed => "observed",
             Conformance::Fail => "FAIL",
-            Conformance::Error if is_unavailable(cell) => "unavailable",
             Conformance::Error => "ERROR",
         };
+        let mut verdict = cell
+            .verdict_vs_native
+            .map_or(String::new(), |v| format::verdict(v).to_owned());
+        if cell.noisy {
+            verdict.push_str(" (noisy)");
+        }
         table.add_row(vec![
             TableCell::new(&cell.filter),
             TableCell::new(&cell.workload),
             TableCell::new(&cell.engine),
             TableCell::new(conformance),
-            TableCell::new(steady.map_or("-".to_owned(), |s| format_ns(s.median_ns)))
-                .set_alignment(CellAlignment::Right),
-            TableCell::new(steady.map_or("-".to_owned(), |s| format_ns(s.p99_ns)))
-                .set_alignment(CellAlignment::Right),
-            TableCell::new(ratio).set_alignment(CellAlignment::Right),
-            TableCell::new(steady.map_or("-".to_owned(), |s| s.samples.to_string()))
-                .set_alignment(CellAlignment::Right),
+            right(
+                steady
+                    .and_then(|s| s.median.as_ref())
+                    .map_or("-".to_owned(), format::ns_estimate),
+            ),
+            right(steady.map_or("-".to_owned(), |s| format::ns(s.wall.p99_ns))),
+            right(
+                steady
+                    .and_then(|s| s.cpu.as_ref())
+                    .map_or("-".to_owned(), |e| format::ns(e.value)),
+            ),
+            right(ratio),
+            TableCell::new(verdict.trim()),
         ]);
     }
     println!("{table}");
+    print_summary(results);
     let unavailable: Vec<_> = results
         .engines
         .iter()
@@ -162,14 +200,50 @@ pub fn print_table(results: &Results) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_keep_three_significant_digits() {
-        assert_eq!(format_ns(512.4), "512 ns");
-        assert_eq!(format_ns(1_234.0), "1.23 µs");
-        assert_eq!(format_ns(2_500_000.0), "2.50 ms");
+/// Prints a comparison of two results files.
+pub fn print_comparison(changes: &[filterbench_harness::compare::CellChange], threshold: f64) {
+    use filterbench_harness::compare::Change;
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "filter",
+        "workload",
+        "engine",
+        "old median",
+        "new median",
+        "new / old [95% CI]",
+        "change",
+        "instructions new / old",
+    ]);
+    let word = |c: Change| match c {
+        Change::Improved => "improved",
+        Change::Regressed => "REGRESSED",
+        Change::Unchanged => "unchanged",
+        Change::Inconclusive => "inconclusive",
+    };
+    for c in changes {
+        table.add_row(vec![
+            TableCell::new(&c.filter),
+            TableCell::new(&c.workload),
+            TableCell::new(&c.engine),
+            TableCell::new(format::ns(c.old_ns)).set_alignment(CellAlignment::Right),
+            TableCell::new(format::ns(c.new_ns)).set_alignment(CellAlignment::Right),
+            TableCell::new(format::ratio_estimate(&c.ratio)).set_alignment(CellAlignment::Right),
+            TableCell::new(word(c.change)),
+            TableCell::new(match (c.instructions_ratio, c.instructions_change) {
+                (Some(r), Some(ch)) => format!("{} {}", format::ratio(r), word(ch)),
+                _ => "-".to_owned(),
+            }),
+        ]);
     }
+    println!("{table}");
+    let count = |c: Change| changes.iter().filter(|x| x.change == c).count();
+    println!(
+        "threshold ±{:.0}%: {} improved, {} regressed, {} unchanged, {} inconclusive",
+        threshold * 100.0,
+        count(Change::Improved),
+        count(Change::Regressed),
+        count(Change::Unchanged),
+        count(Change::Inconclusive)
+    );
 }

@@ -2,6 +2,8 @@
 
 mod byo;
 mod display;
+mod instructions;
+mod repeat;
 mod select;
 
 use anyhow::{Context, Result};
@@ -33,25 +35,62 @@ enum Command {
         /// What to list.
         what: ListWhat,
     },
+    /// Write a report folder (index.html, README.md, charts, results) from results files;
+    /// several files are merged (e.g. runs of the same matrix on the same machine).
+    Report {
+        /// Results files written by `filterbench run`.
+        #[arg(required = true, value_name = "RESULTS.json")]
+        results: Vec<PathBuf>,
+        /// Folder to write the report into.
+        #[arg(long, default_value = "results/report")]
+        out: PathBuf,
+    },
+    /// Compare two results files cell by cell: change of the median with a 95% interval and a
+    /// verdict. Exits with status 2 when a cell regressed beyond the threshold.
+    Compare {
+        /// The baseline results.
+        old: PathBuf,
+        /// The results to judge.
+        new: PathBuf,
+        /// Relative change that counts, e.g. 0.05 for 5%.
+        #[arg(long, default_value_t = 0.05)]
+        threshold: f64,
+        /// Also write the comparison as JSON to this file.
+        #[arg(long, value_name = "PATH.json")]
+        json: Option<PathBuf>,
+    },
+    /// (internal) Runs one cell's lifecycles for `--measure instructions` under valgrind.
+    #[command(hide = true)]
+    CountInstructions {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Engine to run.
+        #[arg(long)]
+        engine: String,
+        /// Workload to run.
+        #[arg(long)]
+        workload: String,
+        /// Lifecycles to count.
+        #[arg(long)]
+        lifecycles: u64,
+    },
 }
 
-#[derive(clap::Args)]
-struct RunArgs {
+/// What is measured besides time.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Measure {
+    /// Wall and CPU time (always on).
+    Time,
+    /// Also instructions per lifecycle under valgrind's callgrind (slow, deterministic).
+    Instructions,
+}
+
+/// Which module(s) to run: the bench filters, or your own.
+#[derive(clap::Args, Clone)]
+struct SubjectArgs {
     /// Filters to run, comma-separated (default: all; see `filterbench list filters`).
     #[arg(long, value_delimiter = ',')]
     filter: Vec<String>,
-    /// Engines to run, comma-separated (default: all; see `filterbench list engines`).
-    #[arg(long, value_delimiter = ',')]
-    engine: Vec<String>,
-    /// Workloads to run, comma-separated (default: each filter's own; see `filterbench list workloads`).
-    #[arg(long, value_delimiter = ',')]
-    workload: Vec<String>,
-    /// Shorter measurement (about 0.3 s per cell instead of 1.3 s).
-    #[arg(long)]
-    quick: bool,
-    /// Where to write the results.
-    #[arg(long, default_value = "results/results.json")]
-    out: PathBuf,
     /// Run your own Proxy-Wasm module instead of the bench filters (its effects are observed
     /// and compared across engines).
     #[arg(long, value_name = "PATH.wasm", conflicts_with = "filter")]
@@ -65,6 +104,81 @@ struct RunArgs {
     /// With --module: the VM configuration, a file path or inline value.
     #[arg(long, value_name = "FILE|JSON", requires = "module")]
     vm_config: Option<String>,
+}
+
+impl SubjectArgs {
+    /// Arguments that rebuild the subject of `filter` in a child process.
+    fn child_args(&self, filter: &str) -> Vec<String> {
+        let mut args = Vec::new();
+        match &self.module {
+            Some(module) => {
+                args.extend(["--module".to_owned(), module.display().to_string()]);
+                if let Some(native) = &self.native {
+                    args.extend(["--native".to_owned(), native.display().to_string()]);
+                }
+                for (flag, value) in [
+                    ("--plugin-config", &self.plugin_config),
+                    ("--vm-config", &self.vm_config),
+                ] {
+                    if let Some(value) = value {
+                        args.extend([flag.to_owned(), value.clone()]);
+                    }
+                }
+            }
+            None => args.extend(["--filter".to_owned(), filter.to_owned()]),
+        }
+        args
+    }
+
+    /// Builds (or finds) the modules to run.
+    fn subjects(&self) -> Result<Vec<run::Subject>> {
+        match &self.module {
+            Some(module) => Ok(vec![byo::subject(
+                module,
+                self.native.as_ref(),
+                self.plugin_config.as_deref(),
+                self.vm_config.as_deref(),
+            )?]),
+            None => {
+                let filters = select::filters(&self.filter)?;
+                let building = spinner("building bench filters (wasm32-wasip1 and native)…");
+                let subjects = run::subjects(&filters);
+                building.finish_and_clear();
+                subjects.context("cannot build the bench filters")
+            }
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    subject: SubjectArgs,
+    /// Engines to run, comma-separated (default: all; see `filterbench list engines`).
+    #[arg(long, value_delimiter = ',')]
+    engine: Vec<String>,
+    /// Workloads to run, comma-separated (default: each filter's own; see `filterbench list workloads`).
+    #[arg(long, value_delimiter = ',')]
+    workload: Vec<String>,
+    /// Shorter measurement (10 rounds of 8 ms per cell instead of 30 of 20 ms).
+    #[arg(long)]
+    quick: bool,
+    /// Run the whole matrix N times, each in its own process, and merge the runs.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    repeat: u32,
+    /// What to measure besides time: `instructions` counts instructions per lifecycle under
+    /// callgrind (deterministic, slow; needs valgrind).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    measure: Vec<Measure>,
+    /// Where to write the results.
+    #[arg(long, default_value = "results/results.json")]
+    out: PathBuf,
+    /// Where to write the report (index.html, README.md, charts).
+    #[arg(long, default_value = "results/report", value_name = "DIR")]
+    report: PathBuf,
+    /// Do not write a report.
+    #[arg(long)]
+    no_report: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,6 +196,22 @@ fn main() {
     let outcome = match cli.command {
         Command::Run(args) => run_command(args),
         Command::List { what } => list_command(what),
+        Command::Report { results, out } => report_command(&results, &out),
+        Command::Compare {
+            old,
+            new,
+            threshold,
+            json,
+        } => compare_command(&old, &new, threshold, json.as_deref()),
+        Command::CountInstructions {
+            subject,
+            engine,
+            workload,
+            lifecycles,
+        } => subject.subjects().and_then(|subjects| {
+            let subject = subjects.first().context("no module to run")?;
+            instructions::child(subject, &engine, &workload, lifecycles)
+        }),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");
@@ -108,22 +238,14 @@ fn run_command(args: RunArgs) -> Result<()> {
     let engine_entries = select::engines(&args.engine)?;
     let workloads = select::workloads(&args.workload)?;
     select::check_writable(&args.out)?;
-
-    let subjects = match &args.module {
-        Some(module) => vec![byo::subject(
-            module,
-            args.native.as_ref(),
-            args.plugin_config.as_deref(),
-            args.vm_config.as_deref(),
-        )?],
-        None => {
-            let filters = select::filters(&args.filter)?;
-            let building = spinner("building bench filters (wasm32-wasip1 and native)…");
-            let subjects = run::subjects(&filters);
-            building.finish_and_clear();
-            subjects.context("cannot build the bench filters")?
-        }
-    };
+    if args.repeat == 0 {
+        anyhow::bail!("--repeat must be at least 1");
+    }
+    if args.repeat > 1 {
+        let results = repeat::run_repeated(args.repeat, &args.out)?;
+        return finish(&args, results);
+    }
+    let subjects = args.subject.subjects()?;
 
     let mut engines = Vec::new();
     let mut unavailable = Vec::new();
@@ -163,6 +285,9 @@ fn run_command(args: RunArgs) -> Result<()> {
     bar.set_prefix("measuring");
     let results = run::run(&subjects, &engines, &settings, &mut |event| match event {
         Event::Checked { cell } => display::print_check(cell),
+        Event::Phases { filter, engine } => {
+            eprintln!("  {filter:<10} {engine:<34} compiling, start-up phases and memory…")
+        }
         Event::Measuring { done, total } => {
             if bar.is_hidden() {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -173,10 +298,96 @@ fn run_command(args: RunArgs) -> Result<()> {
     });
     bar.finish_and_clear();
 
+    let mut results = results;
+    if args.measure.contains(&Measure::Instructions) {
+        let subject = args.subject.clone();
+        let counting = spinner("counting instructions under callgrind…");
+        let outcome = instructions::count_all(
+            &mut results,
+            &|filter| subject.child_args(filter),
+            &mut |message| counting.set_message(message.to_owned()),
+        );
+        counting.finish_and_clear();
+        if let Err(error) = outcome {
+            eprintln!("warning: instructions not counted: {error:#}");
+        }
+    }
+    finish(&args, results)
+}
+
+/// Prints the table, writes the results and (unless `--no-report`) the report.
+fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     display::print_table(&results);
     results::write_atomic(&args.out, &results)
         .with_context(|| format!("cannot write results to {}", args.out.display()))?;
     let shown = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
     println!("\nresults written to {}", shown.display());
+    if !args.no_report {
+        write_report(&results, &args.report)?;
+    }
+    Ok(())
+}
+
+fn write_report(results: &results::Results, dir: &std::path::Path) -> Result<()> {
+    let written = filterbench_report::write(results, dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    let index = std::fs::canonicalize(&written.index_html).unwrap_or(written.index_html);
+    println!(
+        "report written ({} charts); open {}",
+        written.charts.len(),
+        index.display()
+    );
+    Ok(())
+}
+
+fn report_command(files: &[PathBuf], out: &std::path::Path) -> Result<()> {
+    let runs = files
+        .iter()
+        .map(|f| {
+            results::read(f).with_context(|| {
+                format!(
+                    "cannot read {} as filterbench results (schema version {})",
+                    f.display(),
+                    results::SCHEMA_VERSION
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let merged = filterbench_harness::merge::merge(runs).context("no results given")?;
+    write_report(&merged, out)
+}
+
+fn compare_command(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    threshold: f64,
+    json: Option<&std::path::Path>,
+) -> Result<()> {
+    use filterbench_harness::compare;
+    let read = |f: &std::path::Path| {
+        results::read(f)
+            .with_context(|| format!("cannot read {} as filterbench results", f.display()))
+    };
+    let (old_results, new_results) = (read(old)?, read(new)?);
+    let changes = compare::compare(&old_results, &new_results, threshold);
+    if changes.is_empty() {
+        anyhow::bail!(
+            "no cell was timed in both {} and {}: compare runs of the same filters and engines",
+            old.display(),
+            new.display()
+        );
+    }
+    display::print_comparison(&changes, threshold);
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_vec_pretty(&changes)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if compare::any_regression(&changes) {
+        eprintln!(
+            "regressions beyond {:.0}%: exit status 2",
+            threshold * 100.0
+        );
+        std::process::exit(2);
+    }
     Ok(())
 }

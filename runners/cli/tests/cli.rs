@@ -53,6 +53,8 @@ fn a_quick_run_prints_the_table_and_writes_results() {
         "get-small",
         "--out",
         out_path.to_str().unwrap(),
+        "--report",
+        dir.path().join("report").to_str().unwrap(),
     ]);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert!(
@@ -71,10 +73,16 @@ fn a_quick_run_prints_the_table_and_writes_results() {
         assert!(stdout.contains(needle), "table lacks {needle}:\n{stdout}");
     }
     assert!(stdout.contains("results written to"), "{stdout}");
+    let index = dir.path().join("report/index.html");
+    assert!(
+        stdout.contains(&format!("open {}", index.canonicalize().unwrap().display())),
+        "the run ends with the path of index.html:\n{stdout}"
+    );
+    assert!(dir.path().join("report/charts/slowdown.svg").is_file());
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(json["settings"]["quick"], true);
     let cells = json["cells"].as_array().unwrap();
     let engines = filterbench_engines::all();
@@ -99,14 +107,15 @@ fn a_quick_run_prints_the_table_and_writes_results() {
         }
         assert_eq!(cell["conformance"], "pass", "{cell}");
         assert!(
-            cell["steady"]["median_ns"].as_f64().unwrap() > 0.0,
+            cell["steady"]["wall"]["median_ns"].as_f64().unwrap() > 0.0,
             "{cell}"
         );
         let ratio = &cell["ratio_to_native"];
         if entry.is_native {
             assert!(ratio.is_null())
         } else {
-            assert!(ratio.as_f64().unwrap() > 0.0)
+            assert!(ratio["value"].as_f64().unwrap() > 0.0);
+            assert!(ratio["low"].as_f64().unwrap() <= ratio["high"].as_f64().unwrap());
         }
     }
     let records = json["engines"].as_array().unwrap();
@@ -141,6 +150,9 @@ fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
         "native",
         "--workload",
         "sweep:headers",
+        "--repeat",
+        "2",
+        "--no-report",
         "--out",
         out_path.to_str().unwrap(),
     ]);
@@ -168,7 +180,42 @@ fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
             (Some("headers"), Some("native"))
         );
         assert_eq!(cell["conformance"], "pass", "{cell}");
+        let rounds = cell["steady"]["rounds"]["p50_ns"].as_array().unwrap();
+        assert_eq!(rounds.len(), 20, "two quick runs of 10 rounds merged");
     }
+    assert_eq!(json["settings"]["runs"], 2);
+    assert!(!dir.path().join("report").exists());
+
+    // The same file compared with itself: every cell unchanged, exit status 0.
+    let same = filterbench(&[
+        "compare",
+        out_path.to_str().unwrap(),
+        out_path.to_str().unwrap(),
+    ]);
+    let stdout = text(&same.stdout);
+    assert!(same.status.success(), "{stdout}{}", text(&same.stderr));
+    assert!(stdout.contains("0 regressed"), "{stdout}");
+    // Twice as slow: regressed, exit status 2.
+    let mut slower = json.clone();
+    for cell in slower["cells"].as_array_mut().unwrap() {
+        for v in cell["steady"]["rounds"]["p50_ns"].as_array_mut().unwrap() {
+            *v = serde_json::json!(v.as_f64().unwrap() * 2.0);
+        }
+    }
+    let slower_path = dir.path().join("slower.json");
+    std::fs::write(&slower_path, serde_json::to_vec(&slower).unwrap()).unwrap();
+    let regressed = filterbench(&[
+        "compare",
+        out_path.to_str().unwrap(),
+        slower_path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        regressed.status.code(),
+        Some(2),
+        "{}",
+        text(&regressed.stdout)
+    );
+    assert!(text(&regressed.stdout).contains("REGRESSED"));
 }
 
 #[test]
@@ -229,6 +276,7 @@ fn a_users_own_module_runs_on_every_engine_with_its_effects_observed() {
         r#"{"any": "json"}"#,
         "--engine",
         "wasmtime-cranelift,wasmer-singlepass,wasmi-eager,wamr-fast-interp,native",
+        "--no-report",
         "--out",
         out_path.to_str().unwrap(),
     ]);
@@ -251,7 +299,10 @@ fn a_users_own_module_runs_on_every_engine_with_its_effects_observed() {
             observed.iter().any(|l| l == "logged at Warn: 9 message(s)"),
             "{cell}"
         );
-        assert!(cell["steady"]["samples"].as_u64().unwrap() > 0, "{cell}");
+        assert!(
+            cell["steady"]["wall"]["samples"].as_u64().unwrap() > 0,
+            "{cell}"
+        );
     }
     assert!(json["modules"][0]["wasm_bytes"].as_u64().unwrap() > 1000);
 }

@@ -1,12 +1,17 @@
 //! The filterbench harness: what to run (catalog), how to get it (artifacts), whether it is
 //! right (conformance), how fast it is (measure, stats) and how results are stored (results).
 
+pub mod analysis;
 pub mod artifacts;
 pub mod catalog;
+pub mod compare;
 pub mod conformance;
 pub mod environment;
+pub mod format;
 pub mod measure;
+pub mod merge;
 pub mod paths;
+pub mod phases;
 pub mod results;
 pub mod run;
 pub mod stats;

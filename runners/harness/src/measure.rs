@@ -4,8 +4,11 @@
 //! fresh random order for a fixed time slice, so drift of a shared machine (other tenants, CPU
 //! frequency) hits all engines alike instead of whichever happened to run last. Each lifecycle
 //! is timed on its own (one sample per request, as a proxy sees it); the cost of reading the
-//! clock, measured at start, is subtracted from every sample.
+//! clock, measured at start, is subtracted from every sample. Each round also records the
+//! thread's CPU time, which time stolen by other processes does not inflate.
 
+use crate::results::RoundSeries;
+use crate::stats::{self, TimeHistogram};
 use filterbench_host::{FilterError, FilterInstance, HttpExchange};
 use rand::seq::SliceRandom;
 use std::time::{Duration, Instant};
@@ -15,30 +18,48 @@ use std::time::{Duration, Instant};
 pub struct MeasureSettings {
     /// Untimed run time per cell before measuring.
     pub warmup: Duration,
-    /// Number of interleaved rounds.
+    /// Number of interleaved rounds (the unit of every confidence interval).
     pub rounds: u32,
     /// Time per cell per round.
     pub slice: Duration,
-    /// Cap on samples kept per cell (memory bound for very fast cells).
-    pub max_samples: usize,
+    /// Instances created per (filter, engine) for the start-up phases and memory.
+    pub phase_samples: u32,
+    /// Compilations per (filter, engine) for the compile phase.
+    pub compile_samples: u32,
 }
 
 impl MeasureSettings {
-    /// `--quick`: enough for a first look (about 0.3 s per cell).
+    /// `--quick`: a first look, about 0.1 s per cell.
     pub const QUICK: Self = Self {
-        warmup: Duration::from_millis(50),
-        rounds: 5,
-        slice: Duration::from_millis(40),
-        max_samples: 2_000_000,
+        warmup: Duration::from_millis(20),
+        rounds: 10,
+        slice: Duration::from_millis(8),
+        phase_samples: 5,
+        compile_samples: 1,
     };
 
-    /// The default: about 1.3 s per cell.
+    /// The default: about 0.75 s per cell, 30 rounds.
     pub const STANDARD: Self = Self {
-        warmup: Duration::from_millis(200),
-        rounds: 20,
-        slice: Duration::from_millis(50),
-        max_samples: 5_000_000,
+        warmup: Duration::from_millis(100),
+        rounds: 30,
+        slice: Duration::from_millis(20),
+        phase_samples: 20,
+        compile_samples: 3,
     };
+}
+
+/// Thread CPU time of the calling thread, ns.
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// One cell being measured: a started instance and the exchange it serves.
@@ -47,10 +68,13 @@ pub struct TimedCell<'a> {
     pub instance: Option<Box<dyn FilterInstance>>,
     /// The exchange pushed through it.
     pub exchange: &'a HttpExchange,
-    /// Per-lifecycle wall times, ns, timer cost subtracted.
-    pub samples: Vec<u64>,
+    /// Every timed lifecycle, wall time, ns, timer cost subtracted.
+    pub histogram: TimeHistogram,
+    /// Per-round statistics.
+    pub rounds: RoundSeries,
     /// The error that stopped this cell, if any.
     pub error: Option<FilterError>,
+    round_samples: Vec<u64>,
 }
 
 impl<'a> TimedCell<'a> {
@@ -59,16 +83,21 @@ impl<'a> TimedCell<'a> {
         Self {
             instance: Some(instance),
             exchange,
-            samples: Vec::new(),
+            histogram: stats::new_histogram(),
+            rounds: RoundSeries::default(),
             error: None,
+            round_samples: Vec::new(),
         }
     }
 
-    /// Runs lifecycles until `slice` is over; records samples when `record` is true.
-    fn run_for(&mut self, slice: Duration, record: bool, overhead_ns: u64, max_samples: usize) {
+    /// Runs lifecycles until `slice` is over (at least one); when `record` is true, keeps the
+    /// samples and appends one round. A round cut short by an error is dropped.
+    fn run_for(&mut self, slice: Duration, record: bool, overhead_ns: u64) {
         let Some(instance) = self.instance.as_mut() else {
             return;
         };
+        self.round_samples.clear();
+        let cpu_start = thread_cpu_ns();
         let deadline = Instant::now() + slice;
         loop {
             let start = Instant::now();
@@ -79,14 +108,31 @@ impl<'a> TimedCell<'a> {
                 self.instance = None;
                 return;
             }
-            if record && self.samples.len() < max_samples {
+            if record {
                 let ns = end.duration_since(start).as_nanos() as u64;
-                self.samples.push(ns.saturating_sub(overhead_ns));
+                self.round_samples.push(ns.saturating_sub(overhead_ns));
             }
             if end >= deadline {
-                return;
+                break;
             }
         }
+        if !record {
+            return;
+        }
+        let cpu_ns = thread_cpu_ns().saturating_sub(cpu_start);
+        let count = self.round_samples.len() as u64;
+        for &ns in &self.round_samples {
+            self.histogram.saturating_record(ns.max(1));
+        }
+        let [p50, p90, p99, p999] = stats::round_percentiles(&mut self.round_samples);
+        let rounds = &mut self.rounds;
+        rounds.lifecycles.push(count);
+        rounds.p50_ns.push(p50);
+        rounds.p90_ns.push(p90);
+        rounds.p99_ns.push(p99);
+        rounds.p999_ns.push(p999);
+        let per_lifecycle = (cpu_ns as f64 / count as f64 - overhead_ns as f64).max(0.0);
+        rounds.cpu_ns.push(stats::round_to(per_lifecycle, 1));
     }
 }
 
@@ -114,7 +160,7 @@ pub fn measure(
     let total = (cells.len() as u64) * (settings.rounds as u64 + 1);
     let mut done = 0;
     for cell in cells.iter_mut() {
-        cell.run_for(settings.warmup, false, overhead_ns, 0);
+        cell.run_for(settings.warmup, false, overhead_ns);
         done += 1;
         progress(done, total);
     }
@@ -123,7 +169,7 @@ pub fn measure(
     for _ in 0..settings.rounds {
         order.shuffle(&mut rng);
         for &i in &order {
-            cells[i].run_for(settings.slice, true, overhead_ns, settings.max_samples);
+            cells[i].run_for(settings.slice, true, overhead_ns);
             done += 1;
             progress(done, total);
         }

@@ -3,13 +3,13 @@
 //! they never rename or remove these.
 
 use crate::environment::Environment;
-use crate::stats::SampleSummary;
+use crate::stats::{Estimate, SampleSummary, Verdict};
 use filterbench_host::EngineInfo;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Version of the schema written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Outcome of the conformance check of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,10 +47,168 @@ pub struct Cell {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<String>,
     /// Steady-state lifecycle timing (null when not measured).
-    pub steady: Option<SampleSummary>,
-    /// Median of this cell divided by the native median of the same filter and workload
-    /// (null for native itself or when either is missing).
+    pub steady: Option<Steady>,
+    /// Median wall time of this cell divided by native's for the same filter and workload, with
+    /// a 95% interval from rounds paired in time (null for native or when either is missing).
+    pub ratio_to_native: Option<Estimate>,
+    /// What `ratio_to_native`'s interval says: `faster`, `slower` or `inconclusive`.
+    pub verdict_vs_native: Option<Verdict>,
+    /// The same ratio on thread CPU time per lifecycle.
+    #[serde(default)]
+    pub cpu_ratio_to_native: Option<Estimate>,
+    /// Median wall time divided by the fastest WebAssembly engine's for the same filter and
+    /// workload (1 for that engine itself; null for native).
+    #[serde(default)]
+    pub ratio_to_fastest: Option<Estimate>,
+    /// Whether the numbers of this cell are too unsteady to trust to 3%: rounds vary by more
+    /// than 5% (CV of round medians) or the ratio's interval is wider than ±3%.
+    #[serde(default)]
+    pub noisy: bool,
+    /// Instructions per lifecycle counted under callgrind (`--measure instructions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionCount>,
+    /// Why instructions could not be counted for this cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions_error: Option<String>,
+}
+
+/// Steady-state measurement of one cell: every lifecycle after warm-up, in interleaved rounds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Steady {
+    /// All samples pooled (HdrHistogram): percentiles and the spectrum, wall time, ns.
+    pub wall: SampleSummary,
+    /// The pooled histogram, HdrHistogram V2 + DEFLATE, base64 (lets runs be merged exactly).
+    pub histogram: String,
+    /// One entry per round: the statistics every interval is computed from.
+    pub rounds: RoundSeries,
+    /// Median wall time, ns: median over rounds of each round's median, with its 95% interval.
+    pub median: Option<Estimate>,
+    /// 90th percentile, ns (median over rounds, 95% interval).
+    pub p90: Option<Estimate>,
+    /// 99th percentile, ns (median over rounds, 95% interval).
+    pub p99: Option<Estimate>,
+    /// 99.9th percentile, ns (median over rounds, 95% interval).
+    pub p999: Option<Estimate>,
+    /// Thread CPU time per lifecycle, ns (median over rounds, 95% interval).
+    pub cpu: Option<Estimate>,
+    /// Coefficient of variation of the round medians (drift between rounds).
+    pub round_cv: f64,
+}
+
+/// Per-round statistics of a cell, one element per round, in run order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundSeries {
+    /// Lifecycles timed in the round.
+    pub lifecycles: Vec<u64>,
+    /// Median wall time of the round, ns.
+    pub p50_ns: Vec<f64>,
+    /// 90th percentile of the round, ns.
+    pub p90_ns: Vec<f64>,
+    /// 99th percentile of the round, ns.
+    pub p99_ns: Vec<f64>,
+    /// 99.9th percentile of the round, ns.
+    pub p999_ns: Vec<f64>,
+    /// Thread CPU time of the round divided by its lifecycles, ns.
+    pub cpu_ns: Vec<f64>,
+}
+
+impl RoundSeries {
+    /// Appends the rounds of `other` (a later run of the same cell).
+    pub fn extend(&mut self, other: &RoundSeries) {
+        self.lifecycles.extend(&other.lifecycles);
+        self.p50_ns.extend(&other.p50_ns);
+        self.p90_ns.extend(&other.p90_ns);
+        self.p99_ns.extend(&other.p99_ns);
+        self.p999_ns.extend(&other.p999_ns);
+        self.cpu_ns.extend(&other.cpu_ns);
+    }
+}
+
+/// Instructions counted under callgrind for one cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstructionCount {
+    /// Instructions per lifecycle (total counted / lifecycles).
+    pub per_lifecycle: f64,
+    /// Lifecycles counted.
+    pub lifecycles: u64,
+    /// `per_lifecycle` divided by native's for the same filter and workload.
     pub ratio_to_native: Option<f64>,
+}
+
+/// Timings of one start-up phase, ns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    /// Every sample, ns, in the order taken.
+    pub samples_ns: Vec<f64>,
+    /// Median, ns.
+    pub median_ns: f64,
+    /// Smallest sample, ns.
+    pub min_ns: f64,
+    /// Largest sample, ns.
+    pub max_ns: f64,
+}
+
+impl PhaseTiming {
+    /// Summarizes samples (ns); `None` when there are none.
+    pub fn from_samples(samples_ns: Vec<f64>) -> Option<Self> {
+        if samples_ns.is_empty() {
+            return None;
+        }
+        let min_ns = samples_ns.iter().copied().fold(f64::INFINITY, f64::min);
+        let max_ns = samples_ns.iter().copied().fold(0.0, f64::max);
+        Some(Self {
+            median_ns: crate::stats::median(&samples_ns),
+            min_ns,
+            max_ns,
+            samples_ns,
+        })
+    }
+
+    /// Merges the samples of two runs.
+    pub fn merged(a: &Option<Self>, b: &Option<Self>) -> Option<Self> {
+        let samples: Vec<f64> = [a, b]
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p.samples_ns.iter().copied())
+            .collect();
+        Self::from_samples(samples)
+    }
+}
+
+/// Memory taken by instances of a module.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryUse {
+    /// Instances that were alive at once for the measurement.
+    pub instances: u32,
+    /// Linear memory of one instance after start-up and one request, bytes (null for native).
+    pub linear_memory_bytes: Option<u64>,
+    /// Growth of the process's resident set per live instance, bytes.
+    pub rss_bytes_per_instance: f64,
+}
+
+/// Start-up phases of one (filter, engine): everything before the steady state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    /// Filter name.
+    pub filter: String,
+    /// Engine configuration name.
+    pub engine: String,
+    /// Bytes → ready module (read, validate, compile, link), ns.
+    pub compile: Option<PhaseTiming>,
+    /// Ready module from the engine's serialized artifact, ns (null where the engine has none).
+    pub cache_load: Option<PhaseTiming>,
+    /// Size of the serialized artifact, bytes.
+    pub serialized_bytes: Option<u64>,
+    /// Why there is no `cache_load` for this engine.
+    pub cache_load_unsupported: Option<String>,
+    /// New instance + `proxy_on_vm_start` + `proxy_on_configure`, ns.
+    pub instantiate: Option<PhaseTiming>,
+    /// First full stream lifecycle on a fresh instance, ns.
+    pub first_request: Option<PhaseTiming>,
+    /// Memory per instance.
+    pub memory: Option<MemoryUse>,
+    /// Why a phase could not be measured.
+    pub error: Option<String>,
 }
 
 /// One module of the run and its artifact sizes.
@@ -123,6 +281,19 @@ pub struct Settings {
     pub rounds: u32,
     /// Time slice per cell per round, ms.
     pub slice_ms: u64,
+    /// Runs merged into this file (`--repeat`); 1 for a single run.
+    #[serde(default = "one")]
+    pub runs: u32,
+    /// Samples per start-up phase (instances created per filter and engine).
+    #[serde(default)]
+    pub phase_samples: u32,
+    /// What was measured: `time`, or `instructions` (callgrind) in addition.
+    #[serde(default)]
+    pub measure: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The tool that wrote the file.
@@ -152,6 +323,64 @@ pub struct Results {
     pub settings: Settings,
     /// One entry per (filter, engine, workload).
     pub cells: Vec<Cell>,
+    /// Start-up phases per (filter, engine).
+    #[serde(default)]
+    pub phases: Vec<PhaseRecord>,
+    /// Ratios aggregated per engine and per filter.
+    #[serde(default)]
+    pub summary: Summary,
+}
+
+/// Aggregates over cells.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Per engine: geometric mean over filters of the ratio to native.
+    pub engines: Vec<EngineSummary>,
+    /// Per (filter, engine): geometric mean over the filter's workloads of the ratio to native.
+    pub filters: Vec<FilterSummary>,
+}
+
+impl Summary {
+    /// The engine summaries, lowest geometric-mean ratio first.
+    pub fn engines_fastest_first(&self) -> Vec<EngineSummary> {
+        let mut engines = self.engines.clone();
+        engines.sort_by(|a, b| {
+            a.geomean_ratio_to_native
+                .value
+                .total_cmp(&b.geomean_ratio_to_native.value)
+        });
+        engines
+    }
+}
+
+/// One engine's overall slowdown against native.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineSummary {
+    /// Engine configuration name.
+    pub engine: String,
+    /// Geometric mean over filters of each filter's ratio to native, with a 95% interval.
+    pub geomean_ratio_to_native: Estimate,
+    /// What the interval says.
+    pub verdict: Verdict,
+    /// Filters included.
+    pub filters: usize,
+    /// Cells of this engine flagged noisy.
+    pub noisy_cells: usize,
+}
+
+/// One filter's slowdown against native on one engine, over its workloads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FilterSummary {
+    /// Filter name.
+    pub filter: String,
+    /// Engine configuration name.
+    pub engine: String,
+    /// Geometric mean over workloads of the ratio to native, with a 95% interval.
+    pub ratio_to_native: Estimate,
+    /// What the interval says.
+    pub verdict: Verdict,
+    /// Workloads included.
+    pub workloads: usize,
 }
 
 /// Writes `results` to `path` atomically (temporary file in the same directory, then rename).

@@ -7,10 +7,12 @@ use crate::catalog::{self, FilterSpec};
 use crate::conformance;
 use crate::environment;
 use crate::measure::{self, MeasureSettings, TimedCell};
+use crate::phases;
 use crate::results::{
-    Cell, Conformance, EngineRecord, ModuleRecord, Results, SCHEMA_VERSION, Settings, Tool,
+    Cell, Conformance, EngineRecord, ModuleRecord, PhaseRecord, Results, SCHEMA_VERSION, Settings,
+    Steady, Tool,
 };
-use crate::stats;
+use crate::{analysis, stats};
 use filterbench_host::{
     Engine, FilterError, FilterInstance, LoadedModule, ModuleSource, PluginSpec,
 };
@@ -68,6 +70,13 @@ pub enum Event<'a> {
     Checked {
         /// The cell so far.
         cell: &'a Cell,
+    },
+    /// Start-up phases of a (filter, engine) are being measured.
+    Phases {
+        /// Filter name.
+        filter: &'a str,
+        /// Engine name.
+        engine: &'a str,
     },
     /// Measurement progress: `done` of `total` steps.
     Measuring {
@@ -183,6 +192,12 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         observed: Vec::new(),
         steady: None,
         ratio_to_native: None,
+        verdict_vs_native: None,
+        cpu_ratio_to_native: None,
+        ratio_to_fastest: None,
+        noisy: false,
+        instructions: None,
+        instructions_error: None,
     }
 }
 
@@ -214,6 +229,7 @@ pub fn run(
         .collect();
     let all_workloads = catalog::workloads();
     let mut cells: Vec<Cell> = Vec::new();
+    let mut phase_records: Vec<PhaseRecord> = Vec::new();
     let mut timed: Vec<(
         usize,
         Box<dyn FilterInstance>,
@@ -234,7 +250,20 @@ pub fn run(
             .collect();
         let mut checked: Vec<Checked<'_>> = Vec::new();
         for slot in engines {
-            let module = slot.engine.load(&subject.source);
+            let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
+            observe(Event::Phases {
+                filter: subject.filter.name,
+                engine: &slot.name,
+            });
+            phase_records.push(phases::measure(
+                slot.engine.as_ref(),
+                &subject.source,
+                &subject.filter,
+                workloads.first().copied(),
+                &load,
+                &settings.measure,
+            ));
+            let module = load.module;
             for workload in &workloads {
                 let mut cell = new_cell(&subject.filter, &slot.name, workload);
                 let started = module
@@ -298,11 +327,20 @@ pub fn run(
             cell.error = Some(format!("during measurement: {error}"));
             cell.error_kind = Some(error.kind().to_owned());
         }
-        cell.steady = stats::summarize(&timed.samples);
+        cell.steady = stats::summarize_histogram(&timed.histogram).map(|wall| Steady {
+            wall,
+            histogram: stats::encode_histogram(&timed.histogram),
+            rounds: timed.rounds,
+            median: None,
+            p90: None,
+            p99: None,
+            p999: None,
+            cpu: None,
+            round_cv: 0.0,
+        });
     }
-    fill_ratios(&mut cells, engines);
 
-    Results {
+    let mut results = Results {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "filterbench".to_owned(),
@@ -316,9 +354,16 @@ pub fn run(
             warmup_ms: settings.measure.warmup.as_millis() as u64,
             rounds: settings.measure.rounds,
             slice_ms: settings.measure.slice.as_millis() as u64,
+            runs: 1,
+            phase_samples: settings.measure.phase_samples,
+            measure: vec!["time".to_owned()],
         },
         cells,
-    }
+        phases: phase_records,
+        summary: Default::default(),
+    };
+    analysis::analyze(&mut results);
+    results
 }
 
 fn module_record(subject: &Subject) -> ModuleRecord {
@@ -331,39 +376,6 @@ fn module_record(subject: &Subject) -> ModuleRecord {
         filter: subject.filter.name.to_owned(),
         wasm_bytes: size(&subject.source.wasm),
         native_bytes: size(&subject.source.native),
-    }
-}
-
-/// Sets `ratio_to_native` = median / native median for the same filter and workload.
-fn fill_ratios(cells: &mut [Cell], engines: &[EngineSlot]) {
-    let native: Vec<&str> = engines
-        .iter()
-        .filter(|e| e.is_native)
-        .map(|e| e.name.as_str())
-        .collect();
-    let baselines: Vec<(String, String, f64)> = cells
-        .iter()
-        .filter(|c| native.contains(&c.engine.as_str()))
-        .filter_map(|c| {
-            Some((
-                c.filter.clone(),
-                c.workload.clone(),
-                c.steady.as_ref()?.median_ns,
-            ))
-        })
-        .collect();
-    for cell in cells
-        .iter_mut()
-        .filter(|c| !native.contains(&c.engine.as_str()))
-    {
-        let Some(median) = cell.steady.as_ref().map(|s| s.median_ns) else {
-            continue;
-        };
-        cell.ratio_to_native = baselines
-            .iter()
-            .find(|(f, w, _)| *f == cell.filter && *w == cell.workload)
-            .filter(|(_, _, base)| *base > 0.0)
-            .map(|(_, _, base)| (median / base * 1000.0).round() / 1000.0);
     }
 }
 

@@ -1,6 +1,17 @@
-//! Summaries of timing samples: HdrHistogram percentiles plus exact mean and spread.
+//! Statistics of timing samples.
+//!
+//! Two levels. Within one cell, every lifecycle is a sample: the pooled samples go into an
+//! HdrHistogram for the full percentile spectrum ([`summarize`]). Across the run, the unit of
+//! evidence is the *round*: cells are measured in interleaved rounds, so samples within a round
+//! are correlated (same machine state) while rounds are close to independent. Confidence
+//! intervals are therefore bootstrapped over rounds, not over samples: treating a million
+//! correlated samples as independent gives intervals that are far too narrow on a shared machine.
+//! Ratios between two cells pair their rounds (round *r* of both ran back to back), which
+//! cancels the drift of the machine between rounds.
 
 use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Summary of a set of per-lifecycle timings, in nanoseconds.
@@ -24,56 +35,344 @@ pub struct SampleSummary {
     pub max_ns: f64,
     /// Standard deviation, ns.
     pub stddev_ns: f64,
-    /// Coefficient of variation (stddev / mean).
+    /// Coefficient of variation of the samples (stddev / mean).
     pub cv: f64,
+    /// Percentile spectrum: `[percentile, ns]` pairs from p0 to p100, denser in the tail.
+    #[serde(default)]
+    pub spectrum: Vec<[f64; 2]>,
 }
+
+/// Percentiles at which the spectrum is sampled (denser towards the tail, for log-scaled
+/// percentile axes).
+pub const SPECTRUM_PERCENTILES: [f64; 14] = [
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
 
 /// Highest value the histograms track: 60 s in ns (longer samples are clamped).
 const HIGHEST_NS: u64 = 60_000_000_000;
 
+/// A histogram of per-lifecycle times, ns (3 significant digits, 1 ns to 60 s).
+pub type TimeHistogram = Histogram<u32>;
+
+/// An empty [`TimeHistogram`].
+pub fn new_histogram() -> TimeHistogram {
+    Histogram::new_with_bounds(1, HIGHEST_NS, 3).expect("valid histogram bounds")
+}
+
+/// Encodes a histogram as HdrHistogram V2 + DEFLATE, base64 (standard alphabet).
+pub fn encode_histogram(hist: &TimeHistogram) -> String {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Serializer as _;
+    let mut bytes = Vec::new();
+    match hdrhistogram::serialization::V2DeflateSerializer::new().serialize(hist, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Err(_) => String::new(),
+    }
+}
+
+/// Decodes [`encode_histogram`]'s output; `None` when it is not a valid histogram.
+pub fn decode_histogram(text: &str) -> Option<TimeHistogram> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut std::io::Cursor::new(bytes))
+        .ok()
+}
+
 /// Summarizes samples (ns); `None` when there are none.
 pub fn summarize(samples: &[u64]) -> Option<SampleSummary> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut hist =
-        Histogram::<u64>::new_with_bounds(1, HIGHEST_NS, 3).expect("valid histogram bounds");
-    let (mut sum, mut min, mut max) = (0f64, u64::MAX, 0u64);
+    let mut hist = new_histogram();
     for &s in samples {
         hist.saturating_record(s.max(1));
-        sum += s as f64;
-        min = min.min(s);
-        max = max.max(s);
     }
-    let n = samples.len() as f64;
-    let mean = sum / n;
-    let variance = samples
-        .iter()
-        .map(|&s| (s as f64 - mean).powi(2))
-        .sum::<f64>()
-        / (n - 1.0).max(1.0);
-    let stddev = variance.sqrt();
+    summarize_histogram(&hist)
+}
+
+/// Summarizes a histogram of samples (ns); `None` when it is empty. Mean and standard deviation
+/// are the histogram's (within its 0.1% resolution).
+pub fn summarize_histogram(hist: &TimeHistogram) -> Option<SampleSummary> {
+    if hist.is_empty() {
+        return None;
+    }
     let q = |quantile: f64| hist.value_at_quantile(quantile) as f64;
+    let (min, max) = (hist.min() as f64, hist.max() as f64);
+    let spectrum = SPECTRUM_PERCENTILES
+        .iter()
+        .map(|&p| {
+            let ns = match p {
+                0.0 => min,
+                100.0 => max,
+                _ => q(p / 100.0),
+            };
+            [p, ns]
+        })
+        .collect();
+    let (mean, stddev) = (hist.mean(), hist.stdev());
     Some(SampleSummary {
-        samples: samples.len() as u64,
+        samples: hist.len(),
         median_ns: q(0.5),
         p90_ns: q(0.9),
         p99_ns: q(0.99),
         p999_ns: q(0.999),
-        mean_ns: round1(mean),
-        min_ns: min as f64,
-        max_ns: max as f64,
-        stddev_ns: round1(stddev),
-        cv: if mean > 0.0 {
-            (stddev / mean * 1e4).round() / 1e4
-        } else {
-            0.0
-        },
+        mean_ns: round_to(mean, 1),
+        min_ns: min,
+        max_ns: max,
+        stddev_ns: round_to(stddev, 1),
+        cv: round_to(cv(mean, stddev), 4),
+        spectrum,
     })
 }
 
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
+/// Rounds `x` to `digits` decimal places (keeps results files readable).
+pub fn round_to(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
+}
+
+fn cv(mean: f64, stddev: f64) -> f64 {
+    if mean > 0.0 { stddev / mean } else { 0.0 }
+}
+
+/// Coefficient of variation (sample standard deviation / mean) of `values`; 0 for fewer than
+/// two values.
+pub fn coefficient_of_variation(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    cv(mean, variance.sqrt())
+}
+
+/// The `quantile` (0..=1) of `values` by linear interpolation between order statistics; NaN
+/// when empty. `values` need not be sorted.
+pub fn quantile(values: &[f64], quantile: f64) -> f64 {
+    let mut sorted: Vec<f64> = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    quantile_of_sorted(&sorted, quantile)
+}
+
+/// [`quantile`] of values already sorted ascending.
+pub fn quantile_of_sorted(sorted: &[f64], quantile: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        1 => sorted[0],
+        n => {
+            let position = quantile.clamp(0.0, 1.0) * (n - 1) as f64;
+            let low = position.floor() as usize;
+            let high = position.ceil() as usize;
+            let weight = position - low as f64;
+            sorted[low] * (1.0 - weight) + sorted[high] * weight
+        }
+    }
+}
+
+/// Median of `values` (NaN when empty).
+pub fn median(values: &[f64]) -> f64 {
+    quantile(values, 0.5)
+}
+
+/// Exact percentiles of one round's samples (ns), sorted in place.
+pub fn round_percentiles(samples: &mut [u64]) -> [f64; 4] {
+    samples.sort_unstable();
+    let sorted: Vec<f64> = samples.iter().map(|&s| s as f64).collect();
+    [0.5, 0.9, 0.99, 0.999].map(|q| quantile_of_sorted(&sorted, q))
+}
+
+/// A point estimate with its 95% confidence interval, in the unit of the quantity (ns for
+/// latencies, a plain factor for ratios).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Point estimate.
+    pub value: f64,
+    /// Lower bound of the 95% confidence interval.
+    pub low: f64,
+    /// Upper bound of the 95% confidence interval.
+    pub high: f64,
+}
+
+impl Estimate {
+    /// Relative half-width of the interval: (high - low) / 2 / value.
+    pub fn relative_half_width(&self) -> f64 {
+        if self.value > 0.0 {
+            (self.high - self.low) / 2.0 / self.value
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// The same estimate with every field rounded to `digits` decimals.
+    pub fn rounded(self, digits: i32) -> Self {
+        Self {
+            value: round_to(self.value, digits),
+            low: round_to(self.low, digits),
+            high: round_to(self.high, digits),
+        }
+    }
+}
+
+/// Bootstrap resamples per confidence interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
+
+/// Two-sided confidence level of every interval.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// Percentile bootstrap: evaluates `statistic` on [`BOOTSTRAP_RESAMPLES`] resamples, each drawn
+/// by the statistic itself from a generator seeded with `seed`, and returns the central
+/// [`CONFIDENCE`] interval of the results. Non-finite statistics are skipped.
+pub fn bootstrap_interval(seed: u64, mut statistic: impl FnMut(&mut StdRng) -> f64) -> (f64, f64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut values: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| statistic(&mut rng))
+        .filter(|v| v.is_finite())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let tail = (1.0 - CONFIDENCE) / 2.0;
+    (
+        quantile_of_sorted(&values, tail),
+        quantile_of_sorted(&values, 1.0 - tail),
+    )
+}
+
+/// Draws `n` indices below `n` with replacement into `indices`.
+fn draw(rng: &mut StdRng, n: usize, indices: &mut Vec<usize>) {
+    indices.clear();
+    indices.extend((0..n).map(|_| rng.random_range(0..n)));
+}
+
+/// Median of `values` at `indices` (cyclically, for shorter series); `buffer` is scratch space.
+fn median_at(values: &[f64], indices: &[usize], buffer: &mut Vec<f64>) -> f64 {
+    buffer.clear();
+    buffer.extend(indices.iter().map(|&i| values[i % values.len()]));
+    buffer.sort_by(f64::total_cmp);
+    quantile_of_sorted(buffer, 0.5)
+}
+
+/// Median of per-round values with a bootstrap interval over rounds.
+pub fn median_estimate(rounds: &[f64], seed: u64) -> Option<Estimate> {
+    if rounds.is_empty() {
+        return None;
+    }
+    let (mut idx, mut buffer) = (Vec::new(), Vec::new());
+    let (low, high) = bootstrap_interval(seed, |rng| {
+        draw(rng, rounds.len(), &mut idx);
+        median_at(rounds, &idx, &mut buffer)
+    });
+    Some(Estimate {
+        value: median(rounds),
+        low,
+        high,
+    })
+}
+
+/// Ratio of medians `median(a) / median(b)` with a bootstrap interval. When both have the same
+/// number of rounds the rounds are paired (resampled together: round *r* of `a` and `b` ran
+/// back to back, so drift cancels); otherwise they are resampled independently.
+pub fn ratio_estimate(a: &[f64], b: &[f64], seed: u64) -> Option<Estimate> {
+    ratio_of_medians(a, b, a.len() == b.len(), seed)
+}
+
+/// [`ratio_estimate`] with `a` and `b` always resampled independently (for runs that were not
+/// interleaved, e.g. two results files).
+pub fn ratio_estimate_independent(a: &[f64], b: &[f64], seed: u64) -> Option<Estimate> {
+    ratio_of_medians(a, b, false, seed)
+}
+
+fn ratio_of_medians(a: &[f64], b: &[f64], paired: bool, seed: u64) -> Option<Estimate> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let value = median(a) / median(b);
+    if !value.is_finite() {
+        return None;
+    }
+    let (mut idx_a, mut idx_b, mut buf_a, mut buf_b) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (low, high) = bootstrap_interval(seed, |rng| {
+        draw(rng, a.len(), &mut idx_a);
+        let idx_b = if paired {
+            &idx_a
+        } else {
+            draw(rng, b.len(), &mut idx_b);
+            &idx_b
+        };
+        median_at(a, &idx_a, &mut buf_a) / median_at(b, idx_b, &mut buf_b)
+    });
+    Some(Estimate { value, low, high })
+}
+
+/// Geometric mean of several ratios of medians, `(median(aᵢ) / median(bᵢ))`, with a bootstrap
+/// interval that resamples the rounds of every pair together (all cells of a run share the same
+/// rounds). Pairs with fewer rounds than the longest reuse their rounds cyclically.
+pub fn geomean_ratio_estimate(pairs: &[(&[f64], &[f64])], seed: u64) -> Option<Estimate> {
+    let pairs: Vec<&(&[f64], &[f64])> = pairs
+        .iter()
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let geomean = |ratios: &mut dyn Iterator<Item = f64>| {
+        let (sum, count) = ratios.fold((0.0, 0usize), |(s, c), r| (s + r.ln(), c + 1));
+        (sum / count as f64).exp()
+    };
+    let value = geomean(&mut pairs.iter().map(|(a, b)| median(a) / median(b)));
+    let n = pairs
+        .iter()
+        .map(|(a, b)| a.len().max(b.len()))
+        .max()
+        .unwrap_or(0);
+    let (mut idx, mut buf_a, mut buf_b) = (Vec::new(), Vec::new(), Vec::new());
+    let (low, high) = bootstrap_interval(seed, |rng| {
+        draw(rng, n, &mut idx);
+        geomean(
+            &mut pairs
+                .iter()
+                .map(|(a, b)| median_at(a, &idx, &mut buf_a) / median_at(b, &idx, &mut buf_b)),
+        )
+    });
+    value.is_finite().then_some(Estimate { value, low, high })
+}
+
+/// What a ratio's confidence interval says about `a` compared with `b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The whole interval is below 1: `a` takes less time.
+    Faster,
+    /// The whole interval is above 1: `a` takes more time.
+    Slower,
+    /// The interval contains 1: the data cannot tell them apart.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// The verdict of a time ratio `a / b`.
+    pub fn of_ratio(ratio: &Estimate) -> Self {
+        if ratio.high < 1.0 {
+            Self::Faster
+        } else if ratio.low > 1.0 {
+            Self::Slower
+        } else {
+            Self::Inconclusive
+        }
+    }
+}
+
+/// A seed derived from a cell's identity, so intervals are reproducible run to run.
+pub fn seed_for(parts: &[&str]) -> u64 {
+    // FNV-1a: stable across platforms and Rust versions, unlike `DefaultHasher`.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 #[cfg(test)]
@@ -89,9 +388,24 @@ mod tests {
         assert!((s.p90_ns - 900.0).abs() <= 1.0);
         assert!((s.p99_ns - 990.0).abs() <= 1.0);
         assert_eq!((s.min_ns, s.max_ns), (1.0, 1000.0));
-        assert!((s.mean_ns - 500.5).abs() < 1e-9);
+        assert!((s.mean_ns - 500.5).abs() < 1.0, "{}", s.mean_ns);
         assert!(s.cv > 0.5 && s.cv < 0.6, "{}", s.cv);
+        assert_eq!(s.spectrum.first(), Some(&[0.0, 1.0]));
+        assert_eq!(s.spectrum.last(), Some(&[100.0, 1000.0]));
+        assert!(s.spectrum.windows(2).all(|w| w[0][1] <= w[1][1]));
         assert!(summarize(&[]).is_none());
+    }
+
+    #[test]
+    fn histograms_survive_encoding() {
+        let mut hist = new_histogram();
+        for v in [10u64, 20, 30, 1_000_000] {
+            hist.record(v).unwrap();
+        }
+        let back = decode_histogram(&encode_histogram(&hist)).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.max(), hist.max());
+        assert!(decode_histogram("not a histogram").is_none());
     }
 
     #[test]
@@ -101,5 +415,113 @@ mod tests {
             (s.median_ns, s.p999_ns, s.stddev_ns, s.cv),
             (250.0, 250.0, 0.0, 0.0)
         );
+    }
+
+    #[test]
+    fn quantiles_interpolate_between_order_statistics() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(quantile(&[10.0, 20.0], 0.9), 19.0);
+        assert!(median(&[]).is_nan());
+        let mut round = vec![5, 1, 4, 2, 3];
+        assert_eq!(round_percentiles(&mut round)[0], 3.0);
+    }
+
+    /// One synthetic round: the median of `n` draws from a log-normal distribution with median
+    /// `true_median` and shape `sigma`, scaled by a per-round drift factor.
+    fn synthetic_round(rng: &mut StdRng, true_median: f64, sigma: f64, drift: f64) -> f64 {
+        let mut samples: Vec<f64> = (0..201)
+            .map(|_| {
+                // Box-Muller: one standard normal draw.
+                let (u1, u2): (f64, f64) = (rng.random(), rng.random());
+                let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                true_median * (sigma * z).exp()
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples[100] * drift
+    }
+
+    #[test]
+    fn median_interval_covers_the_true_median_in_at_least_90_percent_of_trials() {
+        let true_median = 1_000.0;
+        let trials = 300;
+        let mut covered = 0;
+        let mut rng = StdRng::seed_from_u64(7);
+        for trial in 0..trials {
+            let rounds: Vec<f64> = (0..20)
+                .map(|_| synthetic_round(&mut rng, true_median, 0.5, 1.0))
+                .collect();
+            let estimate = median_estimate(&rounds, trial).unwrap();
+            assert!(estimate.low <= estimate.value && estimate.value <= estimate.high);
+            if estimate.low <= true_median && true_median <= estimate.high {
+                covered += 1;
+            }
+        }
+        let coverage = covered as f64 / trials as f64;
+        assert!(coverage >= 0.90, "coverage {coverage}");
+        assert!(
+            coverage < 1.0,
+            "intervals too wide to mean anything: {coverage}"
+        );
+    }
+
+    #[test]
+    fn identical_samplers_are_inconclusive_and_a_2x_difference_is_not() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let drifts: Vec<f64> = (0..20).map(|_| 1.0 + rng.random::<f64>() * 0.3).collect();
+        let a: Vec<f64> = drifts
+            .iter()
+            .map(|&d| synthetic_round(&mut rng, 500.0, 0.3, d))
+            .collect();
+        let b: Vec<f64> = drifts
+            .iter()
+            .map(|&d| synthetic_round(&mut rng, 500.0, 0.3, d))
+            .collect();
+        let same = ratio_estimate(&a, &b, 1).unwrap();
+        assert_eq!(Verdict::of_ratio(&same), Verdict::Inconclusive, "{same:?}");
+        assert!((same.value - 1.0).abs() < 0.05, "{same:?}");
+
+        let slower: Vec<f64> = a.iter().map(|x| x * 2.0).collect();
+        let twice = ratio_estimate(&slower, &b, 1).unwrap();
+        assert_eq!(Verdict::of_ratio(&twice), Verdict::Slower, "{twice:?}");
+        assert!(twice.low > 1.8 && twice.high < 2.2, "{twice:?}");
+        let faster = ratio_estimate(&b, &slower, 1).unwrap();
+        assert_eq!(Verdict::of_ratio(&faster), Verdict::Faster, "{faster:?}");
+    }
+
+    #[test]
+    fn pairing_rounds_cancels_drift_shared_by_both_cells() {
+        // Both cells suffer the same large drift; the paired interval stays narrow.
+        let drift: Vec<f64> = (0..20).map(|i| 1.0 + (i % 5) as f64 * 0.2).collect();
+        let a: Vec<f64> = drift.iter().map(|d| 300.0 * d).collect();
+        let b: Vec<f64> = drift.iter().map(|d| 100.0 * d).collect();
+        let paired = ratio_estimate(&a, &b, 3).unwrap();
+        assert!((paired.value - 3.0).abs() < 1e-9);
+        assert!(paired.high - paired.low < 1e-9, "{paired:?}");
+        let unpaired = ratio_estimate(&a, &b[..19], 3).unwrap();
+        assert!(unpaired.high - unpaired.low > 0.1, "{unpaired:?}");
+    }
+
+    #[test]
+    fn geometric_mean_of_ratios_and_its_interval() {
+        let a1 = [200.0; 10];
+        let b1 = [100.0; 10];
+        let a2 = [800.0; 10];
+        let b2 = [100.0; 10];
+        let g = geomean_ratio_estimate(&[(&a1, &b1), (&a2, &b2)], 5).unwrap();
+        assert!((g.value - 4.0).abs() < 1e-9, "{g:?}");
+        assert!((g.low - 4.0).abs() < 1e-9 && (g.high - 4.0).abs() < 1e-9);
+        assert!(geomean_ratio_estimate(&[], 5).is_none());
+    }
+
+    #[test]
+    fn cv_and_seeds() {
+        assert_eq!(coefficient_of_variation(&[5.0, 5.0, 5.0]), 0.0);
+        assert!(
+            (coefficient_of_variation(&[1.0, 3.0]) - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9
+        );
+        assert_eq!(seed_for(&["a", "b"]), seed_for(&["a", "b"]));
+        assert_ne!(seed_for(&["a", "b"]), seed_for(&["ab"]));
     }
 }

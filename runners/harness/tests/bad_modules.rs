@@ -196,7 +196,7 @@ fn bad_modules_fail_their_own_cells_and_the_run_goes_on() {
             noop.error
         );
         assert!(
-            noop.steady.as_ref().is_some_and(|s| s.samples > 0),
+            noop.steady.as_ref().is_some_and(|s| s.wall.samples > 0),
             "{engine}"
         );
     }

@@ -58,8 +58,15 @@ fn a_real_run_writes_schema_valid_results() {
         .filter(|c| c.conformance == Conformance::Pass)
     {
         let steady = cell.steady.as_ref().expect("conformant cells are measured");
-        assert!(steady.samples > 0 && steady.median_ns > 0.0, "{cell:?}");
-        assert!(steady.median_ns <= steady.p99_ns, "{cell:?}");
+        assert!(
+            steady.wall.samples > 0 && steady.wall.median_ns > 0.0,
+            "{cell:?}"
+        );
+        assert!(steady.wall.median_ns <= steady.wall.p99_ns, "{cell:?}");
+        assert_eq!(steady.rounds.p50_ns.len(), 3, "one entry per round");
+        let median = steady.median.expect("an interval for every timed cell");
+        assert!(median.low <= median.value && median.value <= median.high);
+        assert!(steady.cpu.is_some_and(|c| c.value > 0.0));
         assert_eq!(
             cell.ratio_to_native.is_some(),
             cell.engine != "native",
@@ -73,6 +80,29 @@ fn a_real_run_writes_schema_valid_results() {
             .contains_key("wasmtime-cranelift")
     );
     assert!(results.environment.cores >= 1);
+    for subject in &subjects[..2] {
+        for engine in common::engines() {
+            let phase = results
+                .phases
+                .iter()
+                .find(|p| p.filter == subject.filter.name && p.engine == engine.name)
+                .expect("start-up phases for every filter and engine");
+            assert!(phase.compile.as_ref().is_some_and(|c| c.median_ns > 0.0));
+            assert_eq!(phase.instantiate.as_ref().unwrap().samples_ns.len(), 2);
+            assert!(
+                phase.first_request.is_some() && phase.memory.is_some(),
+                "{phase:?}"
+            );
+        }
+    }
+    assert!(!results.summary.engines.is_empty());
+
+    // Merging a run with itself pools the rounds and keeps every cell.
+    let merged = filterbench_harness::merge::merge(vec![results.clone(), results.clone()]).unwrap();
+    assert_eq!(merged.cells.len(), results.cells.len());
+    assert_eq!(merged.settings.runs, 2);
+    let doubled = merged.cells.iter().find_map(|c| c.steady.as_ref()).unwrap();
+    assert_eq!(doubled.rounds.p50_ns.len(), 6);
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/results.json");
@@ -96,7 +126,7 @@ fn a_real_run_writes_schema_valid_results() {
 #[test]
 fn the_schema_rejects_a_renamed_field() {
     let json = serde_json::json!({
-        "schema_version": 1,
+        "schema_version": 2,
         "tool": {"name": "filterbench", "version": "0"},
         "environment": {},
         "settings": {"quick": true, "warmup_ms": 1, "rounds": 1, "slice_ms": 1},

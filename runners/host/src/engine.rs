@@ -67,11 +67,36 @@ pub trait Engine {
     fn info(&self) -> EngineInfo;
     /// Loads (reads, validates, compiles, links) a module.
     fn load(&self, source: &ModuleSource) -> Result<Box<dyn LoadedModule>, FilterError>;
+
+    /// Loads a module from an artifact made by [`LoadedModule::serialize`] on this same engine
+    /// configuration, skipping compilation (what a proxy's module cache does). Engines without
+    /// serialized artifacts return [`FilterError::Unsupported`].
+    fn load_serialized(
+        &self,
+        source: &ModuleSource,
+        artifact: &[u8],
+    ) -> Result<Box<dyn LoadedModule>, FilterError> {
+        let _ = artifact;
+        Err(FilterError::Unsupported {
+            module: source.name.clone(),
+            engine: self.info().name,
+            detail: NO_SERIALIZED_FORMAT.to_owned(),
+        })
+    }
 }
+
+/// Why an engine configuration cannot serialize a compiled module.
+pub const NO_SERIALIZED_FORMAT: &str = "this engine has no serialized (precompiled) module format";
 
 /// A module ready to be instantiated any number of times.
 pub trait LoadedModule {
     /// Creates a fresh instance (running the module's start function, e.g. `_initialize`).
     /// The root lifecycle is not run yet: call [`FilterInstance::start`].
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError>;
+
+    /// The engine's precompiled artifact of this module, for [`Engine::load_serialized`];
+    /// `Err` says why there is none.
+    fn serialize(&self) -> Result<Vec<u8>, String> {
+        Err(NO_SERIALIZED_FORMAT.to_owned())
+    }
 }

@@ -76,6 +76,11 @@ macro_rules! declare_callbacks {
             fn module_name(&self) -> &str;
             /// Engine name used in error messages.
             fn engine_name(&self) -> &str;
+            /// Size of the instance's linear memory, bytes (`None` where there is none, e.g.
+            /// native code).
+            fn linear_memory_bytes(&mut self) -> Option<u64> {
+                None
+            }
             $(
                 #[doc = concat!("Calls `", $export, "`.")]
                 fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError>;
@@ -116,6 +121,8 @@ pub trait FilterInstance {
     fn tick(&mut self) -> Result<(), FilterError>;
     /// The host state of this instance.
     fn state(&mut self) -> &mut HostState;
+    /// Size of the instance's linear memory, bytes (`None` for native code).
+    fn linear_memory_bytes(&mut self) -> Option<u64>;
 }
 
 /// How many follow-up events one callback may cause before the filter is declared runaway.
@@ -251,6 +258,11 @@ fn run_direction<C: Callbacks + ?Sized>(
         let eos = last && !has_trailers;
         let size = {
             let stream = &mut c.host().stream;
+            if body_slot(stream, direction).is_none() {
+                let mut spare = stream.spare_buffers.pop().unwrap_or_default();
+                spare.clear();
+                *body_slot(stream, direction) = Some(spare);
+            }
             let buf = body_slot(stream, direction).get_or_insert_with(Vec::new);
             buf.extend_from_slice(chunk);
             buf.len() as u32
@@ -331,8 +343,12 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange) {
         .clone_from(&exchange.request_trailers);
     stream.response_headers = None;
     stream.response_trailers = None;
-    stream.request_body = None;
-    stream.response_body = None;
+    for body in [stream.request_body.take(), stream.response_body.take()]
+        .into_iter()
+        .flatten()
+    {
+        stream.spare_buffers.push(body);
+    }
     stream.request_body_forwarded.clear();
     stream.response_body_forwarded.clear();
     stream.local_response = None;
@@ -447,6 +463,10 @@ impl<T: Callbacks> FilterInstance for T {
 
     fn run_stream(&mut self, exchange: &HttpExchange) -> Result<(), FilterError> {
         run_stream_lifecycle(self, exchange)
+    }
+
+    fn linear_memory_bytes(&mut self) -> Option<u64> {
+        Callbacks::linear_memory_bytes(self)
     }
 
     fn tick(&mut self) -> Result<(), FilterError> {

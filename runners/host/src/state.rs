@@ -321,6 +321,8 @@ pub struct StreamState {
     pub request_body_forwarded: Bytes,
     /// Response body bytes the filter let through, in order.
     pub response_body_forwarded: Bytes,
+    /// Emptied body buffers of earlier streams, reused so a stream allocates nothing.
+    pub spare_buffers: Vec<Bytes>,
     /// Local response sent by the filter, if any.
     pub local_response: Option<LocalResponse>,
     /// Set by `proxy_continue_stream(HTTP_REQUEST)`.

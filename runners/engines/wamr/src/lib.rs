@@ -468,6 +468,17 @@ macro_rules! callback_table {
                 unsafe { &mut (*self.data).host }
             }
 
+            fn linear_memory_bytes(&mut self) -> Option<u64> {
+                // SAFETY: `module_inst` is alive for as long as this instance.
+                unsafe {
+                    let memory = sys::wasm_runtime_get_default_memory(self.module_inst);
+                    (!memory.is_null()).then(|| {
+                        sys::wasm_memory_get_cur_page_count(memory)
+                            * sys::wasm_memory_get_bytes_per_page(memory)
+                    })
+                }
+            }
+
             fn module_name(&self) -> &str {
                 &self.module.name
             }

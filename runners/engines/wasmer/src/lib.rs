@@ -295,6 +295,11 @@ macro_rules! callback_table {
                 &mut self.env.as_mut(&mut self.store).host
             }
 
+            fn linear_memory_bytes(&mut self) -> Option<u64> {
+                let memory = self.env.as_ref(&self.store).memory.clone()?;
+                Some(memory.view(&self.store).data_size())
+            }
+
             fn module_name(&self) -> &str {
                 &self.module_name
             }
@@ -436,6 +441,32 @@ impl Engine for WasmerEngine {
         let bytes = source.read_wasm(self.configuration.name)?;
         self.load_bytes(&source.name, &bytes)
     }
+
+    fn load_serialized(
+        &self,
+        source: &ModuleSource,
+        artifact: &[u8],
+    ) -> Result<Box<dyn LoadedModule>, FilterError> {
+        let load_error = |detail: String| FilterError::Load {
+            module: source.name.clone(),
+            engine: self.configuration.name.to_owned(),
+            detail,
+        };
+        let engine = match self.configuration.metering {
+            true => build_engine(self.configuration).map_err(load_error)?,
+            false => self.engine.clone(),
+        };
+        // SAFETY: the artifact comes from `Module::serialize` of an engine with this exact
+        // configuration in this process.
+        let module = unsafe { Module::deserialize(&engine, artifact) }
+            .map_err(|e| load_error(e.to_string()))?;
+        Ok(Box::new(WasmerModule {
+            engine,
+            module,
+            module_name: source.name.clone(),
+            engine_name: self.configuration.name,
+        }))
+    }
 }
 
 /// A compiled module.
@@ -447,6 +478,13 @@ struct WasmerModule {
 }
 
 impl LoadedModule for WasmerModule {
+    fn serialize(&self) -> Result<Vec<u8>, String> {
+        self.module
+            .serialize()
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| e.to_string())
+    }
+
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
         let fail = |source: CallError| FilterError::Trap {
             module: self.module_name.clone(),

@@ -199,6 +199,11 @@ macro_rules! callback_table {
                 &mut self.store.data_mut().host
             }
 
+            fn linear_memory_bytes(&mut self) -> Option<u64> {
+                let memory = self.store.data().memory?;
+                Some(memory.data_size(&self.store) as u64)
+            }
+
             fn module_name(&self) -> &str {
                 &self.module_name
             }

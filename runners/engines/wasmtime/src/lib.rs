@@ -308,6 +308,11 @@ macro_rules! callback_table {
                 &mut self.store.data_mut().host
             }
 
+            fn linear_memory_bytes(&mut self) -> Option<u64> {
+                let memory = self.store.data().memory?;
+                Some(memory.data_size(&self.store) as u64)
+            }
+
             fn module_name(&self) -> &str {
                 &self.module_name
             }
@@ -464,6 +469,10 @@ impl WasmtimeEngine {
     ) -> Result<Box<dyn LoadedModule>, FilterError> {
         inspect::inspect(name, bytes)?;
         let module = Module::new(&self.engine, bytes).map_err(|e| self.load_error(name, &e))?;
+        self.link(name, module)
+    }
+
+    fn link(&self, name: &str, module: Module) -> Result<Box<dyn LoadedModule>, FilterError> {
         let pre = self
             .linker
             .instantiate_pre(&module)
@@ -494,6 +503,18 @@ impl Engine for WasmtimeEngine {
         let bytes = source.read_wasm(self.configuration.name)?;
         self.load_bytes(&source.name, &bytes)
     }
+
+    fn load_serialized(
+        &self,
+        source: &ModuleSource,
+        artifact: &[u8],
+    ) -> Result<Box<dyn LoadedModule>, FilterError> {
+        // SAFETY: the artifact comes from `Module::serialize` of an engine with this exact
+        // configuration in this process; wasmtime also checks its header and configuration.
+        let module = unsafe { Module::deserialize(&self.engine, artifact) }
+            .map_err(|e| self.load_error(&source.name, &e))?;
+        self.link(&source.name, module)
+    }
 }
 
 /// A compiled and linked module.
@@ -506,6 +527,10 @@ struct WasmtimeModule {
 }
 
 impl LoadedModule for WasmtimeModule {
+    fn serialize(&self) -> Result<Vec<u8>, String> {
+        self.pre.module().serialize().map_err(|e| describe(&e))
+    }
+
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
         let trap = |callback: &'static str, e: &wasmtime::Error| FilterError::Trap {
             module: self.module_name.clone(),

@@ -24,9 +24,10 @@ pub fn tiny_run() -> RunSettings {
     RunSettings {
         measure: MeasureSettings {
             warmup: Duration::from_millis(2),
-            rounds: 2,
+            rounds: 3,
             slice: Duration::from_millis(3),
-            max_samples: 10_000,
+            phase_samples: 2,
+            compile_samples: 1,
         },
         quick: true,
         workloads: None,

@@ -1,0 +1,212 @@
+//! `compare OLD NEW`: per cell, the change of the median with a 95% interval (rounds of the two
+//! runs resampled independently) and a verdict against a threshold; instructions per lifecycle
+//! are compared too when both files have them (deterministic: no interval needed).
+
+use crate::results::Results;
+use crate::stats::{self, Estimate};
+use serde::Serialize;
+
+/// What a change says, given the threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The whole interval is below 1 - threshold.
+    Improved,
+    /// The whole interval is above 1 + threshold.
+    Regressed,
+    /// The whole interval is within 1 ± threshold.
+    Unchanged,
+    /// The interval straddles a threshold: more data needed.
+    Inconclusive,
+}
+
+impl Change {
+    /// Judges a new/old time ratio.
+    pub fn of(ratio: &Estimate, threshold: f64) -> Self {
+        if ratio.low > 1.0 + threshold {
+            Self::Regressed
+        } else if ratio.high < 1.0 - threshold {
+            Self::Improved
+        } else if ratio.low >= 1.0 - threshold && ratio.high <= 1.0 + threshold {
+            Self::Unchanged
+        } else {
+            Self::Inconclusive
+        }
+    }
+
+    /// Judges a deterministic new/old ratio (instruction counts).
+    pub fn of_exact(ratio: f64, threshold: f64) -> Self {
+        Self::of(
+            &Estimate {
+                value: ratio,
+                low: ratio,
+                high: ratio,
+            },
+            threshold,
+        )
+    }
+}
+
+/// One cell present in both files.
+#[derive(Clone, Debug, Serialize)]
+pub struct CellChange {
+    /// Filter name.
+    pub filter: String,
+    /// Engine name.
+    pub engine: String,
+    /// Workload name.
+    pub workload: String,
+    /// Old median, ns.
+    pub old_ns: f64,
+    /// New median, ns.
+    pub new_ns: f64,
+    /// New / old median with its 95% interval.
+    pub ratio: Estimate,
+    /// Verdict on time.
+    pub change: Change,
+    /// New / old instructions per lifecycle, when both were counted.
+    pub instructions_ratio: Option<f64>,
+    /// Verdict on instructions.
+    pub instructions_change: Option<Change>,
+}
+
+/// Compares every cell timed in both files. `threshold` is relative (0.05 = 5%).
+pub fn compare(old: &Results, new: &Results, threshold: f64) -> Vec<CellChange> {
+    let mut out = Vec::new();
+    for n in &new.cells {
+        let Some(o) = old
+            .cells
+            .iter()
+            .find(|o| o.filter == n.filter && o.engine == n.engine && o.workload == n.workload)
+        else {
+            continue;
+        };
+        let (Some(os), Some(ns)) = (&o.steady, &n.steady) else {
+            continue;
+        };
+        let seed = stats::seed_for(&["compare", &n.filter, &n.engine, &n.workload]);
+        // Independent resampling: the runs' rounds are not paired in time.
+        let (a, b) = (&ns.rounds.p50_ns, &os.rounds.p50_ns);
+        let ratio = stats::ratio_estimate_independent(a, b, seed);
+        let Some(ratio) = ratio.map(|r| r.rounded(4)) else {
+            continue;
+        };
+        let instructions_ratio = match (&o.instructions, &n.instructions) {
+            (Some(oi), Some(ni)) if oi.per_lifecycle > 0.0 => {
+                Some(stats::round_to(ni.per_lifecycle / oi.per_lifecycle, 4))
+            }
+            _ => None,
+        };
+        out.push(CellChange {
+            filter: n.filter.clone(),
+            engine: n.engine.clone(),
+            workload: n.workload.clone(),
+            old_ns: stats::median(b),
+            new_ns: stats::median(a),
+            change: Change::of(&ratio, threshold),
+            ratio,
+            instructions_ratio,
+            instructions_change: instructions_ratio.map(|r| Change::of_exact(r, threshold)),
+        });
+    }
+    out
+}
+
+/// Whether any cell regressed (on time, or on instructions where counted — instructions win,
+/// being deterministic).
+pub fn any_regression(changes: &[CellChange]) -> bool {
+    changes.iter().any(|c| match c.instructions_change {
+        Some(change) => change == Change::Regressed,
+        None => c.change == Change::Regressed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Cell, Conformance, RoundSeries, Steady};
+    use crate::stats::SampleSummary;
+
+    fn results_with(cells: Vec<Cell>) -> Results {
+        let mut r: Results =
+            serde_json::from_str(include_str!("../tests/data/minimal-results.json")).unwrap();
+        r.cells = cells;
+        r
+    }
+
+    fn cell(engine: &str, rounds: Vec<f64>) -> Cell {
+        let wall = SampleSummary {
+            samples: 1,
+            median_ns: 1.0,
+            p90_ns: 1.0,
+            p99_ns: 1.0,
+            p999_ns: 1.0,
+            mean_ns: 1.0,
+            min_ns: 1.0,
+            max_ns: 1.0,
+            stddev_ns: 0.0,
+            cv: 0.0,
+            spectrum: Vec::new(),
+        };
+        let mut c: Cell = serde_json::from_value(serde_json::json!({
+            "filter": "noop", "engine": engine, "workload": "get-small",
+            "conformance": "pass", "error": null, "error_kind": null, "diff": [],
+            "steady": null, "ratio_to_native": null, "verdict_vs_native": null
+        }))
+        .unwrap();
+        assert_eq!(c.conformance, Conformance::Pass);
+        c.steady = Some(Steady {
+            wall,
+            histogram: String::new(),
+            rounds: RoundSeries {
+                p50_ns: rounds,
+                ..RoundSeries::default()
+            },
+            median: None,
+            p90: None,
+            p99: None,
+            p999: None,
+            cpu: None,
+            round_cv: 0.0,
+        });
+        c
+    }
+
+    /// Rounds around 1000 ns with ±1% deterministic jitter.
+    fn rounds(scale: f64, phase: usize) -> Vec<f64> {
+        (0..20)
+            .map(|i| scale * 1000.0 * (1.0 + (((i + phase) * 7) % 5) as f64 * 0.005 - 0.01))
+            .collect()
+    }
+
+    #[test]
+    fn a_2x_regression_is_detected_and_identical_runs_are_unchanged() {
+        let old = results_with(vec![cell("wasmtime-cranelift", rounds(1.0, 0))]);
+        let same = compare(&old, &old, 0.05);
+        assert_eq!(same.len(), 1);
+        assert_eq!(same[0].change, Change::Unchanged, "{:?}", same[0]);
+        assert!(!any_regression(&same));
+
+        let slower = results_with(vec![cell("wasmtime-cranelift", rounds(2.0, 3))]);
+        let changes = compare(&old, &slower, 0.05);
+        assert_eq!(changes[0].change, Change::Regressed, "{:?}", changes[0]);
+        assert!((changes[0].ratio.value - 2.0).abs() < 0.05);
+        assert!(any_regression(&changes));
+
+        let back = compare(&slower, &old, 0.05);
+        assert_eq!(back[0].change, Change::Improved);
+    }
+
+    #[test]
+    fn thresholds_decide_between_unchanged_and_inconclusive() {
+        let e = |low, high| Estimate {
+            value: (low + high) / 2.0,
+            low,
+            high,
+        };
+        assert_eq!(Change::of(&e(0.98, 1.03), 0.05), Change::Unchanged);
+        assert_eq!(Change::of(&e(0.98, 1.08), 0.05), Change::Inconclusive);
+        assert_eq!(Change::of(&e(1.06, 1.08), 0.05), Change::Regressed);
+        assert_eq!(Change::of_exact(1.2, 0.05), Change::Regressed);
+    }
+}

@@ -1,0 +1,81 @@
+//! Human-readable numbers shared by the terminal table and the reports.
+
+use crate::stats::{Estimate, Verdict};
+
+/// Formats nanoseconds with a unit that keeps 3 significant digits.
+pub fn ns(ns: f64) -> String {
+    if !ns.is_finite() {
+        "-".to_owned()
+    } else if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.2} µs", ns / 1_000.0)
+    } else if ns < 1_000_000_000.0 {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    } else {
+        format!("{:.2} s", ns / 1_000_000_000.0)
+    }
+}
+
+/// A latency estimate with its interval: `1.23 µs ±2.1%`.
+pub fn ns_estimate(e: &Estimate) -> String {
+    format!("{} ±{:.1}%", ns(e.value), e.relative_half_width() * 100.0)
+}
+
+/// A ratio: `1.40x`.
+pub fn ratio(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}x")
+    } else if r >= 10.0 {
+        format!("{r:.1}x")
+    } else {
+        format!("{r:.2}x")
+    }
+}
+
+/// A ratio with its interval: `1.40x [1.37–1.43]`.
+pub fn ratio_estimate(e: &Estimate) -> String {
+    format!("{} [{:.2}–{:.2}]", ratio(e.value), e.low, e.high)
+}
+
+/// A verdict as a word.
+pub fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Faster => "faster",
+        Verdict::Slower => "slower",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// Bytes with a binary unit: `512 B`, `1.5 KiB`, `3.2 MiB`.
+pub fn bytes(b: f64) -> String {
+    if b < 1024.0 {
+        format!("{b:.0} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_keep_three_significant_digits() {
+        assert_eq!(ns(512.4), "512 ns");
+        assert_eq!(ns(1_234.0), "1.23 µs");
+        assert_eq!(ns(2_500_000.0), "2.50 ms");
+        assert_eq!(ratio(1.4), "1.40x");
+        assert_eq!(ratio(12.34), "12.3x");
+        assert_eq!(bytes(1536.0), "1.5 KiB");
+        let e = Estimate {
+            value: 2.0,
+            low: 1.9,
+            high: 2.1,
+        };
+        assert_eq!(ratio_estimate(&e), "2.00x [1.90–2.10]");
+        assert_eq!(ns_estimate(&e), "2 ns ±5.0%");
+    }
+}

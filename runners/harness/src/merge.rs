@@ -1,0 +1,70 @@
+//! Merging runs of the same matrix (`--repeat`, or several files given to `report`): cells
+//! and phases with the same key pool their rounds and samples; everything derived is then
+//! recomputed from the pooled data.
+
+use crate::analysis;
+use crate::results::{PhaseTiming, Results};
+use crate::stats;
+
+/// Merges `runs` into one; `None` when there are none. Cells are matched by (filter, engine,
+/// workload), phases by (filter, engine); cells only in later runs are appended.
+pub fn merge(runs: Vec<Results>) -> Option<Results> {
+    let mut runs = runs.into_iter();
+    let mut merged = runs.next()?;
+    for run in runs {
+        merged.settings.runs += run.settings.runs;
+        for engine in run.engines {
+            if !merged.engines.iter().any(|e| e.name == engine.name) {
+                merged.engines.push(engine);
+            }
+        }
+        for module in run.modules {
+            if !merged.modules.iter().any(|m| m.filter == module.filter) {
+                merged.modules.push(module);
+            }
+        }
+        for cell in run.cells {
+            let existing = merged.cells.iter_mut().find(|c| {
+                c.filter == cell.filter && c.engine == cell.engine && c.workload == cell.workload
+            });
+            match existing {
+                None => merged.cells.push(cell),
+                Some(into) => match (&mut into.steady, cell.steady) {
+                    (Some(a), Some(b)) => {
+                        a.rounds.extend(&b.rounds);
+                        if let (Some(mut ha), Some(hb)) = (
+                            stats::decode_histogram(&a.histogram),
+                            stats::decode_histogram(&b.histogram),
+                        ) && ha.add(&hb).is_ok()
+                        {
+                            a.histogram = stats::encode_histogram(&ha);
+                            if let Some(wall) = stats::summarize_histogram(&ha) {
+                                a.wall = wall;
+                            }
+                        }
+                    }
+                    (None, Some(b)) => into.steady = Some(b),
+                    _ => {}
+                },
+            }
+        }
+        for phase in run.phases {
+            match merged
+                .phases
+                .iter_mut()
+                .find(|p| p.filter == phase.filter && p.engine == phase.engine)
+            {
+                None => merged.phases.push(phase),
+                Some(into) => {
+                    into.compile = PhaseTiming::merged(&into.compile, &phase.compile);
+                    into.cache_load = PhaseTiming::merged(&into.cache_load, &phase.cache_load);
+                    into.instantiate = PhaseTiming::merged(&into.instantiate, &phase.instantiate);
+                    into.first_request =
+                        PhaseTiming::merged(&into.first_request, &phase.first_request);
+                }
+            }
+        }
+    }
+    analysis::analyze(&mut merged);
+    Some(merged)
+}

@@ -1,0 +1,66 @@
+//! Reports from filterbench results: a folder with `index.html` (one self-contained file, charts
+//! inline, opens offline), `README.md` (renders on GitHub, charts as images), `charts/*.svg`
+//! and `charts/*.png`, and a copy of the results.
+
+pub mod charts;
+mod html;
+mod markdown;
+pub mod tables;
+pub mod view;
+
+use filterbench_harness::results::{self, Results};
+use std::path::{Path, PathBuf};
+
+/// What a report run wrote.
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// The HTML report.
+    pub index_html: PathBuf,
+    /// The Markdown report.
+    pub readme: PathBuf,
+    /// Chart file stems under `charts/`.
+    pub charts: Vec<String>,
+}
+
+/// Errors while writing a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes the report of `results` into `dir` (created if needed).
+pub fn write(results: &Results, dir: &Path) -> Result<Written, ReportError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let view = view::View::of(results);
+    let charts = charts::draw_all(&view, &dir.join("charts"))?;
+    let content = tables::Content::of(results, &view);
+    let index_html = dir.join("index.html");
+    std::fs::write(&index_html, html::render(results, &content, &charts))
+        .map_err(io(&index_html))?;
+    let readme = dir.join("README.md");
+    std::fs::write(&readme, markdown::render(results, &content, &charts)).map_err(io(&readme))?;
+    let copy = dir.join("results.json");
+    results::write_atomic(&copy, results).map_err(io(&copy))?;
+    Ok(Written {
+        index_html,
+        readme,
+        charts: charts.into_iter().map(|c| c.name).collect(),
+    })
+}

@@ -1,0 +1,69 @@
+//! The Markdown report (renders on GitHub, charts as SVG images next to it).
+
+use crate::charts::Chart;
+use crate::tables::{Content, Section, Table};
+use filterbench_harness::results::Results;
+use std::fmt::Write as _;
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn table(out: &mut String, table: &Table) {
+    if table.rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| {} |",
+        table
+            .header
+            .iter()
+            .map(|h| cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(table.header.len()));
+    for row in &table.rows {
+        let _ = writeln!(
+            out,
+            "| {} |",
+            row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+        );
+    }
+    out.push('\n');
+}
+
+fn section(out: &mut String, s: &Section) {
+    let _ = write!(out, "## {}\n\n{}\n\n", s.title, s.intro);
+    table(out, &s.table);
+}
+
+/// Renders the Markdown report.
+pub fn render(results: &Results, content: &Content, charts: &[Chart]) -> String {
+    let env = &results.environment;
+    let mut out = format!(
+        "# filterbench report\n\n{}, {} logical cores, {}; {}; filterbench {}. \
+         Open `index.html` for the self-contained version.\n\n## Findings\n\n",
+        env.cpu_model, env.cores, env.os, env.started_at, results.tool.version
+    );
+    for f in &content.findings {
+        let _ = writeln!(out, "- {f}");
+    }
+    out.push('\n');
+    for s in &content.before_charts {
+        section(&mut out, s);
+    }
+    out.push_str("## Charts\n\n");
+    for c in charts {
+        let _ = write!(
+            out,
+            "### {}\n\n![{}](charts/{}.svg)\n\n{} ([PNG](charts/{}.png))\n\n",
+            c.title, c.title, c.name, c.caption, c.name
+        );
+    }
+    for s in &content.after_charts {
+        section(&mut out, s);
+    }
+    out
+}

@@ -1,0 +1,350 @@
+//! The report's text and tables, independent of the output format.
+
+use crate::view::{self, View};
+use filterbench_harness::format;
+use filterbench_harness::results::{Conformance, Results};
+use filterbench_harness::stats::Verdict;
+
+/// A table: header and rows of plain text.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows, as many cells as the header.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A titled part of the report.
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// Heading.
+    pub title: String,
+    /// Paragraph before the table.
+    pub intro: String,
+    /// The table (may be empty).
+    pub table: Table,
+}
+
+/// Everything textual in a report.
+#[derive(Clone, Debug)]
+pub struct Content {
+    /// Key findings, one sentence each.
+    pub findings: Vec<String>,
+    /// Sections shown before the charts.
+    pub before_charts: Vec<Section>,
+    /// Sections shown after the charts.
+    pub after_charts: Vec<Section>,
+}
+
+/// A row whose first cells are `lead` and the rest empty, `width` cells in all.
+fn padded(lead: Vec<String>, width: usize) -> Vec<String> {
+    let mut row = lead;
+    row.resize(width, String::new());
+    row
+}
+
+fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Content {
+    /// Builds the text of the report.
+    pub fn of(results: &Results, view: &View) -> Self {
+        Self {
+            findings: findings(results),
+            before_charts: vec![engines_section(results)],
+            after_charts: vec![
+                cells_section(results),
+                startup_section(results, view),
+                environment_section(results),
+            ],
+        }
+    }
+}
+
+fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_harness::results::Cell> {
+    results.cells.iter().filter(|c| c.steady.is_some())
+}
+
+fn findings(results: &Results) -> Vec<String> {
+    let mut out = Vec::new();
+    let engines = results.summary.engines_fastest_first();
+    if let (Some(best), Some(worst)) = (engines.first(), engines.last()) {
+        out.push(format!(
+            "Fastest engine overall: {} at {} the time of native code (geometric mean over {} filters, 95% CI); slowest: {} at {}.",
+            best.engine,
+            format::ratio_estimate(&best.geomean_ratio_to_native),
+            best.filters,
+            worst.engine,
+            format::ratio_estimate(&worst.geomean_ratio_to_native),
+        ));
+    }
+    let timed: Vec<_> = timed_cells(results).collect();
+    let conformant = results
+        .cells
+        .iter()
+        .filter(|c| matches!(c.conformance, Conformance::Pass | Conformance::Observed))
+        .count();
+    out.push(format!(
+        "{} cells checked, {} conformant and timed, {} not conformant, {} errors or unavailable.",
+        results.cells.len(),
+        conformant,
+        results
+            .cells
+            .iter()
+            .filter(|c| c.conformance == Conformance::Fail)
+            .count(),
+        results
+            .cells
+            .iter()
+            .filter(|c| c.conformance == Conformance::Error)
+            .count(),
+    ));
+    let inconclusive: Vec<String> = timed
+        .iter()
+        .filter(|c| c.verdict_vs_native == Some(Verdict::Inconclusive))
+        .map(|c| format!("{}/{} on {}", c.filter, c.workload, c.engine))
+        .collect();
+    if inconclusive.is_empty() {
+        out.push("Every timed cell differs from native with 95% confidence.".to_owned());
+    } else {
+        out.push(format!(
+            "{} cells cannot be told apart from native (inconclusive): {}.",
+            inconclusive.len(),
+            inconclusive.join(", ")
+        ));
+    }
+    let cvs: Vec<f64> = timed
+        .iter()
+        .filter_map(|c| c.steady.as_ref().map(|s| s.round_cv))
+        .collect();
+    if !cvs.is_empty() {
+        let lo = cvs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = cvs.iter().copied().fold(0.0, f64::max);
+        let noisy = timed.iter().filter(|c| c.noisy).count();
+        out.push(format!(
+            "Round-to-round variation (CV of round medians) ranged {:.1}%–{:.1}%; {} of {} timed cells are flagged noisy (CV above 5% or a ratio interval wider than ±3%).",
+            lo * 100.0,
+            hi * 100.0,
+            noisy,
+            timed.len()
+        ));
+    }
+    out
+}
+
+fn engines_section(results: &Results) -> Section {
+    let mut table = Table {
+        header: strings([
+            "engine",
+            "version",
+            "slowdown vs native (geomean, 95% CI)",
+            "verdict",
+            "filters",
+            "noisy cells",
+        ]),
+        rows: Vec::new(),
+    };
+    let engines = results.summary.engines_fastest_first();
+    for e in &engines {
+        let version = results
+            .engines
+            .iter()
+            .find(|r| r.name == e.engine)
+            .and_then(|r| r.version.clone())
+            .unwrap_or_default();
+        table.rows.push(vec![
+            e.engine.clone(),
+            version,
+            format::ratio_estimate(&e.geomean_ratio_to_native),
+            format::verdict(e.verdict).to_owned(),
+            e.filters.to_string(),
+            e.noisy_cells.to_string(),
+        ]);
+    }
+    for e in results.engines.iter().filter(|e| e.unavailable.is_some()) {
+        table.rows.push(vec![
+            e.name.clone(),
+            "-".to_owned(),
+            "not run".to_owned(),
+            e.unavailable.clone().unwrap_or_default(),
+            "-".to_owned(),
+            "-".to_owned(),
+        ]);
+    }
+    Section {
+        title: "Engines".to_owned(),
+        intro: "Each engine's lifecycle time divided by native Rust's (the same filter source built as a shared library), geometric mean over filters. The interval resamples the measurement rounds of all its cells together; `inconclusive` means it contains 1.".to_owned(),
+        table,
+    }
+}
+
+fn cells_section(results: &Results) -> Section {
+    let mut table = Table {
+        header: strings([
+            "filter",
+            "workload",
+            "engine",
+            "median (95% CI)",
+            "p99",
+            "p99.9",
+            "CPU / request",
+            "ratio to native (95% CI)",
+            "verdict",
+            "round CV",
+        ]),
+        rows: Vec::new(),
+    };
+    for c in &results.cells {
+        let Some(s) = &c.steady else {
+            if c.error_kind.as_deref() == Some("unavailable") {
+                continue;
+            }
+            let why = match c.conformance {
+                Conformance::Fail => format!("not conformant: {}", c.diff.join("; ")),
+                _ => c.error.clone().unwrap_or_else(|| "not timed".to_owned()),
+            };
+            table.rows.push(padded(
+                vec![c.filter.clone(), c.workload.clone(), c.engine.clone(), why],
+                table.header.len(),
+            ));
+            continue;
+        };
+        let est = |e: &Option<filterbench_harness::stats::Estimate>| {
+            e.as_ref().map_or("-".to_owned(), |e| format::ns(e.value))
+        };
+        let mut verdict = c
+            .verdict_vs_native
+            .map_or("baseline".to_owned(), |v| format::verdict(v).to_owned());
+        if c.noisy {
+            verdict.push_str(", noisy");
+        }
+        table.rows.push(vec![
+            c.filter.clone(),
+            c.workload.clone(),
+            c.engine.clone(),
+            s.median
+                .as_ref()
+                .map_or("-".to_owned(), format::ns_estimate),
+            est(&s.p99),
+            est(&s.p999),
+            est(&s.cpu),
+            c.ratio_to_native
+                .as_ref()
+                .map_or("1x".to_owned(), format::ratio_estimate),
+            verdict,
+            format!("{:.1}%", s.round_cv * 100.0),
+        ]);
+    }
+    Section {
+        title: "Every cell".to_owned(),
+        intro: "Steady state after warm-up: the median over rounds of each round's median (and p99, p99.9), thread CPU time per lifecycle, and the ratio to native from rounds paired in time. Cells that were not conformant are listed with why and were not timed.".to_owned(),
+        table,
+    }
+}
+
+fn startup_section(results: &Results, view: &View) -> Section {
+    let mut table = Table {
+        header: strings([
+            "filter",
+            "engine",
+            "compile",
+            "cache load",
+            "artifact",
+            "instantiate",
+            "first request",
+            "RSS / instance",
+            "linear memory",
+        ]),
+        rows: Vec::new(),
+    };
+    let ms = |p: &Option<filterbench_harness::results::PhaseTiming>| {
+        p.as_ref()
+            .map_or("-".to_owned(), |t| format::ns(t.median_ns))
+    };
+    for p in &results.phases {
+        if let Some(error) = &p.error
+            && p.compile.is_none()
+        {
+            table.rows.push(padded(
+                vec![p.filter.clone(), p.engine.clone(), error.clone()],
+                table.header.len(),
+            ));
+            continue;
+        }
+        table.rows.push(vec![
+            p.filter.clone(),
+            p.engine.clone(),
+            ms(&p.compile),
+            ms(&p.cache_load),
+            p.serialized_bytes
+                .map_or("-".to_owned(), |b| format::bytes(b as f64)),
+            ms(&p.instantiate),
+            ms(&p.first_request),
+            p.memory
+                .as_ref()
+                .map_or("-".to_owned(), |m| format::bytes(m.rss_bytes_per_instance)),
+            p.memory
+                .as_ref()
+                .and_then(|m| m.linear_memory_bytes)
+                .map_or("-".to_owned(), |b| format::bytes(b as f64)),
+        ]);
+    }
+    let engines = view::startup_rows(view).len();
+    Section {
+        title: "Start-up and memory".to_owned(),
+        intro: format!(
+            "Medians per filter and engine ({engines} engines with start-up data): compile (bytes to a ready module), load from the engine's serialized artifact, instantiate (+ vm_start + configure), the first request on a fresh instance, and memory per live instance."
+        ),
+        table,
+    }
+}
+
+fn environment_section(results: &Results) -> Section {
+    let env = &results.environment;
+    let s = &results.settings;
+    let mut rows = vec![
+        ["CPU", env.cpu_model.as_str()].map(str::to_owned).to_vec(),
+        vec!["logical cores".to_owned(), env.cores.to_string()],
+        vec!["OS".to_owned(), env.os.clone()],
+        vec!["kernel".to_owned(), env.kernel.clone()],
+        vec!["clock source".to_owned(), env.clocksource.clone()],
+        vec![
+            "timer overhead (subtracted)".to_owned(),
+            format!("{} ns", env.timer_overhead_ns),
+        ],
+        vec!["rustc".to_owned(), env.rustc.clone()],
+        vec![
+            "git commit".to_owned(),
+            match (&env.git_commit, env.git_dirty) {
+                (Some(c), Some(true)) => format!("{c} (with uncommitted changes)"),
+                (Some(c), _) => c.clone(),
+                (None, _) => "unknown".to_owned(),
+            },
+        ],
+        vec!["started".to_owned(), env.started_at.clone()],
+        vec![
+            "settings".to_owned(),
+            format!(
+                "{}; warm-up {} ms, {} rounds x {} ms per cell, {} run(s) merged, {} instances per start-up phase",
+                if s.quick { "--quick" } else { "standard" },
+                s.warmup_ms,
+                s.rounds,
+                s.slice_ms,
+                s.runs,
+                s.phase_samples
+            ),
+        ],
+    ];
+    for (name, version) in &env.engines {
+        rows.push(vec![format!("engine {name}"), version.clone()]);
+    }
+    Section {
+        title: "Environment".to_owned(),
+        intro: "Where and with what these numbers were measured.".to_owned(),
+        table: Table {
+            header: strings(["what", "value"]),
+            rows,
+        },
+    }
+}
