@@ -108,10 +108,17 @@ fn findings(results: &Results) -> Vec<String> {
     if inconclusive.is_empty() {
         out.push("Every timed cell differs from native with 95% confidence.".to_owned());
     } else {
+        const SHOWN: usize = 12;
+        let more = inconclusive.len().saturating_sub(SHOWN);
         out.push(format!(
-            "{} cells cannot be told apart from native (inconclusive): {}.",
+            "{} cells cannot be told apart from native (inconclusive): {}{}.",
             inconclusive.len(),
-            inconclusive.join(", ")
+            inconclusive[..inconclusive.len().min(SHOWN)].join(", "),
+            if more > 0 {
+                format!(" and {more} more (see the verdict column)")
+            } else {
+                String::new()
+            }
         ));
     }
     let cvs: Vec<f64> = timed
