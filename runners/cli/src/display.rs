@@ -120,7 +120,7 @@ pub fn print_check(cell: &Cell) {
 pub fn print_table(results: &Results) {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header([
+    let mut header = vec![
         "filter",
         "workload",
         "engine",
@@ -130,7 +130,12 @@ pub fn print_table(results: &Results) {
         "CPU/req",
         "ratio to native [95% CI]",
         "verdict",
-    ]);
+    ];
+    let counted = results.cells.iter().any(|c| c.instructions.is_some());
+    if counted {
+        header.push("instructions/req");
+    }
+    table.set_header(header);
     let right = |text: String| TableCell::new(text).set_alignment(CellAlignment::Right);
     for cell in results.cells.iter().filter(|c| !is_unavailable(c)) {
         let steady = cell.steady.as_ref();
@@ -151,7 +156,7 @@ pub fn print_table(results: &Results) {
         if cell.noisy {
             verdict.push_str(" (noisy)");
         }
-        table.add_row(vec![
+        let mut row = vec![
             TableCell::new(&cell.filter),
             TableCell::new(&cell.workload),
             TableCell::new(&cell.engine),
@@ -169,7 +174,11 @@ pub fn print_table(results: &Results) {
             ),
             right(ratio),
             TableCell::new(verdict.trim()),
-        ]);
+        ];
+        if counted {
+            row.push(right(format::instructions(cell)));
+        }
+        table.add_row(row);
     }
     println!("{table}");
     print_summary(results);

@@ -47,6 +47,22 @@ pub fn verdict(v: Verdict) -> &'static str {
     }
 }
 
+/// Instructions per lifecycle of a cell and its ratio to native: `9,482 (1.25x)`; the error
+/// kind when counting failed; `-` when not counted.
+pub fn instructions(cell: &crate::results::Cell) -> String {
+    match (&cell.instructions, &cell.instructions_error) {
+        (Some(count), _) => {
+            let n = format!("{:.0}", count.per_lifecycle);
+            match count.ratio_to_native {
+                Some(r) => format!("{n} ({})", ratio(r)),
+                None => n,
+            }
+        }
+        (None, Some(_)) => "not counted (see results)".to_owned(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
 /// Bytes with a binary unit: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn bytes(b: f64) -> String {
     if b < 1024.0 {

@@ -202,6 +202,12 @@ fn cells_section(results: &Results) -> Section {
         ]),
         rows: Vec::new(),
     };
+    let counted = results.cells.iter().any(|c| c.instructions.is_some());
+    if counted {
+        table
+            .header
+            .push("instructions / request (ratio)".to_owned());
+    }
     for c in &results.cells {
         let Some(s) = &c.steady else {
             if c.error_kind.as_deref() == Some("unavailable") {
@@ -242,6 +248,9 @@ fn cells_section(results: &Results) -> Section {
             verdict,
             format!("{:.1}%", s.round_cv * 100.0),
         ]);
+        if counted && let Some(row) = table.rows.last_mut() {
+            row.push(format::instructions(c));
+        }
     }
     Section {
         title: "Every cell".to_owned(),
