@@ -191,7 +191,42 @@ enum ListWhat {
     Workloads,
 }
 
+/// glibc tunable that keeps `memcpy` off the `rep movsb` path (see [`stable_memcpy`]).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+const REP_MOVSB_OFF: &str = "glibc.cpu.x86_rep_movsb_threshold=18446744073709551615";
+
+/// Re-executes this binary with `rep movsb` disabled in glibc's `memcpy`, unless the caller
+/// already chose a threshold. On the AMD EPYC machines this suite runs on, glibc's `rep movsb`
+/// copy was 10x slower for some buffer alignments (measured: the same 64 KiB-body lifecycle took
+/// 3.7 µs or 36 µs depending on where the heap put the buffers), so every host copy — and every
+/// copy inside a native filter — was a lottery. The vector loop glibc uses instead is steady.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn stable_memcpy() {
+    use std::os::unix::process::CommandExt;
+    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if current.contains("x86_rep_movsb_threshold") {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let tunables = if current.is_empty() {
+        REP_MOVSB_OFF.to_owned()
+    } else {
+        format!("{current}:{REP_MOVSB_OFF}")
+    };
+    // `exec` only returns on failure; then this process simply goes on with glibc's defaults.
+    let _ = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("GLIBC_TUNABLES", tunables)
+        .exec();
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn stable_memcpy() {}
+
 fn main() {
+    stable_memcpy();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run_command(args),

@@ -31,6 +31,31 @@ pub struct Environment {
     pub timer_overhead_ns: u64,
     /// Kernel clock source (e.g. `tsc`).
     pub clocksource: String,
+    /// CPU frequency governor of cpu0 (e.g. `performance`); null when the kernel exposes none
+    /// (common in virtual machines).
+    #[serde(default)]
+    pub governor: Option<String>,
+    /// Versions of the proxy and load tools on PATH (`envoy`, `wrk`, `oha`): tool → first line
+    /// of its version output; tools that are not installed are absent.
+    #[serde(default)]
+    pub tools: BTreeMap<String, String>,
+    /// `GLIBC_TUNABLES` of the run (the CLI turns glibc's `rep movsb` memcpy off); null when unset.
+    #[serde(default)]
+    pub glibc_tunables: Option<String>,
+}
+
+/// First line of a tool's version output, if the tool is on PATH.
+fn tool_version(program: &str, flag: &str) -> Option<String> {
+    let out = Command::new(program).arg(flag).output().ok()?;
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_owned())
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -93,5 +118,11 @@ pub fn fingerprint(engines: &[EngineInfo], timer_overhead_ns: u64) -> Environmen
             "/sys/devices/system/clocksource/clocksource0/current_clocksource",
         )
         .unwrap_or_else(|| "unknown".to_owned()),
+        glibc_tunables: std::env::var("GLIBC_TUNABLES").ok(),
+        governor: read_trimmed("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        tools: [("envoy", "--version"), ("wrk", "-v"), ("oha", "--version")]
+            .into_iter()
+            .filter_map(|(tool, flag)| Some((tool.to_owned(), tool_version(tool, flag)?)))
+            .collect(),
     }
 }

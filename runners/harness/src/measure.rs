@@ -136,6 +136,54 @@ impl<'a> TimedCell<'a> {
     }
 }
 
+/// Pins the calling thread to one CPU (Linux `sched_setaffinity`) for as long as the guard
+/// lives, then restores the previous affinity. Migrations between cores (and landing on the core
+/// that takes the interrupts) showed up as whole rounds running at a different speed.
+pub struct CpuPin {
+    previous: Option<libc::cpu_set_t>,
+}
+
+impl CpuPin {
+    /// The CPU pinned to by default: the last one (CPU 0 usually takes the most interrupts).
+    pub fn default_cpu() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get()) - 1
+    }
+
+    /// Pins the calling thread to `cpu`; `None` (no pinning) when the kernel refuses.
+    pub fn to(cpu: usize) -> Option<Self> {
+        // SAFETY: cpu_set_t is plain data; the calls only read/write the sets passed.
+        unsafe {
+            let mut previous: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_getaffinity(0, size, &mut previous) != 0 {
+                return None;
+            }
+            if !libc::CPU_ISSET(cpu, &previous) {
+                return None;
+            }
+            let mut only: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut only);
+            if libc::sched_setaffinity(0, size, &only) != 0 {
+                return None;
+            }
+            Some(Self {
+                previous: Some(previous),
+            })
+        }
+    }
+}
+
+impl Drop for CpuPin {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            // SAFETY: restores the set read in `to`.
+            unsafe {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &previous);
+            }
+        }
+    }
+}
+
 /// Median cost of one `Instant::now()` pair around nothing, in ns.
 pub fn timer_overhead_ns() -> u64 {
     let mut samples: Vec<u64> = (0..20_000)

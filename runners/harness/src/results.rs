@@ -290,6 +290,9 @@ pub struct Settings {
     /// What was measured: `time`, or `instructions` (callgrind) in addition.
     #[serde(default)]
     pub measure: Vec<String>,
+    /// The CPU the measuring thread was pinned to (null when pinning was refused).
+    #[serde(default)]
+    pub pinned_cpu: Option<u32>,
 }
 
 fn one() -> u32 {

@@ -214,9 +214,14 @@ pub fn run(
     settings: &RunSettings,
     observe: &mut dyn FnMut(Event<'_>),
 ) -> Results {
-    let overhead_ns = measure::timer_overhead_ns();
+    // Everything timed (phases and steady state) runs on one CPU.
     let infos: Vec<_> = engines.iter().map(|e| e.engine.info()).collect();
-    let environment = environment::fingerprint(&infos, overhead_ns);
+    let mut environment = environment::fingerprint(&infos, 0);
+    let cpu = measure::CpuPin::default_cpu();
+    let pin = measure::CpuPin::to(cpu);
+    let pinned_cpu = pin.as_ref().map(|_| cpu as u32);
+    let overhead_ns = measure::timer_overhead_ns();
+    environment.timer_overhead_ns = overhead_ns;
     let engine_records = infos
         .iter()
         .map(EngineRecord::from_info)
@@ -357,6 +362,7 @@ pub fn run(
             runs: 1,
             phase_samples: settings.measure.phase_samples,
             measure: vec!["time".to_owned()],
+            pinned_cpu,
         },
         cells,
         phases: phase_records,

@@ -326,10 +326,22 @@ fn environment_section(results: &Results) -> Section {
         vec!["kernel".to_owned(), env.kernel.clone()],
         vec!["clock source".to_owned(), env.clocksource.clone()],
         vec![
+            "CPU frequency governor".to_owned(),
+            env.governor
+                .clone()
+                .unwrap_or_else(|| "not exposed by the kernel".to_owned()),
+        ],
+        vec![
             "timer overhead (subtracted)".to_owned(),
             format!("{} ns", env.timer_overhead_ns),
         ],
         vec!["rustc".to_owned(), env.rustc.clone()],
+        vec![
+            "GLIBC_TUNABLES".to_owned(),
+            env.glibc_tunables
+                .clone()
+                .unwrap_or_else(|| "unset (glibc defaults)".to_owned()),
+        ],
         vec![
             "git commit".to_owned(),
             match (&env.git_commit, env.git_dirty) {
@@ -342,18 +354,45 @@ fn environment_section(results: &Results) -> Section {
         vec![
             "settings".to_owned(),
             format!(
-                "{}; warm-up {} ms, {} rounds x {} ms per cell, {} run(s) merged, {} instances per start-up phase",
+                "{}; warm-up {} ms, {} rounds x {} ms per cell, {} run(s) merged, {} instances per start-up phase, {}",
                 if s.quick { "--quick" } else { "standard" },
                 s.warmup_ms,
                 s.rounds,
                 s.slice_ms,
                 s.runs,
-                s.phase_samples
+                s.phase_samples,
+                s.pinned_cpu
+                    .map_or("not pinned to a CPU".to_owned(), |c| format!(
+                        "pinned to CPU {c}"
+                    ))
             ),
         ],
     ];
+    let timed: Vec<_> = timed_cells(results).collect();
+    let lifecycles: u64 = timed
+        .iter()
+        .filter_map(|c| c.steady.as_ref())
+        .map(|s| s.wall.samples)
+        .sum();
+    rows.push(vec![
+        "samples".to_owned(),
+        format!(
+            "{lifecycles} timed lifecycles in {} cells; {} start-up records",
+            timed.len(),
+            results.phases.len()
+        ),
+    ]);
     for (name, version) in &env.engines {
         rows.push(vec![format!("engine {name}"), version.clone()]);
+    }
+    for tool in ["envoy", "wrk", "oha"] {
+        rows.push(vec![
+            tool.to_owned(),
+            env.tools
+                .get(tool)
+                .cloned()
+                .unwrap_or_else(|| "not installed (no Envoy runs in this report)".to_owned()),
+        ]);
     }
     Section {
         title: "Environment".to_owned(),
