@@ -12,7 +12,17 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
     let mut runs = runs.into_iter();
     let mut merged = runs.next()?;
     for run in runs {
-        merged.settings.runs += run.settings.runs;
+        // A file of other cells (e.g. a sweep run) extends the matrix; only repeats of the same
+        // cells count as more runs.
+        let repeats = run.cells.iter().any(|c| {
+            c.steady.is_some()
+                && merged.cells.iter().any(|m| {
+                    m.filter == c.filter && m.engine == c.engine && m.workload == c.workload
+                })
+        });
+        if repeats {
+            merged.settings.runs += run.settings.runs;
+        }
         for engine in run.engines {
             if !merged.engines.iter().any(|e| e.name == engine.name) {
                 merged.engines.push(engine);
