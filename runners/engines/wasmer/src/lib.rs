@@ -401,17 +401,28 @@ impl WasmerEngine {
         bytes: &[u8],
     ) -> Result<Box<dyn LoadedModule>, FilterError> {
         inspect::inspect(name, bytes)?;
+        self.make_module(name, |engine| {
+            Module::new(engine, bytes).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Wraps a module made by `make` on this configuration's engine (a fresh engine per module
+    /// when metering: a metering middleware instruments exactly one module).
+    fn make_module(
+        &self,
+        name: &str,
+        make: impl FnOnce(&wasmer::Engine) -> Result<Module, String>,
+    ) -> Result<Box<dyn LoadedModule>, FilterError> {
         let load_error = |detail: String| FilterError::Load {
             module: name.to_owned(),
             engine: self.configuration.name.to_owned(),
             detail,
         };
-        // A metering middleware instruments exactly one module, so each module gets its own engine.
         let engine = match self.configuration.metering {
             true => build_engine(self.configuration).map_err(load_error)?,
             false => self.engine.clone(),
         };
-        let module = Module::new(&engine, bytes).map_err(|e| load_error(e.to_string()))?;
+        let module = make(&engine).map_err(load_error)?;
         Ok(Box::new(WasmerModule {
             engine,
             module,
@@ -447,25 +458,11 @@ impl Engine for WasmerEngine {
         source: &ModuleSource,
         artifact: &[u8],
     ) -> Result<Box<dyn LoadedModule>, FilterError> {
-        let load_error = |detail: String| FilterError::Load {
-            module: source.name.clone(),
-            engine: self.configuration.name.to_owned(),
-            detail,
-        };
-        let engine = match self.configuration.metering {
-            true => build_engine(self.configuration).map_err(load_error)?,
-            false => self.engine.clone(),
-        };
-        // SAFETY: the artifact comes from `Module::serialize` of an engine with this exact
-        // configuration in this process.
-        let module = unsafe { Module::deserialize(&engine, artifact) }
-            .map_err(|e| load_error(e.to_string()))?;
-        Ok(Box::new(WasmerModule {
-            engine,
-            module,
-            module_name: source.name.clone(),
-            engine_name: self.configuration.name,
-        }))
+        self.make_module(&source.name, |engine| {
+            // SAFETY: the artifact comes from `Module::serialize` of an engine with this exact
+            // configuration in this process.
+            unsafe { Module::deserialize(engine, artifact) }.map_err(|e| e.to_string())
+        })
     }
 }
 
