@@ -256,3 +256,71 @@ pub fn print_comparison(changes: &[filterbench_harness::compare::CellChange], th
         count(Change::Inconclusive)
     );
 }
+
+/// `median [min–max]` of a spread with `digits` decimals; `-` when absent.
+fn spread(s: Option<filterbench_harness::envoy::Spread>, scale: f64, digits: usize) -> String {
+    match s {
+        None => "-".to_owned(),
+        Some(s) if s.n == 1 => format!("{:.*}", digits, s.median * scale),
+        Some(s) => format!(
+            "{:.*} [{:.*}–{:.*}]",
+            digits,
+            s.median * scale,
+            digits,
+            s.min * scale,
+            digits,
+            s.max * scale
+        ),
+    }
+}
+
+/// The Envoy table: per filter and variant, medians [min–max] over rounds.
+pub fn print_envoy_table(results: &Results) {
+    let Some(envoy) = &results.envoy else { return };
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "filter",
+        "variant",
+        "max req/s",
+        "Envoy CPU µs/req",
+        "over baseline µs",
+        "p50 ms @rate",
+        "p99 ms @rate",
+        "RSS MiB",
+        "note",
+    ]);
+    for s in &envoy.summary {
+        let note = if let Some(e) = s.errors.first() {
+            e.chars().take(60).collect()
+        } else if s.drifted_rounds > 0 {
+            format!("{} drifted round(s)", s.drifted_rounds)
+        } else {
+            String::new()
+        };
+        table.add_row([
+            TableCell::new(&s.filter),
+            TableCell::new(&s.variant),
+            TableCell::new(spread(s.max_rps, 1.0, 0)).set_alignment(CellAlignment::Right),
+            TableCell::new(spread(s.cpu_us_per_request, 1.0, 1))
+                .set_alignment(CellAlignment::Right),
+            TableCell::new(spread(s.cpu_over_baseline_us, 1.0, 1))
+                .set_alignment(CellAlignment::Right),
+            TableCell::new(spread(s.latency(50.0), 1.0, 2)).set_alignment(CellAlignment::Right),
+            TableCell::new(spread(s.latency(99.0), 1.0, 2)).set_alignment(CellAlignment::Right),
+            TableCell::new(spread(s.rss_peak_bytes, 1.0 / 1048576.0, 1))
+                .set_alignment(CellAlignment::Right),
+            TableCell::new(note),
+        ]);
+    }
+    println!(
+        "\nEnvoy {} — {} round(s), open-loop rate {:.0} req/s ({}), {} connections, upstream {}",
+        envoy.settings.envoy_version,
+        envoy.settings.rounds,
+        envoy.settings.rate_rps,
+        envoy.settings.rate_source,
+        envoy.settings.connections,
+        envoy.settings.upstream
+    );
+    println!("{table}");
+}

@@ -2,6 +2,7 @@
 
 mod byo;
 mod display;
+mod envoy_cmd;
 mod instructions;
 mod repeat;
 mod select;
@@ -30,6 +31,10 @@ struct Cli {
 enum Command {
     /// Check every filter on every engine, measure the conformant ones, print a table and write results.json.
     Run(RunArgs),
+    /// Run the bench filters under load inside a real Envoy (V8, Envoy's built-in filters, Lua,
+    /// and a no-filter baseline): max throughput, latency at a fixed rate, Envoy CPU per request
+    /// and memory. Needs Envoy, wrk and oha (scripts/setup-envoy.sh installs them).
+    Envoy(envoy_cmd::EnvoyArgs),
     /// List what can be selected.
     List {
         /// What to list.
@@ -230,6 +235,7 @@ fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run_command(args),
+        Command::Envoy(args) => envoy_cmd::command(args),
         Command::List { what } => list_command(what),
         Command::Report { results, out } => report_command(&results, &out),
         Command::Compare {

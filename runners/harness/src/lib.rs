@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod compare;
 pub mod conformance;
 pub mod environment;
+pub mod envoy;
 pub mod format;
 pub mod measure;
 pub mod merge;

@@ -74,6 +74,22 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                 }
             }
         }
+        merged.envoy = match (merged.envoy.take(), run.envoy) {
+            (Some(mut into), Some(more)) => {
+                // Rounds stay paired with their own baseline: later files get fresh round numbers.
+                let offset = into.runs.iter().map(|r| r.round + 1).max().unwrap_or(0);
+                into.runs.extend(more.runs.into_iter().map(|mut r| {
+                    r.round += offset;
+                    r
+                }));
+                into.settings.rounds += more.settings.rounds;
+                Some(into)
+            }
+            (a, b) => a.or(b),
+        };
+    }
+    if let Some(envoy) = merged.envoy.as_mut() {
+        envoy.summary = crate::envoy::summarize(&mut envoy.runs);
     }
     analysis::analyze(&mut merged);
     Some(merged)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Version of the schema written by this build.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Outcome of the conformance check of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -332,6 +332,9 @@ pub struct Results {
     /// Ratios aggregated per engine and per filter.
     #[serde(default)]
     pub summary: Summary,
+    /// Load runs through a real Envoy (`filterbench envoy`), when the file has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envoy: Option<crate::envoy::EnvoyResults>,
 }
 
 /// Aggregates over cells.

@@ -367,6 +367,7 @@ pub fn run(
         cells,
         phases: phase_records,
         summary: Default::default(),
+        envoy: None,
     };
     analysis::analyze(&mut results);
     results

@@ -1,0 +1,667 @@
+//! Envoy bootstrap configurations, one per (filter, variant), as JSON (Envoy reads a `.json`
+//! bootstrap as readily as YAML).
+//!
+//! Every configuration has one listener (127.0.0.1, ephemeral port), the variant's HTTP filters
+//! before the router, and two routes: requests carrying [`ECHO_HEADER`] go to the project's
+//! upstream (conformance checks read the forwarded request there); all others get Envoy's
+//! `direct_response` (pure filter cost) or go to the upstream too ([`UpstreamMode::Server`]).
+
+use crate::upstream::ECHO_HEADER;
+use base64::Engine as _;
+use filterbench_harness::catalog::{FilterSpec, JWT_SECRET};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// How a filter is put into Envoy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    /// No filter: the baseline.
+    None,
+    /// The bench filter's `.wasm` on Envoy's V8 runtime.
+    V8,
+    /// Envoy's own filter(s) doing the same work.
+    Builtin,
+    /// An Envoy Lua script doing the same work.
+    Lua,
+}
+
+impl Variant {
+    /// Every variant, in report order.
+    pub const ALL: [Variant; 4] = [Variant::None, Variant::V8, Variant::Builtin, Variant::Lua];
+
+    /// Name used with `--variant` and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::None => "none",
+            Variant::V8 => "v8",
+            Variant::Builtin => "builtin",
+            Variant::Lua => "lua",
+        }
+    }
+
+    /// Parses a `--variant` name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+/// Where requests without [`ECHO_HEADER`] are answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamMode {
+    /// Envoy's `direct_response` (no upstream: the filter's cost alone).
+    Direct,
+    /// Proxied to the project's upstream server.
+    Server,
+}
+
+impl UpstreamMode {
+    /// Name used with `--upstream` and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpstreamMode::Direct => "direct",
+            UpstreamMode::Server => "server",
+        }
+    }
+}
+
+/// A (filter, variant) that cannot be configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The variant has no equivalent for this filter.
+    #[error(
+        "filter {filter} has no {variant} variant (it has: {available}); pick one of those with --variant"
+    )]
+    NoSuchVariant {
+        /// Filter name.
+        filter: String,
+        /// Variant asked for.
+        variant: &'static str,
+        /// Variants it has.
+        available: String,
+    },
+    /// The filter's plugin configuration could not be translated.
+    #[error("filter {filter}: cannot translate its plugin configuration for Envoy: {detail}")]
+    Translate {
+        /// Filter name.
+        filter: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Filters the Envoy runner measures by default: those whose load request is a plain GET and
+/// that need nothing from Envoy but the request.
+pub const DEFAULT_FILTERS: [&str; 5] = ["noop", "headers", "jwt-auth", "waf", "rate-limit"];
+
+/// Filters the Envoy runner can run at all (the others need bodies or a callout cluster the
+/// runner does not set up yet).
+pub const SUPPORTED_FILTERS: [&str; 7] = [
+    "noop",
+    "headers",
+    "jwt-auth",
+    "waf",
+    "rate-limit",
+    "access-log",
+    "metrics",
+];
+
+/// The variants `filter` has, in report order.
+pub fn variants_for(filter: &str) -> Vec<Variant> {
+    let mut v = vec![Variant::None, Variant::V8];
+    if matches!(filter, "headers" | "jwt-auth" | "waf") {
+        v.push(Variant::Builtin);
+    }
+    if matches!(filter, "noop" | "headers" | "waf") {
+        v.push(Variant::Lua);
+    }
+    v
+}
+
+/// One configured variant: Envoy's HTTP filters (router excluded) and a description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FilterChain {
+    /// `http_filters` entries, in order, before the router.
+    pub http_filters: Vec<Value>,
+    /// What it is, e.g. `envoy.filters.http.wasm (V8) + headers.wasm`.
+    pub description: String,
+}
+
+/// The HTTP filters that make `variant` of `filter`; `wasm` is the filter's `.wasm` (V8 only).
+pub fn filter_chain(
+    filter: &FilterSpec,
+    variant: Variant,
+    wasm: &Path,
+) -> Result<FilterChain, ConfigError> {
+    if !variants_for(filter.name).contains(&variant) {
+        return Err(ConfigError::NoSuchVariant {
+            filter: filter.name.to_owned(),
+            variant: variant.name(),
+            available: variants_for(filter.name)
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let chain = |http_filters: Vec<Value>, description: String| FilterChain {
+        http_filters,
+        description,
+    };
+    Ok(match variant {
+        Variant::None => chain(Vec::new(), "no filter (router only)".to_owned()),
+        Variant::V8 => chain(
+            vec![wasm_filter(filter, wasm)],
+            format!(
+                "envoy.filters.http.wasm on V8 running {}",
+                wasm.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+        ),
+        Variant::Lua => chain(
+            vec![lua_filter(&lua_script(filter)?)],
+            format!("envoy.filters.http.lua ({} script)", filter.name),
+        ),
+        Variant::Builtin => match filter.name {
+            "headers" => chain(
+                vec![header_mutation(&HeaderEdits::parse(filter)?)],
+                "envoy.filters.http.header_mutation".to_owned(),
+            ),
+            "jwt-auth" => chain(
+                vec![jwt_authn(filter)?],
+                "envoy.filters.http.jwt_authn (HS256 local JWKS, claims to headers)".to_owned(),
+            ),
+            "waf" => chain(
+                vec![
+                    rbac_waf(filter)?,
+                    header_mutation(&HeaderEdits {
+                        request_replace: vec![("x-waf".into(), "clean".into())],
+                        ..HeaderEdits::default()
+                    }),
+                ],
+                "envoy.filters.http.rbac (deny rules, RE2) + header_mutation (x-waf: clean)"
+                    .to_owned(),
+            ),
+            _ => unreachable!("variants_for lists builtin only for the filters above"),
+        },
+    })
+}
+
+fn wasm_filter(filter: &FilterSpec, wasm: &Path) -> Value {
+    let mut vm_config = json!({
+        "vm_id": filter.name,
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": wasm.display().to_string()}},
+    });
+    if !filter.vm_config.is_empty() {
+        vm_config["configuration"] = string_value(&filter.vm_config);
+    }
+    json!({
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": filter.name,
+                "root_id": "",
+                "configuration": string_value(&filter.plugin_config),
+                "vm_config": vm_config,
+                "fail_open": false,
+            }
+        }
+    })
+}
+
+fn string_value(text: &str) -> Value {
+    json!({"@type": "type.googleapis.com/google.protobuf.StringValue", "value": text})
+}
+
+fn lua_filter(script: &str) -> Value {
+    json!({
+        "name": "envoy.filters.http.lua",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+            "default_source_code": {"inline_string": script},
+        }
+    })
+}
+
+/// The header edits of the `headers` filter, read from its plugin configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct HeaderEdits {
+    request_add: Vec<(String, String)>,
+    request_replace: Vec<(String, String)>,
+    request_remove: Vec<String>,
+    response_add: Vec<(String, String)>,
+}
+
+impl HeaderEdits {
+    fn parse(filter: &FilterSpec) -> Result<Self, ConfigError> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Side {
+            add: Vec<(String, String)>,
+            replace: Vec<(String, String)>,
+            remove: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Config {
+            #[serde(default)]
+            request: Side,
+            #[serde(default)]
+            response: Side,
+        }
+        let config: Config =
+            serde_json::from_str(&filter.plugin_config).map_err(|e| ConfigError::Translate {
+                filter: filter.name.to_owned(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            request_add: config.request.add,
+            request_replace: config.request.replace,
+            request_remove: config.request.remove,
+            response_add: config.response.add,
+        })
+    }
+}
+
+fn header_mutation(edits: &HeaderEdits) -> Value {
+    let append = |list: &[(String, String)], action: &str| -> Vec<Value> {
+        list.iter()
+            .map(|(k, v)| {
+                json!({"append": {"header": {"key": k, "value": v}, "append_action": action}})
+            })
+            .collect()
+    };
+    let mut request = append(&edits.request_add, "APPEND_IF_EXISTS_OR_ADD");
+    request.extend(append(&edits.request_replace, "OVERWRITE_IF_EXISTS_OR_ADD"));
+    request.extend(edits.request_remove.iter().map(|k| json!({"remove": k})));
+    json!({
+        "name": "envoy.filters.http.header_mutation",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+            "mutations": {
+                "request_mutations": request,
+                "response_mutations": append(&edits.response_add, "APPEND_IF_EXISTS_OR_ADD"),
+            }
+        }
+    })
+}
+
+fn config_field<'a>(
+    filter: &FilterSpec,
+    config: &'a Value,
+    key: &str,
+) -> Result<&'a str, ConfigError> {
+    config[key].as_str().ok_or_else(|| ConfigError::Translate {
+        filter: filter.name.to_owned(),
+        detail: format!("no string field {key:?}"),
+    })
+}
+
+fn parse_config(filter: &FilterSpec) -> Result<Value, ConfigError> {
+    serde_json::from_str(&filter.plugin_config).map_err(|e| ConfigError::Translate {
+        filter: filter.name.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn jwt_authn(filter: &FilterSpec) -> Result<Value, ConfigError> {
+    let config = parse_config(filter)?;
+    let secret = config_field(filter, &config, "secret")?;
+    let audience = config_field(filter, &config, "audience")?;
+    debug_assert_eq!(secret, JWT_SECRET);
+    let jwks = json!({"keys": [{
+        "kty": "oct",
+        "alg": "HS256",
+        "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+    }]});
+    Ok(json!({
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {"filterbench": {
+                "audiences": [audience],
+                "local_jwks": {"inline_string": jwks.to_string()},
+                "forward": true,
+                "claim_to_headers": [
+                    {"header_name": "x-jwt-sub", "claim_name": "sub"},
+                    {"header_name": "x-jwt-scope", "claim_name": "scope"},
+                ],
+            }},
+            "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "filterbench"}}],
+        }
+    }))
+}
+
+/// RE2 full-match pattern equivalent to searching `pattern` anywhere in `:path` (`within`:
+/// `query` restricts it to after the `?`, `path` to before it).
+fn anywhere(pattern: &str, within: &str) -> String {
+    let (flags, body) = match pattern.strip_prefix("(?i)") {
+        Some(rest) => ("(?i)", rest),
+        None => ("", pattern),
+    };
+    match within {
+        "query" => format!("{flags}[^?]*\\?.*(?:{body}).*"),
+        "path" => format!("{flags}[^?]*(?:{body})[^?]*(?:\\?.*)?"),
+        _ => format!("{flags}.*(?:{body}).*"),
+    }
+}
+
+fn rbac_waf(filter: &FilterSpec) -> Result<Value, ConfigError> {
+    let config = parse_config(filter)?;
+    let rules = config["rules"]
+        .as_array()
+        .ok_or_else(|| ConfigError::Translate {
+            filter: filter.name.to_owned(),
+            detail: "no rules array".to_owned(),
+        })?;
+    let mut policies = serde_json::Map::new();
+    for rule in rules {
+        let name = config_field(filter, rule, "name")?;
+        let pattern = config_field(filter, rule, "pattern")?;
+        let target = config_field(filter, rule, "target")?;
+        // RBAC matches one named header: `headers` rules look at user-agent, where scanners
+        // announce themselves (the Wasm and Lua filters look at every header value).
+        let (header, regex) = match target {
+            "headers" => ("user-agent", anywhere(pattern, "headers")),
+            _ => (":path", anywhere(pattern, target)),
+        };
+        policies.insert(
+            name.to_owned(),
+            json!({
+                "permissions": [{"header": {"name": header, "string_match": {"safe_regex": {"regex": regex}}}}],
+                "principals": [{"any": true}],
+            }),
+        );
+    }
+    Ok(json!({
+        "name": "envoy.filters.http.rbac",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+            "rules": {"action": "DENY", "policies": policies},
+        }
+    }))
+}
+
+fn lua_quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// The Lua script of `filter` (noop and waf are files; headers is generated from its
+/// configuration so the edits are the same).
+fn lua_script(filter: &FilterSpec) -> Result<String, ConfigError> {
+    Ok(match filter.name {
+        "noop" => include_str!("../lua/noop.lua").to_owned(),
+        "waf" => include_str!("../lua/waf.lua").to_owned(),
+        "headers" => {
+            let edits = HeaderEdits::parse(filter)?;
+            let mut s = String::from(
+                "-- headers: the bench filter's edits, generated from its configuration.\n\
+                 function envoy_on_request(request_handle)\n  local h = request_handle:headers()\n",
+            );
+            for (k, v) in &edits.request_add {
+                s += &format!("  h:add({}, {})\n", lua_quote(k), lua_quote(v));
+            }
+            for (k, v) in &edits.request_replace {
+                s += &format!("  h:replace({}, {})\n", lua_quote(k), lua_quote(v));
+            }
+            for k in &edits.request_remove {
+                s += &format!("  h:remove({})\n", lua_quote(k));
+            }
+            s += "end\n\nfunction envoy_on_response(response_handle)\n  local h = response_handle:headers()\n";
+            for (k, v) in &edits.response_add {
+                s += &format!("  h:add({}, {})\n", lua_quote(k), lua_quote(v));
+            }
+            s += "end\n";
+            s
+        }
+        other => unreachable!("variants_for lists lua only for noop, headers, waf, not {other}"),
+    })
+}
+
+/// Where the bootstrap's listener, admin and upstream are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Port of the project's upstream on 127.0.0.1.
+    pub upstream_port: u16,
+    /// How requests without the echo header are answered.
+    pub mode: UpstreamMode,
+}
+
+/// The whole bootstrap for one variant.
+pub fn bootstrap(chain: &FilterChain, endpoints: Endpoints) -> Value {
+    let mut http_filters = chain.http_filters.clone();
+    http_filters.push(json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+    }));
+    let default_route = match endpoints.mode {
+        UpstreamMode::Direct => json!({
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}
+        }),
+        UpstreamMode::Server => json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}),
+    };
+    let socket =
+        |port: u16| json!({"socket_address": {"address": "127.0.0.1", "port_value": port}});
+    json!({
+        "admin": {"address": socket(0)},
+        "static_resources": {
+            "listeners": [{
+                "name": "ingress",
+                "address": socket(0),
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "ingress",
+                        "route_config": {"name": "local", "virtual_hosts": [{
+                            "name": "all",
+                            "domains": ["*"],
+                            "routes": [
+                                {
+                                    "match": {"prefix": "/", "headers": [{"name": ECHO_HEADER, "present_match": true}]},
+                                    "route": {"cluster": "upstream"}
+                                },
+                                default_route,
+                            ]
+                        }]},
+                        "http_filters": http_filters,
+                    }
+                }]}]
+            }],
+            "clusters": [{
+                "name": "upstream",
+                "type": "STATIC",
+                "connect_timeout": "1s",
+                "load_assignment": {
+                    "cluster_name": "upstream",
+                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(endpoints.upstream_port)}}]}]
+                }
+            }]
+        },
+        // Silences the "no configured limit on downstream connections" warning.
+        "overload_manager": {"resource_monitors": [{
+            "name": "envoy.resource_monitors.global_downstream_max_connections",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+                "max_active_downstream_connections": 10000
+            }
+        }]}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use filterbench_harness::catalog;
+
+    fn spec(name: &str) -> FilterSpec {
+        catalog::filters()
+            .into_iter()
+            .find(|f| f.name == name)
+            .unwrap()
+    }
+
+    fn chain(name: &str, variant: Variant) -> FilterChain {
+        filter_chain(&spec(name), variant, Path::new("/abs/headers.wasm")).unwrap()
+    }
+
+    fn names(chain: &FilterChain) -> Vec<&str> {
+        chain
+            .http_filters
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn baseline_has_only_the_router_and_both_routes() {
+        let c = chain("headers", Variant::None);
+        assert!(c.http_filters.is_empty());
+        let b = bootstrap(
+            &c,
+            Endpoints {
+                upstream_port: 4321,
+                mode: UpstreamMode::Direct,
+            },
+        );
+        let hcm = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"];
+        let filters = hcm["http_filters"].as_array().unwrap();
+        assert_eq!(filters.len(), 1);
+        assert_eq!(filters[0]["name"], "envoy.filters.http.router");
+        let routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap();
+        assert_eq!(routes[0]["match"]["headers"][0]["name"], ECHO_HEADER);
+        assert_eq!(routes[1]["direct_response"]["status"], 200);
+        assert_eq!(
+            b["static_resources"]["clusters"][0]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+                [0]["endpoint"]["address"]["socket_address"]["port_value"],
+            4321
+        );
+        assert_eq!(
+            b["admin"]["address"]["socket_address"]["address"],
+            "127.0.0.1"
+        );
+        let proxied = bootstrap(
+            &c,
+            Endpoints {
+                upstream_port: 4321,
+                mode: UpstreamMode::Server,
+            },
+        );
+        let routes = &proxied["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"];
+        assert_eq!(routes[1]["route"]["cluster"], "upstream");
+    }
+
+    #[test]
+    fn v8_loads_the_wasm_file_with_the_catalog_configuration() {
+        let c = chain("headers", Variant::V8);
+        assert_eq!(names(&c), vec!["envoy.filters.http.wasm"]);
+        let config = &c.http_filters[0]["typed_config"]["config"];
+        assert_eq!(config["vm_config"]["runtime"], "envoy.wasm.runtime.v8");
+        assert_eq!(
+            config["vm_config"]["code"]["local"]["filename"],
+            "/abs/headers.wasm"
+        );
+        assert_eq!(
+            config["configuration"]["value"],
+            spec("headers").plugin_config
+        );
+        assert_eq!(config["fail_open"], false);
+    }
+
+    #[test]
+    fn builtin_headers_are_the_same_edits_as_the_plugin_configuration() {
+        let c = chain("headers", Variant::Builtin);
+        let m = &c.http_filters[0]["typed_config"]["mutations"];
+        let req = m["request_mutations"].as_array().unwrap();
+        assert_eq!(req.len(), 5, "{req:?}");
+        assert_eq!(req[0]["append"]["header"]["key"], "x-fb-tenant");
+        assert_eq!(req[0]["append"]["append_action"], "APPEND_IF_EXISTS_OR_ADD");
+        assert_eq!(req[3]["append"]["header"]["value"], "filterbench-proxy/1.0");
+        assert_eq!(
+            req[3]["append"]["append_action"],
+            "OVERWRITE_IF_EXISTS_OR_ADD"
+        );
+        assert_eq!(req[4]["remove"], "x-debug");
+        assert_eq!(m["response_mutations"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn builtin_jwt_uses_the_secret_as_an_oct_key_and_maps_claims() {
+        let c = chain("jwt-auth", Variant::Builtin);
+        let provider = &c.http_filters[0]["typed_config"]["providers"]["filterbench"];
+        assert_eq!(provider["audiences"][0], "api.example.com");
+        let jwks: Value =
+            serde_json::from_str(provider["local_jwks"]["inline_string"].as_str().unwrap())
+                .unwrap();
+        let k = jwks["keys"][0]["k"].as_str().unwrap();
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k)
+                .unwrap(),
+            JWT_SECRET.as_bytes()
+        );
+        assert_eq!(provider["claim_to_headers"][0]["header_name"], "x-jwt-sub");
+        assert_eq!(provider["forward"], true);
+    }
+
+    #[test]
+    fn builtin_waf_denies_each_rule_and_marks_clean_requests() {
+        let c = chain("waf", Variant::Builtin);
+        assert_eq!(
+            names(&c),
+            vec![
+                "envoy.filters.http.rbac",
+                "envoy.filters.http.header_mutation"
+            ]
+        );
+        let rules = &c.http_filters[0]["typed_config"]["rules"];
+        assert_eq!(rules["action"], "DENY");
+        let policies = rules["policies"].as_object().unwrap();
+        assert_eq!(policies.len(), 4);
+        let regex = |name: &str| {
+            policies[name]["permissions"][0]["header"]["string_match"]["safe_regex"]["regex"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(regex("sqli-tautology").starts_with("(?i)[^?]*\\?"));
+        assert_eq!(
+            policies["scanner-agent"]["permissions"][0]["header"]["name"],
+            "user-agent"
+        );
+        assert!(regex("path-traversal").contains("\\.\\./"));
+    }
+
+    #[test]
+    fn lua_scripts_exist_for_their_filters_and_headers_edits_come_from_the_configuration() {
+        let c = chain("headers", Variant::Lua);
+        let script = c.http_filters[0]["typed_config"]["default_source_code"]["inline_string"]
+            .as_str()
+            .unwrap();
+        assert!(
+            script.contains("h:add(\"x-fb-tenant\", \"acme\")"),
+            "{script}"
+        );
+        assert!(script.contains("h:replace(\"user-agent\", \"filterbench-proxy/1.0\")"));
+        assert!(script.contains("h:remove(\"x-debug\")"));
+        assert!(script.contains("function envoy_on_response"));
+        for name in ["noop", "waf"] {
+            let c = chain(name, Variant::Lua);
+            assert_eq!(names(&c), vec!["envoy.filters.http.lua"]);
+        }
+    }
+
+    #[test]
+    fn a_variant_a_filter_lacks_is_a_clear_error() {
+        let err = filter_chain(&spec("jwt-auth"), Variant::Lua, Path::new("/x.wasm")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("jwt-auth has no lua variant"), "{text}");
+        assert!(text.contains("none, v8, builtin"), "{text}");
+        assert_eq!(variants_for("rate-limit"), vec![Variant::None, Variant::V8]);
+    }
+}

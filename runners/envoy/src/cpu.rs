@@ -1,0 +1,134 @@
+//! CPU placement and Envoy's resource use read from `/proc`: Envoy gets one CPU, the load
+//! generators (and the upstream) another, so they do not take time from each other.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Which CPUs Envoy and the load side run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// CPU for Envoy (`None`: not pinned).
+    pub envoy: Option<u32>,
+    /// CPU for the load generators and the upstream (`None`: not pinned).
+    pub load: Option<u32>,
+}
+
+impl Placement {
+    /// Envoy on the first CPU this process may use, the load on the second; unpinned when
+    /// fewer than two are available.
+    pub fn detect() -> Self {
+        let cpus = allowed_cpus();
+        match cpus.as_slice() {
+            [envoy, load, ..] => Self {
+                envoy: Some(*envoy),
+                load: Some(*load),
+            },
+            _ => Self {
+                envoy: None,
+                load: None,
+            },
+        }
+    }
+}
+
+/// CPUs this process may run on, ascending.
+pub fn allowed_cpus() -> Vec<u32> {
+    // SAFETY: `set` is a plain bitmask owned here; sched_getaffinity fills it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as u32)
+            .filter(|&cpu| libc::CPU_ISSET(cpu as usize, &set))
+            .collect()
+    }
+}
+
+fn pin_current(cpu: u32) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET only writes inside it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Pins the calling thread to `cpu` (no-op for `None`); failures are ignored (the run records
+/// the intended placement, and an unpinned run is still a valid run).
+pub fn pin_thread(cpu: Option<u32>) {
+    if let Some(cpu) = cpu {
+        let _ = pin_current(cpu);
+    }
+}
+
+/// Makes `command` start pinned to `cpu` (no-op for `None`).
+pub fn pin_command(command: &mut Command, cpu: Option<u32>) {
+    if let Some(cpu) = cpu {
+        // SAFETY: the closure only calls async-signal-safe sched_setaffinity between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let _ = pin_current(cpu);
+                Ok(())
+            });
+        }
+    }
+}
+
+/// CPU time (user + system, all threads) of process `pid`, microseconds.
+pub fn process_cpu_us(pid: u32) -> std::io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| std::io::Error::other("unexpected /proc/PID/stat format"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    let ticks = |i: usize| -> std::io::Result<f64> {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .ok_or_else(|| std::io::Error::other("missing utime/stime in /proc/PID/stat"))
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok((ticks(14)? + ticks(15)?) / hz * 1e6)
+}
+
+/// Resident set (`VmRSS`) and its peak (`VmHWM`) of process `pid`, bytes.
+pub fn process_rss(pid: u32) -> std::io::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|k| k * 1024)
+            .ok_or_else(|| std::io::Error::other(format!("no {key} in /proc/{pid}/status")))
+    };
+    Ok((kib("VmRSS:")?, kib("VmHWM:")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_cpu_time_and_memory() {
+        let pid = std::process::id();
+        let before = process_cpu_us(pid).unwrap();
+        let mut x = 0u64;
+        for i in 0..50_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        let after = process_cpu_us(pid).unwrap();
+        assert!(after > before, "{before} -> {after}");
+        let (rss, peak) = process_rss(pid).unwrap();
+        assert!(rss > 1 << 20 && peak >= rss, "{rss} {peak}");
+    }
+}

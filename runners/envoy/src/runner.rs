@@ -1,0 +1,359 @@
+//! The Envoy matrix: for every round, every filter (in a fresh random order) and every variant
+//! of it (shuffled, baseline included), start Envoy on its own CPU, check conformance, warm up,
+//! measure maximum throughput (wrk) and latency at a fixed rate (oha) with Envoy's CPU time per
+//! request and memory, stop Envoy, and hand the record over at once so a long run keeps what it
+//! finished.
+
+use crate::config::{self, Endpoints, UpstreamMode, Variant};
+use crate::conformance;
+use crate::cpu::{self, Placement};
+use crate::load::{self, LoadRequest, LoadSpec};
+use crate::process::EnvoyProcess;
+use crate::tools::{self, Tool};
+use crate::upstream::Upstream;
+use filterbench_harness::artifacts;
+use filterbench_harness::catalog::FilterSpec;
+use filterbench_harness::envoy::{
+    self as records, EnvoyResults, EnvoyRun, EnvoySettings, LoadResult,
+};
+use rand::seq::SliceRandom;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The open-loop rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// Half of the baseline's maximum throughput, measured first.
+    Auto,
+    /// This many requests per second.
+    Fixed(f64),
+}
+
+/// Paths of the external programs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Programs {
+    /// Envoy.
+    pub envoy: PathBuf,
+    /// wrk.
+    pub wrk: PathBuf,
+    /// oha.
+    pub oha: PathBuf,
+}
+
+impl Programs {
+    /// Finds all three (explicit Envoy path first), or says which is missing and how to get it.
+    pub fn find(envoy: Option<&Path>) -> Result<Self, tools::NotFound> {
+        Ok(Self {
+            envoy: tools::find(Tool::Envoy, envoy)?,
+            wrk: tools::find(Tool::Wrk, None)?,
+            oha: tools::find(Tool::Oha, None)?,
+        })
+    }
+}
+
+/// What to run and how.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Filters with the variants to run of each.
+    pub matrix: Vec<(FilterSpec, Vec<Variant>)>,
+    /// Closed-loop and open-loop run length.
+    pub duration: Duration,
+    /// Warm-up load before measuring.
+    pub warmup: Duration,
+    /// Open-loop rate.
+    pub rate: Rate,
+    /// Rounds.
+    pub rounds: u32,
+    /// Connections of the load generators.
+    pub connections: u32,
+    /// Upstream mode.
+    pub upstream: UpstreamMode,
+    /// External programs.
+    pub programs: Programs,
+    /// Where Envoy configurations and logs go (one folder per run).
+    pub work_dir: PathBuf,
+}
+
+/// Progress of a run.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Measuring the baseline's maximum throughput to pick the rate.
+    Calibrating,
+    /// The rate was chosen.
+    Rate {
+        /// Requests/second.
+        rate: f64,
+        /// How: `auto` or `fixed`.
+        source: &'static str,
+    },
+    /// One (filter, variant, round) finished (measured or failed).
+    Finished {
+        /// 1-based position.
+        index: usize,
+        /// Total runs.
+        total: usize,
+        /// The record.
+        run: &'a EnvoyRun,
+    },
+}
+
+/// A run that could not start at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The bench filters could not be built.
+    #[error(transparent)]
+    Build(#[from] artifacts::BuildError),
+    /// The upstream could not listen.
+    #[error("cannot start the upstream server on 127.0.0.1: {0}")]
+    Upstream(std::io::Error),
+    /// The calibration run failed.
+    #[error(
+        "measuring the baseline's maximum throughput (to choose --rate auto) failed: {0}; pass --rate N to skip it"
+    )]
+    Calibration(String),
+    /// A variant cannot be configured.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+}
+
+struct Context<'a> {
+    settings: &'a Settings,
+    placement: Placement,
+    upstream: &'a Upstream,
+}
+
+impl Context<'_> {
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            upstream_port: self.upstream.addr().port(),
+            mode: self.settings.upstream,
+        }
+    }
+
+    fn load_spec(&self, duration: Duration) -> LoadSpec {
+        LoadSpec {
+            duration,
+            connections: self.settings.connections,
+            cpu: self.placement.load,
+        }
+    }
+
+    /// Runs wrk or oha against `envoy` and adds Envoy's CPU µs per completed request.
+    fn measured(
+        &self,
+        envoy: &EnvoyProcess,
+        run: impl FnOnce() -> Result<LoadResult, load::LoadError>,
+    ) -> Result<LoadResult, String> {
+        let cpu_before = cpu::process_cpu_us(envoy.pid()).map_err(|e| e.to_string())?;
+        let done_before = envoy.completed_requests().map_err(|e| e.to_string())?;
+        let mut result = run().map_err(|e| e.to_string())?;
+        let cpu_after = cpu::process_cpu_us(envoy.pid()).map_err(|e| e.to_string())?;
+        let done_after = envoy.completed_requests().map_err(|e| e.to_string())?;
+        let done = done_after.saturating_sub(done_before);
+        if done > 0 {
+            result.cpu_us_per_request = Some((cpu_after - cpu_before) / done as f64);
+        }
+        if result.requests == 0 {
+            return Err(format!("{} completed no request", result.tool));
+        }
+        Ok(result)
+    }
+}
+
+fn wasm_for(filter: &FilterSpec, variant: Variant) -> Result<PathBuf, artifacts::BuildError> {
+    if variant == Variant::V8 {
+        artifacts::ensure_built(filter.crate_name)?;
+    }
+    Ok(artifacts::wasm_path(filter.crate_name))
+}
+
+/// Measures one variant of one filter once.
+fn measure(
+    ctx: &Context,
+    filter: &FilterSpec,
+    variant: Variant,
+    round: u32,
+    rate: f64,
+) -> EnvoyRun {
+    let mut record = EnvoyRun {
+        filter: filter.name.to_owned(),
+        variant: variant.name().to_owned(),
+        round,
+        ..EnvoyRun::default()
+    };
+    if let Err(e) = measure_into(ctx, filter, variant, rate, &mut record) {
+        record.error = Some(e);
+    }
+    record
+}
+
+fn measure_into(
+    ctx: &Context,
+    filter: &FilterSpec,
+    variant: Variant,
+    rate: f64,
+    record: &mut EnvoyRun,
+) -> Result<(), String> {
+    let wasm = wasm_for(filter, variant).map_err(|e| e.to_string())?;
+    let chain = config::filter_chain(filter, variant, &wasm).map_err(|e| e.to_string())?;
+    record.description = chain.description.clone();
+    let dir = ctx.settings.work_dir.join(format!(
+        "{}-{}-r{}",
+        filter.name,
+        variant.name(),
+        record.round
+    ));
+    let envoy = EnvoyProcess::start(
+        &ctx.settings.programs.envoy,
+        &config::bootstrap(&chain, ctx.endpoints()),
+        &dir,
+        ctx.placement.envoy,
+    )
+    .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
+    record.ready_ms = Some(envoy.ready_ms());
+    record.rss_idle_bytes = cpu::process_rss(envoy.pid()).ok().map(|(rss, _)| rss);
+    conformance::check(filter, envoy.listener(), variant == Variant::None)
+        .map_err(|e| format!("not conformant through Envoy: {e}"))?;
+    record.conformant = true;
+    let request = conformance::load_request(filter)
+        .ok_or_else(|| format!("filter {} has no workload to send", filter.name))?;
+    let programs = &ctx.settings.programs;
+    let target = envoy.listener();
+    if !ctx.settings.warmup.is_zero() {
+        load::wrk(
+            &programs.wrk,
+            target,
+            &request,
+            &ctx.load_spec(ctx.settings.warmup),
+        )
+        .map_err(|e| format!("warm-up: {e}"))?;
+    }
+    let spec = ctx.load_spec(ctx.settings.duration);
+    record.throughput =
+        Some(ctx.measured(&envoy, || load::wrk(&programs.wrk, target, &request, &spec))?);
+    std::thread::sleep(Duration::from_millis(300));
+    record.fixed_rate = Some(ctx.measured(&envoy, || {
+        load::oha(&programs.oha, target, &request, &spec, rate)
+    })?);
+    record.rss_peak_bytes = cpu::process_rss(envoy.pid()).ok().map(|(_, peak)| peak);
+    record.wasm_stats = envoy.stats("^wasm\\.").unwrap_or_default();
+    envoy.stop();
+    Ok(())
+}
+
+/// Maximum throughput of the baseline (no filter), requests/second.
+fn calibrate(ctx: &Context, request: &LoadRequest) -> Result<f64, String> {
+    let chain = config::FilterChain {
+        http_filters: Vec::new(),
+        description: String::new(),
+    };
+    let envoy = EnvoyProcess::start(
+        &ctx.settings.programs.envoy,
+        &config::bootstrap(&chain, ctx.endpoints()),
+        &ctx.settings.work_dir.join("calibration"),
+        ctx.placement.envoy,
+    )
+    .map_err(|e| e.to_string())?;
+    let programs = &ctx.settings.programs;
+    if !ctx.settings.warmup.is_zero() {
+        load::wrk(
+            &programs.wrk,
+            envoy.listener(),
+            request,
+            &ctx.load_spec(ctx.settings.warmup),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    let result = load::wrk(
+        &programs.wrk,
+        envoy.listener(),
+        request,
+        &ctx.load_spec(ctx.settings.duration),
+    )
+    .map_err(|e| e.to_string())?;
+    envoy.stop();
+    if result.achieved_rps <= 0.0 {
+        return Err("the baseline completed no request".to_owned());
+    }
+    Ok(result.achieved_rps)
+}
+
+/// Runs the matrix. `on_event` sees progress; `on_update` gets the results so far after every
+/// finished run (write them out there to keep them if the run is interrupted).
+pub fn run(
+    settings: &Settings,
+    mut on_event: impl FnMut(Event),
+    mut on_update: impl FnMut(&EnvoyResults),
+) -> Result<EnvoyResults, RunError> {
+    // Configuration errors are found before anything runs.
+    for (filter, variants) in &settings.matrix {
+        for &variant in variants {
+            config::filter_chain(filter, variant, Path::new("/check.wasm"))?;
+        }
+        if variants.contains(&Variant::V8) {
+            artifacts::ensure_built(filter.crate_name)?;
+        }
+    }
+    let placement = Placement::detect();
+    let upstream = Upstream::start(placement.load).map_err(RunError::Upstream)?;
+    let ctx = Context {
+        settings,
+        placement,
+        upstream: &upstream,
+    };
+    let (rate, source) = match settings.rate {
+        Rate::Fixed(rate) => (rate, "fixed"),
+        Rate::Auto => {
+            on_event(Event::Calibrating);
+            let request = settings
+                .matrix
+                .first()
+                .and_then(|(f, _)| conformance::load_request(f))
+                .ok_or_else(|| RunError::Calibration("no filter to run".to_owned()))?;
+            let max = calibrate(&ctx, &request).map_err(RunError::Calibration)?;
+            (((max / 2.0) / 100.0).round().max(1.0) * 100.0, "auto")
+        }
+    };
+    on_event(Event::Rate { rate, source });
+    let mut results = EnvoyResults {
+        settings: EnvoySettings {
+            envoy_version: tools::version(Tool::Envoy, &settings.programs.envoy)
+                .unwrap_or_default(),
+            duration_s: settings.duration.as_secs_f64(),
+            warmup_s: settings.warmup.as_secs_f64(),
+            rate_rps: rate,
+            rate_source: source.to_owned(),
+            rounds: settings.rounds,
+            connections: settings.connections,
+            upstream: settings.upstream.name().to_owned(),
+            envoy_cpu: placement.envoy,
+            load_cpu: placement.load,
+            concurrency: 1,
+        },
+        runs: Vec::new(),
+        summary: Vec::new(),
+    };
+    let total: usize =
+        settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * settings.rounds as usize;
+    let mut rng = rand::rng();
+    for round in 0..settings.rounds {
+        let mut filters: Vec<&(FilterSpec, Vec<Variant>)> = settings.matrix.iter().collect();
+        filters.shuffle(&mut rng);
+        for (filter, variants) in filters {
+            let mut variants = variants.clone();
+            variants.shuffle(&mut rng);
+            for variant in variants {
+                let record = measure(&ctx, filter, variant, round, rate);
+                results.runs.push(record);
+                results.summary = records::summarize(&mut results.runs);
+                on_event(Event::Finished {
+                    index: results.runs.len(),
+                    total,
+                    run: results.runs.last().expect("just pushed"),
+                });
+                on_update(&results);
+            }
+        }
+    }
+    Ok(results)
+}

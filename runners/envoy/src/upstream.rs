@@ -1,0 +1,207 @@
+//! The project's own upstream: a small HTTP/1.1 server on 127.0.0.1 (keep-alive, one thread per
+//! connection) for proxied runs and for conformance checks. A request carrying
+//! [`ECHO_HEADER`] gets back what the upstream received — method, path, headers, body — as JSON,
+//! which is how a check sees the request headers a filter forwarded; any other request gets a
+//! small `200 ok`.
+
+use crate::cpu;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+/// Request header that asks for an echo (and routes the request to this upstream).
+pub const ECHO_HEADER: &str = "x-fb-echo";
+
+/// What the upstream received, as echoed back.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Echo {
+    /// Request method.
+    pub method: String,
+    /// Request target.
+    pub path: String,
+    /// Headers in order, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body (lossy UTF-8).
+    pub body: String,
+}
+
+impl Echo {
+    /// Values of header `name`, in order.
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A running upstream; stops when dropped.
+pub struct Upstream {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Upstream {
+    /// Listens on 127.0.0.1 (ephemeral port); its threads run on `cpu`.
+    pub fn start(cpu: Option<u32>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let acceptor = std::thread::Builder::new()
+            .name("fb-upstream".into())
+            .spawn(move || {
+                cpu::pin_thread(cpu);
+                for stream in listener.incoming() {
+                    if flag.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        let _ = std::thread::Builder::new()
+                            .name("fb-upstream-conn".into())
+                            .spawn(move || {
+                                cpu::pin_thread(cpu);
+                                let _ = serve(stream);
+                            });
+                    }
+                }
+            })?;
+        Ok(Self {
+            addr,
+            stop,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the acceptor so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Serves keep-alive requests on one connection until the peer closes it.
+fn serve(stream: TcpStream) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut head = Vec::new();
+        // Read the head line by line up to the empty line.
+        loop {
+            let before = head.len();
+            if reader.read_until(b'\n', &mut head)? == 0 {
+                return Ok(());
+            }
+            if head.len() > 1 << 20 {
+                return Err(std::io::Error::other("request head over 1 MiB"));
+            }
+            if head[before..] == *b"\r\n" || head[before..] == *b"\n" {
+                break;
+            }
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 256];
+        let mut request = httparse::Request::new(&mut headers);
+        if !matches!(request.parse(&head), Ok(httparse::Status::Complete(_))) {
+            writer.write_all(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )?;
+            return Ok(());
+        }
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let length = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let echo = headers.iter().any(|(k, _)| k == ECHO_HEADER);
+        let close = headers
+            .iter()
+            .any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
+        let (content_type, payload) = if echo {
+            let echo = Echo {
+                method: request.method.unwrap_or("").to_owned(),
+                path: request.path.unwrap_or("").to_owned(),
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            (
+                "application/json",
+                serde_json::to_vec(&echo).map_err(std::io::Error::other)?,
+            )
+        } else {
+            ("text/plain", b"ok\n".to_vec())
+        };
+        writer.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+                payload.len()
+            )
+            .as_bytes(),
+        )?;
+        writer.write_all(&payload)?;
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http;
+    use std::time::Duration;
+
+    #[test]
+    fn echoes_what_it_received_and_answers_ok_otherwise() {
+        let upstream = Upstream::start(None).unwrap();
+        let headers = vec![
+            (ECHO_HEADER.to_owned(), "1".to_owned()),
+            ("x-a".to_owned(), "b".to_owned()),
+        ];
+        let r = http::request(
+            upstream.addr(),
+            "POST",
+            "/p?q=1",
+            "example",
+            &headers,
+            b"hello",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+        let echo: Echo = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(echo.method, "POST");
+        assert_eq!(echo.path, "/p?q=1");
+        assert_eq!(echo.header_values("x-a"), vec!["b"]);
+        assert_eq!(echo.header_values("host"), vec!["example"]);
+        assert_eq!(echo.body, "hello");
+        let plain = http::get(upstream.addr(), "/").unwrap();
+        assert_eq!((plain.status, plain.text().as_str()), (200, "ok\n"));
+    }
+}

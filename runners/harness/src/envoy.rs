@@ -1,0 +1,420 @@
+//! Records of load runs through a real Envoy (written by `filterbench envoy`) and their
+//! summary: one [`EnvoyRun`] per (filter, variant, round), summarized per (filter, variant) as
+//! medians with their spread over rounds. Rounds are the unit: each variant of a filter runs
+//! once per round, in a fresh random order, so drift hits every variant alike.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The variant name of the no-filter baseline.
+pub const BASELINE: &str = "none";
+
+/// A round whose baseline CPU per request is further than this fraction from the median
+/// baseline of its filter is flagged as drifted.
+pub const DRIFT_TOLERANCE: f64 = 0.10;
+
+/// Everything one `filterbench envoy` run produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvoyResults {
+    /// How the load was generated.
+    pub settings: EnvoySettings,
+    /// One entry per (filter, variant, round), in the order they ran.
+    pub runs: Vec<EnvoyRun>,
+    /// Per (filter, variant): medians and spread over rounds.
+    #[serde(default)]
+    pub summary: Vec<EnvoySummary>,
+}
+
+/// Settings of an Envoy run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvoySettings {
+    /// Envoy version string (`envoy --version`).
+    pub envoy_version: String,
+    /// Closed-loop (max throughput) run length per variant, seconds.
+    pub duration_s: f64,
+    /// Warm-up before each variant's measurements, seconds.
+    pub warmup_s: f64,
+    /// Open-loop target rate for every variant, requests/second.
+    pub rate_rps: f64,
+    /// How the rate was chosen: `auto` (half of the baseline's max throughput) or `fixed`.
+    pub rate_source: String,
+    /// Rounds (every variant of every filter once per round).
+    pub rounds: u32,
+    /// Concurrent connections of the load generators.
+    pub connections: u32,
+    /// `direct` (Envoy answers itself: pure filter cost) or `server` (a real upstream).
+    pub upstream: String,
+    /// CPU Envoy was pinned to (null when not pinned).
+    pub envoy_cpu: Option<u32>,
+    /// CPU the load generators and the upstream were pinned to (null when not pinned).
+    pub load_cpu: Option<u32>,
+    /// Envoy worker threads (`--concurrency`).
+    pub concurrency: u32,
+}
+
+/// One variant of one filter, measured once (one round).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvoyRun {
+    /// Bench filter name.
+    pub filter: String,
+    /// `none`, `v8`, `builtin`, `lua` (or `native` when available).
+    pub variant: String,
+    /// Round number, from 0.
+    pub round: u32,
+    /// What the variant is, in Envoy's terms (filters used).
+    pub description: String,
+    /// Whether every conformance request through Envoy showed the filter's expected effects.
+    pub conformant: bool,
+    /// Why the variant was not measured (conformance failure, Envoy refused the config, ...).
+    pub error: Option<String>,
+    /// Start of Envoy to `/ready` answering `LIVE`, milliseconds.
+    pub ready_ms: Option<f64>,
+    /// Closed-loop maximum throughput (wrk).
+    pub throughput: Option<LoadResult>,
+    /// Open-loop latency at the fixed rate (oha, coordinated-omission corrected).
+    pub fixed_rate: Option<LoadResult>,
+    /// Envoy's resident set once ready and idle, bytes.
+    pub rss_idle_bytes: Option<u64>,
+    /// Envoy's peak resident set over the whole run (VmHWM), bytes.
+    pub rss_peak_bytes: Option<u64>,
+    /// Envoy's `wasm.*` statistics at the end of the run (VM counts, reloads).
+    #[serde(default)]
+    pub wasm_stats: BTreeMap<String, u64>,
+    /// Set by the summary: this round's baseline drifted by more than [`DRIFT_TOLERANCE`].
+    #[serde(default)]
+    pub baseline_drifted: bool,
+}
+
+/// One load-generator run against Envoy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// `wrk` or `oha`.
+    pub tool: String,
+    /// Target rate (open loop), requests/second; null for closed loop.
+    pub target_rps: Option<f64>,
+    /// Completed requests per second.
+    pub achieved_rps: f64,
+    /// Completed requests (any status).
+    pub requests: u64,
+    /// Length of the run, seconds.
+    pub duration_s: f64,
+    /// Connection/read/write/timeout errors.
+    pub errors: u64,
+    /// Responses whose status was not 2xx.
+    pub non_2xx: u64,
+    /// Envoy's CPU time (user + system, all threads) over the run divided by the requests
+    /// Envoy completed, microseconds per request.
+    pub cpu_us_per_request: Option<f64>,
+    /// Latency percentiles, milliseconds (oha: measured from the scheduled send time).
+    pub latency_ms: Vec<Percentile>,
+}
+
+/// One point of a latency distribution.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentile {
+    /// Percentile, 0–100 (e.g. 99.9).
+    pub percentile: f64,
+    /// Latency, milliseconds.
+    pub ms: f64,
+}
+
+impl LoadResult {
+    /// Latency at `percentile` (exact match within 1e-9), milliseconds.
+    pub fn latency(&self, percentile: f64) -> Option<f64> {
+        self.latency_ms
+            .iter()
+            .find(|p| (p.percentile - percentile).abs() < 1e-9)
+            .map(|p| p.ms)
+    }
+}
+
+/// Median and range of one quantity over rounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Median over rounds.
+    pub median: f64,
+    /// Smallest value seen.
+    pub min: f64,
+    /// Largest value seen.
+    pub max: f64,
+    /// Rounds that gave a value.
+    pub n: usize,
+}
+
+impl Spread {
+    /// Median and range of `values`; `None` when empty.
+    pub fn of(values: &[f64]) -> Option<Self> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(Self {
+            median: crate::stats::median(&v),
+            min: v[0],
+            max: v[v.len() - 1],
+            n: v.len(),
+        })
+    }
+
+    /// (max − min) / median: how far apart the rounds were.
+    pub fn relative_range(&self) -> f64 {
+        if self.median == 0.0 {
+            0.0
+        } else {
+            (self.max - self.min) / self.median.abs()
+        }
+    }
+}
+
+/// One variant of one filter over all rounds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvoySummary {
+    /// Bench filter name.
+    pub filter: String,
+    /// Variant name.
+    pub variant: String,
+    /// What the variant is.
+    pub description: String,
+    /// Rounds measured.
+    pub rounds: usize,
+    /// Closed-loop max throughput, requests/second.
+    pub max_rps: Option<Spread>,
+    /// Envoy CPU per request at max throughput, µs.
+    pub cpu_us_per_request: Option<Spread>,
+    /// Envoy CPU per request at max throughput minus the same round's baseline, µs.
+    pub cpu_over_baseline_us: Option<Spread>,
+    /// Envoy CPU per request at the fixed rate, µs.
+    pub cpu_us_per_request_fixed: Option<Spread>,
+    /// Achieved rate of the open-loop run, requests/second.
+    pub achieved_rps: Option<Spread>,
+    /// Latency percentiles at the fixed rate (median over rounds of each percentile), ms.
+    pub latency_ms: Vec<(f64, Spread)>,
+    /// Envoy RSS once ready, bytes.
+    pub rss_idle_bytes: Option<Spread>,
+    /// Envoy peak RSS, bytes.
+    pub rss_peak_bytes: Option<Spread>,
+    /// Rounds of this filter whose baseline drifted.
+    pub drifted_rounds: usize,
+    /// Errors seen (first per distinct message).
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+impl EnvoySummary {
+    /// Latency at `percentile` at the fixed rate, ms.
+    pub fn latency(&self, percentile: f64) -> Option<Spread> {
+        self.latency_ms
+            .iter()
+            .find(|(p, _)| (p - percentile).abs() < 1e-9)
+            .map(|(_, s)| *s)
+    }
+}
+
+fn cpu_at_max(run: &EnvoyRun) -> Option<f64> {
+    run.throughput.as_ref()?.cpu_us_per_request
+}
+
+/// Report order of variants: the baseline first, then Wasm, native, Envoy's own, Lua.
+pub fn variant_rank(variant: &str) -> usize {
+    ["none", "v8", "native", "builtin", "lua"]
+        .iter()
+        .position(|v| *v == variant)
+        .unwrap_or(usize::MAX)
+}
+
+/// Flags drifted baseline rounds in `runs` and summarizes them per (filter, variant): filters in
+/// catalog order (others after, as first seen), variants in [`variant_rank`] order.
+pub fn summarize(runs: &mut [EnvoyRun]) -> Vec<EnvoySummary> {
+    flag_drift(runs);
+    let mut filters: Vec<String> = Vec::new();
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for run in runs.iter() {
+        if !filters.contains(&run.filter) {
+            filters.push(run.filter.clone());
+        }
+        let key = (run.filter.clone(), run.variant.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let catalog: Vec<&str> = crate::catalog::filters().iter().map(|f| f.name).collect();
+    keys.sort_by_key(|(f, v)| {
+        (
+            catalog.iter().position(|x| x == f).unwrap_or(usize::MAX),
+            filters.iter().position(|x| x == f),
+            variant_rank(v),
+            v.clone(),
+        )
+    });
+    keys.iter()
+        .map(|(filter, variant)| summarize_variant(runs, filter, variant))
+        .collect()
+}
+
+fn flag_drift(runs: &mut [EnvoyRun]) {
+    let filters: Vec<String> = runs.iter().map(|r| r.filter.clone()).collect();
+    for filter in filters {
+        let baselines: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.filter == filter && r.variant == BASELINE)
+            .filter_map(cpu_at_max)
+            .collect();
+        let Some(spread) = Spread::of(&baselines) else {
+            continue;
+        };
+        let drifted: Vec<u32> = runs
+            .iter()
+            .filter(|r| r.filter == filter && r.variant == BASELINE)
+            .filter(|r| {
+                cpu_at_max(r).is_some_and(|c| {
+                    spread.n >= 3 && (c - spread.median).abs() > DRIFT_TOLERANCE * spread.median
+                })
+            })
+            .map(|r| r.round)
+            .collect();
+        for run in runs.iter_mut().filter(|r| r.filter == filter) {
+            run.baseline_drifted = drifted.contains(&run.round);
+        }
+    }
+}
+
+fn summarize_variant(runs: &[EnvoyRun], filter: &str, variant: &str) -> EnvoySummary {
+    let mine: Vec<&EnvoyRun> = runs
+        .iter()
+        .filter(|r| r.filter == filter && r.variant == variant)
+        .collect();
+    let measured: Vec<&EnvoyRun> = mine.iter().copied().filter(|r| r.error.is_none()).collect();
+    let collect = |f: &dyn Fn(&EnvoyRun) -> Option<f64>| -> Option<Spread> {
+        Spread::of(&measured.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
+    };
+    let over_baseline: Vec<f64> = measured
+        .iter()
+        .filter_map(|r| {
+            let base = runs.iter().find(|b| {
+                b.filter == filter
+                    && b.variant == BASELINE
+                    && b.round == r.round
+                    && b.error.is_none()
+            })?;
+            Some(cpu_at_max(r)? - cpu_at_max(base)?)
+        })
+        .collect();
+    let percentiles: Vec<f64> = measured
+        .iter()
+        .filter_map(|r| r.fixed_rate.as_ref())
+        .flat_map(|l| l.latency_ms.iter().map(|p| p.percentile))
+        .fold(Vec::new(), |mut acc, p| {
+            if !acc.iter().any(|q: &f64| (q - p).abs() < 1e-9) {
+                acc.push(p);
+            }
+            acc
+        });
+    let latency_ms = percentiles
+        .into_iter()
+        .filter_map(|p| collect(&|r| r.fixed_rate.as_ref()?.latency(p)).map(|spread| (p, spread)))
+        .collect();
+    let mut errors: Vec<String> = Vec::new();
+    for e in mine.iter().filter_map(|r| r.error.clone()) {
+        if !errors.contains(&e) {
+            errors.push(e);
+        }
+    }
+    EnvoySummary {
+        filter: filter.to_owned(),
+        variant: variant.to_owned(),
+        description: mine
+            .first()
+            .map(|r| r.description.clone())
+            .unwrap_or_default(),
+        rounds: measured.len(),
+        max_rps: collect(&|r| Some(r.throughput.as_ref()?.achieved_rps)),
+        cpu_us_per_request: collect(&cpu_at_max),
+        cpu_over_baseline_us: if variant == BASELINE {
+            None
+        } else {
+            Spread::of(&over_baseline)
+        },
+        cpu_us_per_request_fixed: collect(&|r| r.fixed_rate.as_ref()?.cpu_us_per_request),
+        achieved_rps: collect(&|r| Some(r.fixed_rate.as_ref()?.achieved_rps)),
+        latency_ms,
+        rss_idle_bytes: collect(&|r| r.rss_idle_bytes.map(|b| b as f64)),
+        rss_peak_bytes: collect(&|r| r.rss_peak_bytes.map(|b| b as f64)),
+        drifted_rounds: mine.iter().filter(|r| r.baseline_drifted).count(),
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(variant: &str, round: u32, cpu: f64, rps: f64) -> EnvoyRun {
+        EnvoyRun {
+            filter: "headers".into(),
+            variant: variant.into(),
+            round,
+            conformant: true,
+            throughput: Some(LoadResult {
+                tool: "wrk".into(),
+                achieved_rps: rps,
+                cpu_us_per_request: Some(cpu),
+                ..LoadResult::default()
+            }),
+            fixed_rate: Some(LoadResult {
+                tool: "oha".into(),
+                achieved_rps: rps / 2.0,
+                latency_ms: vec![Percentile {
+                    percentile: 99.0,
+                    ms: cpu / 10.0,
+                }],
+                ..LoadResult::default()
+            }),
+            ..EnvoyRun::default()
+        }
+    }
+
+    #[test]
+    fn cpu_over_baseline_pairs_rounds_and_drift_is_flagged() {
+        let mut runs = vec![
+            run("none", 0, 20.0, 40_000.0),
+            run("v8", 0, 30.0, 30_000.0),
+            run("none", 1, 21.0, 41_000.0),
+            run("v8", 1, 32.0, 29_000.0),
+            // round 2: the whole machine slowed down; the baseline shows it
+            run("none", 2, 40.0, 20_000.0),
+            run("v8", 2, 50.0, 15_000.0),
+        ];
+        let summary = summarize(&mut runs);
+        assert_eq!(summary.len(), 2);
+        let v8 = &summary[1];
+        assert_eq!(v8.variant, "v8");
+        let over = v8.cpu_over_baseline_us.unwrap();
+        // pairs: 10, 11, 10 -> median 10 even though round 2 was twice as slow
+        assert_eq!(over.median, 10.0);
+        assert_eq!((over.min, over.max, over.n), (10.0, 11.0, 3));
+        assert_eq!(v8.drifted_rounds, 1);
+        assert!(
+            runs.iter()
+                .filter(|r| r.round == 2)
+                .all(|r| r.baseline_drifted)
+        );
+        assert!(
+            runs.iter()
+                .filter(|r| r.round != 2)
+                .all(|r| !r.baseline_drifted)
+        );
+        assert!(summary[0].cpu_over_baseline_us.is_none());
+        assert_eq!(v8.latency(99.0).unwrap().median, 3.2);
+    }
+
+    #[test]
+    fn failed_runs_are_not_measured_but_their_errors_are_kept() {
+        let mut runs = vec![run("none", 0, 20.0, 40_000.0), run("lua", 0, 25.0, 1.0)];
+        runs[1].error = Some("conformance: x-fb-tenant missing".into());
+        let summary = summarize(&mut runs);
+        assert_eq!(summary[1].rounds, 0);
+        assert!(summary[1].max_rps.is_none());
+        assert_eq!(summary[1].errors, vec!["conformance: x-fb-tenant missing"]);
+    }
+}
