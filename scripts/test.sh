@@ -5,5 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/setup.sh"
+# Envoy, wrk and oha for the Envoy tests; without them those tests say they are skipped
+# (and fail when FILTERBENCH_REQUIRE_ENVOY is set, as in CI).
+bash "$root/scripts/setup-envoy.sh" || echo "test: Envoy tools could not be installed; the Envoy tests will be skipped" >&2
 cd "$root"
 exec cargo test --release --workspace --lib --bins --tests "$@"

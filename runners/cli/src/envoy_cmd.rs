@@ -72,7 +72,7 @@ fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> 
     for name in &args.variant {
         wanted.push(
             Variant::parse(name).with_context(|| {
-                format!("unknown variant {name:?}: use none, v8, builtin or lua")
+                format!("unknown variant '{name}': use none, v8, builtin or lua")
             })?,
         );
     }
@@ -81,7 +81,7 @@ fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> 
     for name in names {
         let Some(spec) = all.iter().find(|f| f.name == name) else {
             bail!(
-                "unknown filter {name:?}: the Envoy runner takes {}",
+                "unknown filter '{name}': the Envoy runner takes {}",
                 config::SUPPORTED_FILTERS.join(", ")
             );
         };

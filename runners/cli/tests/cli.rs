@@ -82,7 +82,7 @@ fn a_quick_run_prints_the_table_and_writes_results() {
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["schema_version"], 3);
     assert_eq!(json["settings"]["quick"], true);
     let cells = json["cells"].as_array().unwrap();
     let engines = filterbench_engines::all();
@@ -356,4 +356,121 @@ fn instructions_are_counted_under_callgrind_with_a_ratio_to_native() {
     assert!(native["ratio_to_native"].is_null());
     // An interpreter executes more instructions than the same filter compiled natively.
     assert!(wasmi["ratio_to_native"].as_f64().unwrap() > 1.0, "{wasmi}");
+}
+
+#[test]
+fn envoy_bad_input_gives_one_line_errors_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.json");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["envoy", "--filter", "body-redact", "--out", out],
+            "filter body-redact cannot run in the Envoy runner yet",
+        ),
+        (
+            &["envoy", "--filter", "nope", "--out", out],
+            "unknown filter 'nope': the Envoy runner takes noop, headers",
+        ),
+        (
+            &["envoy", "--variant", "wasm", "--out", out],
+            "unknown variant 'wasm': use none, v8, builtin or lua",
+        ),
+        (
+            &["envoy", "--rate", "fast", "--out", out],
+            "--rate \"fast\": give requests/second",
+        ),
+        (
+            &["envoy", "--envoy", "/nonexistent/envoy", "--out", out],
+            "envoy not found (looked at /nonexistent/envoy): run scripts/setup-envoy.sh",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = filterbench(args);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
+fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
+    let envoy = filterbench_envoy_path();
+    let Some(envoy) = envoy else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("envoy.json");
+    let report = dir.path().join("report");
+    let output = filterbench(&[
+        "envoy",
+        "--envoy",
+        &envoy,
+        "--filter",
+        "noop",
+        "--variant",
+        "v8",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--repeat",
+        "1",
+        "--rate",
+        "300",
+        "--connections",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let stderr = text(&output.stderr);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(stderr.contains("round 1 noop"), "{stderr}");
+    assert!(stdout.contains("over baseline µs"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 3);
+    let schema_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "envoy.json vs docs/results.schema.json: {errors:?}");
+    let runs = json["envoy"]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "baseline and v8");
+    assert!(runs.iter().all(|r| r["error"].is_null() && r["conformant"] == true));
+    assert_eq!(json["envoy"]["settings"]["rate_rps"], 300.0);
+    assert!(json["environment"]["tools"]["envoy"].as_str().unwrap().contains("1.40"));
+    for chart in ["envoy-throughput", "envoy-cpu", "envoy-rss", "envoy-latency-noop"] {
+        assert!(report.join(format!("charts/{chart}.svg")).is_file(), "{chart}");
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("Envoy under load"));
+    assert!(html.contains("Envoy, noop: extra CPU per request over no filter"));
+}
+
+/// Envoy for the end-to-end test: `None` (printed) to skip, unless CI requires it.
+fn filterbench_envoy_path() -> Option<String> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let candidates = [
+        std::env::var("FILTERBENCH_ENVOY").unwrap_or_default(),
+        format!("{home}/.cache/filterbench/tools/bin/envoy"),
+    ];
+    let found = candidates
+        .into_iter()
+        .find(|c| !c.is_empty() && std::path::Path::new(c).is_file());
+    if found.is_none() {
+        let why = "no Envoy (run scripts/setup-envoy.sh)";
+        if std::env::var_os("FILTERBENCH_REQUIRE_ENVOY").is_some() {
+            panic!("FILTERBENCH_REQUIRE_ENVOY is set but there is {why}");
+        }
+        eprintln!("SKIPPED envoy_run_writes_records_and_a_report_with_envoy_charts: {why}");
+    }
+    found
 }

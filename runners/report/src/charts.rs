@@ -12,7 +12,7 @@ use std::sync::Once;
 /// Family name under which the embedded font is registered.
 const FONT: &str = "sans-serif";
 /// Chart size, pixels.
-const SIZE: (u32, u32) = (1100, 620);
+pub(crate) const SIZE: (u32, u32) = (1100, 620);
 
 /// Registers the embedded font with plotters (once per process).
 pub fn register_font() {
@@ -45,10 +45,10 @@ pub struct ChartError {
     detail: String,
 }
 
-type Draw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> + 'a;
-type DrawPng<'a> = dyn Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String> + 'a;
+pub(crate) type Draw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> + 'a;
+pub(crate) type DrawPng<'a> = dyn Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String> + 'a;
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
@@ -78,7 +78,7 @@ pub fn colour(view: &View, engine: &str) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn font(size: u32) -> TextStyle<'static> {
+pub(crate) fn font(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().into()
 }
 
@@ -161,10 +161,13 @@ pub fn draw_all(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
             &draw_png,
         )?);
     }
+    if let Some(envoy) = &view.envoy {
+        charts.extend(crate::envoy::draw(envoy, dir)?);
+    }
     Ok(charts)
 }
 
-fn render(
+pub(crate) fn render(
     dir: &Path,
     name: &str,
     title: &str,
@@ -200,7 +203,7 @@ fn render(
 }
 
 /// Log-axis range covering `values` with a margin.
-fn log_range(values: impl Iterator<Item = f64>, floor: f64) -> std::ops::Range<f64> {
+pub(crate) fn log_range(values: impl Iterator<Item = f64>, floor: f64) -> std::ops::Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, 0f64);
     for v in values.filter(|v| v.is_finite() && *v > 0.0) {
         lo = lo.min(v);
@@ -212,7 +215,7 @@ fn log_range(values: impl Iterator<Item = f64>, floor: f64) -> std::ops::Range<f
     (lo / 1.5).max(floor * 0.01)..(hi * 1.5).max(lo * 2.0)
 }
 
-fn legend<'a, DB: DrawingBackend + 'a>(
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, impl CoordTranslate>,
 ) -> Result<(), String> {
     chart
@@ -479,7 +482,7 @@ fn memory<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Res
 }
 
 /// Maps a percentile to the "nines" axis: 0 → 0, 90 → 1, 99 → 2, 99.9 → 3.
-fn nines(p: f64) -> f64 {
+pub(crate) fn nines(p: f64) -> f64 {
     -(1.0 - (p / 100.0).min(0.99999)).log10()
 }
 

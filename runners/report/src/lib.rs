@@ -3,6 +3,7 @@
 //! and `charts/*.png`, and a copy of the results.
 
 pub mod charts;
+pub mod envoy;
 mod html;
 mod markdown;
 pub mod tables;

@@ -50,14 +50,28 @@ fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
 impl Content {
     /// Builds the text of the report.
     pub fn of(results: &Results, view: &View) -> Self {
+        let has_cells = !results.cells.is_empty();
+        let mut findings = if has_cells {
+            findings(results)
+        } else {
+            Vec::new()
+        };
+        let mut before_charts = Vec::new();
+        let mut after_charts = Vec::new();
+        if has_cells {
+            before_charts.push(engines_section(results));
+            after_charts.push(cells_section(results));
+            after_charts.push(startup_section(results, view));
+        }
+        if let Some(envoy) = &results.envoy {
+            findings.extend(crate::envoy::findings(envoy));
+            before_charts.push(crate::envoy::section(envoy));
+        }
+        after_charts.push(environment_section(results));
         Self {
-            findings: findings(results),
-            before_charts: vec![engines_section(results)],
-            after_charts: vec![
-                cells_section(results),
-                startup_section(results, view),
-                environment_section(results),
-            ],
+            findings,
+            before_charts,
+            after_charts,
         }
     }
 }

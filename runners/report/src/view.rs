@@ -78,6 +78,8 @@ pub struct View {
     pub spectra: Vec<Spectrum>,
     /// Scaling sweeps that were run.
     pub sweeps: Vec<Sweep>,
+    /// Load runs through Envoy, when the results have them.
+    pub envoy: Option<filterbench_harness::envoy::EnvoyResults>,
 }
 
 /// The x value of a sweep workload: `headers-32` → (headers, 32), `body-64k` → (body, 65536).
@@ -206,6 +208,7 @@ impl View {
             phases,
             spectra,
             sweeps,
+            envoy: results.envoy.clone(),
         }
     }
 }

@@ -1,0 +1,170 @@
+//! Integration tests against the real Envoy that `scripts/setup-envoy.sh` installs. Without
+//! Envoy they print why they are skipped (and fail instead when FILTERBENCH_REQUIRE_ENVOY is
+//! set, as CI does, so a broken install cannot pass silently).
+
+use filterbench_envoy::config::{self, Endpoints, UpstreamMode, Variant};
+use filterbench_envoy::process::{EnvoyError, EnvoyProcess};
+use filterbench_envoy::runner::{self, Event, Programs, Rate};
+use filterbench_envoy::tools::{self, Tool};
+use filterbench_envoy::upstream::{ECHO_HEADER, Echo, Upstream};
+use filterbench_envoy::{conformance, http};
+use filterbench_harness::{artifacts, catalog};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The Envoy binary, or `None` (with the reason printed) when the test must be skipped.
+fn envoy_or_skip(test: &str) -> Option<PathBuf> {
+    match tools::find(Tool::Envoy, None) {
+        Ok(path) => Some(path),
+        Err(e) if std::env::var_os("FILTERBENCH_REQUIRE_ENVOY").is_some() => {
+            panic!("{test}: FILTERBENCH_REQUIRE_ENVOY is set but {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {e}");
+            None
+        }
+    }
+}
+
+fn spec(name: &str) -> catalog::FilterSpec {
+    catalog::filters()
+        .into_iter()
+        .find(|f| f.name == name)
+        .unwrap()
+}
+
+#[test]
+fn headers_filter_on_v8_edits_headers_in_both_directions() {
+    let Some(envoy) = envoy_or_skip("headers_filter_on_v8_edits_headers_in_both_directions")
+    else {
+        return;
+    };
+    let filter = spec("headers");
+    artifacts::ensure_built(filter.crate_name).unwrap();
+    let chain =
+        config::filter_chain(&filter, Variant::V8, &artifacts::wasm_path(filter.crate_name))
+            .unwrap();
+    let upstream = Upstream::start(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = config::bootstrap(
+        &chain,
+        Endpoints {
+            upstream_port: upstream.addr().port(),
+            mode: UpstreamMode::Direct,
+        },
+    );
+    let process = EnvoyProcess::start(&envoy, &bootstrap, dir.path(), None).unwrap();
+    let headers = vec![
+        (ECHO_HEADER.to_owned(), "1".to_owned()),
+        ("x-debug".to_owned(), "1".to_owned()),
+        ("user-agent".to_owned(), "curl/8".to_owned()),
+    ];
+    let response = http::request(
+        process.listener(),
+        "GET",
+        "/api/v1/items",
+        "api.example.com",
+        &headers,
+        b"",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header_values("x-fb-served-by"), vec!["filterbench"]);
+    assert_eq!(response.header_values("x-fb-cache"), vec!["miss"]);
+    let echo: Echo = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(echo.header_values("x-fb-tenant"), vec!["acme"]);
+    assert_eq!(echo.header_values("x-fb-region"), vec!["eu-west-1"]);
+    assert_eq!(echo.header_values("user-agent"), vec!["filterbench-proxy/1.0"]);
+    assert!(echo.header_values("x-debug").is_empty());
+    // The full catalog check agrees, and the baseline's passthrough check does not (the filter
+    // is in the chain, so requests are not untouched).
+    conformance::check(&filter, process.listener(), false).unwrap();
+    assert!(conformance::check(&filter, process.listener(), true).is_err());
+    // Envoy's statistics show the V8 VM.
+    let stats = process.stats("^wasm\\.").unwrap();
+    assert!(
+        stats.iter().any(|(k, v)| k.contains("v8") && k.ends_with("active") && *v > 0),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_config_envoy_rejects_is_an_error_with_its_log() {
+    let Some(envoy) = envoy_or_skip("a_config_envoy_rejects_is_an_error_with_its_log") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut bootstrap = config::bootstrap(
+        &config::filter_chain(&spec("noop"), Variant::None, std::path::Path::new("/x.wasm"))
+            .unwrap(),
+        Endpoints {
+            upstream_port: 9,
+            mode: UpstreamMode::Direct,
+        },
+    );
+    bootstrap["static_resources"]["clusters"][0]["type"] = "NO_SUCH_TYPE".into();
+    match EnvoyProcess::start(&envoy, &bootstrap, dir.path(), None) {
+        Err(EnvoyError::Exited { tail, .. }) => {
+            assert!(tail.contains("NO_SUCH_TYPE"), "log tail: {tail}")
+        }
+        Err(other) => panic!("expected Exited, got {other}"),
+        Ok(_) => panic!("Envoy accepted an invalid cluster type"),
+    }
+}
+
+#[test]
+fn a_short_load_run_records_rate_percentiles_and_cpu_per_request() {
+    let Some(envoy) =
+        envoy_or_skip("a_short_load_run_records_rate_percentiles_and_cpu_per_request")
+    else {
+        return;
+    };
+    let programs = Programs::find(Some(&envoy)).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let settings = runner::Settings {
+        matrix: vec![(spec("headers"), vec![Variant::None, Variant::V8])],
+        duration: Duration::from_secs(1),
+        warmup: Duration::ZERO,
+        rate: Rate::Fixed(500.0),
+        rounds: 1,
+        connections: 8,
+        upstream: UpstreamMode::Direct,
+        programs,
+        work_dir: work.path().to_owned(),
+    };
+    let mut finished = 0;
+    let mut updates = 0;
+    let results = runner::run(
+        &settings,
+        |event| {
+            if let Event::Finished { .. } = event {
+                finished += 1;
+            }
+        },
+        |_| updates += 1,
+    )
+    .unwrap();
+    assert_eq!((finished, updates), (2, 2));
+    assert_eq!(results.runs.len(), 2);
+    for run in &results.runs {
+        assert!(run.error.is_none(), "{}: {:?}", run.variant, run.error);
+        assert!(run.conformant);
+        let max = run.throughput.as_ref().unwrap();
+        assert!(max.achieved_rps > 0.0 && max.requests > 0, "{max:?}");
+        assert_eq!(max.non_2xx, 0);
+        assert!(max.cpu_us_per_request.is_some_and(|c| c > 0.0), "{max:?}");
+        let fixed = run.fixed_rate.as_ref().unwrap();
+        assert!(fixed.achieved_rps > 100.0, "{fixed:?}");
+        assert_eq!(fixed.target_rps, Some(500.0));
+        let p50 = fixed.latency(50.0).unwrap();
+        let p99 = fixed.latency(99.0).unwrap();
+        assert!(p50 > 0.0 && p99 >= p50, "{fixed:?}");
+        assert!(run.rss_peak_bytes.unwrap() >= run.rss_idle_bytes.unwrap());
+    }
+    let v8 = results.summary.iter().find(|s| s.variant == "v8").unwrap();
+    assert!(v8.cpu_over_baseline_us.is_some());
+    assert!(v8.description.contains("headers.wasm"), "{}", v8.description);
+    let v8_run = results.runs.iter().find(|r| r.variant == "v8").unwrap();
+    assert!(!v8_run.wasm_stats.is_empty());
+}

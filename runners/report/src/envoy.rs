@@ -1,0 +1,409 @@
+//! The Envoy part of a report: charts of throughput, Envoy CPU per request over the baseline,
+//! latency under load and memory per variant, and the table behind them. Every variant keeps
+//! its colour in every chart (baseline grey, V8 blue, native green, built-in orange, Lua purple).
+
+use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
+use crate::tables::{Section, Table};
+use filterbench_harness::envoy::{BASELINE, EnvoyResults, EnvoySummary, Spread};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+/// The colour of a variant.
+pub fn variant_colour(variant: &str) -> RGBColor {
+    match variant {
+        "none" => RGBColor(127, 127, 127),
+        "v8" => RGBColor(31, 119, 180),
+        "native" => RGBColor(44, 160, 44),
+        "builtin" => RGBColor(255, 127, 14),
+        "lua" => RGBColor(148, 103, 189),
+        _ => RGBColor(140, 86, 75),
+    }
+}
+
+fn filters(envoy: &EnvoyResults) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &envoy.summary {
+        if !out.contains(&s.filter) {
+            out.push(s.filter.clone());
+        }
+    }
+    out
+}
+
+fn variants(envoy: &EnvoyResults, with_baseline: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &envoy.summary {
+        if (with_baseline || s.variant != BASELINE) && !out.contains(&s.variant) {
+            out.push(s.variant.clone());
+        }
+    }
+    out.sort_by_key(|v| filterbench_harness::envoy::variant_rank(v));
+    out
+}
+
+/// One grouped bar chart: per filter, one bar per variant (median) with a min–max whisker.
+struct Bars<'a> {
+    caption: String,
+    y_desc: &'a str,
+    filters: Vec<String>,
+    variants: Vec<String>,
+    value: &'a dyn Fn(&EnvoySummary) -> Option<Spread>,
+    summary: &'a [EnvoySummary],
+    scale: f64,
+}
+
+fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    let points: Vec<(usize, usize, Spread)> = b
+        .summary
+        .iter()
+        .filter_map(|s| {
+            let f = b.filters.iter().position(|x| *x == s.filter)?;
+            let v = b.variants.iter().position(|x| *x == s.variant)?;
+            let mut spread = (b.value)(s)?;
+            spread.median *= b.scale;
+            spread.min *= b.scale;
+            spread.max *= b.scale;
+            Some((f, v, spread))
+        })
+        .collect();
+    let lo = points.iter().map(|p| p.2.min).fold(0.0, f64::min);
+    let hi = points.iter().map(|p| p.2.max).fold(0.0, f64::max);
+    let top = if hi > 0.0 { hi * 1.15 } else { 1.0 };
+    let bottom = if lo < 0.0 { lo * 1.15 } else { 0.0 };
+    let n = b.filters.len();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&b.caption, font(22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), bottom..top)
+        .map_err(err)?;
+    let names = &b.filters;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n.max(1))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 0.01 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(b.y_desc)
+        .light_line_style(TRANSPARENT)
+        .label_style(font(13))
+        .axis_desc_style(font(15))
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / b.variants.len().max(1) as f64;
+    for (j, variant) in b.variants.iter().enumerate() {
+        let c = variant_colour(variant);
+        let mine: Vec<(f64, Spread)> = points
+            .iter()
+            .filter(|p| p.1 == j)
+            .map(|p| (p.0 as f64 - 0.4 + width * j as f64, p.2))
+            .collect();
+        chart
+            .draw_series(mine.iter().map(|(x, s)| {
+                Rectangle::new(
+                    [(*x + width * 0.08, 0.0), (*x + width * 0.92, s.median)],
+                    c.filled(),
+                )
+            }))
+            .map_err(err)?
+            .label(variant.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+        chart
+            .draw_series(mine.iter().filter(|(_, s)| s.n > 1).map(|(x, s)| {
+                let mid = *x + width / 2.0;
+                PathElement::new(vec![(mid, s.min), (mid, s.max)], BLACK.stroke_width(1))
+            }))
+            .map_err(err)?;
+    }
+    legend(&mut chart)
+}
+
+fn latency<DB: DrawingBackend>(
+    envoy: &EnvoyResults,
+    filter: &str,
+    area: &DrawingArea<DB, Shift>,
+) -> Result<(), String> {
+    let lines: Vec<(&str, Vec<(f64, f64)>)> = envoy
+        .summary
+        .iter()
+        .filter(|s| s.filter == filter && !s.latency_ms.is_empty())
+        .map(|s| {
+            let mut pts: Vec<(f64, f64)> = s
+                .latency_ms
+                .iter()
+                .filter(|(p, _)| *p < 100.0 && *p >= 10.0)
+                .map(|(p, spread)| (nines(*p), spread.median))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (s.variant.as_str(), pts)
+        })
+        .collect();
+    let y = log_range(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)), 0.01);
+    let x_max = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.0))
+        .fold(2.0, f64::max);
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!(
+                "{filter}: latency under load at {:.0} req/s",
+                envoy.settings.rate_rps
+            ),
+            font(22),
+        )
+        .margin(12)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0f64..x_max + 0.1, y.log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_labels(6)
+        .x_label_formatter(&|x| {
+            let p = 100.0 * (1.0 - 10f64.powf(-x));
+            format!(
+                "p{}",
+                format!("{p:.3}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+            )
+        })
+        .x_desc("percentile (log scale towards the tail)")
+        .y_desc("latency, ms (log scale)")
+        .light_line_style(TRANSPARENT)
+        .label_style(font(13))
+        .axis_desc_style(font(15))
+        .draw()
+        .map_err(err)?;
+    for (variant, points) in lines {
+        let c = variant_colour(variant);
+        chart
+            .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(variant)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+        chart
+            .draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))
+            .map_err(err)?;
+    }
+    legend(&mut chart)
+}
+
+fn bar_chart(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    caption: &str,
+    b: &Bars,
+) -> Result<Chart, ChartError> {
+    let svg: &Draw = &|a| bars(b, a);
+    let png: &DrawPng = &|a| bars(b, a);
+    charts::render(dir, name, title, caption, svg, png)
+}
+
+/// Draws the Envoy charts into `dir`.
+pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> {
+    let mut out = Vec::new();
+    if envoy.summary.iter().all(|s| s.rounds == 0) {
+        return Ok(out);
+    }
+    let filters = filters(envoy);
+    let rate = envoy.settings.rate_rps;
+    out.push(bar_chart(
+        dir,
+        "envoy-throughput",
+        "Envoy: maximum throughput per variant",
+        "Closed loop (wrk, one connection pool, Envoy on one worker pinned to its own CPU): requests per second, median over rounds, whiskers min–max. Higher is better; `none` is Envoy without the filter.",
+        &Bars {
+            caption: "Envoy max throughput (higher is better)".to_owned(),
+            y_desc: "requests / second",
+            filters: filters.clone(),
+            variants: variants(envoy, true),
+            value: &|s| s.max_rps,
+            summary: &envoy.summary,
+            scale: 1.0,
+        },
+    )?);
+    out.push(bar_chart(
+        dir,
+        "envoy-cpu",
+        "Envoy: CPU per request over the baseline",
+        "Envoy's CPU time (user + system, from /proc) per completed request at max throughput, minus the same round's no-filter baseline: what the filter costs Envoy. Median over rounds, whiskers min–max. Lower is better.",
+        &Bars {
+            caption: "Extra Envoy CPU per request (lower is better)".to_owned(),
+            y_desc: "µs / request over no filter",
+            filters: filters.clone(),
+            variants: variants(envoy, false),
+            value: &|s| s.cpu_over_baseline_us,
+            summary: &envoy.summary,
+            scale: 1.0,
+        },
+    )?);
+    out.push(bar_chart(
+        dir,
+        "envoy-rss",
+        "Envoy: memory per variant",
+        "Envoy's peak resident set (VmHWM) over the run, MiB: a V8 VM adds its heap and compiled code per worker. Median over rounds, whiskers min–max.",
+        &Bars {
+            caption: "Envoy peak RSS".to_owned(),
+            y_desc: "MiB",
+            filters: filters.clone(),
+            variants: variants(envoy, true),
+            value: &|s| s.rss_peak_bytes,
+            summary: &envoy.summary,
+            scale: 1.0 / 1048576.0,
+        },
+    )?);
+    for filter in &filters {
+        let svg: &Draw = &|a| latency(envoy, filter, a);
+        let png: &DrawPng = &|a| latency(envoy, filter, a);
+        out.push(charts::render(
+            dir,
+            &format!("envoy-latency-{filter}"),
+            &format!("Envoy: {filter} latency under load"),
+            &format!(
+                "Open loop at {rate:.0} req/s for every variant (oha, latency measured from each request's scheduled send time, so queueing is not hidden): median over rounds of each percentile. Log scales; lower is better."
+            ),
+            svg,
+            png,
+        )?);
+    }
+    Ok(out)
+}
+
+fn spread(s: Option<Spread>, scale: f64, digits: usize) -> String {
+    match s {
+        None => "-".to_owned(),
+        Some(s) if s.n <= 1 => format!("{:.*}", digits, s.median * scale),
+        Some(s) => format!(
+            "{:.*} [{:.*}–{:.*}]",
+            digits,
+            s.median * scale,
+            digits,
+            s.min * scale,
+            digits,
+            s.max * scale
+        ),
+    }
+}
+
+/// One sentence per filter: the extra CPU per request of each variant.
+pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
+    filters(envoy)
+        .iter()
+        .filter_map(|filter| {
+            let parts: Vec<String> = envoy
+                .summary
+                .iter()
+                .filter(|s| &s.filter == filter)
+                .filter_map(|s| {
+                    Some(format!(
+                        "{} {:+.1} µs",
+                        s.variant,
+                        s.cpu_over_baseline_us?.median
+                    ))
+                })
+                .collect();
+            let base = envoy
+                .summary
+                .iter()
+                .find(|s| &s.filter == filter && s.variant == BASELINE)?
+                .cpu_us_per_request?;
+            (!parts.is_empty()).then(|| {
+                format!(
+                    "Envoy, {filter}: extra CPU per request over no filter ({:.1} µs): {}.",
+                    base.median,
+                    parts.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The Envoy section: every (filter, variant) with its medians and spread.
+pub fn section(envoy: &EnvoyResults) -> Section {
+    let header = [
+        "filter",
+        "variant",
+        "what runs",
+        "max req/s",
+        "Envoy CPU µs/req",
+        "over baseline µs",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "achieved req/s",
+        "RSS idle / peak MiB",
+        "rounds",
+        "note",
+    ];
+    let mib = 1.0 / 1048576.0;
+    let rows = envoy
+        .summary
+        .iter()
+        .map(|s| {
+            let note = match (s.errors.first(), s.drifted_rounds) {
+                (Some(e), _) => e.clone(),
+                (None, 0) => String::new(),
+                (None, n) => format!("{n} round(s) with a drifted baseline"),
+            };
+            vec![
+                s.filter.clone(),
+                s.variant.clone(),
+                s.description.clone(),
+                spread(s.max_rps, 1.0, 0),
+                spread(s.cpu_us_per_request, 1.0, 1),
+                spread(s.cpu_over_baseline_us, 1.0, 1),
+                spread(s.latency(50.0), 1.0, 2),
+                spread(s.latency(99.0), 1.0, 2),
+                spread(s.latency(99.9), 1.0, 2),
+                spread(s.achieved_rps, 1.0, 0),
+                format!(
+                    "{} / {}",
+                    spread(s.rss_idle_bytes, mib, 1),
+                    spread(s.rss_peak_bytes, mib, 1)
+                ),
+                s.rounds.to_string(),
+                note,
+            ]
+        })
+        .collect();
+    let st = &envoy.settings;
+    Section {
+        title: "Envoy under load".to_owned(),
+        intro: format!(
+            "Envoy {} with one worker{}; load from 127.0.0.1{} with {} connections: wrk for {:.0} s closed loop (max throughput), then oha for {:.0} s open loop at {:.0} req/s ({}) with coordinated-omission correction, after {:.0} s of warm-up. Upstream: {}. Each variant is checked through Envoy (headers forwarded, headers returned, local replies) before it is measured. Values are medians over {} interleaved round(s), [min–max] when there are several; a round whose baseline CPU per request strayed more than 10% from its median is flagged.",
+            st.envoy_version,
+            st.envoy_cpu.map_or(String::new(), |c| format!(" pinned to CPU {c}")),
+            st.load_cpu.map_or(String::new(), |c| format!(" (CPU {c})")),
+            st.connections,
+            st.duration_s,
+            st.duration_s,
+            st.rate_rps,
+            if st.rate_source == "auto" {
+                "half of the baseline's max throughput"
+            } else {
+                "as given"
+            },
+            st.warmup_s,
+            if st.upstream == "direct" {
+                "Envoy's direct_response (the filter's cost alone)"
+            } else {
+                "the project's HTTP server"
+            },
+            st.rounds,
+        ),
+        table: Table {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows,
+        },
+    }
+}
