@@ -441,14 +441,33 @@ fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
         .iter_errors(&json)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "envoy.json vs docs/results.schema.json: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "envoy.json vs docs/results.schema.json: {errors:?}"
+    );
     let runs = json["envoy"]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2, "baseline and v8");
-    assert!(runs.iter().all(|r| r["error"].is_null() && r["conformant"] == true));
+    assert!(
+        runs.iter()
+            .all(|r| r["error"].is_null() && r["conformant"] == true)
+    );
     assert_eq!(json["envoy"]["settings"]["rate_rps"], 300.0);
-    assert!(json["environment"]["tools"]["envoy"].as_str().unwrap().contains("1.40"));
-    for chart in ["envoy-throughput", "envoy-cpu", "envoy-rss", "envoy-latency-noop"] {
-        assert!(report.join(format!("charts/{chart}.svg")).is_file(), "{chart}");
+    assert!(
+        json["environment"]["tools"]["envoy"]
+            .as_str()
+            .unwrap()
+            .contains("1.40")
+    );
+    for chart in [
+        "envoy-throughput",
+        "envoy-cpu",
+        "envoy-rss",
+        "envoy-latency-noop",
+    ] {
+        assert!(
+            report.join(format!("charts/{chart}.svg")).is_file(),
+            "{chart}"
+        );
     }
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("Envoy under load"));

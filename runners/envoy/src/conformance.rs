@@ -147,7 +147,9 @@ pub fn passthrough_differences(sent: &[(String, String)], response: &Response) -
             .collect();
         let got = echo.header_values(k);
         if got != want {
-            out.push(format!("request header {k}: sent {want:?}, upstream got {got:?}"));
+            out.push(format!(
+                "request header {k}: sent {want:?}, upstream got {got:?}"
+            ));
         }
     }
     for (k, v) in &response.headers {

@@ -35,15 +35,17 @@ fn spec(name: &str) -> catalog::FilterSpec {
 
 #[test]
 fn headers_filter_on_v8_edits_headers_in_both_directions() {
-    let Some(envoy) = envoy_or_skip("headers_filter_on_v8_edits_headers_in_both_directions")
-    else {
+    let Some(envoy) = envoy_or_skip("headers_filter_on_v8_edits_headers_in_both_directions") else {
         return;
     };
     let filter = spec("headers");
     artifacts::ensure_built(filter.crate_name).unwrap();
-    let chain =
-        config::filter_chain(&filter, Variant::V8, &artifacts::wasm_path(filter.crate_name))
-            .unwrap();
+    let chain = config::filter_chain(
+        &filter,
+        Variant::V8,
+        &artifacts::wasm_path(filter.crate_name),
+    )
+    .unwrap();
     let upstream = Upstream::start(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bootstrap = config::bootstrap(
@@ -70,12 +72,18 @@ fn headers_filter_on_v8_edits_headers_in_both_directions() {
     )
     .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(response.header_values("x-fb-served-by"), vec!["filterbench"]);
+    assert_eq!(
+        response.header_values("x-fb-served-by"),
+        vec!["filterbench"]
+    );
     assert_eq!(response.header_values("x-fb-cache"), vec!["miss"]);
     let echo: Echo = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(echo.header_values("x-fb-tenant"), vec!["acme"]);
     assert_eq!(echo.header_values("x-fb-region"), vec!["eu-west-1"]);
-    assert_eq!(echo.header_values("user-agent"), vec!["filterbench-proxy/1.0"]);
+    assert_eq!(
+        echo.header_values("user-agent"),
+        vec!["filterbench-proxy/1.0"]
+    );
     assert!(echo.header_values("x-debug").is_empty());
     // The full catalog check agrees, and the baseline's passthrough check does not (the filter
     // is in the chain, so requests are not untouched).
@@ -84,7 +92,9 @@ fn headers_filter_on_v8_edits_headers_in_both_directions() {
     // Envoy's statistics show the V8 VM.
     let stats = process.stats("^wasm\\.").unwrap();
     assert!(
-        stats.iter().any(|(k, v)| k.contains("v8") && k.ends_with("active") && *v > 0),
+        stats
+            .iter()
+            .any(|(k, v)| k.contains("v8") && k.ends_with("active") && *v > 0),
         "{stats:?}"
     );
 }
@@ -96,8 +106,12 @@ fn a_config_envoy_rejects_is_an_error_with_its_log() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut bootstrap = config::bootstrap(
-        &config::filter_chain(&spec("noop"), Variant::None, std::path::Path::new("/x.wasm"))
-            .unwrap(),
+        &config::filter_chain(
+            &spec("noop"),
+            Variant::None,
+            std::path::Path::new("/x.wasm"),
+        )
+        .unwrap(),
         Endpoints {
             upstream_port: 9,
             mode: UpstreamMode::Direct,
@@ -164,7 +178,11 @@ fn a_short_load_run_records_rate_percentiles_and_cpu_per_request() {
     }
     let v8 = results.summary.iter().find(|s| s.variant == "v8").unwrap();
     assert!(v8.cpu_over_baseline_us.is_some());
-    assert!(v8.description.contains("headers.wasm"), "{}", v8.description);
+    assert!(
+        v8.description.contains("headers.wasm"),
+        "{}",
+        v8.description
+    );
     let v8_run = results.runs.iter().find(|r| r.variant == "v8").unwrap();
     assert!(!v8_run.wasm_stats.is_empty());
 }

@@ -46,7 +46,8 @@ pub struct ChartError {
 }
 
 pub(crate) type Draw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> + 'a;
-pub(crate) type DrawPng<'a> = dyn Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String> + 'a;
+pub(crate) type DrawPng<'a> =
+    dyn Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String> + 'a;
 
 pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")

@@ -307,8 +307,7 @@ pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
                 .filter_map(|s| {
                     Some(format!(
                         "{} {:+.1} µs",
-                        s.variant,
-                        s.cpu_over_baseline_us?.median
+                        s.variant, s.cpu_over_baseline_us?.median
                     ))
                 })
                 .collect();
@@ -382,7 +381,8 @@ pub fn section(envoy: &EnvoyResults) -> Section {
         intro: format!(
             "Envoy {} with one worker{}; load from 127.0.0.1{} with {} connections: wrk for {:.0} s closed loop (max throughput), then oha for {:.0} s open loop at {:.0} req/s ({}) with coordinated-omission correction, after {:.0} s of warm-up. Upstream: {}. Each variant is checked through Envoy (headers forwarded, headers returned, local replies) before it is measured. Values are medians over {} interleaved round(s), [min–max] when there are several; a round whose baseline CPU per request strayed more than 10% from its median is flagged.",
             st.envoy_version,
-            st.envoy_cpu.map_or(String::new(), |c| format!(" pinned to CPU {c}")),
+            st.envoy_cpu
+                .map_or(String::new(), |c| format!(" pinned to CPU {c}")),
             st.load_cpu.map_or(String::new(), |c| format!(" (CPU {c})")),
             st.connections,
             st.duration_s,
