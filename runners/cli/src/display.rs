@@ -257,23 +257,6 @@ pub fn print_comparison(changes: &[filterbench_harness::compare::CellChange], th
     );
 }
 
-/// `median [min–max]` of a spread with `digits` decimals; `-` when absent.
-fn spread(s: Option<filterbench_harness::envoy::Spread>, scale: f64, digits: usize) -> String {
-    match s {
-        None => "-".to_owned(),
-        Some(s) if s.n == 1 => format!("{:.*}", digits, s.median * scale),
-        Some(s) => format!(
-            "{:.*} [{:.*}–{:.*}]",
-            digits,
-            s.median * scale,
-            digits,
-            s.min * scale,
-            digits,
-            s.max * scale
-        ),
-    }
-}
-
 /// The Envoy table: per filter and variant, medians [min–max] over rounds.
 pub fn print_envoy_table(results: &Results) {
     let Some(envoy) = &results.envoy else { return };
@@ -301,14 +284,16 @@ pub fn print_envoy_table(results: &Results) {
         table.add_row([
             TableCell::new(&s.filter),
             TableCell::new(&s.variant),
-            TableCell::new(spread(s.max_rps, 1.0, 0)).set_alignment(CellAlignment::Right),
-            TableCell::new(spread(s.cpu_us_per_request, 1.0, 1))
+            TableCell::new(format::spread(s.max_rps, 1.0, 0)).set_alignment(CellAlignment::Right),
+            TableCell::new(format::spread(s.cpu_us_per_request, 1.0, 1))
                 .set_alignment(CellAlignment::Right),
-            TableCell::new(spread(s.cpu_over_baseline_us, 1.0, 1))
+            TableCell::new(format::spread(s.cpu_over_baseline_us, 1.0, 1))
                 .set_alignment(CellAlignment::Right),
-            TableCell::new(spread(s.latency(50.0), 1.0, 2)).set_alignment(CellAlignment::Right),
-            TableCell::new(spread(s.latency(99.0), 1.0, 2)).set_alignment(CellAlignment::Right),
-            TableCell::new(spread(s.rss_peak_bytes, 1.0 / 1048576.0, 1))
+            TableCell::new(format::spread(s.latency(50.0), 1.0, 2))
+                .set_alignment(CellAlignment::Right),
+            TableCell::new(format::spread(s.latency(99.0), 1.0, 2))
+                .set_alignment(CellAlignment::Right),
+            TableCell::new(format::spread(s.rss_peak_bytes, 1.0 / 1048576.0, 1))
                 .set_alignment(CellAlignment::Right),
             TableCell::new(note),
         ]);

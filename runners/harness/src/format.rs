@@ -74,6 +74,24 @@ pub fn bytes(b: f64) -> String {
     }
 }
 
+/// `median [min–max]` of a spread over rounds, scaled by `scale`, with `digits` decimals; just
+/// the median for a single round; `-` when absent.
+pub fn spread(s: Option<crate::envoy::Spread>, scale: f64, digits: usize) -> String {
+    match s {
+        None => "-".to_owned(),
+        Some(s) if s.n <= 1 => format!("{:.*}", digits, s.median * scale),
+        Some(s) => format!(
+            "{:.*} [{:.*}–{:.*}]",
+            digits,
+            s.median * scale,
+            digits,
+            s.min * scale,
+            digits,
+            s.max * scale
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

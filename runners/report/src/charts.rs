@@ -482,6 +482,17 @@ fn memory<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Res
     Ok(())
 }
 
+/// The label of a point on the "nines" axis: 2 → `p99`, 3 → `p99.9`.
+pub(crate) fn percentile_label(x: f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-x));
+    format!(
+        "p{}",
+        format!("{p:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+    )
+}
+
 /// Maps a percentile to the "nines" axis: 0 → 0, 90 → 1, 99 → 2, 99.9 → 3.
 pub(crate) fn nines(p: f64) -> f64 {
     -(1.0 - (p / 100.0).min(0.99999)).log10()
@@ -515,15 +526,7 @@ fn percentiles<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_labels(6)
-        .x_label_formatter(&|x| {
-            let p = 100.0 * (1.0 - 10f64.powf(-x));
-            format!(
-                "p{}",
-                format!("{p:.3}")
-                    .trim_end_matches('0')
-                    .trim_end_matches('.')
-            )
-        })
+        .x_label_formatter(&|x| percentile_label(*x))
         .x_desc("percentile (log scale towards the tail)")
         .y_desc("lifecycle, µs (log scale)")
         .label_style(font(13))

@@ -5,6 +5,7 @@
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
 use crate::tables::{Section, Table};
 use filterbench_harness::envoy::{BASELINE, EnvoyResults, EnvoySummary, Spread};
+use filterbench_harness::format;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -69,7 +70,8 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
         .collect();
     let lo = points.iter().map(|p| p.2.min).fold(0.0, f64::min);
     let hi = points.iter().map(|p| p.2.max).fold(0.0, f64::max);
-    let top = if hi > 0.0 { hi * 1.15 } else { 1.0 };
+    // Headroom above the tallest whisker keeps the legend clear of the bars.
+    let top = if hi > 0.0 { hi * 1.35 } else { 1.0 };
     let bottom = if lo < 0.0 { lo * 1.15 } else { 0.0 };
     let n = b.filters.len();
     let mut chart = ChartBuilder::on(area)
@@ -93,6 +95,7 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
             }
         })
         .y_desc(b.y_desc)
+        .y_label_formatter(&|v| compact(*v))
         .light_line_style(TRANSPARENT)
         .label_style(font(13))
         .axis_desc_style(font(15))
@@ -124,6 +127,22 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
             .map_err(err)?;
     }
     legend(&mut chart)
+}
+
+/// `25k` for 25000, `12.5` for 12.5, `0` for 0.
+fn compact(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        let k = v / 1000.0;
+        if (k - k.round()).abs() < 0.05 {
+            format!("{k:.0}k")
+        } else {
+            format!("{k:.1}k")
+        }
+    } else if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 fn latency<DB: DrawingBackend>(
@@ -167,15 +186,7 @@ fn latency<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_labels(6)
-        .x_label_formatter(&|x| {
-            let p = 100.0 * (1.0 - 10f64.powf(-x));
-            format!(
-                "p{}",
-                format!("{p:.3}")
-                    .trim_end_matches('0')
-                    .trim_end_matches('.')
-            )
-        })
+        .x_label_formatter(&|x| charts::percentile_label(*x))
         .x_desc("percentile (log scale towards the tail)")
         .y_desc("latency, ms (log scale)")
         .light_line_style(TRANSPARENT)
@@ -279,22 +290,6 @@ pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> 
     Ok(out)
 }
 
-fn spread(s: Option<Spread>, scale: f64, digits: usize) -> String {
-    match s {
-        None => "-".to_owned(),
-        Some(s) if s.n <= 1 => format!("{:.*}", digits, s.median * scale),
-        Some(s) => format!(
-            "{:.*} [{:.*}–{:.*}]",
-            digits,
-            s.median * scale,
-            digits,
-            s.min * scale,
-            digits,
-            s.max * scale
-        ),
-    }
-}
-
 /// One sentence per filter: the extra CPU per request of each variant.
 pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
     filters(envoy)
@@ -358,17 +353,17 @@ pub fn section(envoy: &EnvoyResults) -> Section {
                 s.filter.clone(),
                 s.variant.clone(),
                 s.description.clone(),
-                spread(s.max_rps, 1.0, 0),
-                spread(s.cpu_us_per_request, 1.0, 1),
-                spread(s.cpu_over_baseline_us, 1.0, 1),
-                spread(s.latency(50.0), 1.0, 2),
-                spread(s.latency(99.0), 1.0, 2),
-                spread(s.latency(99.9), 1.0, 2),
-                spread(s.achieved_rps, 1.0, 0),
+                format::spread(s.max_rps, 1.0, 0),
+                format::spread(s.cpu_us_per_request, 1.0, 1),
+                format::spread(s.cpu_over_baseline_us, 1.0, 1),
+                format::spread(s.latency(50.0), 1.0, 2),
+                format::spread(s.latency(99.0), 1.0, 2),
+                format::spread(s.latency(99.9), 1.0, 2),
+                format::spread(s.achieved_rps, 1.0, 0),
                 format!(
                     "{} / {}",
-                    spread(s.rss_idle_bytes, mib, 1),
-                    spread(s.rss_peak_bytes, mib, 1)
+                    format::spread(s.rss_idle_bytes, mib, 1),
+                    format::spread(s.rss_peak_bytes, mib, 1)
                 ),
                 s.rounds.to_string(),
                 note,
