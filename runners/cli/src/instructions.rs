@@ -78,6 +78,7 @@ fn count_cell(
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let out = scratch.join(format!("callgrind.{engine}.{workload}.out"));
     let mut child = Command::new("timeout");
+    filterbench_envoy::process::die_with_parent(&mut child);
     child
         .arg(CELL_TIMEOUT.as_secs().to_string())
         .args([

@@ -175,9 +175,14 @@ struct RunArgs {
     /// callgrind (deterministic, slow; needs valgrind).
     #[arg(long, value_enum, value_delimiter = ',')]
     measure: Vec<Measure>,
-    /// Where to write the results.
-    #[arg(long, default_value = "results/results.json")]
-    out: PathBuf,
+    /// Where to write the results (default: results/results.json, or the --resume file). The
+    /// file is rewritten after every filter, so an interrupted run keeps what it finished.
+    #[arg(long, value_name = "PATH.json")]
+    out: Option<PathBuf>,
+    /// Finish an interrupted run: filters the file already holds completely are kept, the rest
+    /// are run; the results go back to the same file (unless --out says otherwise).
+    #[arg(long, value_name = "RESULTS.json", conflicts_with = "repeat")]
+    resume: Option<PathBuf>,
     /// Where to write the report (index.html, README.md, charts).
     #[arg(long, default_value = "results/report", value_name = "DIR")]
     report: PathBuf,
@@ -279,15 +284,35 @@ fn spinner(message: &'static str) -> ProgressBar {
     bar
 }
 
+impl RunArgs {
+    /// The results file.
+    fn out(&self) -> PathBuf {
+        self.out
+            .clone()
+            .or_else(|| self.resume.clone())
+            .unwrap_or_else(|| PathBuf::from("results/results.json"))
+    }
+}
+
 fn run_command(args: RunArgs) -> Result<()> {
     let engine_entries = select::engines(&args.engine)?;
     let workloads = select::workloads(&args.workload)?;
-    select::check_writable(&args.out)?;
+    let out = args.out();
+    select::check_writable(&out)?;
     if args.repeat == 0 {
         anyhow::bail!("--repeat must be at least 1");
     }
+    let previous = match &args.resume {
+        None => None,
+        Some(path) => Some(results::read(path).with_context(|| {
+            format!(
+                "cannot resume from {}: it is not a readable filterbench results file (run without --resume to start over)",
+                path.display()
+            )
+        })?),
+    };
     if args.repeat > 1 {
-        let results = repeat::run_repeated(args.repeat, &args.out)?;
+        let results = repeat::run_repeated(args.repeat, &out)?;
         return finish(&args, results);
     }
     let subjects = args.subject.subjects()?;
@@ -328,20 +353,53 @@ fn run_command(args: RunArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     bar.set_prefix("measuring");
-    let results = run::run(&subjects, &engines, &settings, &mut |event| match event {
-        Event::Checked { cell } => display::print_check(cell),
-        Event::Phases { filter, engine } => {
-            eprintln!("  {filter:<10} {engine:<34} compiling, start-up phases and memory…")
-        }
-        Event::Measuring { done, total } => {
-            if bar.is_hidden() {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                bar.set_length(total);
+    if let Some(previous) = &previous {
+        let kept: std::collections::BTreeSet<&str> =
+            previous.cells.iter().map(|c| c.filter.as_str()).collect();
+        eprintln!(
+            "resuming: {} cells of {} filter(s) on record ({}); the rest runs now",
+            previous.cells.len(),
+            kept.len(),
+            kept.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut write_error = None;
+    let results = run::run_resumable(
+        &subjects,
+        &engines,
+        &settings,
+        previous.as_ref(),
+        &mut |event| match event {
+            Event::Checked { cell } => display::print_check(cell),
+            Event::Phases { filter, engine } => {
+                eprintln!("  {filter:<10} {engine:<34} compiling, start-up phases and memory…")
             }
-            bar.set_position(done);
-        }
-    });
+            Event::Measuring {
+                filter,
+                done,
+                total,
+            } => {
+                if bar.is_hidden() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+                if bar.length() != Some(total) || done == 1 {
+                    bar.set_length(total);
+                    bar.set_prefix(filter.to_owned());
+                    bar.reset_eta();
+                }
+                bar.set_position(done);
+            }
+        },
+        &mut |so_far| {
+            if let Err(e) = results::write_atomic(&out, so_far) {
+                write_error.get_or_insert(e);
+            }
+        },
+    );
     bar.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
+    }
 
     let mut results = results;
     if args.measure.contains(&Measure::Instructions) {
@@ -363,9 +421,10 @@ fn run_command(args: RunArgs) -> Result<()> {
 /// Prints the table, writes the results and (unless `--no-report`) the report.
 fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     display::print_table(&results);
-    results::write_atomic(&args.out, &results)
-        .with_context(|| format!("cannot write results to {}", args.out.display()))?;
-    let shown = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
+    let out = args.out();
+    results::write_atomic(&out, &results)
+        .with_context(|| format!("cannot write results to {}", out.display()))?;
+    let shown = std::fs::canonicalize(&out).unwrap_or(out.clone());
     println!("\nresults written to {}", shown.display());
     if !args.no_report {
         write_report(&results, &args.report)?;

@@ -54,7 +54,10 @@ pub fn run_repeated(runs: u32, out: &Path) -> Result<Results> {
     for i in 1..=runs {
         eprintln!("=== run {i} of {runs} ===");
         let file = scratch.join(format!("run-{i}.json"));
-        let status = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        // The child dies with this process (Ctrl-C, kill): no orphaned runs.
+        filterbench_envoy::process::die_with_parent(&mut command);
+        let status = command
             .args(&args)
             .args(["--no-report", "--out"])
             .arg(&file)

@@ -493,3 +493,97 @@ fn filterbench_envoy_path() -> Option<String> {
     }
     found
 }
+
+#[test]
+fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let args = [
+        "run",
+        "--filter",
+        "noop,headers,jwt-auth",
+        "--engine",
+        "wasmi-eager,native",
+        "--no-report",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the first filter is on disk (the file is rewritten after each filter).
+    let started = std::time::Instant::now();
+    while !out.exists() {
+        assert!(started.elapsed().as_secs() < 120, "no results after 120 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let cells = partial["cells"].as_array().unwrap();
+    let filters: std::collections::BTreeSet<&str> = cells
+        .iter()
+        .map(|c| c["filter"].as_str().unwrap())
+        .collect();
+    assert!(!filters.is_empty() && filters.len() < 3, "{filters:?}");
+    for filter in &filters {
+        // A filter on disk is complete: both engines, every workload, measured.
+        let of = |engine: &str| {
+            cells
+                .iter()
+                .filter(|c| c["filter"] == *filter && c["engine"] == engine)
+                .count()
+        };
+        assert_eq!(of("native"), of("wasmi-eager"));
+        assert!(of("native") >= 2, "{filter}");
+    }
+    assert!(cells.iter().all(|c| !c["steady"].is_null()));
+
+    let output =
+        filterbench(&[&args[..], &["--quick", "--resume", out.to_str().unwrap()]].concat());
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming:"), "{stderr}");
+    let done: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let cells = done["cells"].as_array().unwrap();
+    let mut keys: Vec<(String, String, String)> = cells
+        .iter()
+        .map(|c| {
+            (
+                c["filter"].as_str().unwrap().to_owned(),
+                c["engine"].as_str().unwrap().to_owned(),
+                c["workload"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), total, "no duplicate cells");
+    // noop 3 + headers 3 + jwt-auth 2 workloads, on 2 engines.
+    assert_eq!(total, (3 + 3 + 2) * 2);
+    assert!(cells.iter().all(|c| !c["steady"].is_null()));
+    // The cells kept from the interrupted run are the same measurements, not re-runs.
+    let kept = cells
+        .iter()
+        .find(|c| filters.contains(c["filter"].as_str().unwrap()))
+        .unwrap();
+    let before = partial["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["filter"] == kept["filter"]
+                && c["engine"] == kept["engine"]
+                && c["workload"] == kept["workload"]
+        })
+        .unwrap();
+    assert_eq!(kept["steady"]["histogram"], before["steady"]["histogram"]);
+}

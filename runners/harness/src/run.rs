@@ -9,8 +9,7 @@ use crate::environment;
 use crate::measure::{self, MeasureSettings, TimedCell};
 use crate::phases;
 use crate::results::{
-    Cell, Conformance, EngineRecord, ModuleRecord, PhaseRecord, Results, SCHEMA_VERSION, Settings,
-    Steady, Tool,
+    Cell, Conformance, EngineRecord, ModuleRecord, Results, SCHEMA_VERSION, Settings, Steady, Tool,
 };
 use crate::{analysis, stats};
 use filterbench_host::{
@@ -78,8 +77,10 @@ pub enum Event<'a> {
         /// Engine name.
         engine: &'a str,
     },
-    /// Measurement progress: `done` of `total` steps.
+    /// Measurement progress of one filter's cells: `done` of `total` steps.
     Measuring {
+        /// Filter being measured.
+        filter: &'a str,
         /// Steps done.
         done: u64,
         /// Steps in all.
@@ -214,6 +215,39 @@ pub fn run(
     settings: &RunSettings,
     observe: &mut dyn FnMut(Event<'_>),
 ) -> Results {
+    run_resumable(subjects, engines, settings, None, observe, &mut |_| {})
+}
+
+/// Whether `previous` holds a complete record of `subject` on these engines: a cell for every
+/// (engine, workload) the run would make.
+fn already_done(
+    previous: &Results,
+    subject: &Subject,
+    engine_names: &[&str],
+    workloads: &[&catalog::Workload],
+) -> bool {
+    engine_names.iter().all(|engine| {
+        workloads.iter().all(|w| {
+            previous.cells.iter().any(|c| {
+                c.filter == subject.filter.name && c.engine == *engine && c.workload == w.name
+            })
+        })
+    })
+}
+
+/// [`run`], filter by filter: each filter's cells are checked, then measured in interleaved
+/// rounds among themselves (ratios pair a cell with native on the same filter, so nothing is
+/// lost), and `on_progress` gets the results so far after every filter — write them to keep
+/// them if the run is interrupted. Filters `previous` already holds completely (same engines
+/// and workloads) are taken from it instead of being run again (`--resume`).
+pub fn run_resumable(
+    subjects: &[Subject],
+    engines: &[EngineSlot],
+    settings: &RunSettings,
+    previous: Option<&Results>,
+    observe: &mut dyn FnMut(Event<'_>),
+    on_progress: &mut dyn FnMut(&Results),
+) -> Results {
     // Everything timed (phases and steady state) runs on one CPU.
     let infos: Vec<_> = engines.iter().map(|e| e.engine.info()).collect();
     let mut environment = environment::fingerprint(&infos, 0);
@@ -232,119 +266,6 @@ pub fn run(
                 .map(|(name, reason)| EngineRecord::unavailable(name, reason)),
         )
         .collect();
-    let all_workloads = catalog::workloads();
-    let mut cells: Vec<Cell> = Vec::new();
-    let mut phase_records: Vec<PhaseRecord> = Vec::new();
-    let mut timed: Vec<(
-        usize,
-        Box<dyn FilterInstance>,
-        &filterbench_host::HttpExchange,
-    )> = Vec::new();
-
-    for subject in subjects {
-        let workloads: Vec<&catalog::Workload> = all_workloads
-            .iter()
-            .filter(|w| match &settings.workloads {
-                Some(selected) => {
-                    selected.iter().any(|s| s == w.name)
-                        && (subject.filter.workloads.is_empty()
-                            || (subject.filter.expect)(w).is_some())
-                }
-                None => subject.filter.workloads.contains(&w.name),
-            })
-            .collect();
-        let mut checked: Vec<Checked<'_>> = Vec::new();
-        for slot in engines {
-            let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
-            observe(Event::Phases {
-                filter: subject.filter.name,
-                engine: &slot.name,
-            });
-            phase_records.push(phases::measure(
-                slot.engine.as_ref(),
-                &subject.source,
-                &subject.filter,
-                workloads.first().copied(),
-                &load,
-                &settings.measure,
-            ));
-            let module = load.module;
-            for workload in &workloads {
-                let mut cell = new_cell(&subject.filter, &slot.name, workload);
-                let started = module
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|m| start_instance(m.as_ref(), &subject.filter));
-                let instance = match started {
-                    Err(error) => {
-                        error_cell(&mut cell, &error);
-                        None
-                    }
-                    Ok(instance) => check_cell(&mut cell, instance, &subject.filter, workload),
-                };
-                checked.push(Checked {
-                    cell,
-                    instance,
-                    exchange: &workload.exchange,
-                    native: slot.is_native,
-                });
-            }
-        }
-        compare_observations(&mut checked);
-        for Checked {
-            cell,
-            instance,
-            exchange,
-            ..
-        } in checked
-        {
-            observe(Event::Checked { cell: &cell });
-            if let Some(instance) = instance {
-                timed.push((cells.len(), instance, exchange));
-            }
-            cells.push(cell);
-        }
-        for (engine, reason) in &settings.unavailable {
-            for workload in &workloads {
-                let mut cell = new_cell(&subject.filter, engine, workload);
-                cell.conformance = Conformance::Error;
-                cell.error = Some(format!("engine '{engine}' is unavailable: {reason}"));
-                cell.error_kind = Some("unavailable".to_owned());
-                observe(Event::Checked { cell: &cell });
-                cells.push(cell);
-            }
-        }
-    }
-
-    let (indices, mut timed_cells): (Vec<usize>, Vec<TimedCell<'_>>) = timed
-        .into_iter()
-        .map(|(i, instance, exchange)| (i, TimedCell::new(instance, exchange)))
-        .unzip();
-    measure::measure(
-        &mut timed_cells,
-        &settings.measure,
-        overhead_ns,
-        &mut |done, total| observe(Event::Measuring { done, total }),
-    );
-    for (i, timed) in indices.into_iter().zip(timed_cells) {
-        let cell = &mut cells[i];
-        if let Some(error) = &timed.error {
-            cell.error = Some(format!("during measurement: {error}"));
-            cell.error_kind = Some(error.kind().to_owned());
-        }
-        cell.steady = stats::summarize_histogram(&timed.histogram).map(|wall| Steady {
-            wall,
-            histogram: stats::encode_histogram(&timed.histogram),
-            rounds: timed.rounds,
-            median: None,
-            p90: None,
-            p99: None,
-            p999: None,
-            cpu: None,
-            round_cv: 0.0,
-        });
-    }
-
     let mut results = Results {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
@@ -364,13 +285,177 @@ pub fn run(
             measure: vec!["time".to_owned()],
             pinned_cpu,
         },
-        cells,
-        phases: phase_records,
+        cells: Vec::new(),
+        phases: Vec::new(),
         summary: Default::default(),
         envoy: None,
     };
+    let all_workloads = catalog::workloads();
+    let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
+    engine_names.extend(settings.unavailable.iter().map(|(n, _)| n.as_str()));
+
+    for subject in subjects {
+        let workloads: Vec<&catalog::Workload> = all_workloads
+            .iter()
+            .filter(|w| match &settings.workloads {
+                Some(selected) => {
+                    selected.iter().any(|s| s == w.name)
+                        && (subject.filter.workloads.is_empty()
+                            || (subject.filter.expect)(w).is_some())
+                }
+                None => subject.filter.workloads.contains(&w.name),
+            })
+            .collect();
+        if let Some(previous) = previous
+            && already_done(previous, subject, &engine_names, &workloads)
+        {
+            let name = subject.filter.name;
+            results.cells.extend(
+                previous
+                    .cells
+                    .iter()
+                    .filter(|c| c.filter == name && engine_names.contains(&c.engine.as_str()))
+                    .cloned(),
+            );
+            results.phases.extend(
+                previous
+                    .phases
+                    .iter()
+                    .filter(|p| p.filter == name && engine_names.contains(&p.engine.as_str()))
+                    .cloned(),
+            );
+            continue;
+        }
+        run_subject(
+            subject,
+            &workloads,
+            engines,
+            settings,
+            overhead_ns,
+            &mut results,
+            observe,
+        );
+        let mut snapshot = results.clone();
+        analysis::analyze(&mut snapshot);
+        on_progress(&snapshot);
+    }
     analysis::analyze(&mut results);
     results
+}
+
+/// Checks and measures one filter on every engine, appending its cells and phases.
+fn run_subject(
+    subject: &Subject,
+    workloads: &[&catalog::Workload],
+    engines: &[EngineSlot],
+    settings: &RunSettings,
+    overhead_ns: u64,
+    results: &mut Results,
+    observe: &mut dyn FnMut(Event<'_>),
+) {
+    let first_cell = results.cells.len();
+    let mut timed: Vec<(
+        usize,
+        Box<dyn FilterInstance>,
+        &filterbench_host::HttpExchange,
+    )> = Vec::new();
+    let mut checked: Vec<Checked<'_>> = Vec::new();
+    for slot in engines {
+        let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
+        observe(Event::Phases {
+            filter: subject.filter.name,
+            engine: &slot.name,
+        });
+        results.phases.push(phases::measure(
+            slot.engine.as_ref(),
+            &subject.source,
+            &subject.filter,
+            workloads.first().copied(),
+            &load,
+            &settings.measure,
+        ));
+        let module = load.module;
+        for workload in workloads {
+            let mut cell = new_cell(&subject.filter, &slot.name, workload);
+            let started = module
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|m| start_instance(m.as_ref(), &subject.filter));
+            let instance = match started {
+                Err(error) => {
+                    error_cell(&mut cell, &error);
+                    None
+                }
+                Ok(instance) => check_cell(&mut cell, instance, &subject.filter, workload),
+            };
+            checked.push(Checked {
+                cell,
+                instance,
+                exchange: &workload.exchange,
+                native: slot.is_native,
+            });
+        }
+    }
+    compare_observations(&mut checked);
+    for Checked {
+        cell,
+        instance,
+        exchange,
+        ..
+    } in checked
+    {
+        observe(Event::Checked { cell: &cell });
+        if let Some(instance) = instance {
+            timed.push((results.cells.len(), instance, exchange));
+        }
+        results.cells.push(cell);
+    }
+    for (engine, reason) in &settings.unavailable {
+        for workload in workloads {
+            let mut cell = new_cell(&subject.filter, engine, workload);
+            cell.conformance = Conformance::Error;
+            cell.error = Some(format!("engine '{engine}' is unavailable: {reason}"));
+            cell.error_kind = Some("unavailable".to_owned());
+            observe(Event::Checked { cell: &cell });
+            results.cells.push(cell);
+        }
+    }
+    debug_assert!(timed.iter().all(|(i, _, _)| *i >= first_cell));
+
+    let (indices, mut timed_cells): (Vec<usize>, Vec<TimedCell<'_>>) = timed
+        .into_iter()
+        .map(|(i, instance, exchange)| (i, TimedCell::new(instance, exchange)))
+        .unzip();
+    measure::measure(
+        &mut timed_cells,
+        &settings.measure,
+        overhead_ns,
+        &mut |done, total| {
+            observe(Event::Measuring {
+                filter: subject.filter.name,
+                done,
+                total,
+            })
+        },
+    );
+    for (i, timed) in indices.into_iter().zip(timed_cells) {
+        let cell = &mut results.cells[i];
+        if let Some(error) = &timed.error {
+            cell.error = Some(format!("during measurement: {error}"));
+            cell.error_kind = Some(error.kind().to_owned());
+        }
+        cell.steady = stats::summarize_histogram(&timed.histogram).map(|wall| Steady {
+            wall,
+            histogram: stats::encode_histogram(&timed.histogram),
+            rounds: timed.rounds,
+            median: None,
+            p90: None,
+            p99: None,
+            p999: None,
+            cpu: None,
+            round_cv: 0.0,
+        });
+    }
 }
 
 fn module_record(subject: &Subject) -> ModuleRecord {
