@@ -62,10 +62,20 @@ pub fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// Makes a fresh started instance of a cell's module (after a trap).
+pub type Respawn<'a> = Box<dyn FnMut() -> Result<Box<dyn FilterInstance>, FilterError> + 'a>;
+
+/// Traps a cell may take (each followed by a fresh instance) before it is given up.
+pub const MAX_TRAPS: u32 = 20;
+
 /// One cell being measured: a started instance and the exchange it serves.
 pub struct TimedCell<'a> {
     /// The instance (discarded if it fails).
     pub instance: Option<Box<dyn FilterInstance>>,
+    /// Makes a replacement after a trap, as Envoy restarts a VM; `None`: the cell stops.
+    respawn: Option<Respawn<'a>>,
+    /// Callbacks that trapped during measurement (each cost its instance).
+    pub traps: u32,
     /// The exchange pushed through it.
     pub exchange: &'a HttpExchange,
     /// Every timed lifecycle, wall time, ns, timer cost subtracted.
@@ -82,6 +92,8 @@ impl<'a> TimedCell<'a> {
     pub fn new(instance: Box<dyn FilterInstance>, exchange: &'a HttpExchange) -> Self {
         Self {
             instance: Some(instance),
+            respawn: None,
+            traps: 0,
             exchange,
             histogram: stats::new_histogram(),
             rounds: RoundSeries::default(),
@@ -90,29 +102,59 @@ impl<'a> TimedCell<'a> {
         }
     }
 
-    /// Runs lifecycles until `slice` is over (at least one); when `record` is true, keeps the
-    /// samples and appends one round. A round cut short by an error is dropped.
-    fn run_for(&mut self, slice: Duration, record: bool, overhead_ns: u64) {
-        let Some(instance) = self.instance.as_mut() else {
+    /// After a trap, measurement goes on with a fresh instance from `respawn` (up to
+    /// [`MAX_TRAPS`] times).
+    pub fn with_respawn(mut self, respawn: Respawn<'a>) -> Self {
+        self.respawn = Some(respawn);
+        self
+    }
+
+    /// Discards the instance after `error`; a trap gets a fresh instance when possible.
+    fn failed(&mut self, error: FilterError) {
+        self.instance = None;
+        let trapped = matches!(error, FilterError::Trap { .. });
+        self.error = Some(error);
+        if !trapped {
             return;
-        };
+        }
+        self.traps += 1;
+        if self.traps >= MAX_TRAPS {
+            return;
+        }
+        if let Some(respawn) = self.respawn.as_mut() {
+            match respawn() {
+                Ok(instance) => self.instance = Some(instance),
+                Err(error) => self.error = Some(error),
+            }
+        }
+    }
+
+    /// Runs lifecycles until `slice` is over (at least one); when `record` is true, keeps the
+    /// samples and appends one round. After a trap the next sample runs on a fresh instance (the
+    /// trapping lifecycle is not a sample); a round whose cell could not go on is dropped.
+    fn run_for(&mut self, slice: Duration, record: bool, overhead_ns: u64) {
+        if self.instance.is_none() {
+            return;
+        }
         self.round_samples.clear();
         let cpu_start = thread_cpu_ns();
         let deadline = Instant::now() + slice;
         loop {
+            let Some(instance) = self.instance.as_mut() else {
+                return;
+            };
             let start = Instant::now();
             let result = instance.run_stream(self.exchange);
             let end = Instant::now();
-            if let Err(error) = result {
-                self.error = Some(error);
-                self.instance = None;
-                return;
+            match result {
+                Err(error) => self.failed(error),
+                Ok(()) if record => {
+                    let ns = end.duration_since(start).as_nanos() as u64;
+                    self.round_samples.push(ns.saturating_sub(overhead_ns));
+                }
+                Ok(()) => {}
             }
-            if record {
-                let ns = end.duration_since(start).as_nanos() as u64;
-                self.round_samples.push(ns.saturating_sub(overhead_ns));
-            }
-            if end >= deadline {
+            if end >= deadline && (!record || !self.round_samples.is_empty()) {
                 break;
             }
         }

@@ -70,6 +70,14 @@ pub struct Cell {
     /// Why instructions could not be counted for this cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions_error: Option<String>,
+    /// Callbacks that trapped during measurement; each instance was discarded and a fresh one
+    /// took over (as Envoy restarts a VM).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub traps: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Steady-state measurement of one cell: every lifecycle after warm-up, in interleaved rounds.

@@ -111,6 +111,7 @@ pub fn start_instance(
 struct Checked<'a> {
     cell: Cell,
     instance: Option<Box<dyn FilterInstance>>,
+    module: Option<std::rc::Rc<dyn LoadedModule>>,
     exchange: &'a filterbench_host::HttpExchange,
     native: bool,
 }
@@ -199,6 +200,7 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         noisy: false,
         instructions: None,
         instructions_error: None,
+        traps: 0,
     }
 }
 
@@ -354,9 +356,11 @@ fn run_subject(
     observe: &mut dyn FnMut(Event<'_>),
 ) {
     let first_cell = results.cells.len();
+    #[allow(clippy::type_complexity)]
     let mut timed: Vec<(
         usize,
         Box<dyn FilterInstance>,
+        std::rc::Rc<dyn LoadedModule>,
         &filterbench_host::HttpExchange,
     )> = Vec::new();
     let mut checked: Vec<Checked<'_>> = Vec::new();
@@ -374,7 +378,8 @@ fn run_subject(
             &load,
             &settings.measure,
         ));
-        let module = load.module;
+        let module: Result<std::rc::Rc<dyn LoadedModule>, FilterError> =
+            load.module.map(std::rc::Rc::from);
         for workload in workloads {
             let mut cell = new_cell(&subject.filter, &slot.name, workload);
             let started = module
@@ -391,6 +396,7 @@ fn run_subject(
             checked.push(Checked {
                 cell,
                 instance,
+                module: module.as_ref().ok().cloned(),
                 exchange: &workload.exchange,
                 native: slot.is_native,
             });
@@ -400,13 +406,14 @@ fn run_subject(
     for Checked {
         cell,
         instance,
+        module,
         exchange,
         ..
     } in checked
     {
         observe(Event::Checked { cell: &cell });
-        if let Some(instance) = instance {
-            timed.push((results.cells.len(), instance, exchange));
+        if let (Some(instance), Some(module)) = (instance, module) {
+            timed.push((results.cells.len(), instance, module, exchange));
         }
         results.cells.push(cell);
     }
@@ -420,11 +427,18 @@ fn run_subject(
             results.cells.push(cell);
         }
     }
-    debug_assert!(timed.iter().all(|(i, _, _)| *i >= first_cell));
+    debug_assert!(timed.iter().all(|(i, ..)| *i >= first_cell));
 
+    let filter = &subject.filter;
     let (indices, mut timed_cells): (Vec<usize>, Vec<TimedCell<'_>>) = timed
         .into_iter()
-        .map(|(i, instance, exchange)| (i, TimedCell::new(instance, exchange)))
+        .map(|(i, instance, module, exchange)| {
+            let respawn = move || start_instance(module.as_ref(), filter);
+            (
+                i,
+                TimedCell::new(instance, exchange).with_respawn(Box::new(respawn)),
+            )
+        })
         .unzip();
     measure::measure(
         &mut timed_cells,
@@ -440,8 +454,21 @@ fn run_subject(
     );
     for (i, timed) in indices.into_iter().zip(timed_cells) {
         let cell = &mut results.cells[i];
+        cell.traps = timed.traps;
         if let Some(error) = &timed.error {
-            cell.error = Some(format!("during measurement: {error}"));
+            cell.error = Some(if timed.traps > 0 {
+                format!(
+                    "during measurement: {} trap(s), each instance replaced by a fresh one{}; last: {error}",
+                    timed.traps,
+                    if timed.traps >= measure::MAX_TRAPS {
+                        " until the cell was given up"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                format!("during measurement: {error}")
+            });
             cell.error_kind = Some(error.kind().to_owned());
         }
         cell.steady = stats::summarize_histogram(&timed.histogram).map(|wall| Steady {
@@ -490,6 +517,7 @@ mod tests {
         let checked = |engine: &str, native: bool, lines: &[&str]| Checked {
             cell: observed_cell(engine, lines),
             instance: None,
+            module: None,
             exchange: &exchange,
             native,
         };

@@ -228,3 +228,103 @@ fn a_missing_module_file_names_the_path() {
         );
     }
 }
+
+/// A Proxy-Wasm module whose every instance traps on its 50th request (divide by zero).
+const TRAPS_EVERY_50TH_REQUEST: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (global $requests (mut i32) (i32.const 0))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (global.set $requests (i32.add (global.get $requests) (i32.const 1)))
+    (drop (i32.div_u (i32.const 1) (i32.sub (global.get $requests) (i32.const 50))))
+    (i32.const 0))
+)"#;
+
+/// An ABI 0.1.0 module (the host runs 0.2.x only).
+const ABI_0_1_0: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_1_0"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 0))
+)"#;
+
+/// A module without the allocator every hostcall that returns data needs.
+const NO_ALLOCATOR: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_context_create") (param i32 i32))
+)"#;
+
+#[test]
+fn more_hostile_modules_fail_their_cells_and_a_trapping_filter_is_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let subjects = vec![
+        subject(
+            dir.path(),
+            "abi-0-1-0",
+            &wat::parse_str(ABI_0_1_0).unwrap(),
+            None,
+        ),
+        subject(
+            dir.path(),
+            "no-allocator",
+            &wat::parse_str(NO_ALLOCATOR).unwrap(),
+            None,
+        ),
+        subject(
+            dir.path(),
+            "traps-every-50th",
+            &wat::parse_str(TRAPS_EVERY_50TH_REQUEST).unwrap(),
+            None,
+        ),
+        Subject {
+            filter: catalog::filter("noop").unwrap(),
+            source: common::built("noop"),
+        },
+    ];
+    let engines: Vec<_> = common::engines()
+        .into_iter()
+        .filter(|e| ["wasmtime-cranelift", "wasmi-eager", "native"].contains(&e.name.as_str()))
+        .collect();
+    let results = run::run(&subjects, &engines, &common::tiny_run(), &mut |_| {});
+    let cells = &results.cells;
+    for engine in ["wasmtime-cranelift", "wasmi-eager"] {
+        let c = cell(cells, "abi-0-1-0", engine);
+        assert_eq!(c.error_kind.as_deref(), Some("unsupported_abi"), "{engine}");
+        assert!(error_of(c).contains("ABI 0.1.0"), "{}", error_of(c));
+
+        let c = cell(cells, "no-allocator", engine);
+        assert_eq!(c.error_kind.as_deref(), Some("missing_export"), "{engine}");
+        assert!(
+            error_of(c).contains("proxy_on_memory_allocate"),
+            "{}",
+            error_of(c)
+        );
+
+        // Each instance traps on its 50th request; measurement goes on with fresh instances
+        // until the cell has trapped MAX_TRAPS times, and says so.
+        let c = cell(cells, "traps-every-50th", engine);
+        assert_eq!(c.conformance, Conformance::Pass, "{engine}: {:?}", c.error);
+        assert_eq!(c.traps, filterbench_harness::measure::MAX_TRAPS, "{engine}");
+        assert_eq!(c.error_kind.as_deref(), Some("trap"), "{engine}");
+        let e = c.error.as_deref().unwrap();
+        assert!(
+            e.contains("20 trap(s)")
+                && e.contains("given up")
+                && e.contains("integer_divide_by_zero"),
+            "{e}"
+        );
+
+        let noop = cell(cells, "noop", engine);
+        assert!(noop.steady.is_some() && noop.traps == 0, "{engine}");
+    }
+}

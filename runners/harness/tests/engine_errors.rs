@@ -146,3 +146,69 @@ fn a_runaway_callback_is_stopped_by_the_deadline_on_metered_engines() {
         );
     }
 }
+
+/// Runs `body` (which must leave a status on the stack) and expects the module to log that
+/// status as one digit, on every engine, without a trap.
+fn expect_status_everywhere(what: &str, call: &str, status: &str) {
+    let wasm = module_with_request_headers(&format!(
+        "(drop (call $log (i32.const 2) (i32.add (i32.const 16) {call}) (i32.const 1))) (i32.const 0)"
+    ));
+    for engine in wasm_engines() {
+        let (result, logs) = run_once(engine, &wasm);
+        result.unwrap_or_else(|e| panic!("{engine}: {what} must not trap the guest: {e}"));
+        assert_eq!(logs, [status], "{engine}: {what}: status {status} expected");
+    }
+}
+
+#[test]
+fn a_4_gib_length_is_refused_with_invalid_memory_access_on_every_engine() {
+    // proxy_log of 0xFFFF_FFFF bytes: the host never tries to read (or allocate) 4 GiB.
+    expect_status_everywhere(
+        "a 4 GiB length",
+        "(call $log (i32.const 2) (i32.const 16) (i32.const -1))",
+        "6",
+    );
+    // A pointer + length that overflows 32 bits.
+    expect_status_everywhere(
+        "an overflowing pointer + length",
+        "(call $log (i32.const 2) (i32.const -16) (i32.const 32))",
+        "6",
+    );
+}
+
+#[test]
+fn malformed_header_maps_are_refused_without_a_host_panic_on_every_engine() {
+    // "0123456789" read as a serialized map claims 0x33323130 pairs in 10 bytes.
+    let set = |ptr: &str, len: &str| {
+        format!("(call $set_pairs (i32.const 0) (i32.const {ptr}) (i32.const {len}))")
+    };
+    for (what, call, status) in [
+        ("a map claiming 858 million pairs", set("16", "10"), "2"),
+        ("a map whose length runs past memory", set("16", "-1"), "6"),
+    ] {
+        let wasm = wat::parse_str(format!(
+            r#"(module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_header_map_pairs" (func $set_pairs (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "0123456789")
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $log (i32.const 2) (i32.add (i32.const 16) {call}) (i32.const 1)))
+    (i32.const 0)))"#
+        ))
+        .unwrap();
+        for engine in wasm_engines() {
+            let (result, logs) = run_once(engine, &wasm);
+            result.unwrap_or_else(|e| panic!("{engine}: {what}: {e}"));
+            assert_eq!(logs, [status], "{engine}: {what}");
+        }
+    }
+}
