@@ -189,6 +189,10 @@ struct RunArgs {
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
+    /// Largest linear memory one instance may grow to, MiB (`memory.grow` beyond it fails;
+    /// enforced on wasmtime, wasmi and WAMR; wasmer and native cannot enforce it).
+    #[arg(long, default_value_t = 512, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    memory_limit: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -315,7 +319,10 @@ fn run_command(args: RunArgs) -> Result<()> {
         let results = repeat::run_repeated(args.repeat, &out)?;
         return finish(&args, results);
     }
-    let subjects = args.subject.subjects()?;
+    let mut subjects = args.subject.subjects()?;
+    for subject in &mut subjects {
+        subject.filter.memory_limit_bytes = args.memory_limit << 20;
+    }
 
     let mut engines = Vec::new();
     let mut unavailable = Vec::new();

@@ -61,6 +61,8 @@ pub struct FilterSpec {
     pub workloads: Vec<&'static str>,
     /// The effects it must have on a workload.
     pub expect: Expectation,
+    /// Largest linear memory an instance may grow to, bytes (`--memory-limit`).
+    pub memory_limit_bytes: u64,
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -278,6 +280,7 @@ pub fn filters() -> Vec<FilterSpec> {
             upstreams: Vec::new(),
             workloads: workloads.to_vec(),
             expect,
+            memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
         }
     };
     vec![
@@ -402,6 +405,7 @@ pub fn user_module(
         upstreams: Vec::new(),
         workloads,
         expect: |_| None,
+        memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
     }
 }
 

@@ -93,6 +93,7 @@ pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
     PluginSpec {
         upstreams: std::sync::Arc::new(filter.upstreams.clone()),
         vm_configuration: filter.vm_config.clone().into_bytes(),
+        memory_limit_bytes: filter.memory_limit_bytes,
         ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
     }
 }

@@ -52,6 +52,7 @@ fn spec(name: &'static str) -> FilterSpec {
         upstreams: Vec::new(),
         workloads: vec!["get-small"],
         expect: |_| Some(Expected::default()),
+        memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
     }
 }
 

@@ -212,3 +212,62 @@ fn malformed_header_maps_are_refused_without_a_host_panic_on_every_engine() {
         }
     }
 }
+
+#[test]
+fn memory_grow_stops_at_the_instance_memory_limit_and_the_trap_says_so() {
+    // Grows by 16 pages (1 MiB) until refused, logs how many grows worked, then traps.
+    let wasm = module_with_request_headers(
+        "(local $grows i32)
+         (block $refused
+           (loop $grow
+             (br_if $refused (i32.eq (memory.grow (i32.const 16)) (i32.const -1)))
+             (local.set $grows (i32.add (local.get $grows) (i32.const 1)))
+             (br_if $refused (i32.ge_u (local.get $grows) (i32.const 9)))
+             (br $grow)))
+         (drop (call $log (i32.const 2) (i32.add (i32.const 16) (local.get $grows)) (i32.const 1)))
+         unreachable",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grows.wasm");
+    std::fs::write(&path, &wasm).unwrap();
+    let source = ModuleSource {
+        name: "grows".to_owned(),
+        wasm: Some(path),
+        native: None,
+    };
+    // wasmer has no per-store limiter: it is documented as not enforcing the limit.
+    let limited: Vec<&str> = wasm_engines()
+        .into_iter()
+        .filter(|e| !e.starts_with("wasmer"))
+        .collect();
+    assert!(limited.len() >= 8, "{limited:?}");
+    for name in limited {
+        let engine = filterbench_engines::create(name).unwrap();
+        let module = engine.load(&source).unwrap();
+        let plugin = PluginSpec {
+            memory_limit_bytes: 8 << 20,
+            ..PluginSpec::new("grows", "")
+        };
+        let mut instance = module.instantiate(plugin).unwrap();
+        instance.start().unwrap();
+        let result = instance.run_stream(&catalog::workload("get-small").unwrap().exchange);
+        let logs: Vec<String> = instance
+            .state()
+            .logs
+            .records()
+            .map(|r| r.message.clone())
+            .collect();
+        // 1 page + 7 × 16 pages = 113 pages fit in 128 (8 MiB); the 8th grow is refused.
+        assert_eq!(logs, ["7"], "{name}");
+        let Err(FilterError::Trap { source, .. }) = result else {
+            panic!("{name}: expected the trap after the refused grow")
+        };
+        if !name.starts_with("wamr") {
+            assert!(
+                source.message.contains("memory beyond its limit of 8 MiB"),
+                "{name}: {}",
+                source.message
+            );
+        }
+    }
+}

@@ -13,6 +13,8 @@ pub struct ModuleShape {
     pub abi: AbiVersion,
     /// Whether the module exports `proxy_on_memory_allocate` (else it exports `malloc`).
     pub has_proxy_allocator: bool,
+    /// Its linear memory's initial and declared maximum size, in 64 KiB pages.
+    pub memory_pages: Option<(u64, Option<u64>)>,
 }
 
 /// Validates `bytes` as a Proxy-Wasm module called `module`.
@@ -32,6 +34,7 @@ pub fn inspect(module: &str, bytes: &[u8]) -> Result<ModuleShape, FilterError> {
 
     let mut function_exports = Vec::new();
     let mut exports_memory = false;
+    let mut memory_pages = None;
     let mut imports = Vec::new();
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| not_wasm(e.to_string()))? {
@@ -45,9 +48,18 @@ pub fn inspect(module: &str, bytes: &[u8]) -> Result<ModuleShape, FilterError> {
                     }
                 }
             }
+            Payload::MemorySection(section) => {
+                for memory in section {
+                    let memory = memory.map_err(|e| not_wasm(e.to_string()))?;
+                    memory_pages.get_or_insert((memory.initial, memory.maximum));
+                }
+            }
             Payload::ImportSection(section) => {
                 for import in section.into_imports() {
                     let import = import.map_err(|e| not_wasm(e.to_string()))?;
+                    if let TypeRef::Memory(memory) = import.ty {
+                        memory_pages.get_or_insert((memory.initial, memory.maximum));
+                    }
                     imports.push((import.module.to_owned(), import.name.to_owned(), import.ty));
                 }
             }
@@ -89,6 +101,7 @@ pub fn inspect(module: &str, bytes: &[u8]) -> Result<ModuleShape, FilterError> {
     Ok(ModuleShape {
         abi,
         has_proxy_allocator,
+        memory_pages,
     })
 }
 

@@ -25,4 +25,6 @@ pub mod wasm32;
 pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};
 pub use error::{CallError, FilterError, TrapKind};
 pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
-pub use state::{HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute};
+pub use state::{
+    DEFAULT_MEMORY_LIMIT_BYTES, HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute,
+};

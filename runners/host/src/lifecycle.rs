@@ -147,7 +147,14 @@ enum Flow {
     Reset,
 }
 
-fn trap<C: Callbacks + ?Sized>(c: &C, source: CallError) -> FilterError {
+fn trap<C: Callbacks + ?Sized>(c: &mut C, mut source: CallError) -> FilterError {
+    let state = c.host();
+    if state.memory_limit_hit {
+        source.message.push_str(&format!(
+            " (the instance had been refused memory beyond its limit of {} MiB; raise it with --memory-limit)",
+            state.plugin.memory_limit_bytes >> 20
+        ));
+    }
     FilterError::Trap {
         module: c.module_name().to_owned(),
         engine: c.engine_name().to_owned(),

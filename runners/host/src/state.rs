@@ -154,7 +154,13 @@ pub struct PluginSpec {
     pub environment: Vec<(String, String)>,
     /// Scripted answers for `proxy_http_call`, first match wins.
     pub upstreams: Arc<Vec<UpstreamRoute>>,
+    /// Largest linear memory an instance may grow to, bytes; `memory.grow` beyond it fails
+    /// (returns -1) on the engines that can enforce it (wasmtime, wasmi, WAMR).
+    pub memory_limit_bytes: u64,
 }
+
+/// Default [`PluginSpec::memory_limit_bytes`]: 512 MiB, far above what the bench filters use.
+pub const DEFAULT_MEMORY_LIMIT_BYTES: u64 = 512 << 20;
 
 impl PluginSpec {
     /// Whether some scripted upstream answers calls to `cluster`.
@@ -191,6 +197,7 @@ impl PluginSpec {
             log_level: LogLevel::Info,
             environment: Vec::new(),
             upstreams: Arc::new(Vec::new()),
+            memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
         }
     }
 }
@@ -347,6 +354,8 @@ pub const SOURCE_ADDRESS: &str = "127.0.0.1:49152";
 pub struct HostState {
     /// The plugin configuration.
     pub plugin: PluginSpec,
+    /// Set when the instance was refused memory beyond `plugin.memory_limit_bytes`.
+    pub memory_limit_hit: bool,
     /// Root context id (0 before start).
     pub root_context_id: u32,
     /// Context the module last selected with `proxy_set_effective_context`.
@@ -403,7 +412,18 @@ impl HostState {
             next_call_token: 1,
             logs: LogSink::default(),
             scratch: Vec::new(),
+            memory_limit_hit: false,
         }
+    }
+
+    /// Whether linear memory may grow to `desired` bytes; records a refusal, so a trap that
+    /// follows can say the limit was the cause.
+    pub fn memory_growing(&mut self, desired: usize) -> bool {
+        let allowed = desired as u64 <= self.plugin.memory_limit_bytes;
+        if !allowed {
+            self.memory_limit_hit = true;
+        }
+        allowed
     }
 
     /// The header map `map` of the active stream or HTTP-call response, if it exists now.

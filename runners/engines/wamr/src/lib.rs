@@ -284,6 +284,10 @@ fn runtime() -> Result<(), String> {
             if !unsafe { sys::wasm_runtime_full_init(&mut args) } {
                 return Err("WAMR runtime initialisation failed".to_owned());
             }
+            // Errors come back through the API; WAMR's own warnings (e.g. that a memory limit
+            // above what a module can grow to is not applied) would only clutter the output.
+            // SAFETY: the runtime is initialised.
+            unsafe { sys::wasm_runtime_set_log_level(sys::WASM_LOG_LEVEL_ERROR) };
             let proxy = CString::new(PROXY_MODULE).expect("no NUL");
             let wasi = CString::new(WASI_MODULE).expect("no NUL");
             let proxy: &'static CStr = Box::leak(proxy.into_boxed_c_str());
@@ -359,7 +363,7 @@ impl WamrEngine {
         name: &str,
         bytes: &[u8],
     ) -> Result<Box<dyn LoadedModule>, FilterError> {
-        inspect::inspect(name, bytes)?;
+        let shape = inspect::inspect(name, bytes)?;
         let load_error = |detail: String| FilterError::Load {
             module: name.to_owned(),
             engine: self.configuration.name.to_owned(),
@@ -389,6 +393,7 @@ impl WamrEngine {
             _bytes: owned,
             name: name.to_owned(),
             engine_name: self.configuration.name,
+            memory_pages: shape.memory_pages,
         }))))
     }
 }
@@ -426,6 +431,21 @@ struct ModuleHandle {
     _bytes: Box<[u8]>,
     name: String,
     engine_name: &'static str,
+    /// Initial and declared maximum linear memory, pages.
+    memory_pages: Option<(u64, Option<u64>)>,
+}
+
+/// WAMR's `max_memory_pages` for a memory `limit` in bytes: 0 (keep the module's own maximum)
+/// when the limit does not lower it, else the limit in pages, never below the initial size.
+fn max_memory_pages(memory_pages: Option<(u64, Option<u64>)>, limit: u64) -> u32 {
+    let Some((initial, maximum)) = memory_pages else {
+        return 0;
+    };
+    let limit_pages = limit >> 16;
+    if limit_pages >= maximum.unwrap_or(65536) {
+        return 0;
+    }
+    u32::try_from(limit_pages.max(initial).max(1)).unwrap_or(0)
 }
 
 impl Drop for ModuleHandle {
@@ -547,11 +567,16 @@ impl LoadedModule for WamrModule {
         ensure_thread_env();
         let mut error = [0 as c_char; 256];
         // SAFETY: a loaded module; the error buffer is writable for its length.
+        // The plugin's memory limit caps linear memory (WAMR counts 64 KiB pages).
+        let args = sys::InstantiationArgs {
+            default_stack_size: AUX_STACK_SIZE,
+            host_managed_heap_size: 0,
+            max_memory_pages: max_memory_pages(handle.memory_pages, plugin.memory_limit_bytes),
+        };
         let module_inst = unsafe {
-            sys::wasm_runtime_instantiate(
+            sys::wasm_runtime_instantiate_ex(
                 handle.raw,
-                AUX_STACK_SIZE,
-                0,
+                &args,
                 error.as_mut_ptr(),
                 error.len() as u32,
             )

@@ -81,6 +81,40 @@ struct StoreData {
     alloc: Option<TypedFunc<i32, i32>>,
 }
 
+/// The per-instance memory limit of the plugin (a refused grow makes `memory.grow` return -1).
+impl wasmi::ResourceLimiter for StoreData {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(self.host.memory_growing(desired))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(true)
+    }
+
+    // One instance with one memory and its tables per store; no extra caps on counts.
+    fn instances(&self) -> usize {
+        usize::MAX
+    }
+
+    fn tables(&self) -> usize {
+        usize::MAX
+    }
+
+    fn memories(&self) -> usize {
+        usize::MAX
+    }
+}
+
 /// A hostcall's view of the calling instance.
 struct CallerGuest<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
@@ -351,6 +385,7 @@ impl LoadedModule for WasmiModule {
             alloc: None,
         };
         let mut store = Store::new(self.module.engine(), data);
+        store.limiter(|data| data as &mut dyn wasmi::ResourceLimiter);
         arm_fuel(&mut store, self.configuration);
         let instance = self
             .linker

@@ -170,6 +170,27 @@ struct StoreData {
     alloc: Option<TypedFunc<i32, i32>>,
 }
 
+/// The per-instance memory limit of the plugin (a refused grow makes `memory.grow` return -1).
+impl wasmtime::ResourceLimiter for StoreData {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(self.host.memory_growing(desired))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
 /// A hostcall's view of the calling instance.
 struct CallerGuest<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
@@ -543,6 +564,7 @@ impl LoadedModule for WasmtimeModule {
             alloc: None,
         };
         let mut store = Store::new(&self.engine, data);
+        store.limiter(|data| data as &mut dyn wasmtime::ResourceLimiter);
         arm_deadline(&mut store, self.options);
         let instance = self
             .pre
