@@ -350,6 +350,7 @@ fn run_command(args: RunArgs) -> Result<()> {
         quick: args.quick,
         workloads,
         unavailable,
+        preflight: preflight_engine(),
     };
     let bar = ProgressBar::hidden();
     bar.set_style(
@@ -423,6 +424,15 @@ fn run_command(args: RunArgs) -> Result<()> {
         }
     }
     finish(&args, results)
+}
+
+/// The metered engine that looks for runaway callbacks first (wasmi with fuel, else wasmtime
+/// with epoch interruption), when this build has one.
+fn preflight_engine() -> Option<run::Preflight> {
+    ["wasmi-eager+fuel", "wasmtime-cranelift+epoch"]
+        .iter()
+        .find_map(|name| filterbench_engines::create(name).ok())
+        .map(|engine| run::Preflight(std::rc::Rc::from(engine)))
 }
 
 /// Prints the table, writes the results and (unless `--no-report`) the report.

@@ -60,6 +60,49 @@ pub struct RunSettings {
     /// Engines that were asked for but cannot run in this build: (name, reason). Each gets an
     /// `unavailable` error cell per filter and workload, so the report says why it is missing.
     pub unavailable: Vec<(String, String)>,
+    /// A metered engine that runs each module's workloads once before anything else, so a
+    /// callback that never returns is found where it can be stopped (see [`Preflight`]).
+    pub preflight: Option<Preflight>,
+}
+
+/// A metered engine (fuel or epoch deadline per call) used to find runaway callbacks before
+/// the engines that cannot preempt guest code (compiled engines without metering, WAMR's
+/// interpreter, native) run them: a module that runs past the deadline in the preflight is not
+/// run on those engines, and its cells say why. A module that loops only on inputs the
+/// preflight does not send can still hang those engines; metered engines stop it anyway.
+#[derive(Clone)]
+pub struct Preflight(pub std::rc::Rc<dyn Engine>);
+
+impl std::fmt::Debug for Preflight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Preflight({})", self.0.info().name)
+    }
+}
+
+/// Whether an engine configuration stops a callback at a deadline by itself.
+pub fn is_metered(engine: &str) -> bool {
+    ["+fuel", "+epoch", "+metering"]
+        .iter()
+        .any(|m| engine.contains(m))
+}
+
+/// Runs every workload once on the preflight engine; the deadline error if one ran away.
+fn preflight(
+    preflight: &Preflight,
+    subject: &Subject,
+    workloads: &[&catalog::Workload],
+) -> Option<FilterError> {
+    let module = preflight.0.load(&subject.source).ok()?;
+    for workload in workloads {
+        let result = start_instance(module.as_ref(), &subject.filter)
+            .and_then(|mut instance| instance.run_stream(&workload.exchange));
+        if let Err(error) = result
+            && error.kind() == "deadline"
+        {
+            return Some(error);
+        }
+    }
+    None
 }
 
 /// What the run is doing, for progress displays.
@@ -357,6 +400,10 @@ fn run_subject(
     observe: &mut dyn FnMut(Event<'_>),
 ) {
     let first_cell = results.cells.len();
+    let runaway = settings
+        .preflight
+        .as_ref()
+        .and_then(|p| preflight(p, subject, workloads).map(|e| (p.0.info().name, e)));
     #[allow(clippy::type_complexity)]
     let mut timed: Vec<(
         usize,
@@ -366,6 +413,27 @@ fn run_subject(
     )> = Vec::new();
     let mut checked: Vec<Checked<'_>> = Vec::new();
     for slot in engines {
+        if let Some((checker, error)) = &runaway
+            && !is_metered(&slot.name)
+        {
+            for workload in workloads {
+                let mut cell = new_cell(&subject.filter, &slot.name, workload);
+                cell.conformance = Conformance::Error;
+                cell.error = Some(format!(
+                    "not run: on {checker} (run first because {} cannot stop a callback that never returns) {error}",
+                    slot.name
+                ));
+                cell.error_kind = Some("deadline".to_owned());
+                checked.push(Checked {
+                    cell,
+                    instance: None,
+                    module: None,
+                    exchange: &workload.exchange,
+                    native: slot.is_native,
+                });
+            }
+            continue;
+        }
         let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
         observe(Event::Phases {
             filter: subject.filter.name,

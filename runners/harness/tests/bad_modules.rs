@@ -329,3 +329,76 @@ fn more_hostile_modules_fail_their_cells_and_a_trapping_filter_is_restarted() {
         assert!(noop.steady.is_some() && noop.traps == 0, "{engine}");
     }
 }
+
+/// A module whose `proxy_on_request_headers` never returns.
+const LOOPS_FOREVER: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (loop $forever (br $forever))
+    (i32.const 0))
+)"#;
+
+#[test]
+fn a_callback_that_never_returns_is_found_by_the_preflight_and_never_hangs_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let subjects = vec![
+        subject(
+            dir.path(),
+            "loops",
+            &wat::parse_str(LOOPS_FOREVER).unwrap(),
+            None,
+        ),
+        Subject {
+            filter: catalog::filter("noop").unwrap(),
+            source: common::built("noop"),
+        },
+    ];
+    let engines: Vec<_> = common::engines()
+        .into_iter()
+        .filter(|e| {
+            [
+                "wasmtime-cranelift",
+                "wamr-fast-interp",
+                "wasmtime-cranelift+epoch",
+                "native",
+            ]
+            .contains(&e.name.as_str())
+        })
+        .collect();
+    let settings = run::RunSettings {
+        preflight: Some(run::Preflight(std::rc::Rc::from(
+            filterbench_engines::create("wasmi-eager+fuel").unwrap(),
+        ))),
+        ..common::tiny_run()
+    };
+    let started = std::time::Instant::now();
+    let results = run::run(&subjects, &engines, &settings, &mut |_| {});
+    assert!(started.elapsed().as_secs() < 120, "{:?}", started.elapsed());
+    let cells = &results.cells;
+    // Engines that cannot preempt guest code do not run it, and say why.
+    for engine in ["wasmtime-cranelift", "wamr-fast-interp", "native"] {
+        let c = cell(cells, "loops", engine);
+        assert_eq!(c.error_kind.as_deref(), Some("deadline"), "{engine}");
+        let e = error_of(c);
+        assert!(
+            e.contains("not run: on wasmi-eager+fuel") && e.contains("proxy_on_request_headers"),
+            "{e}"
+        );
+    }
+    // A metered engine runs it and stops it at its own deadline.
+    let c = cell(cells, "loops", "wasmtime-cranelift+epoch");
+    assert_eq!(c.error_kind.as_deref(), Some("deadline"));
+    assert!(!error_of(c).contains("not run"), "{}", error_of(c));
+    for engine in ["wasmtime-cranelift", "native"] {
+        assert!(cell(cells, "noop", engine).steady.is_some(), "{engine}");
+    }
+}

@@ -37,6 +37,7 @@ fn small_run() -> Results {
                 .to_vec(),
         ),
         unavailable: Vec::new(),
+        preflight: None,
     };
     run::run(&subjects, &engines, &settings, &mut |_| {})
 }

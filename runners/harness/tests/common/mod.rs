@@ -32,6 +32,7 @@ pub fn tiny_run() -> RunSettings {
         quick: true,
         workloads: None,
         unavailable: Vec::new(),
+        preflight: None,
     }
 }
 
