@@ -80,6 +80,19 @@ fn invalid(detail: impl Into<String>) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, detail.into())
 }
 
+/// Parsed headers as owned (name lower-cased, value lossy UTF-8) pairs, in order.
+pub fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Parses a complete response (head and body up to EOF or `content-length`).
 pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
     let mut headers = [httparse::EMPTY_HEADER; 128];
@@ -89,16 +102,7 @@ pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
         Ok(httparse::Status::Partial) => return Err(invalid("response ended inside its head")),
         Err(e) => return Err(invalid(format!("malformed response: {e}"))),
     };
-    let headers: Vec<(String, String)> = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
+    let headers = owned_headers(parsed.headers);
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));

@@ -218,14 +218,24 @@ pub fn wrk(
         .arg(&script)
         .args(header_args(request))
         .arg(url(target, &request.path));
+    run_and_parse("wrk", command, spec, parse_wrk)
+}
+
+/// Runs a load generator for its duration (plus a grace period) and parses what it printed.
+fn run_and_parse(
+    tool: &'static str,
+    command: Command,
+    spec: &LoadSpec,
+    parse: impl FnOnce(&str) -> Option<LoadResult>,
+) -> Result<LoadResult, LoadError> {
     let (status, stdout, stderr) = run_bounded(
-        "wrk",
+        tool,
         command,
         spec.duration + Duration::from_secs(15),
         spec.cpu,
     )?;
-    parse_wrk(&stdout).ok_or_else(|| LoadError::NoResult {
-        tool: "wrk",
+    parse(&stdout).ok_or_else(|| LoadError::NoResult {
+        tool,
         status: status.to_string(),
         output: last_lines(&format!("{stdout}\n{stderr}"), 4),
     })
@@ -308,17 +318,7 @@ pub fn oha(
         ])
         .args(header_args(request))
         .arg(url(target, &request.path));
-    let (status, stdout, stderr) = run_bounded(
-        "oha",
-        command,
-        spec.duration + Duration::from_secs(15),
-        spec.cpu,
-    )?;
-    parse_oha(&stdout, rate).ok_or_else(|| LoadError::NoResult {
-        tool: "oha",
-        status: status.to_string(),
-        output: last_lines(&format!("{stdout}\n{stderr}"), 4),
-    })
+    run_and_parse("oha", command, spec, |out| parse_oha(out, rate))
 }
 
 #[cfg(test)]

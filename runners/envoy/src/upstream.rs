@@ -122,16 +122,7 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
             )?;
             return Ok(());
         }
-        let headers: Vec<(String, String)> = request
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_ascii_lowercase(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect();
+        let headers = crate::http::owned_headers(request.headers);
         let length = headers
             .iter()
             .find(|(k, _)| k == "content-length")

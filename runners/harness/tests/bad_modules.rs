@@ -10,20 +10,12 @@ use filterbench_host::ModuleSource;
 use std::path::Path;
 
 /// A Proxy-Wasm module whose `proxy_on_request_headers` executes `unreachable`.
-const TRAPS_IN_REQUEST_HEADERS: &str = r#"
-(module
-  (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $at))
-  (func (export "proxy_on_context_create") (param i32 i32))
-  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-    unreachable)
-)"#;
+fn traps_in_request_headers() -> Vec<u8> {
+    common::proxy_module(
+        "",
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable)"#,
+    )
+}
 
 /// A valid WebAssembly module that exports no Proxy-Wasm ABI marker.
 const NO_ABI_MARKER: &str = r#"
@@ -106,7 +98,7 @@ fn bad_modules_fail_their_own_cells_and_the_run_goes_on() {
         subject(
             dir.path(),
             "truncated",
-            &wat::parse_str(TRAPS_IN_REQUEST_HEADERS).unwrap()[..40],
+            &traps_in_request_headers()[..40],
             None,
         ),
         subject(
@@ -121,12 +113,7 @@ fn bad_modules_fail_their_own_cells_and_the_run_goes_on() {
             &wat::parse_str(UNKNOWN_IMPORT).unwrap(),
             None,
         ),
-        subject(
-            dir.path(),
-            "traps",
-            &wat::parse_str(TRAPS_IN_REQUEST_HEADERS).unwrap(),
-            None,
-        ),
+        subject(dir.path(), "traps", &traps_in_request_headers(), None),
         Subject {
             filter: catalog::filter("noop").unwrap(),
             source: common::built("noop"),
@@ -231,23 +218,16 @@ fn a_missing_module_file_names_the_path() {
 }
 
 /// A Proxy-Wasm module whose every instance traps on its 50th request (divide by zero).
-const TRAPS_EVERY_50TH_REQUEST: &str = r#"
-(module
-  (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 1024))
-  (global $requests (mut i32) (i32.const 0))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $at))
-  (func (export "proxy_on_context_create") (param i32 i32))
+fn traps_every_50th_request() -> Vec<u8> {
+    common::proxy_module(
+        "",
+        r#"(global $requests (mut i32) (i32.const 0))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (global.set $requests (i32.add (global.get $requests) (i32.const 1)))
     (drop (i32.div_u (i32.const 1) (i32.sub (global.get $requests) (i32.const 50))))
-    (i32.const 0))
-)"#;
+    (i32.const 0))"#,
+    )
+}
 
 /// An ABI 0.1.0 module (the host runs 0.2.x only).
 const ABI_0_1_0: &str = r#"
@@ -284,7 +264,7 @@ fn more_hostile_modules_fail_their_cells_and_a_trapping_filter_is_restarted() {
         subject(
             dir.path(),
             "traps-every-50th",
-            &wat::parse_str(TRAPS_EVERY_50TH_REQUEST).unwrap(),
+            &traps_every_50th_request(),
             None,
         ),
         Subject {
@@ -331,32 +311,20 @@ fn more_hostile_modules_fail_their_cells_and_a_trapping_filter_is_restarted() {
 }
 
 /// A module whose `proxy_on_request_headers` never returns.
-const LOOPS_FOREVER: &str = r#"
-(module
-  (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $at))
-  (func (export "proxy_on_context_create") (param i32 i32))
-  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+fn loops_forever() -> Vec<u8> {
+    common::proxy_module(
+        "",
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (loop $forever (br $forever))
-    (i32.const 0))
-)"#;
+    (i32.const 0))"#,
+    )
+}
 
 #[test]
 fn a_callback_that_never_returns_is_found_by_the_preflight_and_never_hangs_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let subjects = vec![
-        subject(
-            dir.path(),
-            "loops",
-            &wat::parse_str(LOOPS_FOREVER).unwrap(),
-            None,
-        ),
+        subject(dir.path(), "loops", &loops_forever(), None),
         Subject {
             filter: catalog::filter("noop").unwrap(),
             source: common::built("noop"),

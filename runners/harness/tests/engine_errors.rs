@@ -6,25 +6,19 @@ mod common;
 use filterbench_harness::catalog;
 use filterbench_host::{FilterError, ModuleSource, PluginSpec, TrapKind};
 
+/// `proxy_log` as `$log`.
+const LOG_IMPORT: &str =
+    r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#;
+
 /// A Proxy-Wasm module whose `proxy_on_request_headers` runs `body` (which leaves an i32).
 fn module_with_request_headers(body: &str) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "0123456789")
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $at))
-  (func (export "proxy_on_context_create") (param i32 i32))
-  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-    {body}))"#
-    ))
-    .expect("valid WAT")
+    common::proxy_module(
+        LOG_IMPORT,
+        &format!(
+            r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    {body})"#
+        ),
+    )
 }
 
 /// Runs one stream of `get-small` through `wasm` on `engine`.
@@ -186,25 +180,17 @@ fn malformed_header_maps_are_refused_without_a_host_panic_on_every_engine() {
         ("a map claiming 858 million pairs", set("16", "10"), "2"),
         ("a map whose length runs past memory", set("16", "-1"), "6"),
     ] {
-        let wasm = wat::parse_str(format!(
-            r#"(module
-  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
-  (import "env" "proxy_set_header_map_pairs" (func $set_pairs (param i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "0123456789")
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $at))
-  (func (export "proxy_on_context_create") (param i32 i32))
-  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        let wasm = common::proxy_module(
+            &format!(
+                r#"{LOG_IMPORT}
+  (import "env" "proxy_set_header_map_pairs" (func $set_pairs (param i32 i32 i32) (result i32)))"#
+            ),
+            &format!(
+                r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (drop (call $log (i32.const 2) (i32.add (i32.const 16) {call}) (i32.const 1)))
-    (i32.const 0)))"#
-        ))
-        .unwrap();
+    (i32.const 0))"#
+            ),
+        );
         for engine in wasm_engines() {
             let (result, logs) = run_once(engine, &wasm);
             result.unwrap_or_else(|e| panic!("{engine}: {what}: {e}"));

@@ -41,3 +41,26 @@ pub fn built(crate_name: &str) -> ModuleSource {
     artifacts::ensure_built(crate_name)
         .unwrap_or_else(|e| panic!("cannot build the bench filters: {e}"))
 }
+
+/// A minimal Proxy-Wasm module for hostile-module tests: the `imports` given (WAT), a one-page
+/// exported memory with "0123456789" at offset 16, a bump allocator as
+/// `proxy_on_memory_allocate`, an empty `proxy_on_context_create`, and the `fields` given (more
+/// WAT: functions, globals).
+pub fn proxy_module(imports: &str, fields: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (data (i32.const 16) "0123456789")
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  {fields})"#
+    ))
+    .expect("valid WAT")
+}
