@@ -269,11 +269,16 @@ filterbench_host::for_each_wasi_hostcall!(link_wasi_table);
 fn describe(error: &wasmtime::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
-        parts.push(format!("wasm trap: {trap}"));
+        // Its Display reads "wasm trap: …".
+        parts.push(trap.to_string());
     }
     for cause in error.chain() {
         let text = cause.to_string();
         let first = text.lines().next().unwrap_or("").trim().to_owned();
+        // The backtrace's heading says nothing without the backtrace itself.
+        if first.starts_with("error while executing at wasm backtrace") {
+            continue;
+        }
         if !first.is_empty() && !parts.iter().any(|p| p.contains(&first)) {
             parts.push(first);
         }
