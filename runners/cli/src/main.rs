@@ -190,7 +190,7 @@ struct RunArgs {
     #[arg(long)]
     no_report: bool,
     /// Largest linear memory one instance may grow to, MiB (`memory.grow` beyond it fails;
-    /// enforced on wasmtime, wasmi and WAMR; wasmer and native cannot enforce it).
+    /// enforced on every WebAssembly engine; native code is not capped).
     #[arg(long, default_value_t = 512, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
     memory_limit: u64,
 }

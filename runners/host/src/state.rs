@@ -155,7 +155,7 @@ pub struct PluginSpec {
     /// Scripted answers for `proxy_http_call`, first match wins.
     pub upstreams: Arc<Vec<UpstreamRoute>>,
     /// Largest linear memory an instance may grow to, bytes; `memory.grow` beyond it fails
-    /// (returns -1) on the engines that can enforce it (wasmtime, wasmi, WAMR).
+    /// (returns -1) on every WebAssembly engine (native code has no linear memory to cap).
     pub memory_limit_bytes: u64,
 }
 

@@ -358,8 +358,89 @@ pub struct WasmerEngine {
     configuration: Configuration,
 }
 
-/// Builds a wasmer engine for `configuration`.
+thread_local! {
+    /// Memory limit of the instance this thread is creating, 64 KiB pages (read by
+    /// [`LimitedTunables`] while `Instance::new` creates the memory).
+    static INSTANCE_LIMIT_PAGES: std::cell::Cell<u32> = const { std::cell::Cell::new(65536) };
+}
+
+/// wasmer's default tunables, except that every linear memory's maximum is capped at the
+/// memory limit of the instance being created (wasmer has no per-store limiter), so
+/// `memory.grow` beyond it returns -1 as on the other engines. Memory styles (and so the
+/// compiled code) are the defaults'.
+struct LimitedTunables(wasmer::sys::BaseTunables);
+
+impl LimitedTunables {
+    fn capped(ty: &wasmer_types::MemoryType) -> wasmer_types::MemoryType {
+        let limit = wasmer_types::Pages(INSTANCE_LIMIT_PAGES.with(|l| l.get()));
+        let maximum = ty.maximum.map_or(limit, |m| m.min(limit)).max(ty.minimum);
+        wasmer_types::MemoryType {
+            maximum: Some(maximum),
+            ..*ty
+        }
+    }
+}
+
+impl wasmer::sys::Tunables for LimitedTunables {
+    fn memory_style(&self, memory: &wasmer_types::MemoryType) -> wasmer::sys::vm::MemoryStyle {
+        self.0.memory_style(memory)
+    }
+
+    fn table_style(&self, table: &wasmer_types::TableType) -> wasmer::sys::vm::TableStyle {
+        self.0.table_style(table)
+    }
+
+    fn create_host_memory(
+        &self,
+        ty: &wasmer_types::MemoryType,
+        style: &wasmer::sys::vm::MemoryStyle,
+    ) -> Result<wasmer::sys::vm::VMMemory, wasmer::sys::vm::MemoryError> {
+        self.0.create_host_memory(&Self::capped(ty), style)
+    }
+
+    unsafe fn create_vm_memory(
+        &self,
+        ty: &wasmer_types::MemoryType,
+        style: &wasmer::sys::vm::MemoryStyle,
+        vm_definition_location: std::ptr::NonNull<wasmer::sys::vm::VMMemoryDefinition>,
+    ) -> Result<wasmer::sys::vm::VMMemory, wasmer::sys::vm::MemoryError> {
+        // SAFETY: forwarded unchanged from wasmer, which guarantees the location.
+        unsafe {
+            self.0
+                .create_vm_memory(&Self::capped(ty), style, vm_definition_location)
+        }
+    }
+
+    fn create_host_table(
+        &self,
+        ty: &wasmer_types::TableType,
+        style: &wasmer::sys::vm::TableStyle,
+    ) -> Result<wasmer::sys::vm::VMTable, String> {
+        self.0.create_host_table(ty, style)
+    }
+
+    unsafe fn create_vm_table(
+        &self,
+        ty: &wasmer_types::TableType,
+        style: &wasmer::sys::vm::TableStyle,
+        vm_definition_location: std::ptr::NonNull<wasmer::sys::vm::VMTableDefinition>,
+    ) -> Result<wasmer::sys::vm::VMTable, String> {
+        // SAFETY: forwarded unchanged from wasmer, which guarantees the location.
+        unsafe { self.0.create_vm_table(ty, style, vm_definition_location) }
+    }
+}
+
+/// Builds a wasmer engine for `configuration`, with the memory-capping tunables.
 fn build_engine(configuration: Configuration) -> Result<wasmer::Engine, String> {
+    let mut engine = build_compiler_engine(configuration)?;
+    engine
+        .as_sys_mut()
+        .set_tunables(LimitedTunables(wasmer::sys::BaseTunables::new()));
+    Ok(engine)
+}
+
+/// The engine of `configuration`'s compiler (with metering when it has it).
+fn build_compiler_engine(configuration: Configuration) -> Result<wasmer::Engine, String> {
     let metering = configuration
         .metering
         .then(|| Arc::new(Metering::new(CALL_FUEL, unit_cost)));
@@ -488,6 +569,8 @@ impl LoadedModule for WasmerModule {
             engine: self.engine_name.to_owned(),
             source,
         };
+        let pages = u32::try_from(plugin.memory_limit_bytes >> 16).unwrap_or(65536);
+        INSTANCE_LIMIT_PAGES.with(|l| l.set(pages.clamp(1, 65536)));
         let mut store = Store::new(self.engine.clone());
         let env = FunctionEnv::new(
             &mut store,
