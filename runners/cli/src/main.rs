@@ -6,6 +6,7 @@ mod envoy_cmd;
 mod instructions;
 mod repeat;
 mod select;
+mod watchdog;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -193,6 +194,11 @@ struct RunArgs {
     /// enforced on every WebAssembly engine; native code is not capped).
     #[arg(long, default_value_t = 512, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
     memory_limit: u64,
+    /// End the run when nothing has progressed for this long (a callback that never returns on
+    /// an engine that cannot preempt it): the filter's cells are recorded as errors, the results
+    /// so far are kept, and `--resume` runs the rest.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    hang_timeout: Duration,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -372,14 +378,29 @@ fn run_command(args: RunArgs) -> Result<()> {
         );
     }
     let mut write_error = None;
+    let watchdog = watchdog::Watchdog::start(
+        args.hang_timeout,
+        out.clone(),
+        subjects.clone(),
+        engines
+            .iter()
+            .map(|e| e.name.clone())
+            .chain(settings.unavailable.iter().map(|(n, _)| n.clone()))
+            .collect(),
+        settings.workloads.clone(),
+    );
     let results = run::run_resumable(
         &subjects,
         &engines,
         &settings,
         previous.as_ref(),
         &mut |event| match event {
-            Event::Checked { cell } => display::print_check(cell),
+            Event::Checked { cell } => {
+                watchdog.progress(&cell.filter, &format!("checking on {}", cell.engine));
+                display::print_check(cell)
+            }
             Event::Phases { filter, engine } => {
+                watchdog.progress(filter, &format!("loading and starting it on {engine}"));
                 eprintln!("  {filter:<10} {engine:<34} compiling, start-up phases and memory…")
             }
             Event::Measuring {
@@ -387,6 +408,7 @@ fn run_command(args: RunArgs) -> Result<()> {
                 done,
                 total,
             } => {
+                watchdog.progress(filter, "measuring it");
                 if bar.is_hidden() {
                     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
                 }
@@ -399,11 +421,13 @@ fn run_command(args: RunArgs) -> Result<()> {
             }
         },
         &mut |so_far| {
+            watchdog.snapshot(so_far);
             if let Err(e) = results::write_atomic(&out, so_far) {
                 write_error.get_or_insert(e);
             }
         },
     );
+    drop(watchdog);
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(e).with_context(|| format!("cannot write results to {}", out.display()));

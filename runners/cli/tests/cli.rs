@@ -514,9 +514,17 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it as soon as the first filter is on disk (the file is rewritten after each filter).
+    // Kill it as soon as the first filter is on disk (the file is rewritten after each filter,
+    // starting with an empty skeleton).
     let started = std::time::Instant::now();
-    while !out.exists() {
+    let cells_on_disk = || {
+        std::fs::read(&out)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|j| j["cells"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    while cells_on_disk() == 0 {
         assert!(started.elapsed().as_secs() < 120, "no results after 120 s");
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -586,4 +594,83 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
         })
         .unwrap();
     assert_eq!(kept["steady"]["histogram"], before["steady"]["histogram"]);
+}
+
+#[test]
+fn a_run_that_hangs_is_ended_by_the_watchdog_and_resume_skips_the_hung_filter() {
+    // Loops forever on the second request of each instance: the preflight (one request per
+    // fresh instance) and the conformance check pass; measurement hangs on wasmtime-cranelift,
+    // which cannot preempt it.
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("late-loop.wasm");
+    let wasm = wat::parse_str(
+        r#"(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (global $requests (mut i32) (i32.const 0))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (global.set $requests (i32.add (global.get $requests) (i32.const 1)))
+    (if (i32.ge_u (global.get $requests) (i32.const 2)) (then (loop $forever (br $forever))))
+    (i32.const 0)))"#,
+    )
+    .unwrap();
+    std::fs::write(&module, wasm).unwrap();
+    let out = dir.path().join("r.json");
+    let args = [
+        "run",
+        "--module",
+        module.to_str().unwrap(),
+        "--engine",
+        "wasmtime-cranelift",
+        "--quick",
+        "--no-report",
+        "--hang-timeout",
+        "3s",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed().as_secs() > 120 {
+            child.kill().unwrap();
+            panic!("the watchdog did not end the run within 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("filter late-loop hung: no progress for 3 s while measuring it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    assert_eq!(cells[0]["error_kind"], "hung");
+    assert_eq!(cells[0]["engine"], "wasmtime-cranelift");
+
+    // Resuming does not run the hung filter again.
+    let output = filterbench(&[&args[..], &["--resume", out.to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["cells"].as_array().unwrap().len(), 1);
+    assert_eq!(json["cells"][0]["error_kind"], "hung");
 }

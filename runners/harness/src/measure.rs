@@ -249,6 +249,7 @@ pub fn measure(
 ) {
     let total = (cells.len() as u64) * (settings.rounds as u64 + 1);
     let mut done = 0;
+    progress(done, total);
     for cell in cells.iter_mut() {
         cell.run_for(settings.warmup, false, overhead_ns);
         done += 1;

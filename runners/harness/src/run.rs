@@ -264,6 +264,43 @@ pub fn run(
     run_resumable(subjects, engines, settings, None, observe, &mut |_| {})
 }
 
+/// Whether `subject` runs on workload `w` in this run.
+fn runs_on(subject: &Subject, selected: &Option<Vec<String>>, w: &catalog::Workload) -> bool {
+    match selected {
+        Some(selected) => {
+            selected.iter().any(|s| s == w.name)
+                && (subject.filter.workloads.is_empty() || (subject.filter.expect)(w).is_some())
+        }
+        None => subject.filter.workloads.contains(&w.name),
+    }
+}
+
+/// Error cells for every (engine, workload) of `subject`: what a run records for a filter it
+/// had to abandon (e.g. a callback that never returned on an engine that cannot preempt it).
+pub fn abandoned_cells(
+    subject: &Subject,
+    engines: &[&str],
+    selected_workloads: &Option<Vec<String>>,
+    kind: &str,
+    message: &str,
+) -> Vec<Cell> {
+    let workloads = catalog::workloads();
+    let mut cells = Vec::new();
+    for engine in engines {
+        for w in workloads
+            .iter()
+            .filter(|w| runs_on(subject, selected_workloads, w))
+        {
+            let mut cell = new_cell(&subject.filter, engine, w);
+            cell.conformance = Conformance::Error;
+            cell.error = Some(message.to_owned());
+            cell.error_kind = Some(kind.to_owned());
+            cells.push(cell);
+        }
+    }
+    cells
+}
+
 /// Whether `previous` holds a complete record of `subject` on these engines: a cell for every
 /// (engine, workload) the run would make.
 fn already_done(
@@ -340,17 +377,12 @@ pub fn run_resumable(
     let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
     engine_names.extend(settings.unavailable.iter().map(|(n, _)| n.as_str()));
 
+    // The skeleton first: the output is known writable, and a watchdog has something to extend.
+    on_progress(&results);
     for subject in subjects {
         let workloads: Vec<&catalog::Workload> = all_workloads
             .iter()
-            .filter(|w| match &settings.workloads {
-                Some(selected) => {
-                    selected.iter().any(|s| s == w.name)
-                        && (subject.filter.workloads.is_empty()
-                            || (subject.filter.expect)(w).is_some())
-                }
-                None => subject.filter.workloads.contains(&w.name),
-            })
+            .filter(|w| runs_on(subject, &settings.workloads, w))
             .collect();
         if let Some(previous) = previous
             && already_done(previous, subject, &engine_names, &workloads)
