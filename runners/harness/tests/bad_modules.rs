@@ -370,3 +370,81 @@ fn a_callback_that_never_returns_is_found_by_the_preflight_and_never_hangs_the_r
         assert!(cell(cells, "noop", engine).steady.is_some(), "{engine}");
     }
 }
+
+#[test]
+fn memory_hogs_and_wild_hostcalls_stay_in_their_own_cells() {
+    let log = r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_header_map_pairs" (func $set_pairs (param i32 i32 i32) (result i32)))"#;
+    // Grows 1 MiB at a time until refused, then traps (as an allocator failure would).
+    let hog = common::proxy_module(
+        log,
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (block $refused
+      (loop $grow
+        (br_if $refused (i32.eq (memory.grow (i32.const 16)) (i32.const -1)))
+        (br $grow)))
+    unreachable)"#,
+    );
+    // A 4 GiB log message, an overflowing pointer and a map claiming 858 million pairs: each
+    // gets a status back; the filter then lets the request through.
+    let wild = common::proxy_module(
+        log,
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $log (i32.const 2) (i32.const 16) (i32.const -1)))
+    (drop (call $log (i32.const 2) (i32.const -16) (i32.const 32)))
+    (drop (call $set_pairs (i32.const 0) (i32.const 16) (i32.const 10)))
+    (i32.const 0))"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut hog_subject = subject(dir.path(), "memory-hog", &hog, None);
+    hog_subject.filter.memory_limit_bytes = 16 << 20;
+    let subjects = vec![
+        hog_subject,
+        subject(dir.path(), "wild-hostcalls", &wild, None),
+        Subject {
+            filter: catalog::filter("noop").unwrap(),
+            source: common::built("noop"),
+        },
+    ];
+    let engines: Vec<_> = common::engines()
+        .into_iter()
+        .filter(|e| {
+            [
+                "wasmtime-cranelift",
+                "wasmer-cranelift",
+                "wasmi-eager",
+                "wamr-fast-interp",
+                "native",
+            ]
+            .contains(&e.name.as_str())
+        })
+        .collect();
+    let results = run::run(&subjects, &engines, &common::tiny_run(), &mut |_| {});
+    let cells = &results.cells;
+    for engine in [
+        "wasmtime-cranelift",
+        "wasmer-cranelift",
+        "wasmi-eager",
+        "wamr-fast-interp",
+    ] {
+        let hog = cell(cells, "memory-hog", engine);
+        assert_eq!(hog.error_kind.as_deref(), Some("trap"), "{engine}");
+        if engine.starts_with("wasmtime") || engine.starts_with("wasmi") {
+            assert!(
+                error_of(hog).contains("limit of 16 MiB"),
+                "{}",
+                error_of(hog)
+            );
+        }
+        let wild = cell(cells, "wild-hostcalls", engine);
+        assert_eq!(
+            wild.conformance,
+            Conformance::Pass,
+            "{engine}: {:?}",
+            wild.error
+        );
+        assert!(wild.steady.is_some(), "{engine}");
+        assert!(cell(cells, "noop", engine).steady.is_some(), "{engine}");
+    }
+    assert!(cell(cells, "noop", "native").steady.is_some());
+}
