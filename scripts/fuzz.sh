@@ -20,7 +20,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     { say "cargo install cargo-fuzz failed: run it by hand to see why"; exit 1; }
 fi
 cd "$root/fuzz"
-mkdir -p corpus/hostcalls
+# The corpus lives in the cache, so each run (CI's 60 s included) starts where the last one ended.
+corpus="$cache/fuzz-corpus/hostcalls"
+mkdir -p "$corpus"
 export CARGO_TARGET_DIR="$cache/fuzz-target"
-say "fuzzing the hostcalls for ${seconds}s"
-exec cargo +nightly fuzz run hostcalls corpus/hostcalls -- -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
+say "fuzzing the hostcalls for ${seconds}s (corpus: $corpus)"
+exec cargo +nightly fuzz run hostcalls "$corpus" -- -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
