@@ -11,7 +11,17 @@ use crate::stats;
 pub fn merge(runs: Vec<Results>) -> Option<Results> {
     let mut runs = runs.into_iter();
     let mut merged = runs.next()?;
-    for run in runs {
+    for mut run in runs {
+        // An Envoy file has no cells: the in-process run's settings and environment describe
+        // the cells, whichever file came first.
+        if merged.cells.is_empty() && !run.cells.is_empty() {
+            std::mem::swap(&mut merged.settings, &mut run.settings);
+            let tools = std::mem::take(&mut merged.environment.tools);
+            std::mem::swap(&mut merged.environment, &mut run.environment);
+            for (tool, version) in tools {
+                merged.environment.tools.entry(tool).or_insert(version);
+            }
+        }
         // A file of other cells (e.g. a sweep run) extends the matrix; only repeats of the same
         // cells count as more runs.
         let repeats = run.cells.iter().any(|c| {
@@ -93,4 +103,44 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
     }
     analysis::analyze(&mut merged);
     Some(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> Results {
+        serde_json::from_str(include_str!("../tests/data/minimal-results.json")).unwrap()
+    }
+
+    #[test]
+    fn an_envoy_file_first_does_not_lend_its_settings_to_the_cells() {
+        let mut cells = minimal();
+        // One unmeasured (error) cell is enough: merging must keep it with its own settings.
+        cells.cells.push(
+            serde_json::from_value(serde_json::json!({
+                "filter": "noop", "engine": "native", "workload": "get-small",
+                "conformance": "error", "error": "x", "error_kind": "load", "diff": [],
+                "steady": null, "ratio_to_native": null, "verdict_vs_native": null
+            }))
+            .unwrap(),
+        );
+        let mut envoy = minimal();
+        envoy.cells.clear();
+        envoy.settings.rounds = 3;
+        envoy.settings.measure = vec!["envoy".to_owned()];
+        envoy
+            .environment
+            .tools
+            .insert("envoy".into(), "1.40.0".into());
+        envoy.envoy = Some(crate::envoy::EnvoyResults::default());
+        let merged = merge(vec![envoy, cells.clone()]).unwrap();
+        assert_eq!(merged.settings, cells.settings);
+        assert_eq!(merged.cells.len(), cells.cells.len());
+        assert!(merged.envoy.is_some());
+        assert_eq!(
+            merged.environment.tools.get("envoy").map(String::as_str),
+            Some("1.40.0")
+        );
+    }
 }
