@@ -497,10 +497,7 @@ mod tests {
     use filterbench_harness::catalog;
 
     fn spec(name: &str) -> FilterSpec {
-        catalog::filters()
-            .into_iter()
-            .find(|f| f.name == name)
-            .unwrap()
+        catalog::filter(name).unwrap()
     }
 
     fn chain(name: &str, variant: Variant) -> FilterChain {

@@ -215,10 +215,7 @@ mod tests {
     use filterbench_harness::catalog;
 
     fn spec(name: &str) -> FilterSpec {
-        catalog::filters()
-            .into_iter()
-            .find(|f| f.name == name)
-            .unwrap()
+        catalog::filter(name).unwrap()
     }
 
     fn echo_response(headers: &[(&str, &str)], response_headers: &[(&str, &str)]) -> Response {

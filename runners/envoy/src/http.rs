@@ -18,14 +18,19 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// Values of header `name` (lower case) in `headers`, in order.
+pub fn values_of<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 impl Response {
     /// Values of header `name` (lower case), in order.
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_of(&self.headers, name)
     }
 
     /// The body as text (lossy).

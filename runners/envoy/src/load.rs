@@ -137,6 +137,15 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// `count` over `seconds` (0 for an empty run).
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
 /// wrk's `done()` hook prints one line of JSON after this marker.
 const WRK_MARKER: &str = "FILTERBENCH-RESULT ";
 
@@ -175,11 +184,7 @@ pub fn parse_wrk(stdout: &str) -> Option<LoadResult> {
     Some(LoadResult {
         tool: "wrk".to_owned(),
         target_rps: None,
-        achieved_rps: if duration_s > 0.0 {
-            requests as f64 / duration_s
-        } else {
-            0.0
-        },
+        achieved_rps: per_second(requests, duration_s),
         requests,
         duration_s,
         errors: n("connect")? + n("read")? + n("write")? + n("timeout")?,
@@ -280,11 +285,7 @@ pub fn parse_oha(stdout: &str, target_rps: f64) -> Option<LoadResult> {
     Some(LoadResult {
         tool: "oha".to_owned(),
         target_rps: Some(target_rps),
-        achieved_rps: if duration_s > 0.0 {
-            requests as f64 / duration_s
-        } else {
-            0.0
-        },
+        achieved_rps: per_second(requests, duration_s),
         requests,
         duration_s,
         errors,

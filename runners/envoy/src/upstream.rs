@@ -30,11 +30,7 @@ pub struct Echo {
 impl Echo {
     /// Values of header `name`, in order.
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        crate::http::values_of(&self.headers, name)
     }
 }
 

@@ -27,10 +27,7 @@ fn envoy_or_skip(test: &str) -> Option<PathBuf> {
 }
 
 fn spec(name: &str) -> catalog::FilterSpec {
-    catalog::filters()
-        .into_iter()
-        .find(|f| f.name == name)
-        .unwrap()
+    catalog::filter(name).unwrap()
 }
 
 #[test]

@@ -253,14 +253,7 @@ fn slowdown<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> R
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(filters.len().max(1))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 {
-                filters.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(filters, *x))
         .y_desc("time / native time (log scale)")
         .y_label_formatter(&|v| format::ratio(*v))
         .label_style(font(13))
@@ -448,14 +441,7 @@ fn memory<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Res
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(names.len().max(1))
-        .y_label_formatter(&|y| {
-            let i = y.round();
-            if (y - i).abs() < 0.01 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| category_label(&names, *y))
         .x_desc("KiB per instance")
         .label_style(font(13))
         .axis_desc_style(font(15))
@@ -480,6 +466,16 @@ fn memory<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Res
         }
     }
     Ok(())
+}
+
+/// The name at integer position `x` of a categorical axis (empty between categories).
+pub(crate) fn category_label(names: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 0.01 && i >= 0.0 {
+        names.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// The label of a point on the "nines" axis: 2 → `p99`, 3 → `p99.9`.

@@ -86,14 +86,7 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n.max(1))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| charts::category_label(names, *x))
         .y_desc(b.y_desc)
         .y_label_formatter(&|v| compact(*v))
         .light_line_style(TRANSPARENT)
