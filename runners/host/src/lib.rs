@@ -18,7 +18,7 @@ pub mod hostcalls;
 pub mod inspect;
 pub mod lifecycle;
 pub mod memory;
-pub mod pairs;
+pub use filterbench_proxy_abi::pairs;
 pub mod state;
 pub mod wasm32;
 

@@ -15,10 +15,9 @@ pub const MAX_PAIRS: usize = 1024;
 pub const MAX_SERIALIZED_BYTES: usize = 1 << 20;
 
 /// Why a serialized map was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairsError {
     /// The buffer ends before the data its header promises.
-    #[error("serialized map is truncated: needs {needed} bytes, has {actual}")]
     Truncated {
         /// Bytes the header implies.
         needed: usize,
@@ -26,15 +25,11 @@ pub enum PairsError {
         actual: usize,
     },
     /// A key or value is not followed by its 0x00 terminator.
-    #[error("serialized map entry {index} is not NUL-terminated")]
     MissingTerminator {
         /// Index of the pair.
         index: usize,
     },
     /// More pairs or bytes than the host accepts.
-    #[error(
-        "serialized map too large: {pairs} pairs / {bytes} bytes (limits {MAX_PAIRS} / {MAX_SERIALIZED_BYTES})"
-    )]
     TooLarge {
         /// Declared pair count.
         pairs: usize,
@@ -42,6 +37,28 @@ pub enum PairsError {
         bytes: usize,
     },
 }
+
+impl std::fmt::Display for PairsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PairsError::Truncated { needed, actual } => {
+                write!(
+                    f,
+                    "serialized map is truncated: needs {needed} bytes, has {actual}"
+                )
+            }
+            PairsError::MissingTerminator { index } => {
+                write!(f, "serialized map entry {index} is not NUL-terminated")
+            }
+            PairsError::TooLarge { pairs, bytes } => write!(
+                f,
+                "serialized map too large: {pairs} pairs / {bytes} bytes (limits {MAX_PAIRS} / {MAX_SERIALIZED_BYTES})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PairsError {}
 
 /// Serialized size in bytes of `pairs` (4 + 8 per pair + keys + values + 2 per pair).
 pub fn serialized_size<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> usize {
