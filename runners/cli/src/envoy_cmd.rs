@@ -19,7 +19,8 @@ pub struct EnvoyArgs {
     /// Filters, comma-separated (default: noop, headers, jwt-auth, waf, rate-limit).
     #[arg(long, value_delimiter = ',')]
     filter: Vec<String>,
-    /// Variants, comma-separated: none (baseline), v8, builtin, lua (default: every variant each
+    /// Variants, comma-separated: none (baseline), v8, native (the same source as a dynamic
+    /// module through the Proxy-Wasm bridge), builtin, lua (default: every variant each
     /// filter has; the baseline is always included).
     #[arg(long, value_delimiter = ',')]
     variant: Vec<String>,
@@ -70,11 +71,9 @@ fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> 
     };
     let mut wanted = Vec::new();
     for name in &args.variant {
-        wanted.push(
-            Variant::parse(name).with_context(|| {
-                format!("unknown variant '{name}': use none, v8, builtin or lua")
-            })?,
-        );
+        wanted.push(Variant::parse(name).with_context(|| {
+            format!("unknown variant '{name}': use none, v8, native, builtin or lua")
+        })?);
     }
     let all = catalog::filters();
     let mut out = Vec::new();

@@ -374,7 +374,7 @@ fn envoy_bad_input_gives_one_line_errors_before_anything_runs() {
         ),
         (
             &["envoy", "--variant", "wasm", "--out", out],
-            "unknown variant 'wasm': use none, v8, builtin or lua",
+            "unknown variant 'wasm': use none, v8, native, builtin or lua",
         ),
         (
             &["envoy", "--rate", "fast", "--out", out],

@@ -19,6 +19,9 @@ pub enum Variant {
     None,
     /// The bench filter's `.wasm` on Envoy's V8 runtime.
     V8,
+    /// The same bench filter source compiled natively and loaded as an Envoy dynamic module
+    /// through the Proxy-Wasm bridge (`runners/envoy-bridge`).
+    Native,
     /// Envoy's own filter(s) doing the same work.
     Builtin,
     /// An Envoy Lua script doing the same work.
@@ -27,13 +30,20 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in report order.
-    pub const ALL: [Variant; 4] = [Variant::None, Variant::V8, Variant::Builtin, Variant::Lua];
+    pub const ALL: [Variant; 5] = [
+        Variant::None,
+        Variant::V8,
+        Variant::Native,
+        Variant::Builtin,
+        Variant::Lua,
+    ];
 
     /// Name used with `--variant` and in results.
     pub fn name(self) -> &'static str {
         match self {
             Variant::None => "none",
             Variant::V8 => "v8",
+            Variant::Native => "native",
             Variant::Builtin => "builtin",
             Variant::Lua => "lua",
         }
@@ -108,6 +118,9 @@ pub const SUPPORTED_FILTERS: [&str; 7] = [
 /// The variants `filter` has, in report order.
 pub fn variants_for(filter: &str) -> Vec<Variant> {
     let mut v = vec![Variant::None, Variant::V8];
+    if crate::bridge::BRIDGED_FILTERS.contains(&filter) {
+        v.push(Variant::Native);
+    }
     if matches!(filter, "headers" | "jwt-auth" | "waf") {
         v.push(Variant::Builtin);
     }
@@ -126,11 +139,12 @@ pub struct FilterChain {
     pub description: String,
 }
 
-/// The HTTP filters that make `variant` of `filter`; `wasm` is the filter's `.wasm` (V8 only).
+/// The HTTP filters that make `variant` of `filter`; `artifact` is the filter's `.wasm` (V8)
+/// or its bridged dynamic module (native), unused otherwise.
 pub fn filter_chain(
     filter: &FilterSpec,
     variant: Variant,
-    wasm: &Path,
+    artifact: &Path,
 ) -> Result<FilterChain, ConfigError> {
     if !variants_for(filter.name).contains(&variant) {
         return Err(ConfigError::NoSuchVariant {
@@ -150,12 +164,17 @@ pub fn filter_chain(
     Ok(match variant {
         Variant::None => chain(Vec::new(), "no filter (router only)".to_owned()),
         Variant::V8 => chain(
-            vec![wasm_filter(filter, wasm)],
+            vec![wasm_filter(filter, artifact)],
             format!(
                 "envoy.filters.http.wasm on V8 running {}",
-                wasm.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
+                file_name(artifact)
+            ),
+        ),
+        Variant::Native => chain(
+            vec![dynamic_module_filter(filter, artifact)?],
+            format!(
+                "envoy.filters.http.dynamic_modules loading {} (the same source, native, through the Proxy-Wasm bridge)",
+                file_name(artifact)
             ),
         ),
         Variant::Lua => chain(
@@ -185,6 +204,34 @@ pub fn filter_chain(
             _ => unreachable!("variants_for lists builtin only for the filters above"),
         },
     })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The bridged module as a dynamic-module HTTP filter: the plugin configuration goes in as the
+/// filter config (a `StringValue`, which Envoy hands over as its bytes).
+fn dynamic_module_filter(filter: &FilterSpec, module: &Path) -> Result<Value, ConfigError> {
+    if !filter.vm_config.is_empty() {
+        return Err(ConfigError::Translate {
+            filter: filter.name.to_owned(),
+            detail: "the native variant's bridge passes no VM configuration".to_owned(),
+        });
+    }
+    Ok(json!({
+        "name": "envoy.filters.http.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {
+                "module": {"local": {"filename": module.display().to_string()}},
+            },
+            "filter_name": filter.name,
+            "filter_config": string_value(&filter.plugin_config),
+        }
+    }))
 }
 
 fn wasm_filter(filter: &FilterSpec, wasm: &Path) -> Value {
@@ -658,7 +705,40 @@ mod tests {
         let err = filter_chain(&spec("jwt-auth"), Variant::Lua, Path::new("/x.wasm")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("jwt-auth has no lua variant"), "{text}");
-        assert!(text.contains("none, v8, builtin"), "{text}");
-        assert_eq!(variants_for("rate-limit"), vec![Variant::None, Variant::V8]);
+        assert!(text.contains("none, v8, native, builtin"), "{text}");
+        assert_eq!(
+            variants_for("rate-limit"),
+            vec![Variant::None, Variant::V8, Variant::Native]
+        );
+        assert_eq!(variants_for("metrics"), vec![Variant::None, Variant::V8]);
+        let err = filter_chain(&spec("metrics"), Variant::Native, Path::new("/x.so")).unwrap_err();
+        assert!(err.to_string().contains("metrics has no native variant"));
+    }
+
+    #[test]
+    fn native_loads_the_bridged_module_with_the_catalog_configuration() {
+        let c = filter_chain(
+            &spec("waf"),
+            Variant::Native,
+            Path::new("/abs/libenvoy_waf.so"),
+        )
+        .unwrap();
+        assert_eq!(names(&c), vec!["envoy.filters.http.dynamic_modules"]);
+        let config = &c.http_filters[0]["typed_config"];
+        assert_eq!(
+            config["dynamic_module_config"]["module"]["local"]["filename"],
+            "/abs/libenvoy_waf.so"
+        );
+        assert_eq!(config["filter_name"], "waf");
+        assert_eq!(config["filter_config"]["value"], spec("waf").plugin_config);
+        assert!(
+            c.description.contains("libenvoy_waf.so"),
+            "{}",
+            c.description
+        );
+        let mut with_vm_config = spec("noop");
+        with_vm_config.vm_config = "{}".to_owned();
+        let err = filter_chain(&with_vm_config, Variant::Native, Path::new("/x.so")).unwrap_err();
+        assert!(err.to_string().contains("no VM configuration"), "{err}");
     }
 }

@@ -1,8 +1,10 @@
-//! Scripted load runs through a real Envoy: the bench filters on Envoy's V8 runtime, next to
-//! Envoy's built-in filters and Lua doing the same work and a no-filter baseline, under
+//! Scripted load runs through a real Envoy: the bench filters on Envoy's V8 runtime and natively
+//! as dynamic modules (the same source, through the Proxy-Wasm bridge), next to Envoy's
+//! built-in filters and Lua doing the same work and a no-filter baseline, under
 //! closed-loop (wrk) and open-loop (oha) load, with Envoy's CPU time per request and memory.
 //! Records go into the same results file as the in-process runs ([`filterbench_harness::envoy`]).
 
+pub mod bridge;
 pub mod config;
 pub mod conformance;
 pub mod cpu;

@@ -4,6 +4,7 @@
 //! request and memory, stop Envoy, and hand the record over at once so a long run keeps what it
 //! finished.
 
+use crate::bridge;
 use crate::config::{self, Endpoints, UpstreamMode, Variant};
 use crate::conformance;
 use crate::cpu::{self, Placement};
@@ -114,6 +115,9 @@ pub enum RunError {
     /// A variant cannot be configured.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The native variant was asked for with an Envoy the bridge is not built for.
+    #[error(transparent)]
+    Bridge(#[from] bridge::EnvoyMismatch),
 }
 
 struct Context<'a> {
@@ -160,11 +164,17 @@ impl Context<'_> {
     }
 }
 
-fn wasm_for(filter: &FilterSpec, variant: Variant) -> Result<PathBuf, artifacts::BuildError> {
-    if variant == Variant::V8 {
-        artifacts::ensure_built(filter.crate_name)?;
+/// The file `variant` loads into Envoy: the `.wasm` (V8) or the bridged module (native),
+/// built if needed; for the other variants a path that is not used.
+fn artifact_for(filter: &FilterSpec, variant: Variant) -> Result<PathBuf, artifacts::BuildError> {
+    match variant {
+        Variant::V8 => {
+            artifacts::ensure_built(filter.crate_name)?;
+            Ok(artifacts::wasm_path(filter.crate_name))
+        }
+        Variant::Native => bridge::ensure_built(filter.crate_name),
+        _ => Ok(artifacts::wasm_path(filter.crate_name)),
     }
-    Ok(artifacts::wasm_path(filter.crate_name))
 }
 
 /// Measures one variant of one filter once.
@@ -194,8 +204,8 @@ fn measure_into(
     rate: f64,
     record: &mut EnvoyRun,
 ) -> Result<(), String> {
-    let wasm = wasm_for(filter, variant).map_err(|e| e.to_string())?;
-    let chain = config::filter_chain(filter, variant, &wasm).map_err(|e| e.to_string())?;
+    let artifact = artifact_for(filter, variant).map_err(|e| e.to_string())?;
+    let chain = config::filter_chain(filter, variant, &artifact).map_err(|e| e.to_string())?;
     record.description = chain.description.clone();
     let dir = ctx.settings.work_dir.join(format!(
         "{}-{}-r{}",
@@ -290,9 +300,16 @@ pub fn run(
         for &variant in variants {
             config::filter_chain(filter, variant, Path::new("/check.wasm"))?;
         }
-        if variants.contains(&Variant::V8) {
-            artifacts::ensure_built(filter.crate_name)?;
+        for &variant in variants {
+            artifact_for(filter, variant)?;
         }
+    }
+    if settings
+        .matrix
+        .iter()
+        .any(|(_, variants)| variants.contains(&Variant::Native))
+    {
+        bridge::check_envoy(&settings.programs.envoy)?;
     }
     let placement = Placement::detect();
     let upstream = Upstream::start(placement.load).map_err(RunError::Upstream)?;

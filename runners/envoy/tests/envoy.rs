@@ -2,29 +2,16 @@
 //! Envoy they print why they are skipped (and fail instead when FILTERBENCH_REQUIRE_ENVOY is
 //! set, as CI does, so a broken install cannot pass silently).
 
+mod common;
+
+use common::envoy_or_skip;
 use filterbench_envoy::config::{self, Endpoints, UpstreamMode, Variant};
 use filterbench_envoy::process::{EnvoyError, EnvoyProcess};
 use filterbench_envoy::runner::{self, Event, Programs, Rate};
-use filterbench_envoy::tools::{self, Tool};
-use filterbench_envoy::upstream::{ECHO_HEADER, Echo, Upstream};
+use filterbench_envoy::upstream::{ECHO_HEADER, Echo};
 use filterbench_envoy::{conformance, http};
 use filterbench_harness::{artifacts, catalog};
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// The Envoy binary, or `None` (with the reason printed) when the test must be skipped.
-fn envoy_or_skip(test: &str) -> Option<PathBuf> {
-    match tools::find(Tool::Envoy, None) {
-        Ok(path) => Some(path),
-        Err(e) if std::env::var_os("FILTERBENCH_REQUIRE_ENVOY").is_some() => {
-            panic!("{test}: FILTERBENCH_REQUIRE_ENVOY is set but {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: {e}");
-            None
-        }
-    }
-}
 
 fn spec(name: &str) -> catalog::FilterSpec {
     catalog::filter(name).unwrap()
@@ -43,16 +30,8 @@ fn headers_filter_on_v8_edits_headers_in_both_directions() {
         &artifacts::wasm_path(filter.crate_name),
     )
     .unwrap();
-    let upstream = Upstream::start(None).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let bootstrap = config::bootstrap(
-        &chain,
-        Endpoints {
-            upstream_port: upstream.addr().port(),
-            mode: UpstreamMode::Direct,
-        },
-    );
-    let process = EnvoyProcess::start(&envoy, &bootstrap, dir.path(), None).unwrap();
+    let running = common::start(&envoy, &chain).unwrap();
+    let process = &running.process;
     let headers = vec![
         (ECHO_HEADER.to_owned(), "1".to_owned()),
         ("x-debug".to_owned(), "1".to_owned()),

@@ -32,9 +32,9 @@ pub enum BuildError {
         detail: String,
     },
     /// cargo failed.
-    #[error("building the bench filters for {target} failed:\n{log}")]
+    #[error("building {target} failed:\n{log}")]
     Failed {
-        /// `wasm32-wasip1` or `native`.
+        /// What was built, e.g. `the bench filters for wasm32-wasip1`.
         target: String,
         /// Last lines of cargo's output.
         log: String,
@@ -78,13 +78,29 @@ pub fn native_path(crate_name: &str) -> PathBuf {
 }
 
 fn cargo_build(target: Option<&str>) -> Result<PathBuf, BuildError> {
+    let what = format!("the bench filters for {}", target.unwrap_or("native"));
+    cargo_release_build(
+        &filters_source_dir(),
+        &paths::target_dir().join("filters-build"),
+        target,
+        &what,
+    )
+}
+
+/// `cargo build --release --workspace` of the workspace in `source` into `build_dir` (for
+/// `target`, else the host); returns the directory holding the outputs. `what` names the build
+/// in errors.
+pub fn cargo_release_build(
+    source: &Path,
+    build_dir: &Path,
+    target: Option<&str>,
+    what: &str,
+) -> Result<PathBuf, BuildError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let source = filters_source_dir();
-    let build_dir = paths::target_dir().join("filters-build");
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&source)
+    cmd.current_dir(source)
         .args(["build", "--release", "--workspace", "--target-dir"])
-        .arg(&build_dir)
+        .arg(build_dir)
         // A jobserver inherited from an outer cargo is not ours to use.
         .env_remove("CARGO_MAKEFLAGS")
         .env_remove("MAKEFLAGS")
@@ -107,7 +123,7 @@ fn cargo_build(target: Option<&str>) -> Result<PathBuf, BuildError> {
         }
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         return Err(BuildError::Failed {
-            target: target.unwrap_or("native").to_owned(),
+            target: what.to_owned(),
             log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
@@ -118,7 +134,7 @@ fn cargo_build(target: Option<&str>) -> Result<PathBuf, BuildError> {
 }
 
 /// Copies `from` to `to` atomically unless `to` already has the same bytes.
-fn publish(from: &Path, to: &Path) -> Result<(), BuildError> {
+pub fn publish(from: &Path, to: &Path) -> Result<(), BuildError> {
     let err = |path: &Path, e: std::io::Error| BuildError::Artifact {
         path: path.display().to_string(),
         detail: e.to_string(),
