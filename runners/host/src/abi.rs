@@ -201,11 +201,16 @@ pub const PROXY_MODULE: &str = "env";
 /// The import module name of the WASI functions.
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
+/// Every module name the WASI functions are provided under: `wasi_snapshot_preview1` and the
+/// older `wasi_unstable`, which AssemblyScript 0.14's runtime imports `proc_exit` from (Envoy
+/// provides both too).
+pub const WASI_MODULES: [&str; 2] = [WASI_MODULE, "wasi_unstable"];
+
 /// Whether the host provides the import `module.name` (for a clear error before linking).
 pub fn host_provides(module: &str, name: &str) -> bool {
     match module {
         PROXY_MODULE => PROXY_HOSTCALL_NAMES.contains(&name),
-        WASI_MODULE => WASI_HOSTCALL_NAMES.contains(&name),
+        m if WASI_MODULES.contains(&m) => WASI_HOSTCALL_NAMES.contains(&name),
         _ => false,
     }
 }

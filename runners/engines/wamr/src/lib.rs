@@ -7,7 +7,7 @@
 //! through the module instance's custom data. The fast interpreter has no fuel or epoch
 //! mechanism in this build, so a runaway callback cannot be stopped on this engine.
 
-use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULES};
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
 use filterbench_host::memory::GuestMemory;
@@ -289,17 +289,16 @@ fn runtime() -> Result<(), String> {
             // SAFETY: the runtime is initialised.
             unsafe { sys::wasm_runtime_set_log_level(sys::WASM_LOG_LEVEL_ERROR) };
             let proxy = CString::new(PROXY_MODULE).expect("no NUL");
-            let wasi = CString::new(WASI_MODULE).expect("no NUL");
             let proxy: &'static CStr = Box::leak(proxy.into_boxed_c_str());
-            let wasi: &'static CStr = Box::leak(wasi.into_boxed_c_str());
-            let mut wasi_symbols = wasi_natives_table::symbols();
-            wasi_symbols.push((c"proc_exit", proc_exit as *mut c_void, c"(i)"));
-            Ok(Natives {
-                _tables: vec![
-                    register(proxy, proxy_natives_table::symbols())?,
-                    register(wasi, wasi_symbols)?,
-                ],
-            })
+            let mut tables = vec![register(proxy, proxy_natives_table::symbols())?];
+            for wasi_module in WASI_MODULES {
+                let wasi = CString::new(wasi_module).expect("no NUL");
+                let wasi: &'static CStr = Box::leak(wasi.into_boxed_c_str());
+                let mut wasi_symbols = wasi_natives_table::symbols();
+                wasi_symbols.push((c"proc_exit", proc_exit as *mut c_void, c"(i)"));
+                tables.push(register(wasi, wasi_symbols)?);
+            }
+            Ok(Natives { _tables: tables })
         })
         .as_ref()
         .map(|_| ())

@@ -5,7 +5,7 @@
 //! built with the `llvm` feature, and Cranelift with the metering middleware (a callback gets
 //! [`filterbench_host::engine::CALL_FUEL`] points).
 
-use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULES};
 use filterbench_host::engine::CALL_FUEL;
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
@@ -167,12 +167,14 @@ macro_rules! proxy_imports {
 macro_rules! wasi_imports {
     ($($entries:tt)*) => {
         fn define_wasi(imports: &mut Imports, store: &mut Store, env: &FunctionEnv<EnvData>) {
-            import_table!(imports, store, env, WASI_MODULE, $($entries)*);
-            imports.define(
-                WASI_MODULE,
-                "proc_exit",
-                Function::new_typed(store, |code: i32| -> Result<(), HostTrap> { Err(hostcalls::proc_exit(code as u32)) }),
-            );
+            for wasi_module in WASI_MODULES {
+                import_table!(imports, store, env, wasi_module, $($entries)*);
+                imports.define(
+                    wasi_module,
+                    "proc_exit",
+                    Function::new_typed(store, |code: i32| -> Result<(), HostTrap> { Err(hostcalls::proc_exit(code as u32)) }),
+                );
+            }
         }
     };
 }

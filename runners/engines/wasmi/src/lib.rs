@@ -5,7 +5,7 @@
 //! translation on first call (wasmi's default), and eager with fuel metering (a callback gets
 //! [`filterbench_host::engine::CALL_FUEL`]).
 
-use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULES};
 use filterbench_host::engine::CALL_FUEL;
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
@@ -172,10 +172,12 @@ macro_rules! link_proxy_table {
 macro_rules! link_wasi_table {
     ($($entries:tt)*) => {
         fn link_wasi(linker: &mut Linker<StoreData>) -> Result<(), wasmi::errors::LinkerError> {
-            link_table!(linker, WASI_MODULE, $($entries)*);
-            linker.func_wrap(WASI_MODULE, "proc_exit", |code: i32| -> Result<(), wasmi::Error> {
-                Err(wasmi::Error::host(GuestStopped(hostcalls::proc_exit(code as u32))))
-            })?;
+            for wasi_module in WASI_MODULES {
+                link_table!(linker, wasi_module, $($entries)*);
+                linker.func_wrap(wasi_module, "proc_exit", |code: i32| -> Result<(), wasmi::Error> {
+                    Err(wasmi::Error::host(GuestStopped(hostcalls::proc_exit(code as u32))))
+                })?;
+            }
             Ok(())
         }
     };

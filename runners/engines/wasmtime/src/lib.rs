@@ -6,7 +6,7 @@
 //! checks, epoch interruption, fuel). The epoch and fuel variants stop a callback that runs
 //! past [`filterbench_host::engine::CALL_DEADLINE`] / [`filterbench_host::engine::CALL_FUEL`].
 
-use filterbench_host::abi::{PROXY_MODULE, WASI_MODULE};
+use filterbench_host::abi::{PROXY_MODULE, WASI_MODULES};
 use filterbench_host::engine::{CALL_DEADLINE, CALL_FUEL};
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
@@ -253,10 +253,12 @@ macro_rules! link_proxy_table {
 macro_rules! link_wasi_table {
     ($($entries:tt)*) => {
         fn link_wasi(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-            link_table!(linker, WASI_MODULE, $($entries)*);
-            linker.func_wrap(WASI_MODULE, "proc_exit", |code: i32| -> wasmtime::Result<()> {
-                Err(wasmtime::Error::new(hostcalls::proc_exit(code as u32)))
-            })?;
+            for wasi_module in WASI_MODULES {
+                link_table!(linker, wasi_module, $($entries)*);
+                linker.func_wrap(wasi_module, "proc_exit", |code: i32| -> wasmtime::Result<()> {
+                    Err(wasmtime::Error::new(hostcalls::proc_exit(code as u32)))
+                })?;
+            }
             Ok(())
         }
     };
