@@ -2,7 +2,9 @@
 # Installs what filterbench needs to build and run its default benchmark, idempotently:
 #   - a C toolchain (the linker rustc uses), git, and cmake + clang + libclang (WAMR is built
 #     from C and its bindings are generated with bindgen), from apt when missing;
-#   - the Rust targets the bench filters are built for (wasm32-wasip1, wasm32-unknown-unknown).
+#   - the Rust targets the bench filters are built for (wasm32-wasip1, wasm32-unknown-unknown);
+#   - the other languages' toolchains: lld (wasm-ld, for the C filters with clang), Node.js and
+#     npm, and the AssemblyScript filters' npm packages (npm ci, pinned by package-lock.json).
 # Quiet when everything is present. Stops with a message naming what is missing when it cannot
 # install it (for example without root or without network).
 set -euo pipefail
@@ -13,7 +15,8 @@ fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 # --- apt packages -------------------------------------------------------------------------------
 # command -> Debian package providing it
 # chromium: the report test opens the HTML report headless; valgrind: `--measure instructions`.
-declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang [chromium]=chromium [valgrind]=valgrind)
+# wasm-ld: links the C filters for wasm32; node/npm: build the AssemblyScript filters.
+declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang [chromium]=chromium [valgrind]=valgrind [wasm-ld]=lld [node]=nodejs [npm]=npm)
 # packages that provide no command: checked with dpkg where there is one
 NEEDED_LIBRARIES=(libclang-dev)
 missing_packages=()
@@ -63,4 +66,15 @@ else
     [ -d "$sysroot/lib/rustlib/$target" ] ||
       fail "the Rust target $target is not installed and rustup is not available: install a toolchain that has it"
   done
+fi
+
+# --- AssemblyScript packages ------------------------------------------------------------------------
+# Installed once into bench-filters/assemblyscript/node_modules (git-ignored); builds run offline.
+# Not fatal: without them the AssemblyScript filters are left out with this message, the rest runs.
+as_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench-filters/assemblyscript"
+if [ ! -x "$as_dir/node_modules/assemblyscript/bin/asc" ] ||
+  [ "$as_dir/package-lock.json" -nt "$as_dir/node_modules/.package-lock.json" ]; then
+  say "installing the AssemblyScript filters' npm packages (npm ci)"
+  (cd "$as_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    say "warning: npm ci failed in $as_dir: the AssemblyScript filters will be left out (run 'npm ci' there to see why)"
 fi

@@ -7,8 +7,13 @@ use filterbench_harness::{catalog, conformance, run};
 
 fn lifecycle(c: &mut Criterion) {
     let filters = catalog::filters();
-    let subjects = match run::subjects(&filters) {
-        Ok(subjects) => subjects,
+    let subjects = match run::subjects_skipping_missing_toolchains(&filters) {
+        Ok((subjects, left_out)) => {
+            for (name, why) in left_out {
+                eprintln!("skipping {name}: {why}");
+            }
+            subjects
+        }
         Err(error) => panic!("cannot build the bench filters: {error}"),
     };
     for subject in &subjects {

@@ -8,7 +8,7 @@ use filterbench_harness::{catalog, format};
 pub fn print_filters() {
     for f in catalog::filters() {
         println!(
-            "{:<10} {} (workloads: {})",
+            "{:<24} {} (workloads: {})",
             f.name,
             f.description,
             f.workloads.join(", ")

@@ -131,7 +131,8 @@ impl SubjectArgs {
                     }
                 }
             }
-            None => args.extend(["--filter".to_owned(), filter.to_owned()]),
+            // An exact name: `headers` alone would also select headers@c and the others.
+            None => args.extend(["--filter".to_owned(), select::exact(filter)]),
         }
         args
     }
@@ -148,9 +149,16 @@ impl SubjectArgs {
             None => {
                 let filters = select::filters(&self.filter)?;
                 let building = spinner("building bench filters (wasm32-wasip1 and native)…");
-                let subjects = run::subjects(&filters);
+                let built = run::subjects_skipping_missing_toolchains(&filters);
                 building.finish_and_clear();
-                subjects.context("cannot build the bench filters")
+                let (subjects, skipped) = built.context("cannot build the bench filters")?;
+                for (name, why) in &skipped {
+                    eprintln!("warning: {name} is left out: {why}");
+                }
+                if subjects.is_empty() {
+                    anyhow::bail!("no filter to run: every one asked for was left out (see above)");
+                }
+                Ok(subjects)
             }
         }
     }

@@ -5,22 +5,49 @@ use filterbench_engines::EngineEntry;
 use filterbench_harness::catalog::{self, FilterSpec};
 use std::path::Path;
 
-/// The filters named in `names` (all when empty).
+/// The filters named in `names`; when empty, the Rust filters (the engine matrix). A plain
+/// name selects the Rust filter and its versions in other languages (`headers` → headers,
+/// headers@assemblyscript, headers@c); `headers@rust` or `headers@c` selects exactly one.
 pub fn filters(names: &[String]) -> Result<Vec<FilterSpec>> {
     let all = catalog::filters();
     if names.is_empty() {
-        return Ok(all);
+        return Ok(all
+            .into_iter()
+            .filter(|f| f.language == catalog::Language::Rust)
+            .collect());
     }
-    names
-        .iter()
-        .map(|name| match all.iter().find(|f| f.name == name) {
-            Some(f) => Ok(f.clone()),
-            None => bail!(
+    let mut picked: Vec<FilterSpec> = Vec::new();
+    for name in names {
+        let matches: Vec<&FilterSpec> = match name.strip_suffix("@rust") {
+            Some(rust) => all.iter().filter(|f| f.name == rust).collect(),
+            None if name.contains('@') => all.iter().filter(|f| f.name == name).collect(),
+            None => all
+                .iter()
+                .filter(|f| catalog::split_language(f.name).0 == name)
+                .collect(),
+        };
+        if matches.is_empty() {
+            bail!(
                 "unknown filter '{name}'; available: {} (see `filterbench list filters`)",
                 all.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
-            ),
-        })
-        .collect()
+            );
+        }
+        for f in matches {
+            if !picked.iter().any(|p| p.name == f.name) {
+                picked.push(f.clone());
+            }
+        }
+    }
+    Ok(picked)
+}
+
+/// The `--filter` value that selects exactly the catalog filter `name`.
+pub fn exact(name: &str) -> String {
+    if name.contains('@') {
+        name.to_owned()
+    } else {
+        format!("{name}@rust")
+    }
 }
 
 /// The engines named in `names` (every known one when empty, including those this build
@@ -90,5 +117,36 @@ pub fn check_writable(path: &Path) -> Result<()> {
             "cannot write to {}: {e}; choose another --out",
             dir.display()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<&'static str> {
+        let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        filters(&list).unwrap().iter().map(|f| f.name).collect()
+    }
+
+    #[test]
+    fn a_plain_name_brings_its_other_languages_and_an_exact_one_does_not() {
+        assert_eq!(
+            names(&["headers"]),
+            ["headers", "headers@assemblyscript", "headers@c"]
+        );
+        assert_eq!(names(&["headers@rust"]), ["headers"]);
+        assert_eq!(
+            names(&["headers@c", "headers"]),
+            ["headers@c", "headers", "headers@assemblyscript"]
+        );
+        assert_eq!(names(&["waf"]), ["waf"]);
+        assert!(
+            names(&[]).iter().all(|n| !n.contains('@')),
+            "the default matrix is the Rust filters"
+        );
+        assert_eq!(exact("noop"), "noop@rust");
+        assert_eq!(exact("noop@c"), "noop@c");
+        assert!(filters(&["headers@go".to_owned()]).is_err());
     }
 }

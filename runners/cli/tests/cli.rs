@@ -145,7 +145,7 @@ fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
         "run",
         "--quick",
         "--filter",
-        "headers",
+        "headers@rust",
         "--engine",
         "native",
         "--workload",
@@ -216,6 +216,79 @@ fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
         text(&regressed.stdout)
     );
     assert!(text(&regressed.stdout).contains("REGRESSED"));
+}
+
+#[test]
+fn a_filter_runs_in_every_language_with_ratios_sizes_and_a_language_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.json");
+    let report = dir.path().join("report");
+    let output = filterbench(&[
+        "run",
+        "--quick",
+        "--filter",
+        "headers",
+        "--engine",
+        "wasmtime-cranelift,wasmi-eager,native",
+        "--workload",
+        "get-small",
+        "--out",
+        out_path.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    for name in ["headers@assemblyscript", "headers@c"] {
+        assert!(stdout.contains(name), "a row for {name}: {stdout}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    for filter in ["headers", "headers@assemblyscript", "headers@c"] {
+        for engine in ["wasmtime-cranelift", "wasmi-eager"] {
+            let cell = cells
+                .iter()
+                .find(|c| c["filter"] == filter && c["engine"] == engine)
+                .unwrap_or_else(|| panic!("no cell {filter}/{engine}"));
+            assert_eq!(cell["conformance"], "pass", "{cell}");
+            assert!(
+                cell["ratio_to_native"]["value"].as_f64().unwrap() > 0.0,
+                "{filter}/{engine} has a ratio: {cell}"
+            );
+        }
+    }
+    // AssemblyScript has no native build; C has its own.
+    assert!(
+        !cells.iter().any(|c| c["filter"] == "headers@assemblyscript"
+            && c["engine"] == "native"
+            && c["conformance"] == "pass")
+    );
+    assert!(cells.iter().any(|c| c["filter"] == "headers@c"
+        && c["engine"] == "native"
+        && c["conformance"] == "pass"));
+    let modules = json["modules"].as_array().unwrap();
+    let size = |filter: &str, key: &str| {
+        modules
+            .iter()
+            .find(|m| m["filter"] == filter)
+            .and_then(|m| m[key].as_u64())
+    };
+    let (rust, c) = (
+        size("headers", "wasm_bytes").unwrap(),
+        size("headers@c", "wasm_bytes").unwrap(),
+    );
+    assert!(
+        c < rust,
+        "C without an SDK is smaller than Rust with one ({c} vs {rust} bytes)"
+    );
+    assert!(size("headers@assemblyscript", "wasm_bytes").is_some());
+    assert_eq!(size("headers@assemblyscript", "native_bytes"), None);
+    // The report compares the languages.
+    assert!(report.join("charts/language-headers.svg").exists());
+    let readme = std::fs::read_to_string(report.join("README.md")).unwrap();
+    assert!(readme.contains("Languages and SDKs"), "{readme}");
+    assert!(readme.contains("C (no SDK)"), "{readme}");
 }
 
 #[test]

@@ -104,8 +104,8 @@ pub enum ConfigError {
 pub const DEFAULT_FILTERS: [&str; 5] = ["noop", "headers", "jwt-auth", "waf", "rate-limit"];
 
 /// Filters the Envoy runner can run at all (the others need bodies or a callout cluster the
-/// runner does not set up yet).
-pub const SUPPORTED_FILTERS: [&str; 7] = [
+/// runner does not set up yet), including the versions in other languages (V8 only).
+pub const SUPPORTED_FILTERS: [&str; 11] = [
     "noop",
     "headers",
     "jwt-auth",
@@ -113,6 +113,10 @@ pub const SUPPORTED_FILTERS: [&str; 7] = [
     "rate-limit",
     "access-log",
     "metrics",
+    "noop@assemblyscript",
+    "headers@assemblyscript",
+    "noop@c",
+    "headers@c",
 ];
 
 /// The variants `filter` has, in report order.

@@ -169,8 +169,10 @@ impl Context<'_> {
 fn artifact_for(filter: &FilterSpec, variant: Variant) -> Result<PathBuf, artifacts::BuildError> {
     match variant {
         Variant::V8 => {
-            artifacts::ensure_built(filter.crate_name)?;
-            Ok(artifacts::wasm_path(filter.crate_name))
+            let source = artifacts::ensure_built_filter(filter)?;
+            Ok(source
+                .wasm
+                .unwrap_or_else(|| artifacts::wasm_path(filter.crate_name)))
         }
         Variant::Native => bridge::ensure_built(filter.crate_name),
         _ => Ok(artifacts::wasm_path(filter.crate_name)),

@@ -162,3 +162,21 @@ fn a_short_load_run_records_rate_percentiles_and_cpu_per_request() {
     let v8_run = results.runs.iter().find(|r| r.variant == "v8").unwrap();
     assert!(!v8_run.wasm_stats.is_empty());
 }
+
+#[test]
+fn filters_in_other_languages_pass_the_catalog_checks_on_v8() {
+    let Some(envoy) = envoy_or_skip("filters_in_other_languages_pass_the_catalog_checks_on_v8")
+    else {
+        return;
+    };
+    for (name, _, _) in catalog::LANGUAGE_VARIANTS {
+        let filter = spec(name);
+        let source =
+            artifacts::ensure_built_filter(&filter).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let chain =
+            config::filter_chain(&filter, Variant::V8, source.wasm.as_ref().unwrap()).unwrap();
+        let running = common::start(&envoy, &chain).unwrap_or_else(|e| panic!("{name}: {e}"));
+        conformance::check(&filter, running.process.listener(), false)
+            .unwrap_or_else(|e| panic!("{name} on V8: {e}"));
+    }
+}

@@ -2,6 +2,7 @@
 //! aggregate in `results.json` is computed here from the stored rounds, so a single run, a
 //! `--repeat` merge and a re-analysis of an old file all give the same numbers for the same data.
 
+use crate::catalog::{self, Language};
 use crate::results::{Cell, EngineSummary, FilterSummary, Results, Steady, Summary};
 use crate::stats::{self, Estimate, Verdict};
 use std::collections::BTreeMap;
@@ -94,12 +95,27 @@ fn fill_ratios(cells: &mut [Cell], native: &[String]) {
             continue;
         };
         if !native_cell {
-            if let Some((wall, cpu)) = baselines.get(&key) {
+            // Native code of the same source; a filter in a language without a native build
+            // (AssemblyScript) is compared with the Rust filter's native code instead, which ran
+            // at another time (its rounds are resampled independently).
+            let (base, language) = catalog::split_language(&cell.filter);
+            let baseline = match baselines.get(&key) {
+                Some(b) => Some((b, true)),
+                None if language != Language::Rust => baselines
+                    .get(&(base.to_owned(), cell.workload.clone()))
+                    .map(|b| (b, false)),
+                None => None,
+            };
+            if let Some(((wall, cpu), paired)) = baseline {
+                let ratio = if paired {
+                    stats::ratio_estimate
+                } else {
+                    stats::ratio_estimate_independent
+                };
                 cell.ratio_to_native =
-                    stats::ratio_estimate(&steady.rounds.p50_ns, wall, seed).map(|e| e.rounded(4));
+                    ratio(&steady.rounds.p50_ns, wall, seed).map(|e| e.rounded(4));
                 cell.cpu_ratio_to_native =
-                    stats::ratio_estimate(&steady.rounds.cpu_ns, cpu, seed ^ 7)
-                        .map(|e| e.rounded(4));
+                    ratio(&steady.rounds.cpu_ns, cpu, seed ^ 7).map(|e| e.rounded(4));
             }
             if let Some((_, best)) = fastest.get(&key) {
                 cell.ratio_to_fastest =
@@ -194,8 +210,12 @@ fn summarize(cells: &[Cell], native: &[String]) -> Summary {
                 workloads: pairs.len(),
             });
             // The filter's geometric mean per round, as one series, so each filter weighs the
-            // same in the engine's aggregate whatever its number of workloads.
-            per_filter.push(per_round_geomean(&pairs));
+            // same in the engine's aggregate whatever its number of workloads. The engine's
+            // aggregate is over the Rust filters only: the versions in other languages would
+            // count noop and headers several times (they have their own comparison).
+            if catalog::split_language(filter).1 == Language::Rust {
+                per_filter.push(per_round_geomean(&pairs));
+            }
         }
         let pairs: Vec<(&[f64], &[f64])> = per_filter
             .iter()

@@ -39,6 +39,14 @@ pub enum BuildError {
         /// Last lines of cargo's output.
         log: String,
     },
+    /// A language's toolchain (compiler, linker, npm packages) is not installed.
+    #[error("the {language} bench filters cannot be built: {detail}")]
+    MissingToolchain {
+        /// The language, as reports name it.
+        language: String,
+        /// What is missing and how to install it.
+        detail: String,
+    },
     /// A build output was missing or could not be copied.
     #[error("bench filter artifact {path}: {detail}")]
     Artifact {
@@ -155,6 +163,7 @@ fn workspace_crates() -> Vec<String> {
     let filters = crate::catalog::filters();
     let names = filters
         .iter()
+        .filter(|f| f.language == crate::catalog::Language::Rust)
         .map(|f| f.crate_name)
         .chain(SUPPORT_CRATES.iter().copied());
     names.map(str::to_owned).collect()
@@ -197,4 +206,11 @@ pub fn ensure_built(crate_name: &str) -> Result<ModuleSource, BuildError> {
         wasm: Some(wasm_path(crate_name)),
         native: Some(native_path(crate_name)),
     })
+}
+
+/// Builds the artifacts of a catalog filter in whatever language it is written in.
+pub fn ensure_built_filter(
+    filter: &crate::catalog::FilterSpec,
+) -> Result<ModuleSource, BuildError> {
+    crate::polyglot::ensure_built(filter)
 }

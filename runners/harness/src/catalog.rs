@@ -42,13 +42,65 @@ pub struct Expected {
 /// effects are then only observed and compared across engines).
 pub type Expectation = fn(&Workload) -> Option<Expected>;
 
+/// The language (and SDK) a bench filter is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Language {
+    /// Rust with the proxy-wasm SDK (`bench-filters/<crate>/`).
+    Rust,
+    /// AssemblyScript with the `@solo-io/proxy-runtime` SDK (`bench-filters/assemblyscript/`).
+    AssemblyScript,
+    /// C against the ABI directly, no SDK (`bench-filters/c/`).
+    C,
+}
+
+impl Language {
+    /// Every language, Rust first.
+    pub const ALL: [Language; 3] = [Language::Rust, Language::AssemblyScript, Language::C];
+
+    /// Name after `@` in a filter's name (`headers@c`), and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::AssemblyScript => "assemblyscript",
+            Language::C => "c",
+        }
+    }
+
+    /// How reports describe it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Language::Rust => "Rust (proxy-wasm SDK)",
+            Language::AssemblyScript => "AssemblyScript (proxy-runtime SDK)",
+            Language::C => "C (no SDK)",
+        }
+    }
+}
+
+/// The filter a catalog name is a language variant of, and its language: `headers@c` →
+/// (`headers`, C); a plain name is the Rust filter.
+pub fn split_language(name: &str) -> (&str, Language) {
+    match name.split_once('@') {
+        Some((base, lang)) => (
+            base,
+            Language::ALL
+                .into_iter()
+                .find(|l| l.name() == lang)
+                .unwrap_or(Language::Rust),
+        ),
+        None => (name, Language::Rust),
+    }
+}
+
 /// One bench filter.
 #[derive(Clone, Debug)]
 pub struct FilterSpec {
-    /// Name used with `--filter` and in results.
+    /// Name used with `--filter` and in results (`headers`, `headers@c`).
     pub name: &'static str,
-    /// Crate (and library) name in `bench-filters/`.
+    /// Crate (and library) name in `bench-filters/`; for other languages, the source file's
+    /// stem (`headers` for `bench-filters/c/headers.c`).
     pub crate_name: &'static str,
+    /// The language and SDK it is written in.
+    pub language: Language,
     /// What the filter does.
     pub description: &'static str,
     /// Plugin configuration passed to `proxy_on_configure`.
@@ -254,7 +306,8 @@ fn expect_http_callout(w: &Workload) -> Option<Expected> {
     }
 }
 
-/// Every bench filter, in listing order.
+/// Every bench filter, in listing order: the Rust filters, then their versions in other
+/// languages ([`LANGUAGE_VARIANTS`]).
 pub fn filters() -> Vec<FilterSpec> {
     let reply = |status: &str, extra: &[(&str, &str)]| {
         let mut headers = HeaderMap::from_pairs(&[(":status", status)]);
@@ -274,6 +327,7 @@ pub fn filters() -> Vec<FilterSpec> {
         FilterSpec {
             name,
             crate_name: name,
+            language: Language::Rust,
             description,
             plugin_config: config.to_owned(),
             vm_config: String::new(),
@@ -283,7 +337,7 @@ pub fn filters() -> Vec<FilterSpec> {
             memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
         }
     };
-    vec![
+    let mut rust = vec![
         spec(
             "noop",
             "passes everything through untouched (the bare lifecycle cost)",
@@ -374,8 +428,35 @@ pub fn filters() -> Vec<FilterSpec> {
                 expect_http_callout,
             )
         },
-    ]
+    ];
+    let variants: Vec<FilterSpec> = LANGUAGE_VARIANTS
+        .iter()
+        .filter_map(|(name, base, language)| {
+            let rust = rust.iter().find(|f| f.name == *base)?;
+            Some(FilterSpec {
+                name,
+                language: *language,
+                ..rust.clone()
+            })
+        })
+        .collect();
+    rust.extend(variants);
+    rust
 }
+
+/// The bench filters also written in other languages: (catalog name, Rust filter, language).
+/// Each does exactly the work of the Rust filter, from the same configuration, and is held to
+/// the same expectations.
+pub const LANGUAGE_VARIANTS: [(&str, &str, Language); 4] = [
+    ("noop@assemblyscript", "noop", Language::AssemblyScript),
+    (
+        "headers@assemblyscript",
+        "headers",
+        Language::AssemblyScript,
+    ),
+    ("noop@c", "noop", Language::C),
+    ("headers@c", "headers", Language::C),
+];
 
 impl FilterSpec {
     /// Whether the catalog states no expectation for this filter at all (a user's own module):
@@ -399,6 +480,7 @@ pub fn user_module(
     FilterSpec {
         name,
         crate_name: name,
+        language: Language::Rust,
         description: "a user's own module (no stated expectations: effects are compared across engines)",
         plugin_config,
         vm_config,
@@ -431,6 +513,22 @@ pub fn expand_workload_names(names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_variants_do_the_rust_filters_work_from_the_same_configuration() {
+        let all = filters();
+        for (name, base, language) in LANGUAGE_VARIANTS {
+            let variant = all.iter().find(|f| f.name == name).unwrap();
+            let rust = all.iter().find(|f| f.name == base).unwrap();
+            assert_eq!(variant.language, language);
+            assert_eq!(rust.language, Language::Rust);
+            assert_eq!(variant.plugin_config, rust.plugin_config);
+            assert_eq!(variant.workloads, rust.workloads);
+            assert_eq!(variant.crate_name, rust.crate_name);
+            assert_eq!(split_language(name), (base, language));
+        }
+        assert_eq!(split_language("jwt-auth"), ("jwt-auth", Language::Rust));
+    }
 
     #[test]
     fn every_filter_names_known_workloads_with_expectations_and_a_valid_configuration() {

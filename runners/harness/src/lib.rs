@@ -13,6 +13,7 @@ pub mod measure;
 pub mod merge;
 pub mod paths;
 pub mod phases;
+pub mod polyglot;
 pub mod results;
 pub mod run;
 pub mod stats;

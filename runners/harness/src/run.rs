@@ -32,10 +32,33 @@ pub fn subjects(filters: &[FilterSpec]) -> Result<Vec<Subject>, BuildError> {
         .map(|f| {
             Ok(Subject {
                 filter: f.clone(),
-                source: artifacts::ensure_built(f.crate_name)?,
+                source: artifacts::ensure_built_filter(f)?,
             })
         })
         .collect()
+}
+
+/// Filters left out of a run: (name, why).
+pub type LeftOut = Vec<(String, BuildError)>;
+
+/// Like [`subjects`], but a filter in another language whose toolchain is missing is left out
+/// (returned with the reason) instead of failing the whole run.
+pub fn subjects_skipping_missing_toolchains(
+    filters: &[FilterSpec],
+) -> Result<(Vec<Subject>, LeftOut), BuildError> {
+    let mut built = Vec::new();
+    let mut skipped = Vec::new();
+    for f in filters {
+        match artifacts::ensure_built_filter(f) {
+            Ok(source) => built.push(Subject {
+                filter: f.clone(),
+                source,
+            }),
+            Err(e @ BuildError::MissingToolchain { .. }) => skipped.push((f.name.to_owned(), e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((built, skipped))
 }
 
 /// An engine to run, with its name in results.
@@ -445,6 +468,14 @@ fn run_subject(
     )> = Vec::new();
     let mut checked: Vec<Checked<'_>> = Vec::new();
     for slot in engines {
+        // A language that compiles only to WebAssembly has no native cells at all (its ratios
+        // are to the Rust filter's native code).
+        if slot.is_native
+            && subject.source.native.is_none()
+            && subject.filter.language == catalog::Language::AssemblyScript
+        {
+            continue;
+        }
         if let Some((checker, error)) = &runaway
             && !is_metered(&slot.name)
         {

@@ -38,6 +38,7 @@ fn spec(name: &'static str) -> FilterSpec {
     FilterSpec {
         name,
         crate_name: name,
+        language: filterbench_harness::catalog::Language::Rust,
         description: "hostile test module",
         plugin_config: String::new(),
         vm_config: String::new(),

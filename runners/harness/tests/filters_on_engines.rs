@@ -20,8 +20,12 @@ fn every_filter_is_conformant_on_every_engine() {
         "wasmtime is compiled in"
     );
     for filter in catalog::filters() {
-        let source = common::built(filter.crate_name);
+        let source = common::built_filter(&filter);
         for slot in &engines {
+            if slot.is_native && source.native.is_none() {
+                // AssemblyScript has no native build.
+                continue;
+            }
             let module = slot
                 .engine
                 .load(&source)

@@ -162,6 +162,7 @@ pub fn draw_all(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
             &draw_png,
         )?);
     }
+    charts.extend(crate::languages::draw(view, dir)?);
     if let Some(envoy) = &view.envoy {
         charts.extend(crate::envoy::draw(envoy, dir)?);
     }
@@ -219,9 +220,17 @@ pub(crate) fn log_range(values: impl Iterator<Item = f64>, floor: f64) -> std::o
 pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, impl CoordTranslate>,
 ) -> Result<(), String> {
+    legend_at(chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// The legend at `position`.
+pub(crate) fn legend_at<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, impl CoordTranslate>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font(font(13))
@@ -278,24 +287,42 @@ fn slowdown<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> R
                 Some((i as f64 - 0.4 + width * (j as f64 + 0.5), &r.ratio))
             })
             .collect();
-        chart
-            .draw_series(
-                points.iter().map(|(x, e)| {
-                    PathElement::new(vec![(*x, e.low), (*x, e.high)], c.stroke_width(2))
-                }),
-            )
-            .map_err(err)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|(x, e)| Circle::new((*x, e.value), 4, c.filled())),
-            )
-            .map_err(err)?
-            .label(engine.as_str())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        let marks: Vec<Mark> = points
+            .iter()
+            .map(|(x, e)| ((*x, e.low), (*x, e.high), (*x, e.value)))
+            .collect();
+        estimates(&mut chart, &marks, c, engine)?;
     }
     legend(&mut chart)
+}
+
+/// An estimate on a chart: whisker start, whisker end, point (chart coordinates).
+pub(crate) type Mark = ((f64, f64), (f64, f64), (f64, f64));
+
+/// Draws estimates as whiskers with a dot, in `colour`, labelled for the legend.
+pub(crate) fn estimates<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    marks: &[Mark],
+    colour: RGBColor,
+    label: &str,
+) -> Result<(), String> {
+    chart
+        .draw_series(
+            marks
+                .iter()
+                .map(|(from, to, _)| PathElement::new(vec![*from, *to], colour.stroke_width(2))),
+        )
+        .map_err(err)?;
+    chart
+        .draw_series(
+            marks
+                .iter()
+                .map(|(_, _, at)| Circle::new(*at, 4, colour.filled())),
+        )
+        .map_err(err)?
+        .label(label)
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+    Ok(())
 }
 
 fn compile_vs_steady<DB: DrawingBackend>(

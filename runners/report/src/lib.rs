@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod envoy;
 mod html;
+pub mod languages;
 mod markdown;
 pub mod tables;
 pub mod view;

@@ -60,6 +60,7 @@ impl Content {
         let mut after_charts = Vec::new();
         if has_cells {
             before_charts.push(engines_section(results));
+            before_charts.extend(crate::languages::section(view));
             after_charts.push(cells_section(results));
             after_charts.push(startup_section(results, view));
         }

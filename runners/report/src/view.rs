@@ -1,5 +1,6 @@
 //! What the charts and tables show, extracted once from a results file.
 
+use filterbench_harness::catalog::{Language, split_language};
 use filterbench_harness::results::{Cell, Results};
 use filterbench_harness::stats::{self, Estimate};
 
@@ -63,6 +64,33 @@ pub struct Sweep {
     pub lines: Vec<(String, Vec<(f64, Estimate)>)>,
 }
 
+/// One filter in one language on one engine, against the Rust filter on native code.
+#[derive(Clone, Debug)]
+pub struct LanguageRatio {
+    /// The Rust filter's name (`headers`).
+    pub filter: String,
+    /// The language (`rust`, `assemblyscript`, `c`).
+    pub language: String,
+    /// Engine name.
+    pub engine: String,
+    /// Geometric mean over the workloads of median time / Rust-native median time, with a 95%
+    /// interval (the filters run one after another, so the rounds are not paired in time).
+    pub ratio: Estimate,
+}
+
+/// Artifact sizes of one filter in one language, bytes.
+#[derive(Clone, Debug)]
+pub struct LanguageSize {
+    /// The Rust filter's name.
+    pub filter: String,
+    /// The language.
+    pub language: String,
+    /// `.wasm` size.
+    pub wasm_bytes: Option<u64>,
+    /// Native library size.
+    pub native_bytes: Option<u64>,
+}
+
 /// Everything the report draws.
 #[derive(Clone, Debug)]
 pub struct View {
@@ -80,6 +108,10 @@ pub struct View {
     pub sweeps: Vec<Sweep>,
     /// Load runs through Envoy, when the results have them.
     pub envoy: Option<filterbench_harness::envoy::EnvoyResults>,
+    /// Filters run in several languages: every language and engine against Rust on native.
+    pub languages: Vec<LanguageRatio>,
+    /// Artifact sizes of the filters run in several languages.
+    pub language_sizes: Vec<LanguageSize>,
 }
 
 /// The x value of a sweep workload: `headers-32` → (headers, 32), `body-64k` → (body, 65536).
@@ -201,6 +233,7 @@ impl View {
             })
             .collect();
         let sweeps = sweeps(results, &engines, &filters);
+        let (languages, language_sizes) = languages(results, &engines);
         Self {
             engines,
             filters_with_ratios,
@@ -209,8 +242,77 @@ impl View {
             spectra,
             sweeps,
             envoy: results.envoy.clone(),
+            languages,
+            language_sizes,
         }
     }
+}
+
+/// Base filters that ran in more than one language, in results order.
+fn multi_language_filters(results: &Results) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for module in &results.modules {
+        let (base, language) = split_language(&module.filter);
+        if language != Language::Rust {
+            push_unique(&mut out, base);
+        }
+    }
+    out
+}
+
+fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<LanguageSize>) {
+    let native: Vec<&str> = results
+        .engines
+        .iter()
+        .filter(|e| e.family == "native")
+        .map(|e| e.name.as_str())
+        .collect();
+    let mut ratios = Vec::new();
+    let mut sizes = Vec::new();
+    for base in multi_language_filters(results) {
+        for language in Language::ALL {
+            let name = match language {
+                Language::Rust => base.clone(),
+                other => format!("{base}@{}", other.name()),
+            };
+            if let Some(module) = results.modules.iter().find(|m| m.filter == name) {
+                sizes.push(LanguageSize {
+                    filter: base.clone(),
+                    language: language.name().to_owned(),
+                    wasm_bytes: module.wasm_bytes,
+                    native_bytes: module.native_bytes,
+                });
+            }
+            for engine in engines {
+                let pairs: Vec<(&[f64], &[f64])> = results
+                    .cells
+                    .iter()
+                    .filter(|c| c.filter == name && &c.engine == engine)
+                    .filter_map(|c| {
+                        let reference = results.cells.iter().find(|r| {
+                            r.filter == base
+                                && native.contains(&r.engine.as_str())
+                                && r.workload == c.workload
+                        })?;
+                        Some((
+                            timed(c)?.rounds.p50_ns.as_slice(),
+                            timed(reference)?.rounds.p50_ns.as_slice(),
+                        ))
+                    })
+                    .collect();
+                let seed = stats::seed_for(&["language", &name, engine]);
+                if let Some(ratio) = stats::geomean_ratio_estimate(&pairs, seed) {
+                    ratios.push(LanguageRatio {
+                        filter: base.clone(),
+                        language: language.name().to_owned(),
+                        engine: engine.clone(),
+                        ratio,
+                    });
+                }
+            }
+        }
+    }
+    (ratios, sizes)
 }
 
 fn sweeps(results: &Results, engines: &[String], filters: &[String]) -> Vec<Sweep> {

@@ -36,6 +36,12 @@ pub fn tiny_run() -> RunSettings {
     }
 }
 
+/// Builds a catalog filter in its language and returns its artifacts.
+pub fn built_filter(filter: &filterbench_harness::catalog::FilterSpec) -> ModuleSource {
+    artifacts::ensure_built_filter(filter)
+        .unwrap_or_else(|e| panic!("cannot build {}: {e}", filter.name))
+}
+
 /// Builds the bench filters (once per test process) and returns the artifacts of `crate_name`.
 pub fn built(crate_name: &str) -> ModuleSource {
     artifacts::ensure_built(crate_name)
