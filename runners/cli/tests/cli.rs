@@ -48,7 +48,7 @@ fn a_quick_run_prints_the_table_and_writes_results() {
         "run",
         "--quick",
         "--filter",
-        "noop,headers",
+        "noop@rust,headers@rust",
         "--workload",
         "get-small",
         "--out",
@@ -574,7 +574,7 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
     let args = [
         "run",
         "--filter",
-        "noop,headers,jwt-auth",
+        "noop@rust,headers@rust,jwt-auth",
         "--engine",
         "wasmi-eager,native",
         "--no-report",
