@@ -292,6 +292,45 @@ fn a_filter_runs_in_every_language_with_ratios_sizes_and_a_language_chart() {
 }
 
 #[test]
+fn a_missing_language_toolchain_leaves_its_filters_out_and_the_rest_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args([
+            "run",
+            "--quick",
+            "--filter",
+            "noop",
+            "--engine",
+            "wasmi-eager",
+            "--workload",
+            "get-small",
+            "--no-report",
+            "--out",
+        ])
+        .arg(&out_path)
+        .env("FILTERBENCH_CLANG", "/nonexistent/clang")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: noop@c is left out")
+            && stderr.contains("/nonexistent/clang was not found (apt install clang lld)"),
+        "{stderr}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let filters: Vec<&str> = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["filter"].as_str().unwrap())
+        .collect();
+    assert_eq!(filters, ["noop", "noop@assemblyscript"]);
+}
+
+#[test]
 fn bad_input_gives_one_line_errors_and_a_failure_status() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");

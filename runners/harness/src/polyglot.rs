@@ -46,6 +46,33 @@ fn up_to_date(out: &Path, inputs: &[PathBuf]) -> bool {
     matches!((built, newest(inputs)), (Some(built), Some(source)) if built >= source)
 }
 
+/// Runs `cmd` to make `out` unless `out` is newer than its `inputs` and was made by the same
+/// command (a stamp next to it records the command line, so another compiler or other flags
+/// rebuild).
+fn build_if_stale(
+    out: &Path,
+    inputs: &[PathBuf],
+    cmd: Command,
+    language: Language,
+    what: &str,
+    install: &str,
+) -> Result<(), BuildError> {
+    let stamp = out.with_extension(format!(
+        "{}.cmd",
+        out.extension()
+            .map_or(String::new(), |e| e.to_string_lossy().into_owned())
+    ));
+    let command_line = format!("{cmd:?}");
+    if up_to_date(out, inputs) && std::fs::read_to_string(&stamp).is_ok_and(|s| s == command_line) {
+        return Ok(());
+    }
+    run(cmd, language, what, install)?;
+    std::fs::write(&stamp, command_line).map_err(|e| BuildError::Artifact {
+        path: stamp.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
 fn missing(language: Language, detail: impl Into<String>) -> BuildError {
     BuildError::MissingToolchain {
         language: language.label().to_owned(),
@@ -115,39 +142,39 @@ fn build_c(stem: &str, out: &Path, compilers: &CCompilers) -> Result<ModuleSourc
     let wasm = out.join(format!("{stem}.wasm"));
     let native = out.join(format!("lib{stem}.so"));
     let flags = ["-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"];
-    if !up_to_date(&wasm, &inputs) {
-        let mut cmd = Command::new(&compilers.clang);
-        cmd.args(["--target=wasm32-unknown-unknown", "-nostdlib"])
-            .args(flags)
-            .args([
-                "-Wl,--no-entry",
-                "-Wl,--allow-undefined",
-                "-Wl,--strip-debug",
-                "-o",
-            ])
-            .arg(&wasm)
-            .arg(&source);
-        run(
-            cmd,
-            Language::C,
-            &format!("the C filter {stem} for wasm32"),
-            "apt install clang lld",
-        )?;
-    }
-    if !up_to_date(&native, &inputs) {
-        let mut cmd = Command::new(&compilers.cc);
-        cmd.args(["-shared", "-fPIC"])
-            .args(flags)
-            .arg("-o")
-            .arg(&native)
-            .arg(&source);
-        run(
-            cmd,
-            Language::C,
-            &format!("the C filter {stem} for the host"),
-            "apt install gcc, or set CC",
-        )?;
-    }
+    let mut cmd = Command::new(&compilers.clang);
+    cmd.args(["--target=wasm32-unknown-unknown", "-nostdlib"])
+        .args(flags)
+        .args([
+            "-Wl,--no-entry",
+            "-Wl,--allow-undefined",
+            "-Wl,--strip-debug",
+            "-o",
+        ])
+        .arg(&wasm)
+        .arg(&source);
+    build_if_stale(
+        &wasm,
+        &inputs,
+        cmd,
+        Language::C,
+        &format!("the C filter {stem} for wasm32"),
+        "apt install clang lld",
+    )?;
+    let mut cmd = Command::new(&compilers.cc);
+    cmd.args(["-shared", "-fPIC"])
+        .args(flags)
+        .arg("-o")
+        .arg(&native)
+        .arg(&source);
+    build_if_stale(
+        &native,
+        &inputs,
+        cmd,
+        Language::C,
+        &format!("the C filter {stem} for the host"),
+        "apt install gcc, or set CC",
+    )?;
     Ok(ModuleSource {
         name: format!("{stem}@c"),
         wasm: Some(wasm),
@@ -180,22 +207,22 @@ fn build_assemblyscript(dir: &Path, stem: &str, out: &Path) -> Result<ModuleSour
         detail: e.to_string(),
     })?;
     let wasm = out.join(format!("{stem}.wasm"));
-    if !up_to_date(&wasm, &inputs) {
-        let mut cmd = Command::new("node");
-        cmd.current_dir(dir)
-            .arg(&asc)
-            .arg(format!("assembly/{stem}.ts"))
-            .arg("--binaryFile")
-            .arg(&wasm)
-            // The SDK's abort handler (logs, then proc_exit), and the optimizer for speed.
-            .args(["--use", "abort=abort_proc_exit", "-O3"]);
-        run(
-            cmd,
-            Language::AssemblyScript,
-            &format!("the AssemblyScript filter {stem}"),
-            "apt install nodejs npm, then scripts/setup.sh",
-        )?;
-    }
+    let mut cmd = Command::new("node");
+    cmd.current_dir(dir)
+        .arg(&asc)
+        .arg(format!("assembly/{stem}.ts"))
+        .arg("--binaryFile")
+        .arg(&wasm)
+        // The SDK's abort handler (logs, then proc_exit), and the optimizer for speed.
+        .args(["--use", "abort=abort_proc_exit", "-O3"]);
+    build_if_stale(
+        &wasm,
+        &inputs,
+        cmd,
+        Language::AssemblyScript,
+        &format!("the AssemblyScript filter {stem}"),
+        "apt install nodejs npm, then scripts/setup.sh",
+    )?;
     Ok(ModuleSource {
         name: format!("{stem}@assemblyscript"),
         wasm: Some(wasm),
