@@ -80,6 +80,8 @@ fn chart<DB: DrawingBackend>(
         rows.iter().flat_map(|r| [r.ratio.low, r.ratio.high, 1.0]),
         0.1,
     );
+    // Room on the right for the legend.
+    let x = x.start..x.end * 4.0;
     let mut chart = ChartBuilder::on(area)
         .caption(
             format!("{filter}: time / Rust on native (lower is better)"),
