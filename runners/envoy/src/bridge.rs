@@ -8,6 +8,7 @@
 //! dependencies and release profile (LTO, `panic = "abort"`), so the code is built as the
 //! filters' native `.so` is.
 
+use crate::config::SUPPORTED_FILTERS;
 use crate::tools::{self, Tool};
 use filterbench_envoy_bridge::envoy_abi::{ENVOY_CALLBACKS, ENVOY_RELEASE};
 use filterbench_harness::artifacts::{self, BuildError};
@@ -17,18 +18,18 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Filters the bridge runs in Envoy: those the Envoy runner supports, except `metrics`, which
-/// defines its metrics while serving requests (their names carry the method and status);
-/// Envoy's dynamic modules only define metrics while the configuration is created, and the
-/// Rust SDK aborts on a refused definition.
-pub const BRIDGED_FILTERS: [&str; 6] = [
-    "noop",
-    "headers",
-    "jwt-auth",
-    "waf",
-    "rate-limit",
-    "access-log",
-];
+/// Whether the bridge runs `filter` in Envoy: every Rust filter the Envoy runner supports except
+/// `metrics`, which defines its metrics while serving requests (their names carry the method and
+/// status); Envoy's dynamic modules only define metrics while the configuration is created, and
+/// the Rust SDK aborts on a refused definition.
+pub fn bridges(filter: &str) -> bool {
+    SUPPORTED_FILTERS.contains(&filter) && !filter.contains('@') && filter != "metrics"
+}
+
+/// The filters the bridge runs, in the Envoy runner's order.
+pub fn bridged_filters() -> impl Iterator<Item = &'static str> {
+    SUPPORTED_FILTERS.into_iter().filter(|f| bridges(f))
+}
 
 /// Why the installed Envoy cannot load the bridged modules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -211,8 +212,7 @@ fn generate(crates: &[&str]) -> Result<PathBuf, BuildError> {
 }
 
 fn build_all() -> Result<(), BuildError> {
-    let crates: Vec<&str> = BRIDGED_FILTERS
-        .iter()
+    let crates: Vec<&str> = bridged_filters()
         .filter_map(|f| catalog::filter(f).map(|spec| spec.crate_name))
         .collect();
     let dir = generate(&crates)?;
@@ -232,9 +232,8 @@ fn build_all() -> Result<(), BuildError> {
 /// Builds every bridged module (once per process) and returns the path of `crate_name`'s.
 pub fn ensure_built(crate_name: &str) -> Result<PathBuf, BuildError> {
     static BUILT: Mutex<Option<Result<(), BuildError>>> = Mutex::new(None);
-    let bridged = BRIDGED_FILTERS
-        .iter()
-        .filter_map(|f| catalog::filter(f))
+    let bridged = bridged_filters()
+        .filter_map(catalog::filter)
         .any(|spec| spec.crate_name == crate_name);
     if !bridged {
         return Err(BuildError::Artifact {

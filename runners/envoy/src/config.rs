@@ -122,7 +122,7 @@ pub const SUPPORTED_FILTERS: [&str; 11] = [
 /// The variants `filter` has, in report order.
 pub fn variants_for(filter: &str) -> Vec<Variant> {
     let mut v = vec![Variant::None, Variant::V8];
-    if crate::bridge::BRIDGED_FILTERS.contains(&filter) {
+    if crate::bridge::bridges(filter) {
         v.push(Variant::Native);
     }
     if matches!(filter, "headers" | "jwt-auth" | "waf") {

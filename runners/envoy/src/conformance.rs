@@ -161,6 +161,28 @@ pub fn passthrough_differences(sent: &[(String, String)], response: &Response) -
     out
 }
 
+/// Sends workload `w` through Envoy at `listener` with [`ECHO_HEADER`] (so it reaches the echo
+/// upstream); returns the request as sent and Envoy's response.
+pub fn send_to_echo(
+    w: &Workload,
+    listener: SocketAddr,
+) -> (LoadRequest, std::io::Result<Response>) {
+    let (method, mut request, body) = http_request(w);
+    request
+        .headers
+        .push((ECHO_HEADER.to_owned(), "1".to_owned()));
+    let response = http::request(
+        listener,
+        &method,
+        &request.path,
+        &request.authority,
+        &request.headers,
+        &body,
+        Duration::from_secs(10),
+    );
+    (request, response)
+}
+
 /// Sends every workload of `filter` through Envoy at `listener`; `Err` lists what differed.
 /// `passthrough`: the filter is not in the chain (the baseline), so every request must reach
 /// the upstream untouched.
@@ -172,19 +194,8 @@ pub fn check(filter: &FilterSpec, listener: SocketAddr, passthrough: bool) -> Re
         if expected.is_none() && !passthrough {
             continue;
         }
-        let (method, mut request, body) = http_request(&w);
-        request
-            .headers
-            .push((ECHO_HEADER.to_owned(), "1".to_owned()));
-        match http::request(
-            listener,
-            &method,
-            &request.path,
-            &request.authority,
-            &request.headers,
-            &body,
-            Duration::from_secs(10),
-        ) {
+        let (request, sent) = send_to_echo(&w, listener);
+        match sent {
             Ok(response) => {
                 let found = match &expected {
                     _ if passthrough => passthrough_differences(&request.headers, &response),

@@ -8,13 +8,12 @@ mod common;
 use common::{envoy_or_skip, start};
 use filterbench_envoy::bridge::{self, EnvoyMismatch};
 use filterbench_envoy::config::{self, Variant};
-use filterbench_envoy::upstream::{ECHO_HEADER, Echo};
-use filterbench_envoy::{conformance, http};
+use filterbench_envoy::conformance;
+use filterbench_envoy::upstream::Echo;
 use filterbench_envoy_bridge::envoy_abi::ENVOY_CALLBACKS;
 use filterbench_harness::{artifacts, catalog};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 /// Headers whose values differ from request to request whatever the filter does.
 fn volatile(name: &str) -> bool {
@@ -63,20 +62,9 @@ fn observe(envoy: &Path, filter: &catalog::FilterSpec, variant: Variant) -> Vec<
     let mut seen = Vec::new();
     for name in &filter.workloads {
         let w = catalog::workload(name).unwrap();
-        let (method, mut request, body) = conformance::http_request(&w);
-        request
-            .headers
-            .push((ECHO_HEADER.to_owned(), "1".to_owned()));
-        let response = http::request(
-            process.listener(),
-            &method,
-            &request.path,
-            &request.authority,
-            &request.headers,
-            &body,
-            Duration::from_secs(10),
-        )
-        .unwrap_or_else(|e| panic!("{}/{name} on {}: {e}", filter.name, variant.name()));
+        let response = conformance::send_to_echo(&w, process.listener())
+            .1
+            .unwrap_or_else(|e| panic!("{}/{name} on {}: {e}", filter.name, variant.name()));
         let echo: Option<Echo> = serde_json::from_slice(&response.body).ok();
         seen.push(Seen {
             workload: name.to_string(),
@@ -130,7 +118,7 @@ fn every_bridged_filter_passes_the_catalog_checks_inside_envoy() {
     else {
         return;
     };
-    for name in bridge::BRIDGED_FILTERS {
+    for name in bridge::bridged_filters() {
         let filter = catalog::filter(name).unwrap();
         let module = bridge::ensure_built(filter.crate_name).unwrap();
         let chain = config::filter_chain(&filter, Variant::Native, &module).unwrap();

@@ -472,7 +472,7 @@ fn run_subject(
         // are to the Rust filter's native code).
         if slot.is_native
             && subject.source.native.is_none()
-            && subject.filter.language == catalog::Language::AssemblyScript
+            && subject.filter.language != catalog::Language::Rust
         {
             continue;
         }
