@@ -24,7 +24,6 @@ pub fn http_request(w: &Workload) -> (String, LoadRequest, Vec<u8>) {
         path: text(":path"),
         authority: text(":authority"),
         headers: headers
-            .pairs()
             .iter()
             .filter(|(k, _)| !k.starts_with(b":"))
             .map(|(k, v)| {

@@ -11,7 +11,7 @@ type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// The header list `edits` should produce from `input`.
 pub fn apply_edits(input: &HeaderMap, edits: &HeaderEdits) -> Pairs {
-    let mut out: Pairs = input.pairs().to_vec();
+    let mut out: Pairs = input.to_pairs();
     for (k, v) in &edits.add {
         out.push((k.to_ascii_lowercase().into_bytes(), v.clone().into_bytes()));
     }
@@ -107,7 +107,7 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
     let actual_request: Pairs = stream
         .request_headers
         .as_ref()
-        .map(|m| m.pairs().to_vec())
+        .map(HeaderMap::to_pairs)
         .unwrap_or_default();
     diff.extend(diff_maps(
         "request header",
@@ -118,7 +118,7 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
         let actual_response: Pairs = stream
             .response_headers
             .as_ref()
-            .map(|m| m.pairs().to_vec())
+            .map(HeaderMap::to_pairs)
             .unwrap_or_default();
         let expected_response = apply_edits(&exchange.response_headers, &expected.response);
         diff.extend(diff_maps(
@@ -189,8 +189,8 @@ pub fn observe(state: &HostState) -> Vec<String> {
     ] {
         let mut pairs: Vec<String> = map
             .iter()
-            .flat_map(|m| m.pairs())
-            .map(|p| format!("{what}: {}", show(p)))
+            .flat_map(|m| m.to_pairs())
+            .map(|p| format!("{what}: {}", show(&p)))
             .collect();
         pairs.sort();
         lines.extend(pairs);

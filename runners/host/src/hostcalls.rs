@@ -262,7 +262,7 @@ pub fn proxy_get_header_map_size<G: Guest + ?Sized>(
         let map = state
             .map(self::map_type(map_type)?)
             .ok_or(Status::NotFound)?;
-        mem.write_word(return_size, pairs::serialized_size(map.pairs()) as u64)
+        mem.write_word(return_size, map.serialized_size() as u64)
     })
 }
 
@@ -277,7 +277,7 @@ pub fn proxy_get_header_map_pairs<G: Guest + ?Sized>(
         let map = state
             .map(self::map_type(map_type)?)
             .ok_or(Status::NotFound)?;
-        pairs::serialize_into(map.pairs(), out);
+        map.serialize_into(out);
         Ok(())
     })
 }

@@ -9,11 +9,13 @@
 //! - [`state`]: per-VM host state (header maps, shared data, queues, metrics, properties);
 //! - [`lifecycle`]: root and stream lifecycles, identical for every engine;
 //! - [`wasm32`]: type mappings of the ABI tables for typed wasm32 engine APIs;
-//! - [`engine`]: the traits engine adapters implement.
+//! - [`engine`]: the traits engine adapters implement;
+//! - [`floor`]: the lifecycle with no guest, timed as the host's own cost.
 
 pub mod abi;
 pub mod engine;
 pub mod error;
+pub mod floor;
 pub mod hostcalls;
 pub mod inspect;
 pub mod lifecycle;
@@ -24,6 +26,7 @@ pub mod wasm32;
 
 pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};
 pub use error::{CallError, FilterError, TrapKind};
+pub use floor::{FLOOR_ENGINE, FloorInstance};
 pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
 pub use state::{
     DEFAULT_MEMORY_LIMIT_BYTES, HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute,

@@ -11,6 +11,7 @@ use crate::abi::Action;
 use crate::error::{CallError, FilterError};
 use crate::state::{CallResponse, HeaderMap, HostState, StreamState};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
 /// Allocates a context id unique in this process (native filters share one process image, so
 /// ids must never repeat across instances).
@@ -116,7 +117,17 @@ pub trait FilterInstance {
     fn start(&mut self) -> Result<(), FilterError>;
     /// Pushes one exchange through the full stream lifecycle. Afterwards [`Self::state`] holds
     /// the headers and bodies as the filter left them.
-    fn run_stream(&mut self, exchange: &HttpExchange) -> Result<(), FilterError>;
+    fn run_stream(&mut self, exchange: &HttpExchange) -> Result<(), FilterError> {
+        self.run_stream_started(exchange, std::time::Instant::now())
+    }
+    /// [`Self::run_stream`] for a stream that started at `started` (property
+    /// `request.duration` counts from there): a caller that reads the clock anyway passes its
+    /// reading, so the host does not read it again.
+    fn run_stream_started(
+        &mut self,
+        exchange: &HttpExchange,
+        started: std::time::Instant,
+    ) -> Result<(), FilterError>;
     /// Fires `proxy_on_tick` on the root context.
     fn tick(&mut self) -> Result<(), FilterError>;
     /// The host state of this instance.
@@ -332,24 +343,53 @@ fn forward_body(stream: &mut StreamState, direction: Direction) {
         ),
     };
     if let Some(buf) = buf {
-        forwarded.extend_from_slice(buf);
+        if !stream.discard_forwarded {
+            forwarded.extend_from_slice(buf);
+        }
+        match direction {
+            Direction::Request => stream.request_body_forwarded_len += buf.len() as u64,
+            Direction::Response => stream.response_body_forwarded_len += buf.len() as u64,
+        }
         buf.clear();
     }
 }
 
-/// Resets the stream state for a new stream, reusing allocations.
-fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange) {
+/// Sets an optional map slot to a copy of `source`, reusing the slot's map or a spare one; a
+/// map no longer needed goes to the spares.
+fn assign_optional(
+    slot: &mut Option<HeaderMap>,
+    source: Option<&HeaderMap>,
+    spare: &mut Vec<HeaderMap>,
+) {
+    match (slot.as_mut(), source) {
+        (Some(map), Some(source)) => map.assign(source),
+        (None, Some(source)) => {
+            let mut map = spare.pop().unwrap_or_default();
+            map.assign(source);
+            *slot = Some(map);
+        }
+        (Some(_), None) => spare.extend(slot.take()),
+        (None, None) => {}
+    }
+}
+
+/// Resets the stream state for a new stream, reusing allocations (nothing is allocated once
+/// the buffers have held a stream this large).
+fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange, started: Instant) {
     let stream = &mut host.stream;
     stream.context_id = ctx;
-    match &mut stream.request_headers {
-        Some(map) => map.assign(&exchange.request_headers),
-        none => *none = Some(exchange.request_headers.clone()),
-    }
-    stream
-        .request_trailers
-        .clone_from(&exchange.request_trailers);
-    stream.response_headers = None;
-    stream.response_trailers = None;
+    assign_optional(
+        &mut stream.request_headers,
+        Some(&exchange.request_headers),
+        &mut stream.spare_maps,
+    );
+    assign_optional(
+        &mut stream.request_trailers,
+        exchange.request_trailers.as_ref(),
+        &mut stream.spare_maps,
+    );
+    assign_optional(&mut stream.response_headers, None, &mut stream.spare_maps);
+    assign_optional(&mut stream.response_trailers, None, &mut stream.spare_maps);
     for body in [stream.request_body.take(), stream.response_body.take()]
         .into_iter()
         .flatten()
@@ -358,12 +398,14 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange) {
     }
     stream.request_body_forwarded.clear();
     stream.response_body_forwarded.clear();
+    stream.request_body_forwarded_len = 0;
+    stream.response_body_forwarded_len = 0;
     stream.local_response = None;
     stream.request_resumed = false;
     stream.response_resumed = false;
     stream.closed = false;
     stream.done_called = false;
-    stream.started = Some(std::time::Instant::now());
+    stream.started = Some(started);
     host.effective_context_id = ctx;
 }
 
@@ -372,13 +414,14 @@ fn begin_response(host: &mut HostState, exchange: &HttpExchange) -> Vec<Vec<u8>>
     let stream = &mut host.stream;
     match &stream.local_response {
         Some(local) => {
-            let mut headers = HeaderMap::new();
+            let mut headers = stream.spare_maps.pop().unwrap_or_default();
+            headers.clear();
             headers.add(b":status", local.status_code.to_string().as_bytes());
-            for (k, v) in local.headers.pairs() {
+            for (k, v) in local.headers.iter() {
                 headers.add(k, v);
             }
             stream.response_headers = Some(headers);
-            stream.response_trailers = None;
+            assign_optional(&mut stream.response_trailers, None, &mut stream.spare_maps);
             if local.body.is_empty() {
                 Vec::new()
             } else {
@@ -386,13 +429,16 @@ fn begin_response(host: &mut HostState, exchange: &HttpExchange) -> Vec<Vec<u8>>
             }
         }
         None => {
-            match &mut stream.response_headers {
-                Some(map) => map.assign(&exchange.response_headers),
-                none => *none = Some(exchange.response_headers.clone()),
-            }
-            stream
-                .response_trailers
-                .clone_from(&exchange.response_trailers);
+            assign_optional(
+                &mut stream.response_headers,
+                Some(&exchange.response_headers),
+                &mut stream.spare_maps,
+            );
+            assign_optional(
+                &mut stream.response_trailers,
+                exchange.response_trailers.as_ref(),
+                &mut stream.spare_maps,
+            );
             Vec::new()
         }
     }
@@ -401,10 +447,11 @@ fn begin_response(host: &mut HostState, exchange: &HttpExchange) -> Vec<Vec<u8>>
 fn run_stream_lifecycle<C: Callbacks + ?Sized>(
     c: &mut C,
     exchange: &HttpExchange,
+    started: Instant,
 ) -> Result<(), FilterError> {
     let ctx = next_context_id();
     let root = c.host().root_context_id;
-    begin_stream(c.host(), ctx, exchange);
+    begin_stream(c.host(), ctx, exchange, started);
     c.on_context_create(ctx, root).map_err(|e| trap(c, e))?;
     let request = run_direction(
         c,
@@ -468,8 +515,12 @@ impl<T: Callbacks> FilterInstance for T {
         start_root(self)
     }
 
-    fn run_stream(&mut self, exchange: &HttpExchange) -> Result<(), FilterError> {
-        run_stream_lifecycle(self, exchange)
+    fn run_stream_started(
+        &mut self,
+        exchange: &HttpExchange,
+        started: Instant,
+    ) -> Result<(), FilterError> {
+        run_stream_lifecycle(self, exchange, started)
     }
 
     fn linear_memory_bytes(&mut self) -> Option<u64> {

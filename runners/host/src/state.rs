@@ -9,10 +9,40 @@ use std::sync::Arc;
 
 /// An HTTP header map in the order the host holds it. Keys are stored lower-case (as Envoy
 /// does); lookups ignore ASCII case; values are arbitrary bytes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Stored flat: every key and value lives in one byte arena and the entries are ranges into it,
+/// so copying a map ([`HeaderMap::assign`], `clone_from`) is two `memcpy`s and reuses the
+/// allocations, and edits append to the arena. Once a map has held its largest content, nothing
+/// it does allocates; that keeps the host's per-stream work off the measured time (a map of
+/// `Vec` pairs cost 29 mallocs and frees per get-small lifecycle).
+#[derive(Debug, Default)]
 pub struct HeaderMap {
-    pairs: Vec<(Bytes, Bytes)>,
+    /// Keys and values, back to back; bytes of removed or replaced entries stay until the map
+    /// is overwritten or compacted.
+    arena: Vec<u8>,
+    /// Each entry's key and value as `[key_start, key_end, value_start, value_end]` in `arena`.
+    entries: Vec<[u32; 4]>,
 }
+
+impl Clone for HeaderMap {
+    fn clone(&self) -> Self {
+        let mut copy = Self::new();
+        copy.assign(self);
+        copy
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.assign(source);
+    }
+}
+
+impl PartialEq for HeaderMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HeaderMap {}
 
 impl HeaderMap {
     /// An empty map.
@@ -31,47 +61,81 @@ impl HeaderMap {
 
     /// Number of entries (repeated keys count once per entry).
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.entries.len()
     }
 
     /// Whether the map has no entries.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.entries.is_empty()
     }
 
-    /// The entries in order.
-    pub fn pairs(&self) -> &[(Bytes, Bytes)] {
-        &self.pairs
+    fn entry(&self, e: &[u32; 4]) -> (&[u8], &[u8]) {
+        let [ks, ke, vs, ve] = e.map(|i| i as usize);
+        (&self.arena[ks..ke], &self.arena[vs..ve])
+    }
+
+    /// The entries in order, as (key, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.entries.iter().map(|e| self.entry(e))
+    }
+
+    /// The entries as owned pairs (allocates: for checks and reports, not the hot path).
+    pub fn to_pairs(&self) -> Vec<(Bytes, Bytes)> {
+        self.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
     }
 
     /// The first value for `key`.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.pairs
-            .iter()
+        self.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
+    }
+
+    /// Appends `bytes` to the arena (lower-cased when `lower`) and returns their range.
+    fn push_bytes(&mut self, bytes: &[u8], lower: bool) -> [u32; 2] {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        if lower {
+            self.arena[start..].make_ascii_lowercase();
+        }
+        [start as u32, self.arena.len() as u32]
     }
 
     /// Appends an entry (keeps existing entries with the same key).
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
-        self.pairs.push((key.to_ascii_lowercase(), value.to_vec()));
+        let [ks, ke] = self.push_bytes(key, true);
+        let [vs, ve] = self.push_bytes(value, false);
+        self.entries.push([ks, ke, vs, ve]);
+    }
+
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| self.entry(e).0.eq_ignore_ascii_case(key))
     }
 
     /// Sets `key` to `value`: the first entry is overwritten in place and later duplicates are
     /// removed; a missing key is appended.
     pub fn replace(&mut self, key: &[u8], value: &[u8]) {
-        match self
-            .pairs
-            .iter()
-            .position(|(k, _)| k.eq_ignore_ascii_case(key))
-        {
+        match self.position(key) {
             Some(first) => {
-                self.pairs[first].1.clear();
-                self.pairs[first].1.extend_from_slice(value);
+                let [_, _, vs, ve] = self.entries[first];
+                if value.len() <= (ve - vs) as usize {
+                    // Fits where the old value was.
+                    let start = vs as usize;
+                    self.arena[start..start + value.len()].copy_from_slice(value);
+                    self.entries[first][3] = vs + value.len() as u32;
+                } else {
+                    let [vs, ve] = self.push_bytes(value, false);
+                    self.entries[first][2] = vs;
+                    self.entries[first][3] = ve;
+                }
+                let arena = &self.arena;
                 let mut index = 0;
-                self.pairs.retain(|(k, _)| {
+                self.entries.retain(|e| {
                     index += 1;
-                    index - 1 <= first || !k.eq_ignore_ascii_case(key)
+                    index - 1 <= first
+                        || !arena[e[0] as usize..e[1] as usize].eq_ignore_ascii_case(key)
                 });
             }
             None => self.add(key, value),
@@ -80,20 +144,55 @@ impl HeaderMap {
 
     /// Removes every entry for `key`.
     pub fn remove(&mut self, key: &[u8]) {
-        self.pairs.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+        let arena = &self.arena;
+        self.entries
+            .retain(|e| !arena[e[0] as usize..e[1] as usize].eq_ignore_ascii_case(key));
+    }
+
+    /// Empties the map, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.entries.clear();
     }
 
     /// Replaces the whole map.
     pub fn set_pairs(&mut self, pairs: &[(&[u8], &[u8])]) {
-        self.pairs.clear();
+        self.clear();
         for (k, v) in pairs {
             self.add(k, v);
         }
     }
 
-    /// Overwrites this map with `other`, reusing allocations where possible.
+    /// Overwrites this map with `other`, reusing this map's allocations (no allocation once
+    /// it has held as much).
     pub fn assign(&mut self, other: &HeaderMap) {
-        self.pairs.clone_from(&other.pairs);
+        self.arena.clone_from(&other.arena);
+        self.entries.clone_from(&other.entries);
+    }
+
+    /// Size of the map in Proxy-Wasm's serialized form, bytes.
+    pub fn serialized_size(&self) -> usize {
+        4 + self
+            .iter()
+            .map(|(k, v)| 10 + k.len() + v.len())
+            .sum::<usize>()
+    }
+
+    /// Appends the map in Proxy-Wasm's serialized form to `out` (as
+    /// `filterbench_proxy_abi::pairs::serialize_into` does for a list of pairs).
+    pub fn serialize_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.serialized_size());
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        for (k, v) in self.iter() {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in self.iter() {
+            out.extend_from_slice(k);
+            out.push(0);
+            out.extend_from_slice(v);
+            out.push(0);
+        }
     }
 }
 
@@ -324,12 +423,21 @@ pub struct StreamState {
     pub request_body: Option<Bytes>,
     /// Response body bytes the filter currently sees.
     pub response_body: Option<Bytes>,
-    /// Request body bytes the filter let through, in order.
+    /// Request body bytes the filter let through, in order (empty when `discard_forwarded`).
     pub request_body_forwarded: Bytes,
-    /// Response body bytes the filter let through, in order.
+    /// Response body bytes the filter let through, in order (empty when `discard_forwarded`).
     pub response_body_forwarded: Bytes,
+    /// Number of request body bytes the filter let through, bytes.
+    pub request_body_forwarded_len: u64,
+    /// Number of response body bytes the filter let through, bytes.
+    pub response_body_forwarded_len: u64,
+    /// Whether forwarded body bytes are only counted, not kept: set while timing (keeping them
+    /// is a copy only conformance checks need), clear while checking.
+    pub discard_forwarded: bool,
     /// Emptied body buffers of earlier streams, reused so a stream allocates nothing.
     pub spare_buffers: Vec<Bytes>,
+    /// Header maps of earlier streams (response headers, trailers), reused likewise.
+    pub spare_maps: Vec<HeaderMap>,
     /// Local response sent by the filter, if any.
     pub local_response: Option<LocalResponse>,
     /// Set by `proxy_continue_stream(HTTP_REQUEST)`.
@@ -493,7 +601,7 @@ impl HostState {
                 .started
                 .map(|t| (t.elapsed().as_nanos() as i64).to_le_bytes().to_vec()),
             "request.total_size" | "request.size" => Some(
-                (self.stream.request_body_forwarded.len() as i64)
+                (self.stream.request_body_forwarded_len as i64)
                     .to_le_bytes()
                     .to_vec(),
             ),
@@ -558,15 +666,12 @@ mod tests {
     fn header_map_follows_envoy_semantics() {
         let mut map = HeaderMap::from_pairs(&[("Accept", "a"), ("x-dup", "1"), ("x-dup", "2")]);
         assert_eq!(map.get(b"accept"), Some(&b"a"[..]));
-        assert_eq!(map.pairs()[0].0, b"accept");
+        assert_eq!(map.iter().next().unwrap().0, b"accept");
         map.replace(b"X-Dup", b"3");
-        assert_eq!(map.pairs().iter().filter(|(k, _)| k == b"x-dup").count(), 1);
+        assert_eq!(map.iter().filter(|(k, _)| *k == b"x-dup").count(), 1);
         assert_eq!(map.get(b"x-dup"), Some(&b"3"[..]));
         map.replace(b"new", b"n");
-        assert_eq!(
-            map.pairs().last().unwrap(),
-            &(b"new".to_vec(), b"n".to_vec())
-        );
+        assert_eq!(map.iter().last().unwrap(), (&b"new"[..], &b"n"[..]));
         map.add(b"new", b"m");
         map.remove(b"NEW");
         assert_eq!(map.get(b"new"), None);
