@@ -31,31 +31,8 @@ impl Placement {
     }
 }
 
-/// CPUs this process may run on, ascending.
-pub fn allowed_cpus() -> Vec<u32> {
-    // SAFETY: `set` is a plain bitmask owned here; sched_getaffinity fills it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        (0..libc::CPU_SETSIZE as u32)
-            .filter(|&cpu| libc::CPU_ISSET(cpu as usize, &set))
-            .collect()
-    }
-}
-
-fn pin_current(cpu: u32) -> std::io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET only writes inside it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu as usize, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
+pub use filterbench_harness::sys::allowed_cpus;
+use filterbench_harness::sys::set_affinity as pin_current;
 
 /// Pins the calling thread to `cpu` (no-op for `None`); failures are ignored (the run records
 /// the intended placement, and an unpinned run is still a valid run).
@@ -121,13 +98,22 @@ mod tests {
     fn reads_own_cpu_time_and_memory() {
         let pid = std::process::id();
         let before = process_cpu_us(pid).unwrap();
+        // /proc counts CPU time in clock ticks (10 ms): work until the count moves, however
+        // fast this machine is, but give up after 10 s of wall time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut x = 0u64;
-        for i in 0..50_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
+        let mut after = before;
+        while after <= before && std::time::Instant::now() < deadline {
+            for i in 0..1_000_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            std::hint::black_box(x);
+            after = process_cpu_us(pid).unwrap();
         }
-        std::hint::black_box(x);
-        let after = process_cpu_us(pid).unwrap();
-        assert!(after > before, "{before} -> {after}");
+        assert!(
+            after > before,
+            "no CPU time counted in 10 s: {before} -> {after}"
+        );
         let (rss, peak) = process_rss(pid).unwrap();
         assert!(rss > 1 << 20 && peak >= rss, "{rss} {peak}");
     }
