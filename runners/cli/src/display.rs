@@ -47,7 +47,8 @@ fn is_native(results: &Results, engine: &str) -> bool {
         .any(|e| e.name == engine && e.family == "native")
 }
 
-/// Per engine: geometric mean over filters of the ratio to native.
+/// Per engine: geometric mean over filters of the ratio to native, total and above the host
+/// floor; then the floor and the run's A/A precision.
 fn print_summary(results: &Results) {
     if results.summary.engines.is_empty() {
         return;
@@ -56,7 +57,8 @@ fn print_summary(results: &Results) {
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header([
         "engine",
-        "geomean ratio to native [95% CI]",
+        "ratio to native [95% CI]",
+        "above host floor [95% CI]",
         "verdict",
         "filters",
         "noisy cells",
@@ -67,12 +69,100 @@ fn print_summary(results: &Results) {
             TableCell::new(&e.engine),
             TableCell::new(format::ratio_estimate(&e.geomean_ratio_to_native))
                 .set_alignment(CellAlignment::Right),
+            TableCell::new(
+                e.geomean_ratio_above_floor
+                    .as_ref()
+                    .map_or("-".to_owned(), format::ratio_estimate),
+            )
+            .set_alignment(CellAlignment::Right),
             TableCell::new(format::verdict(e.verdict)),
             TableCell::new(e.filters).set_alignment(CellAlignment::Right),
             TableCell::new(e.noisy_cells).set_alignment(CellAlignment::Right),
         ]);
     }
-    println!("\nslowdown against native code, geometric mean over filters:\n{table}");
+    println!(
+        "
+cost against native code, geometric mean over filters (sweeps excluded), total and above the host floor:
+{table}"
+    );
+    print_floor(results);
+    print_precision(results);
+}
+
+/// The host floor per workload of noop (or the first filter): its time and share of native.
+fn print_floor(results: &Results) {
+    let floors: Vec<&Cell> = results
+        .cells
+        .iter()
+        .filter(|c| c.engine == filterbench_host::FLOOR_ENGINE && c.steady.is_some())
+        .collect();
+    let Some(first) = floors
+        .iter()
+        .find(|c| c.filter == "noop")
+        .or(floors.first())
+    else {
+        return;
+    };
+    let lines: Vec<String> = floors
+        .iter()
+        .filter(|c| c.filter == first.filter)
+        .map(|c| {
+            let median = c
+                .steady
+                .as_ref()
+                .and_then(|s| s.median.as_ref())
+                .map_or("-".to_owned(), format::ns_estimate);
+            let share = c
+                .ratio_to_native
+                .map_or("-".to_owned(), |r| format!("{:.0}%", r.value * 100.0));
+            format!("{} {median} ({share} of native)", c.workload)
+        })
+        .collect();
+    println!(
+        "host floor (the lifecycle with no guest), {}: {}",
+        first.filter,
+        lines.join("; ")
+    );
+}
+
+/// The A/A outcomes: how precisely this run tells native code from itself.
+fn print_precision(results: &Results) {
+    let aa = &results.summary.precision;
+    if aa.is_empty() {
+        return;
+    }
+    let containing = aa
+        .iter()
+        .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
+        .count();
+    let mut widths: Vec<f64> = aa.iter().map(|a| a.ratio.relative_half_width()).collect();
+    widths.sort_by(f64::total_cmp);
+    let median = widths[widths.len() / 2];
+    println!(
+        "precision (A/A: native code against a second instance of itself): {containing} of {} intervals contain 1, median half-width ±{:.1}%; cells noisier than ±{:.1}% are marked noisy",
+        aa.len(),
+        median * 100.0,
+        results.summary.noise_threshold * 100.0
+    );
+    for a in aa.iter().filter(|a| a.unreliable) {
+        println!(
+            "  UNRELIABLE: {} / {}: A/A {} excludes 1 by more than 2%",
+            a.filter,
+            a.workload,
+            format::ratio_estimate(&a.ratio)
+        );
+    }
+    if let Some(speed) = &results.summary.speed {
+        println!(
+            "machine speed (canary loop each round): {:.0}% of rounds in a slow state (canary over {:.1}x its fast {:.1} µs)",
+            speed.slow_share * 100.0,
+            filterbench_harness::analysis::SLOW_STATE_FACTOR,
+            speed.fast_canary_ns / 1e3
+        );
+    }
+    if let Some(error) = &results.settings.pinning_error {
+        println!("WARNING: the measuring thread was NOT pinned to a CPU ({error})");
+    }
 }
 
 fn is_unavailable(cell: &Cell) -> bool {
@@ -109,6 +199,7 @@ pub fn print_check(cell: &Cell) {
             "unavailable in this build (reason below the table)".to_owned()
         }
         Conformance::Error => format!("ERROR ({})", cell.error_kind.as_deref().unwrap_or("error")),
+        Conformance::Calibration => "calibration (not checked)".to_owned(),
     };
     eprintln!(
         "  {:<10} {:<34} {:<12} {status}",
@@ -129,6 +220,7 @@ pub fn print_table(results: &Results) {
         "p99",
         "CPU/req",
         "ratio to native [95% CI]",
+        "above floor [95% CI]",
         "verdict",
     ];
     let counted = results.cells.iter().any(|c| c.instructions.is_some());
@@ -149,12 +241,28 @@ pub fn print_table(results: &Results) {
             Conformance::Observed => "observed",
             Conformance::Fail => "FAIL",
             Conformance::Error => "ERROR",
+            Conformance::Calibration => "calibration",
         };
-        let mut verdict = cell
-            .verdict_vs_native
-            .map_or(String::new(), |v| format::verdict(v).to_owned());
+        let mut verdict = match cell.engine.as_str() {
+            filterbench_host::FLOOR_ENGINE => "host floor (ratio: share of native)".to_owned(),
+            filterbench_harness::analysis::AA_ENGINE => match cell.verdict_vs_native {
+                Some(filterbench_harness::stats::Verdict::Inconclusive) => "A/A: 1 within CI",
+                Some(_) => "A/A: 1 OUTSIDE CI",
+                None => "A/A",
+            }
+            .to_owned(),
+            _ => cell
+                .verdict_vs_native
+                .map_or(String::new(), |v| format::verdict(v).to_owned()),
+        };
         if cell.noisy {
             verdict.push_str(" (noisy)");
+        }
+        if cell.implausible.is_some() {
+            verdict.push_str(" IMPLAUSIBLE");
+        }
+        if cell.unreliable {
+            verdict.push_str(" (A/A unreliable)");
         }
         let mut row = vec![
             TableCell::new(&cell.filter),
@@ -173,6 +281,11 @@ pub fn print_table(results: &Results) {
                     .map_or("-".to_owned(), |e| format::ns(e.value)),
             ),
             right(ratio),
+            right(
+                cell.ratio_above_floor
+                    .as_ref()
+                    .map_or("-".to_owned(), format::ratio_estimate),
+            ),
             TableCell::new(verdict.trim()),
         ];
         if counted {

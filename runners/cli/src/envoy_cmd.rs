@@ -170,6 +170,8 @@ fn results_file(envoy: EnvoyResults, quick: bool, programs: &Programs) -> Result
             phase_samples: 0,
             measure: vec!["envoy".to_owned()],
             pinned_cpu: envoy.settings.envoy_cpu,
+            pinning_error: None,
+            blocks: 0,
         },
         cells: Vec::new(),
         phases: Vec::new(),

@@ -128,7 +128,12 @@ pub fn count_all(
         bail!("--measure instructions needs valgrind: install it with `apt-get install valgrind`");
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    for cell in results.cells.iter_mut().filter(|c| c.steady.is_some()) {
+    // Calibration cells (host floor, A/A twin) are timing devices, not engines to count.
+    for cell in results
+        .cells
+        .iter_mut()
+        .filter(|c| c.steady.is_some() && !filterbench_harness::analysis::is_calibration(&c.engine))
+    {
         progress(&format!(
             "counting instructions: {} / {} / {}",
             cell.filter, cell.engine, cell.workload

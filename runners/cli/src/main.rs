@@ -65,6 +65,18 @@ enum Command {
         #[arg(long, value_name = "PATH.json")]
         json: Option<PathBuf>,
     },
+    /// How well two runs of the same matrix agree: per-cell change of the ratio to native
+    /// (median, p90, max), the share of overlapping intervals, A/A outcomes, WebAssembly cells
+    /// below native, and the host floor and native noop times, each against the suite's target.
+    Precision {
+        /// The first run's results.
+        a: PathBuf,
+        /// The second run's results.
+        b: PathBuf,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "PATH.json")]
+        json: Option<PathBuf>,
+    },
     /// (internal) Runs one cell's lifecycles for `--measure instructions` under valgrind.
     #[command(hide = true)]
     CountInstructions {
@@ -174,7 +186,7 @@ struct RunArgs {
     /// Workloads to run, comma-separated (default: each filter's own; see `filterbench list workloads`).
     #[arg(long, value_delimiter = ',')]
     workload: Vec<String>,
-    /// Shorter measurement (10 rounds of 8 ms per cell instead of 30 of 20 ms).
+    /// Shorter measurement (20 paired rounds of 2 ms slices per cell instead of 100 of 3 ms).
     #[arg(long)]
     quick: bool,
     /// Run the whole matrix N times, each in its own process, and merge the runs.
@@ -271,6 +283,7 @@ fn main() {
             threshold,
             json,
         } => compare_command(&old, &new, threshold, json.as_deref()),
+        Command::Precision { a, b, json } => precision_command(&a, &b, json.as_deref()),
         Command::CountInstructions {
             subject,
             engine,
@@ -481,7 +494,22 @@ fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir` lies in the `reports/` folder of a git work tree (where published reports live).
+fn is_published_location(dir: &std::path::Path) -> bool {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute.ancestors().any(|a| {
+        a.file_name().is_some_and(|n| n == "reports")
+            && a.parent().is_some_and(|p| p.join(".git").exists())
+    })
+}
+
 fn write_report(results: &results::Results, dir: &std::path::Path) -> Result<()> {
+    if is_published_location(dir) && results.environment.git_dirty == Some(true) {
+        anyhow::bail!(
+            "refusing to write a report into {}: the results were measured from a work tree with uncommitted changes, so no commit names the code that produced them; commit, run again, then publish",
+            dir.display()
+        );
+    }
     let written = filterbench_report::write(results, dir)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     let index = std::fs::canonicalize(&written.index_html).unwrap_or(written.index_html);
@@ -541,6 +569,32 @@ fn compare_command(
             threshold * 100.0
         );
         std::process::exit(2);
+    }
+    Ok(())
+}
+
+fn precision_command(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    json: Option<&std::path::Path>,
+) -> Result<()> {
+    use filterbench_harness::precision;
+    let read = |f: &std::path::Path| {
+        results::read(f)
+            .with_context(|| format!("cannot read {} as filterbench results", f.display()))
+    };
+    let (first, second) = (read(a)?, read(b)?);
+    let figures = precision::precision(&first, &second).with_context(|| {
+        format!(
+            "{} and {} share no engine cell with a ratio to native: give two runs of the same matrix",
+            a.display(),
+            b.display()
+        )
+    })?;
+    print!("{}", precision::render(&figures));
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_vec_pretty(&figures)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

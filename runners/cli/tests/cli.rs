@@ -82,16 +82,32 @@ fn a_quick_run_prints_the_table_and_writes_results() {
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 3);
+    assert_eq!(json["schema_version"], 4);
     assert_eq!(json["settings"]["quick"], true);
     let cells = json["cells"].as_array().unwrap();
     let engines = filterbench_engines::all();
     assert_eq!(
         cells.len(),
-        2 * engines.len(),
-        "noop and headers on every known engine"
+        2 * (engines.len() + 2),
+        "noop and headers on every known engine, plus the host floor and the A/A twin"
     );
-    for cell in cells {
+    let calibration = |c: &serde_json::Value| c["engine"] == "floor" || c["engine"] == "native-aa";
+    for cell in cells.iter().filter(|c| calibration(c)) {
+        // Measured next to native code: the floor is a fraction of it, A/A about 1.
+        let ratio = cell["ratio_to_native"]["value"].as_f64().unwrap();
+        if cell["engine"] == "floor" {
+            assert_eq!(cell["conformance"], "calibration", "{cell}");
+            assert!(ratio > 0.0 && ratio < 1.0, "{cell}");
+        } else {
+            assert_eq!(cell["conformance"], "pass", "{cell}");
+            assert!(ratio > 0.5 && ratio < 2.0, "{cell}");
+        }
+    }
+    assert!(
+        stdout.contains("host floor") && stdout.contains("A/A"),
+        "the summary shows the floor and the precision:\n{stdout}"
+    );
+    for cell in cells.iter().filter(|c| !calibration(c)) {
         let entry = engines
             .iter()
             .find(|e| cell["engine"] == e.name)
@@ -116,10 +132,22 @@ fn a_quick_run_prints_the_table_and_writes_results() {
         } else {
             assert!(ratio["value"].as_f64().unwrap() > 0.0);
             assert!(ratio["low"].as_f64().unwrap() <= ratio["high"].as_f64().unwrap());
+            let above = &cell["ratio_above_floor"];
+            assert!(above["value"].as_f64().unwrap() > 0.0, "{cell}");
+            let rounds = &cell["steady"]["rounds"];
+            assert_eq!(
+                rounds["baseline_p50_ns"].as_array().unwrap().len(),
+                rounds["p50_ns"].as_array().unwrap().len(),
+                "every round is a pair: {cell}"
+            );
         }
     }
     let records = json["engines"].as_array().unwrap();
-    assert_eq!(records.len(), engines.len());
+    assert_eq!(
+        records.len(),
+        engines.len() + 2,
+        "engines plus the two calibration records"
+    );
     let fuel = records
         .iter()
         .find(|r| r["name"] == "wasmtime-cranelift+fuel")
@@ -159,7 +187,10 @@ fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    let cells = json["cells"].as_array().unwrap();
+    let all = json["cells"].as_array().unwrap();
+    // Native code alone, with its calibration cells (host floor, A/A twin) per workload.
+    assert_eq!(all.len(), 5 * 3, "{all:?}");
+    let cells: Vec<&serde_json::Value> = all.iter().filter(|c| c["engine"] == "native").collect();
     let workloads: Vec<&str> = cells
         .iter()
         .map(|c| c["workload"].as_str().unwrap())
@@ -181,7 +212,7 @@ fn a_run_can_be_narrowed_to_one_filter_engine_and_workload_group() {
         );
         assert_eq!(cell["conformance"], "pass", "{cell}");
         let rounds = cell["steady"]["rounds"]["p50_ns"].as_array().unwrap();
-        assert_eq!(rounds.len(), 20, "two quick runs of 10 rounds merged");
+        assert_eq!(rounds.len(), 40, "two quick runs of 20 rounds merged");
     }
     assert_eq!(json["settings"]["runs"], 2);
     assert!(!dir.path().join("report").exists());
@@ -402,8 +433,14 @@ fn a_users_own_module_runs_on_every_engine_with_its_effects_observed() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
     let cells = json["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 5);
-    for cell in cells {
+    let engines: Vec<&serde_json::Value> = cells
+        .iter()
+        .filter(|c| c["engine"] != "floor" && c["engine"] != "native-aa")
+        .collect();
+    assert_eq!(engines.len(), 5);
+    // With a native build, the run has its host floor and A/A twin too.
+    assert_eq!(cells.len(), 7);
+    for cell in engines {
         assert_eq!(cell["filter"], "lifecycle_probe");
         assert_eq!(cell["conformance"], "observed", "{cell}");
         let observed = cell["observed"].as_array().unwrap();
@@ -543,7 +580,7 @@ fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
     assert!(stderr.contains("round 1 noop"), "{stderr}");
     assert!(stdout.contains("over baseline µs"), "{stdout}");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 3);
+    assert_eq!(json["schema_version"], 4);
     let schema_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results.schema.json");
     let schema: serde_json::Value =
@@ -687,8 +724,8 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), total, "no duplicate cells");
-    // noop 3 + headers 3 + jwt-auth 2 workloads, on 2 engines.
-    assert_eq!(total, (3 + 3 + 2) * 2);
+    // noop 3 + headers 3 + jwt-auth 2 workloads, on 2 engines plus the floor and A/A cells.
+    assert_eq!(total, (3 + 3 + 2) * 4);
     assert!(cells.iter().all(|c| !c["steady"].is_null()));
     // The cells kept from the interrupted run are the same measurements, not re-runs.
     let kept = cells

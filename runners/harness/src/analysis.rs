@@ -1,25 +1,45 @@
-//! Derived statistics of a run: every estimate, interval, ratio, verdict, noise flag and
-//! aggregate in `results.json` is computed here from the stored rounds, so a single run, a
-//! `--repeat` merge and a re-analysis of an old file all give the same numbers for the same data.
+//! Derived statistics of a run: every estimate, interval, ratio, verdict, flag and aggregate in
+//! `results.json` is computed here from the stored rounds, so a single run, a `--repeat` merge
+//! and a re-analysis of an old file all give the same numbers for the same data.
+//!
+//! **One estimator.** A comparison of cell `a` with its baseline `b` is a series of per-round
+//! paired ratios `a_r / b_r` (the two slices ran back to back); its estimate is the *median* of
+//! that series, its interval a two-level bootstrap (blocks, then rounds) of the same median.
+//! The median, not the geometric mean, because a pair that straddles a change of the machine's
+//! speed state gives one wild ratio, and the median ignores a few of them where a mean does
+//! not. A filter's ratio is the geometric mean over its workloads (sweeps excluded) of those
+//! medians; an engine's headline is the geometric mean over filters (each weighing the same) of
+//! the filters' ratios, its interval resampling every series in the same bootstrap. Table,
+//! headline, findings and charts all read these fields.
 
 use crate::catalog::{self, Language};
-use crate::results::{Cell, EngineSummary, FilterSummary, Results, Steady, Summary};
-use crate::stats::{self, Estimate, Verdict};
+use crate::results::{AaSummary, Cell, EngineSummary, FilterSummary, Results, Steady, Summary};
+use crate::stats::{self, PairedSeries, Tested, Verdict};
+use crate::workloads;
+pub use filterbench_host::FLOOR_ENGINE;
 use std::collections::BTreeMap;
 
-/// Round-to-round variation (CV of round medians) above which a cell is flagged noisy.
-pub const NOISY_ROUND_CV: f64 = 0.05;
+/// Engine name of the A/A cells: a second, independent instance of native code, compared with
+/// native code like every engine. Its ratio measures the run's precision.
+pub const AA_ENGINE: &str = "native-aa";
 
-/// Relative half-width of a ratio's interval above which a cell is flagged noisy (the suite's
-/// target: back-to-back runs agree within 3% on every ratio).
-pub const NOISY_RATIO_HALF_WIDTH: f64 = 0.03;
+/// Smallest noise threshold: a ratio interval narrower than ±2% is never flagged noisy.
+pub const MIN_NOISE_THRESHOLD: f64 = 0.02;
 
-/// Whether an engine record is the native baseline.
+/// An A/A interval that excludes 1 by more than this marks its group unreliable.
+pub const AA_TOLERANCE: f64 = 0.02;
+
+/// Whether `engine` is a calibration cell (host floor or A/A), not an engine under test.
+pub fn is_calibration(engine: &str) -> bool {
+    engine == FLOOR_ENGINE || engine == AA_ENGINE
+}
+
+/// Names of the native engines of the run (the baselines).
 fn native_engines(results: &Results) -> Vec<String> {
     results
         .engines
         .iter()
-        .filter(|e| e.family == "native")
+        .filter(|e| e.family == "native" && e.name != AA_ENGINE)
         .map(|e| e.name.clone())
         .collect()
 }
@@ -27,8 +47,14 @@ fn native_engines(results: &Results) -> Vec<String> {
 /// Fills the per-round estimates of one steady-state measurement.
 pub fn analyze_steady(steady: &mut Steady, seed: u64) {
     let r = &steady.rounds;
+    let blocks = r.blocks();
     let estimate = |values: &[f64], salt: u64| {
-        stats::median_estimate(values, seed ^ salt).map(|e| e.rounded(1))
+        stats::median_of_series(
+            &PairedSeries::new(values.iter().copied(), &blocks),
+            0.0,
+            seed ^ salt,
+        )
+        .map(|t| t.estimate.rounded(1))
     };
     steady.median = estimate(&r.p50_ns, 1);
     steady.p90 = estimate(&r.p90_ns, 2);
@@ -51,85 +77,322 @@ pub fn analyze(results: &mut Results) {
             analyze_steady(steady, seed);
         }
     }
-    fill_ratios(&mut results.cells, &native);
-    results.summary = summarize(&results.cells, &native);
+    let series = paired_series(&results.cells, &native);
+    fill_cells(&mut results.cells, &series);
+    let precision = flag_cells(&mut results.cells, &native);
+    fill_instruction_ratios(&mut results.cells, &native);
+    results.summary = summarize(&results.cells, &series, &native);
+    results.summary.noise_threshold = precision.1;
+    results.summary.precision = precision.0;
+    results.summary.speed = speed_states(&results.cells, &native);
+}
+
+/// A round is in the slow state when its canary took more than this times the fast state.
+pub const SLOW_STATE_FACTOR: f64 = 1.3;
+
+/// The speed states of the run from the canary readings of the native cells (one per round of
+/// each filter group).
+fn speed_states(cells: &[Cell], native: &[String]) -> Option<crate::results::SpeedStates> {
+    let mut canary: Vec<f64> = cells
+        .iter()
+        .filter(|c| native.contains(&c.engine))
+        .filter_map(timed)
+        .flat_map(|s| s.rounds.canary_ns.iter().copied())
+        .filter(|v| *v > 0.0)
+        .collect();
+    if canary.is_empty() {
+        return None;
+    }
+    canary.sort_by(f64::total_cmp);
+    let fast = stats::quantile_of_sorted(&canary, 0.1);
+    let slow = canary
+        .iter()
+        .filter(|v| **v > SLOW_STATE_FACTOR * fast)
+        .count();
+    Some(crate::results::SpeedStates {
+        rounds: canary.len(),
+        fast_canary_ns: stats::round_to(fast, 1),
+        median_canary_ns: stats::round_to(stats::quantile_of_sorted(&canary, 0.5), 1),
+        slow_share: stats::round_to(slow as f64 / canary.len() as f64, 4),
+    })
+}
+
+/// The comparisons of one cell with its baseline, one value per round.
+#[derive(Default)]
+struct CellSeries {
+    /// Wall-time ratio to native.
+    ratio: Option<PairedSeries>,
+    /// Thread-CPU-time ratio to native.
+    cpu: Option<PairedSeries>,
+    /// Ratio above the host floor.
+    above_floor: Option<PairedSeries>,
+    /// Wall time above the host floor, ns.
+    time_above_floor: Option<PairedSeries>,
+    /// The baseline ran at other times (no pairing possible): the old ratio of medians.
+    unpaired: Option<Unpaired>,
+}
+
+/// Round series of a cell and of a baseline that did not run next to it.
+struct Unpaired {
+    wall: Vec<f64>,
+    base_wall: Vec<f64>,
+    cpu: Vec<f64>,
+    base_cpu: Vec<f64>,
 }
 
 type Key = (String, String);
 
-fn fill_ratios(cells: &mut [Cell], native: &[String]) {
-    let is_native = |c: &Cell| native.contains(&c.engine);
-    // Baseline rounds (native) and fastest wasm engine per (filter, workload).
-    let mut baselines: BTreeMap<Key, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    let mut fastest: BTreeMap<Key, (f64, Vec<f64>)> = BTreeMap::new();
-    for cell in cells.iter() {
-        let (Some(steady), Some(median)) = (
-            cell.steady.as_ref(),
-            cell.steady.as_ref().and_then(|s| s.median),
-        ) else {
-            continue;
-        };
-        let key = (cell.filter.clone(), cell.workload.clone());
-        if is_native(cell) {
-            baselines.insert(
-                key,
-                (steady.rounds.p50_ns.clone(), steady.rounds.cpu_ns.clone()),
-            );
-        } else if fastest
-            .get(&key)
-            .is_none_or(|(best, _)| median.value < *best)
-        {
-            fastest.insert(key, (median.value, steady.rounds.p50_ns.clone()));
-        }
-    }
-    for cell in cells.iter_mut() {
-        cell.ratio_to_native = None;
-        cell.verdict_vs_native = None;
-        cell.cpu_ratio_to_native = None;
-        cell.ratio_to_fastest = None;
-        cell.noisy = false;
-        let seed = cell_seed(cell);
-        let key = (cell.filter.clone(), cell.workload.clone());
-        let native_cell = native.contains(&cell.engine);
-        let Some(steady) = cell.steady.as_ref() else {
-            continue;
-        };
-        if !native_cell {
-            // Native code of the same source; a filter in a language without a native build
-            // (AssemblyScript) is compared with the Rust filter's native code instead, which ran
-            // at another time (its rounds are resampled independently).
-            let (base, language) = catalog::split_language(&cell.filter);
-            let baseline = match baselines.get(&key) {
-                Some(b) => Some((b, true)),
-                None if language != Language::Rust => baselines
+fn timed(cell: &Cell) -> Option<&Steady> {
+    cell.steady.as_ref().filter(|s| !s.rounds.is_empty())
+}
+
+/// The baseline of a non-native cell: native code of the same source, or for a language with
+/// no native build (AssemblyScript), the Rust filter's native code.
+fn baseline_of<'c>(cell: &Cell, natives: &BTreeMap<Key, &'c Cell>) -> Option<&'c Cell> {
+    let key = (cell.filter.clone(), cell.workload.clone());
+    natives.get(&key).copied().or_else(|| {
+        let (base, language) = catalog::split_language(&cell.filter);
+        (language != Language::Rust)
+            .then(|| {
+                natives
                     .get(&(base.to_owned(), cell.workload.clone()))
-                    .map(|b| (b, false)),
-                None => None,
+                    .copied()
+            })
+            .flatten()
+    })
+}
+
+/// The values of `other` at the rounds of `own` (aligned by block and round id); NaN where
+/// `other` has no such round.
+fn aligned(own: &Steady, other: &Steady, values: &[f64]) -> Vec<f64> {
+    let index: BTreeMap<(u32, u32), usize> = other
+        .rounds
+        .keys()
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (k, i))
+        .collect();
+    own.rounds
+        .keys()
+        .iter()
+        .map(|k| index.get(k).map_or(f64::NAN, |&i| values[i]))
+        .collect()
+}
+
+/// Per-round ratios `a / b` of two cells measured in the same rounds (aligned by block and
+/// round id; the rounds of a filter's languages are shared), `None` when they share no round.
+/// Not adjacent slices, so less tightly paired than a cell with its own baseline.
+pub fn aligned_ratios(a: &Cell, b: &Cell) -> Option<PairedSeries> {
+    let (own, other) = (timed(a)?, timed(b)?);
+    let base = aligned(own, other, &other.rounds.p50_ns);
+    let series = PairedSeries::ratios(&own.rounds.p50_ns, &base, &own.rounds.blocks());
+    (!series.is_empty()).then_some(series)
+}
+
+fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
+    let natives: BTreeMap<Key, &Cell> = cells
+        .iter()
+        .filter(|c| native.contains(&c.engine) && timed(c).is_some())
+        .map(|c| ((c.filter.clone(), c.workload.clone()), c))
+        .collect();
+    let floors: BTreeMap<Key, &Cell> = cells
+        .iter()
+        .filter(|c| c.engine == FLOOR_ENGINE && timed(c).is_some())
+        .map(|c| ((c.filter.clone(), c.workload.clone()), c))
+        .collect();
+    cells
+        .iter()
+        .map(|cell| {
+            let mut out = CellSeries::default();
+            let (Some(own), false) = (timed(cell), native.contains(&cell.engine)) else {
+                return out;
             };
-            if let Some(((wall, cpu), paired)) = baseline {
-                let ratio = if paired {
-                    stats::ratio_estimate
+            let Some(base_cell) = baseline_of(cell, &natives) else {
+                return out;
+            };
+            let Some(base) = timed(base_cell) else {
+                return out;
+            };
+            let r = &own.rounds;
+            let blocks = r.blocks();
+            let (base_p50, base_cpu) = if r.is_paired() {
+                // Adjacent slices of this round.
+                let cpu = if r.baseline_cpu_ns.len() == r.len() {
+                    r.baseline_cpu_ns.clone()
                 } else {
-                    stats::ratio_estimate_independent
+                    vec![f64::NAN; r.len()]
                 };
-                cell.ratio_to_native =
-                    ratio(&steady.rounds.p50_ns, wall, seed).map(|e| e.rounded(4));
-                cell.cpu_ratio_to_native =
-                    ratio(&steady.rounds.cpu_ns, cpu, seed ^ 7).map(|e| e.rounded(4));
+                (r.baseline_p50_ns.clone(), cpu)
+            } else if r.keys() == base.rounds.keys() && base_cell.filter == cell.filter {
+                // Files from before adjacent pairs: the same round of an interleaved run.
+                (base.rounds.p50_ns.clone(), base.rounds.cpu_ns.clone())
+            } else {
+                out.unpaired = Some(Unpaired {
+                    wall: r.p50_ns.clone(),
+                    base_wall: base.rounds.p50_ns.clone(),
+                    cpu: r.cpu_ns.clone(),
+                    base_cpu: base.rounds.cpu_ns.clone(),
+                });
+                return out;
+            };
+            out.ratio = Some(PairedSeries::ratios(&r.p50_ns, &base_p50, &blocks));
+            out.cpu = Some(PairedSeries::ratios(&r.cpu_ns, &base_cpu, &blocks));
+            let floor = floors
+                .get(&(base_cell.filter.clone(), cell.workload.clone()))
+                .and_then(|f| timed(f));
+            if let Some(floor) = floor
+                && cell.engine != FLOOR_ENGINE
+            {
+                let floor_p50 = aligned(own, floor, &floor.rounds.p50_ns);
+                out.above_floor = Some(PairedSeries::ratios_above(
+                    &r.p50_ns, &base_p50, &floor_p50, &blocks,
+                ));
+                out.time_above_floor =
+                    Some(PairedSeries::differences(&r.p50_ns, &floor_p50, &blocks));
             }
-            if let Some((_, best)) = fastest.get(&key) {
-                cell.ratio_to_fastest =
-                    stats::ratio_estimate(&steady.rounds.p50_ns, best, seed).map(|e| e.rounded(4));
-            }
-        }
-        cell.verdict_vs_native = cell.ratio_to_native.as_ref().map(Verdict::of_ratio);
-        let wide = |e: &Option<Estimate>| {
-            e.as_ref()
-                .is_some_and(|e| e.relative_half_width() > NOISY_RATIO_HALF_WIDTH)
+            out
+        })
+        .collect()
+}
+
+fn fill_cells(cells: &mut [Cell], series: &[CellSeries]) {
+    // Ratios to the fastest WebAssembly engine: per round, the cell's paired ratio over the
+    // fastest cell's paired ratio (both against native in the same round).
+    let mut fastest: BTreeMap<Key, usize> = BTreeMap::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let Some(ratio) = series[i].ratio.as_ref().filter(|s| !s.is_empty()) else {
+            continue;
         };
-        cell.noisy = steady.round_cv > NOISY_ROUND_CV || wide(&cell.ratio_to_native);
+        if is_calibration(&cell.engine) {
+            continue;
+        }
+        let key = (cell.filter.clone(), cell.workload.clone());
+        let median = stats::median(&ratio.values);
+        let better = fastest.get(&key).is_none_or(|&j| {
+            series[j]
+                .ratio
+                .as_ref()
+                .is_some_and(|s| median < stats::median(&s.values))
+        });
+        if better {
+            fastest.insert(key, i);
+        }
     }
-    fill_instruction_ratios(cells, native);
+    let tested = |s: &Option<PairedSeries>, null: f64, seed: u64| {
+        s.as_ref()
+            .and_then(|s| stats::median_of_series(s, null, seed))
+    };
+    for (i, cell) in cells.iter_mut().enumerate() {
+        let seed = cell_seed(cell);
+        let s = &series[i];
+        let ratio: Option<Tested> = match &s.unpaired {
+            Some(u) => {
+                stats::ratio_estimate_independent(&u.wall, &u.base_wall, seed).map(|estimate| {
+                    Tested {
+                        estimate,
+                        p_value: 1.0,
+                    }
+                })
+            }
+            None => tested(&s.ratio, 1.0, seed),
+        };
+        cell.ratio_to_native = ratio.map(|t| t.estimate.rounded(4));
+        cell.ratio_p_value = ratio.map(|t| stats::round_to(t.p_value, 5));
+        cell.cpu_ratio_to_native = match &s.unpaired {
+            Some(u) => stats::ratio_estimate_independent(&u.cpu, &u.base_cpu, seed ^ 7),
+            None => tested(&s.cpu, 1.0, seed ^ 7).map(|t| t.estimate),
+        }
+        .map(|e| e.rounded(4));
+        cell.ratio_above_floor =
+            tested(&s.above_floor, 1.0, seed ^ 11).map(|t| t.estimate.rounded(4));
+        cell.time_above_floor_ns =
+            tested(&s.time_above_floor, 0.0, seed ^ 13).map(|t| t.estimate.rounded(1));
+        let key = (cell.filter.clone(), cell.workload.clone());
+        cell.ratio_to_fastest = fastest.get(&key).and_then(|&j| {
+            let (own, best) = (s.ratio.as_ref()?, series[j].ratio.as_ref()?);
+            if own.blocks != best.blocks {
+                return None;
+            }
+            let relative = PairedSeries::ratios(&own.values, &best.values, &own.blocks);
+            stats::median_of_series(&relative, 1.0, seed ^ 17).map(|t| t.estimate.rounded(4))
+        });
+    }
+}
+
+/// Verdicts (equivalence margin, Benjamini–Hochberg over the run's engine cells), the noise
+/// threshold from the A/A cells, A/A precision per group, `noisy`, `implausible` and
+/// `unreliable`. Returns the precision table and the noise threshold.
+fn flag_cells(cells: &mut [Cell], native: &[String]) -> (Vec<AaSummary>, f64) {
+    let precision: Vec<AaSummary> = cells
+        .iter()
+        .filter(|c| c.engine == AA_ENGINE)
+        .filter_map(|c| {
+            let ratio = c.ratio_to_native?;
+            Some(AaSummary {
+                filter: c.filter.clone(),
+                workload: c.workload.clone(),
+                ratio,
+                unreliable: ratio.low > 1.0 + AA_TOLERANCE || ratio.high < 1.0 - AA_TOLERANCE,
+            })
+        })
+        .collect();
+    let mut half_widths: Vec<f64> = precision
+        .iter()
+        .map(|a| a.ratio.relative_half_width())
+        .collect();
+    half_widths.sort_by(f64::total_cmp);
+    let threshold = if half_widths.is_empty() {
+        MIN_NOISE_THRESHOLD
+    } else {
+        (2.0 * stats::quantile_of_sorted(&half_widths, 0.5)).max(MIN_NOISE_THRESHOLD)
+    };
+    let threshold = stats::round_to(threshold, 4);
+    let under_test = |c: &Cell| !native.contains(&c.engine) && !is_calibration(&c.engine);
+    let tested: Vec<usize> = (0..cells.len())
+        .filter(|&i| under_test(&cells[i]) && cells[i].ratio_p_value.is_some())
+        .collect();
+    let p: Vec<f64> = tested
+        .iter()
+        .filter_map(|&i| cells[i].ratio_p_value)
+        .collect();
+    let discoveries = stats::benjamini_hochberg(&p, stats::FALSE_DISCOVERY_RATE);
+    let mut discovery = vec![false; cells.len()];
+    for (k, &i) in tested.iter().enumerate() {
+        discovery[i] = discoveries[k];
+    }
+    for (i, cell) in cells.iter_mut().enumerate() {
+        let calibration = is_calibration(&cell.engine);
+        cell.verdict_vs_native = cell.ratio_to_native.as_ref().map(|r| {
+            if calibration {
+                Verdict::of_ratio(r)
+            } else {
+                Verdict::judge(r, discovery[i])
+            }
+        });
+        cell.noisy = !calibration
+            && cell
+                .ratio_to_native
+                .is_some_and(|r| r.relative_half_width() > threshold);
+        cell.implausible = match cell.ratio_to_native {
+            Some(r) if under_test(cell) && r.high < 1.0 => Some(
+                if workloads::LARGE_BODY_WORKLOADS.contains(&cell.workload.as_str()) {
+                    "faster than native code of the same source: on bodies of 256 KiB and more, \
+                     an allocator effect (a linear memory keeps its pages; native malloc takes \
+                     other paths for blocks this large), not a faster engine"
+                        .to_owned()
+                } else {
+                    "faster than native code of the same source, which an engine cannot be: \
+                     treat this cell's figures as a measurement problem"
+                        .to_owned()
+                },
+            ),
+            _ => None,
+        };
+        cell.unreliable = precision
+            .iter()
+            .any(|a| a.unreliable && a.filter == cell.filter && a.workload == cell.workload);
+    }
+    (precision, threshold)
 }
 
 fn fill_instruction_ratios(cells: &mut [Cell], native: &[String]) {
@@ -153,25 +416,11 @@ fn fill_instruction_ratios(cells: &mut [Cell], native: &[String]) {
     }
 }
 
-/// Per (filter, engine) and per engine geometric means of the ratio to native, each with an
-/// interval that resamples the rounds of all its cells together.
-fn summarize(cells: &[Cell], native: &[String]) -> Summary {
-    let timed = |c: &Cell| {
-        c.steady
-            .as_ref()
-            .is_some_and(|s| !s.rounds.p50_ns.is_empty())
-    };
-    let baseline = |filter: &str, workload: &str| {
-        cells
-            .iter()
-            .find(|c| {
-                native.contains(&c.engine)
-                    && c.filter == filter
-                    && c.workload == workload
-                    && timed(c)
-            })
-            .and_then(|c| c.steady.as_ref())
-    };
+/// Per (filter, engine) and per engine geometric means of the ratio to native (and above the
+/// floor), each with an interval from one bootstrap over all their series. Sweep points are
+/// left out (they are scaling curves); an engine's headline counts the Rust filters only (the
+/// other languages repeat noop and headers and have their own comparison).
+fn summarize(cells: &[Cell], series: &[CellSeries], native: &[String]) -> Summary {
     let mut engines: Vec<&str> = Vec::new();
     let mut filters: Vec<&str> = Vec::new();
     for c in cells {
@@ -182,52 +431,62 @@ fn summarize(cells: &[Cell], native: &[String]) -> Summary {
             filters.push(&c.filter);
         }
     }
-    let pairs_of = |engine: &str, filter: Option<&str>| -> Vec<(&[f64], &[f64])> {
+    type Pick = fn(&CellSeries) -> Option<&PairedSeries>;
+    let of = |engine: &str, filter: &str, pick: Pick| -> Vec<&PairedSeries> {
         cells
             .iter()
-            .filter(|c| c.engine == engine && filter.is_none_or(|f| c.filter == f) && timed(c))
-            .filter_map(|c| {
-                let own = c.steady.as_ref()?;
-                let base = baseline(&c.filter, &c.workload)?;
-                Some((own.rounds.p50_ns.as_slice(), base.rounds.p50_ns.as_slice()))
+            .zip(series)
+            .filter(|(c, _)| {
+                c.engine == engine && c.filter == filter && !workloads::is_sweep_point(&c.workload)
             })
+            .filter_map(|(_, s)| pick(s).filter(|s| !s.is_empty()))
             .collect()
     };
+    let ratio: Pick = |s| s.ratio.as_ref();
+    let above: Pick = |s| s.above_floor.as_ref();
     let mut summary = Summary::default();
-    for &engine in engines.iter().filter(|e| !native.iter().any(|n| n == *e)) {
-        let mut per_filter: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut filter_tests = Vec::new();
+    for &engine in engines
+        .iter()
+        .filter(|e| !native.iter().any(|n| n == *e) && **e != FLOOR_ENGINE)
+    {
+        let mut per_filter = Vec::new();
+        let mut per_filter_above = Vec::new();
         for &filter in &filters {
-            let pairs = pairs_of(engine, Some(filter));
+            let pairs = of(engine, filter, ratio);
             let seed = stats::seed_for(&["filter-geomean", filter, engine]);
-            let Some(ratio) = stats::geomean_ratio_estimate(&pairs, seed) else {
+            let Some(tested) = stats::nested_geomean(std::slice::from_ref(&pairs), seed) else {
                 continue;
             };
+            let pairs_above = of(engine, filter, above);
+            let ratio_above = stats::nested_geomean(std::slice::from_ref(&pairs_above), seed ^ 1)
+                .map(|t| t.estimate.rounded(4));
+            filter_tests.push(tested.p_value);
             summary.filters.push(FilterSummary {
                 filter: filter.to_owned(),
                 engine: engine.to_owned(),
-                ratio_to_native: ratio.rounded(4),
-                verdict: Verdict::of_ratio(&ratio),
+                ratio_to_native: tested.estimate.rounded(4),
+                ratio_above_floor: ratio_above,
+                verdict: Verdict::Inconclusive,
                 workloads: pairs.len(),
             });
-            // The filter's geometric mean per round, as one series, so each filter weighs the
-            // same in the engine's aggregate whatever its number of workloads. The engine's
-            // aggregate is over the Rust filters only: the versions in other languages would
-            // count noop and headers several times (they have their own comparison).
-            if catalog::split_language(filter).1 == Language::Rust {
-                per_filter.push(per_round_geomean(&pairs));
+            if catalog::split_language(filter).1 == Language::Rust && engine != AA_ENGINE {
+                per_filter.push(pairs);
+                per_filter_above.push(pairs_above);
             }
         }
-        let pairs: Vec<(&[f64], &[f64])> = per_filter
-            .iter()
-            .map(|(a, b)| (a.as_slice(), b.as_slice()))
-            .collect();
+        if engine == AA_ENGINE {
+            continue;
+        }
         let seed = stats::seed_for(&["engine-geomean", engine]);
-        if let Some(ratio) = stats::geomean_ratio_estimate(&pairs, seed) {
+        if let Some(tested) = stats::nested_geomean(&per_filter, seed) {
             summary.engines.push(EngineSummary {
                 engine: engine.to_owned(),
-                geomean_ratio_to_native: ratio.rounded(4),
-                verdict: Verdict::of_ratio(&ratio),
-                filters: pairs.len(),
+                geomean_ratio_to_native: tested.estimate.rounded(4),
+                geomean_ratio_above_floor: stats::nested_geomean(&per_filter_above, seed ^ 1)
+                    .map(|t| t.estimate.rounded(4)),
+                verdict: Verdict::judge(&tested.estimate, tested.p_value <= 0.05),
+                filters: per_filter.len(),
                 noisy_cells: cells
                     .iter()
                     .filter(|c| c.engine == engine && c.noisy)
@@ -235,22 +494,14 @@ fn summarize(cells: &[Cell], native: &[String]) -> Summary {
             });
         }
     }
+    // Filter verdicts are many: the same false-discovery control as the cells'.
+    let discoveries = stats::benjamini_hochberg(&filter_tests, stats::FALSE_DISCOVERY_RATE);
+    for (f, discovery) in summary.filters.iter_mut().zip(discoveries) {
+        f.verdict = if f.engine == AA_ENGINE {
+            Verdict::of_ratio(&f.ratio_to_native)
+        } else {
+            Verdict::judge(&f.ratio_to_native, discovery)
+        };
+    }
     summary
-}
-
-/// Collapses several (cell, baseline) round series into one pair of series whose per-round
-/// ratio is the geometric mean of the cells' per-round ratios (baseline normalized to 1).
-fn per_round_geomean(pairs: &[(&[f64], &[f64])]) -> (Vec<f64>, Vec<f64>) {
-    let rounds = pairs
-        .iter()
-        .map(|(a, b)| a.len().min(b.len()))
-        .min()
-        .unwrap_or(0);
-    let series = (0..rounds)
-        .map(|r| {
-            let log_sum: f64 = pairs.iter().map(|(a, b)| (a[r] / b[r]).ln()).sum();
-            (log_sum / pairs.len() as f64).exp()
-        })
-        .collect();
-    (series, vec![1.0; rounds])
 }

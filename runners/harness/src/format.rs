@@ -44,6 +44,7 @@ pub fn verdict(v: Verdict) -> &'static str {
         Verdict::Faster => "faster",
         Verdict::Slower => "slower",
         Verdict::Inconclusive => "inconclusive",
+        Verdict::Equivalent => "within ±5%",
     }
 }
 

@@ -1,27 +1,36 @@
-//! Steady-state measurement of the stream lifecycle.
+//! Steady-state measurement of the stream lifecycle, in pairs adjacent in time.
 //!
-//! Every cell is warmed up, then the cells are run in rounds: each round visits every cell in a
-//! fresh random order for a fixed time slice, so drift of a shared machine (other tenants, CPU
-//! frequency) hits all engines alike instead of whichever happened to run last. Each lifecycle
-//! is timed on its own (one sample per request, as a proxy sees it); the cost of reading the
-//! clock, measured at start, is subtracted from every sample. Each round also records the
-//! thread's CPU time, which time stolen by other processes does not inflate.
+//! This machine (and any shared one) changes speed by up to 1.8x from one second to the next,
+//! so a comparison means something only between slices that ran back to back. Every compared
+//! cell has a *baseline* (native code of the same filter and workload); each round, every cell
+//! runs one short slice (a few ms) immediately next to one slice of its baseline, in a random
+//! A/B order, and the pair's two medians become one paired observation. The baseline's own
+//! figures pool all of its slices of the round. Each lifecycle is timed on its own (one sample
+//! per request); the cost of reading the clock, measured at start, is subtracted. Each round
+//! also times a fixed CPU-bound *canary* loop, which records the machine's speed state.
+//!
+//! Rounds are grouped into *blocks*: at each block boundary every cell gets a fresh module
+//! load and instance (new heap and JIT code placement), so the intervals, which resample blocks
+//! and then rounds, cover what changes between processes and not only between rounds.
 
 use crate::results::RoundSeries;
 use crate::stats::{self, TimeHistogram};
 use filterbench_host::{FilterError, FilterInstance, HttpExchange};
+use rand::RngExt;
 use rand::seq::SliceRandom;
 use std::time::{Duration, Instant};
 
 /// How long and how often to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MeasureSettings {
-    /// Untimed run time per cell before measuring.
+    /// Untimed run time per cell before measuring (and, a quarter of it, after each renewal).
     pub warmup: Duration,
-    /// Number of interleaved rounds (the unit of every confidence interval).
+    /// Number of rounds (the unit of every confidence interval).
     pub rounds: u32,
-    /// Time per cell per round.
+    /// Time per cell slice; a paired cell runs one slice per round, next to one of its baseline.
     pub slice: Duration,
+    /// Blocks of rounds; every cell is reloaded and re-instantiated between blocks.
+    pub blocks: u32,
     /// Instances created per (filter, engine) for the start-up phases and memory.
     pub phase_samples: u32,
     /// Compilations per (filter, engine) for the compile phase.
@@ -29,23 +38,32 @@ pub struct MeasureSettings {
 }
 
 impl MeasureSettings {
-    /// `--quick`: a first look, about 0.1 s per cell.
+    /// `--quick`: a first look, about 0.1 s per compared cell.
     pub const QUICK: Self = Self {
         warmup: Duration::from_millis(20),
-        rounds: 10,
-        slice: Duration::from_millis(8),
+        rounds: 20,
+        slice: Duration::from_millis(2),
+        blocks: 2,
         phase_samples: 5,
         compile_samples: 1,
     };
 
-    /// The default: about 0.75 s per cell, 30 rounds.
+    /// The default: about 0.7 s per compared cell (half of it its baseline's slices), 100
+    /// rounds in 4 blocks.
     pub const STANDARD: Self = Self {
         warmup: Duration::from_millis(100),
-        rounds: 30,
-        slice: Duration::from_millis(20),
+        rounds: 100,
+        slice: Duration::from_millis(3),
+        blocks: 4,
         phase_samples: 20,
         compile_samples: 3,
     };
+
+    /// The block of round `round` (0-based).
+    pub fn block_of(&self, round: u32) -> u32 {
+        let blocks = self.blocks.clamp(1, self.rounds.max(1));
+        round * blocks / self.rounds.max(1)
+    }
 }
 
 /// Thread CPU time of the calling thread, ns.
@@ -62,18 +80,35 @@ pub fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Makes a fresh started instance of a cell's module (after a trap).
+/// Makes a fresh started instance of a cell's module: after a trap (as Envoy restarts a VM),
+/// and at each block boundary (a fresh load of the module as well).
 pub type Respawn<'a> = Box<dyn FnMut() -> Result<Box<dyn FilterInstance>, FilterError> + 'a>;
 
 /// Traps a cell may take (each followed by a fresh instance) before it is given up.
 pub const MAX_TRAPS: u32 = 20;
 
+/// What one slice of a cell measured.
+#[derive(Clone, Copy, Debug)]
+struct SliceStat {
+    /// Median wall time of the slice's lifecycles, ns.
+    median_ns: f64,
+    /// Thread CPU time per lifecycle, ns.
+    cpu_ns: f64,
+    /// When the slice started, ms since the measurement began.
+    started_ms: f64,
+}
+
 /// One cell being measured: a started instance and the exchange it serves.
 pub struct TimedCell<'a> {
     /// The instance (discarded if it fails).
     pub instance: Option<Box<dyn FilterInstance>>,
-    /// Makes a replacement after a trap, as Envoy restarts a VM; `None`: the cell stops.
+    /// Makes a replacement after a trap; `None`: the cell stops at its first trap.
     respawn: Option<Respawn<'a>>,
+    /// Makes a replacement from a fresh load of the module at each block boundary; `None`:
+    /// the instance is kept for the whole measurement.
+    renew: Option<Respawn<'a>>,
+    /// Index (among the cells given to [`measure`]) of the cell this one is paired with.
+    pub baseline: Option<usize>,
     /// Callbacks that trapped during measurement (each cost its instance).
     pub traps: u32,
     /// The exchange pushed through it.
@@ -84,7 +119,14 @@ pub struct TimedCell<'a> {
     pub rounds: RoundSeries,
     /// The error that stopped this cell, if any.
     pub error: Option<FilterError>,
+    /// The round's samples so far (all of the round's slices).
     round_samples: Vec<u64>,
+    /// Thread CPU time of the round's slices, ns, and their lifecycles.
+    round_cpu: (u64, u64),
+    /// The round's first slice.
+    first_slice: Option<SliceStat>,
+    /// The baseline's slice next to this cell's slice in this round.
+    paired: Option<SliceStat>,
 }
 
 impl<'a> TimedCell<'a> {
@@ -93,12 +135,17 @@ impl<'a> TimedCell<'a> {
         Self {
             instance: Some(instance),
             respawn: None,
+            renew: None,
+            baseline: None,
             traps: 0,
             exchange,
             histogram: stats::new_histogram(),
             rounds: RoundSeries::default(),
             error: None,
             round_samples: Vec::new(),
+            round_cpu: (0, 0),
+            first_slice: None,
+            paired: None,
         }
     }
 
@@ -106,6 +153,18 @@ impl<'a> TimedCell<'a> {
     /// [`MAX_TRAPS`] times).
     pub fn with_respawn(mut self, respawn: Respawn<'a>) -> Self {
         self.respawn = Some(respawn);
+        self
+    }
+
+    /// At each block boundary the instance is replaced by one from `renew` (a fresh load).
+    pub fn with_renew(mut self, renew: Respawn<'a>) -> Self {
+        self.renew = Some(renew);
+        self
+    }
+
+    /// Pairs this cell with the cell at `baseline`.
+    pub fn paired_with(mut self, baseline: usize) -> Self {
+        self.baseline = Some(baseline);
         self
     }
 
@@ -129,99 +188,130 @@ impl<'a> TimedCell<'a> {
         }
     }
 
-    /// Runs lifecycles until `slice` is over (at least one); when `record` is true, keeps the
-    /// samples and appends one round. After a trap the next sample runs on a fresh instance (the
-    /// trapping lifecycle is not a sample); a round whose cell could not go on is dropped.
-    fn run_for(&mut self, slice: Duration, record: bool, overhead_ns: u64) {
+    /// Replaces the instance by a fresh load (block boundary); a failure stops the cell.
+    fn renew(&mut self) {
         if self.instance.is_none() {
             return;
         }
-        self.round_samples.clear();
-        let cpu_start = thread_cpu_ns();
-        let deadline = Instant::now() + slice;
-        loop {
-            let Some(instance) = self.instance.as_mut() else {
-                return;
-            };
-            let start = Instant::now();
-            let result = instance.run_stream(self.exchange);
-            let end = Instant::now();
-            match result {
-                Err(error) => self.failed(error),
-                Ok(()) if record => {
-                    let ns = end.duration_since(start).as_nanos() as u64;
-                    self.round_samples.push(ns.saturating_sub(overhead_ns));
+        if let Some(renew) = self.renew.as_mut() {
+            match renew() {
+                Ok(instance) => self.instance = Some(instance),
+                Err(error) => {
+                    self.instance = None;
+                    self.error = Some(error);
                 }
-                Ok(()) => {}
             }
-            if end >= deadline && (!record || !self.round_samples.is_empty()) {
+        }
+    }
+
+    /// Runs lifecycles for `duration` untimed.
+    fn warm_up(&mut self, duration: Duration) {
+        let deadline = Instant::now() + duration;
+        while let Some(instance) = self.instance.as_mut() {
+            // Timing discards forwarded body bytes (a copy only conformance checks need).
+            instance.state().stream.discard_forwarded = true;
+            let now = Instant::now();
+            if let Err(error) = instance.run_stream_started(self.exchange, now) {
+                self.failed(error);
+            }
+            if now >= deadline {
                 break;
             }
         }
-        if !record {
-            return;
+    }
+
+    /// Runs lifecycles until `slice` is over (at least one sample), keeps the samples for the
+    /// round and returns the slice's statistics. After a trap the next sample runs on a fresh
+    /// instance (the trapping lifecycle is not a sample). `None` when the cell cannot go on.
+    fn run_slice(
+        &mut self,
+        slice: Duration,
+        overhead_ns: u64,
+        epoch: Instant,
+    ) -> Option<SliceStat> {
+        self.instance.as_mut()?.state().stream.discard_forwarded = true;
+        let first = self.round_samples.len();
+        let cpu_start = thread_cpu_ns();
+        let started = Instant::now();
+        let deadline = started + slice;
+        loop {
+            let instance = self.instance.as_mut()?;
+            let start = Instant::now();
+            let result = instance.run_stream_started(self.exchange, start);
+            let end = Instant::now();
+            match result {
+                Err(error) => self.failed(error),
+                Ok(()) => {
+                    let ns = end.duration_since(start).as_nanos() as u64;
+                    self.round_samples.push(ns.saturating_sub(overhead_ns));
+                }
+            }
+            if end >= deadline && self.round_samples.len() > first {
+                break;
+            }
         }
         let cpu_ns = thread_cpu_ns().saturating_sub(cpu_start);
-        let count = self.round_samples.len() as u64;
+        let samples = &mut self.round_samples[first..];
+        let count = samples.len() as u64;
+        samples.sort_unstable();
+        let median_ns = if count % 2 == 1 {
+            samples[samples.len() / 2] as f64
+        } else {
+            let upper = samples.len() / 2;
+            (samples[upper - 1] + samples[upper]) as f64 / 2.0
+        };
+        self.round_cpu.0 += cpu_ns;
+        self.round_cpu.1 += count;
+        let stat = SliceStat {
+            median_ns,
+            cpu_ns: (cpu_ns as f64 / count as f64 - overhead_ns as f64).max(0.0),
+            started_ms: started.duration_since(epoch).as_secs_f64() * 1e3,
+        };
+        self.first_slice.get_or_insert(stat);
+        Some(stat)
+    }
+
+    /// Closes the round: appends one entry to [`Self::rounds`] if the cell ran in it (a paired
+    /// cell only if its baseline ran next to it).
+    fn finish_round(&mut self, round: u32, block: u32, canary_ns: f64, overhead_ns: u64) {
+        let first = self.first_slice.take();
+        let paired = self.paired.take();
+        let (cpu_ns, count) = std::mem::take(&mut self.round_cpu);
+        let Some(first) = first else {
+            self.round_samples.clear();
+            return;
+        };
+        if self.baseline.is_some() && paired.is_none() {
+            self.round_samples.clear();
+            return;
+        }
         for &ns in &self.round_samples {
             self.histogram.saturating_record(ns.max(1));
         }
         let [p50, p90, p99, p999] = stats::round_percentiles(&mut self.round_samples);
-        let rounds = &mut self.rounds;
-        rounds.lifecycles.push(count);
-        rounds.p50_ns.push(p50);
-        rounds.p90_ns.push(p90);
-        rounds.p99_ns.push(p99);
-        rounds.p999_ns.push(p999);
-        let per_lifecycle = (cpu_ns as f64 / count as f64 - overhead_ns as f64).max(0.0);
-        rounds.cpu_ns.push(stats::round_to(per_lifecycle, 1));
-    }
-}
-
-/// Pins the calling thread to one CPU (Linux `sched_setaffinity`) for as long as the guard
-/// lives, then restores the previous affinity. Migrations between cores (and landing on the core
-/// that takes the interrupts) showed up as whole rounds running at a different speed.
-pub struct CpuPin {
-    previous: Option<libc::cpu_set_t>,
-}
-
-impl CpuPin {
-    /// The CPU pinned to by default: the last one (CPU 0 usually takes the most interrupts).
-    pub fn default_cpu() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get()) - 1
-    }
-
-    /// Pins the calling thread to `cpu`; `None` (no pinning) when the kernel refuses.
-    pub fn to(cpu: usize) -> Option<Self> {
-        // SAFETY: cpu_set_t is plain data; the calls only read/write the sets passed.
-        unsafe {
-            let mut previous: libc::cpu_set_t = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::cpu_set_t>();
-            if libc::sched_getaffinity(0, size, &mut previous) != 0 {
-                return None;
-            }
-            if !libc::CPU_ISSET(cpu, &previous) {
-                return None;
-            }
-            let mut only: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut only);
-            if libc::sched_setaffinity(0, size, &only) != 0 {
-                return None;
-            }
-            Some(Self {
-                previous: Some(previous),
-            })
-        }
-    }
-}
-
-impl Drop for CpuPin {
-    fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            // SAFETY: restores the set read in `to`.
-            unsafe {
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &previous);
-            }
+        self.round_samples.clear();
+        let r = &mut self.rounds;
+        r.lifecycles.push(count);
+        // A paired cell ran one slice this round: its round median is that slice's.
+        r.p50_ns.push(if paired.is_some() {
+            first.median_ns
+        } else {
+            p50
+        });
+        r.p90_ns.push(p90);
+        r.p99_ns.push(p99);
+        r.p999_ns.push(p999);
+        let per_lifecycle = (cpu_ns as f64 / count.max(1) as f64 - overhead_ns as f64).max(0.0);
+        r.cpu_ns.push(stats::round_to(per_lifecycle, 1));
+        r.round.push(round);
+        r.block.push(block);
+        r.started_ms.push(stats::round_to(first.started_ms, 3));
+        r.canary_ns.push(stats::round_to(canary_ns, 1));
+        if let Some(paired) = paired {
+            r.baseline_p50_ns.push(paired.median_ns);
+            r.baseline_cpu_ns.push(stats::round_to(paired.cpu_ns, 1));
+            r.baseline_started_ms
+                .push(stats::round_to(paired.started_ms, 3));
         }
     }
 }
@@ -239,30 +329,114 @@ pub fn timer_overhead_ns() -> u64 {
     samples[samples.len() / 2]
 }
 
-/// Warms up and measures every cell, interleaved. `progress(done, total)` is called after each
-/// cell slice.
+/// Iterations of the canary loop: about 20-40 µs on a current x86 core.
+const CANARY_ITERATIONS: u64 = 20_000;
+
+/// Times a fixed, dependency-chained integer loop that touches no memory, ns: a reading of
+/// the machine's speed state (it moves only when the CPU itself runs slower).
+pub fn canary_ns() -> f64 {
+    let start = Instant::now();
+    let mut x = std::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
+    for i in 0..CANARY_ITERATIONS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = x.wrapping_add(i);
+    }
+    std::hint::black_box(x);
+    start.elapsed().as_nanos() as f64
+}
+
+/// Warms up and measures every cell. Each round visits the paired cells in a fresh random
+/// order; each runs one slice right next to one slice of its baseline, in a random A/B order.
+/// Cells without a baseline that are no one's baseline run one slice alone. `progress(done,
+/// total)` is called after each step.
 pub fn measure(
     cells: &mut [TimedCell<'_>],
     settings: &MeasureSettings,
     overhead_ns: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) {
-    let total = (cells.len() as u64) * (settings.rounds as u64 + 1);
+    let is_baseline: Vec<bool> = (0..cells.len())
+        .map(|i| cells.iter().any(|c| c.baseline == Some(i)))
+        .collect();
+    let steps: Vec<usize> = (0..cells.len()).filter(|&i| !is_baseline[i]).collect();
+    let total = (cells.len() as u64) + steps.len() as u64 * settings.rounds as u64;
     let mut done = 0;
     progress(done, total);
     for cell in cells.iter_mut() {
-        cell.run_for(settings.warmup, false, overhead_ns);
+        cell.warm_up(settings.warmup);
         done += 1;
         progress(done, total);
     }
-    let mut order: Vec<usize> = (0..cells.len()).collect();
+    let epoch = Instant::now();
+    let mut order = steps.clone();
     let mut rng = rand::rng();
-    for _ in 0..settings.rounds {
+    let mut block = 0;
+    for round in 0..settings.rounds {
+        if settings.block_of(round) != block {
+            block = settings.block_of(round);
+            for cell in cells.iter_mut() {
+                cell.renew();
+                cell.warm_up(settings.warmup / 4);
+            }
+        }
+        let canary = canary_ns();
         order.shuffle(&mut rng);
         for &i in &order {
-            cells[i].run_for(settings.slice, true, overhead_ns);
+            match cells[i].baseline {
+                Some(b) if cells[b].instance.is_some() => {
+                    let own = if rng.random::<bool>() {
+                        let own = cells[i].run_slice(settings.slice, overhead_ns, epoch);
+                        let base = cells[b].run_slice(settings.slice, overhead_ns, epoch);
+                        own.zip(base)
+                    } else {
+                        let base = cells[b].run_slice(settings.slice, overhead_ns, epoch);
+                        let own = cells[i].run_slice(settings.slice, overhead_ns, epoch);
+                        own.zip(base)
+                    };
+                    cells[i].paired = own.map(|(_, base)| base);
+                }
+                _ => {
+                    cells[i].run_slice(settings.slice, overhead_ns, epoch);
+                }
+            }
             done += 1;
             progress(done, total);
         }
+        for cell in cells.iter_mut() {
+            cell.finish_round(round, block, canary, overhead_ns);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_fall_into_equal_blocks() {
+        let settings = MeasureSettings {
+            rounds: 10,
+            blocks: 4,
+            ..MeasureSettings::QUICK
+        };
+        let blocks: Vec<u32> = (0..10).map(|r| settings.block_of(r)).collect();
+        assert_eq!(blocks, [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]);
+        let one = MeasureSettings {
+            rounds: 3,
+            blocks: 9,
+            ..MeasureSettings::QUICK
+        };
+        assert_eq!(
+            (0..3).map(|r| one.block_of(r)).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn the_canary_takes_measurable_time() {
+        let t = canary_ns();
+        assert!(t > 0.0 && t.is_finite(), "{t}");
     }
 }

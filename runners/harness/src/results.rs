@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Version of the schema written by this build.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Outcome of the conformance check of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub enum Conformance {
     /// No expectation was stated (a user's own module): the stream ran, its effects (see
     /// `observed`) are the same as on the reference engine, and the cell was timed.
     Observed,
+    /// Not a filter run: the host floor (the lifecycle with no guest), timed to measure the
+    /// host's own per-stream work; nothing to check.
+    Calibration,
 }
 
 /// One (filter, engine, workload) combination.
@@ -60,10 +63,30 @@ pub struct Cell {
     /// workload (1 for that engine itself; null for native).
     #[serde(default)]
     pub ratio_to_fastest: Option<Estimate>,
-    /// Whether the numbers of this cell are too unsteady to trust to 3%: rounds vary by more
-    /// than 5% (CV of round medians) or the ratio's interval is wider than ±3%.
+    /// Two-sided bootstrap p-value of `ratio_to_native` against 1 (before the run-wide
+    /// Benjamini–Hochberg correction that `verdict_vs_native` applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_p_value: Option<f64>,
+    /// The cell's cost above the host floor over native's: `(cell − floor) ÷ (native − floor)`
+    /// per round (both in the same round), median over rounds, 95% interval. What the engine
+    /// adds, with the host's own per-stream work taken out of both sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_above_floor: Option<Estimate>,
+    /// Median wall time above the host floor of the same round, ns, 95% interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_above_floor_ns: Option<Estimate>,
+    /// Whether this cell's ratio interval is wider than the run's noise threshold (twice the
+    /// median half-width of the run's A/A intervals, at least 2%): its figures are imprecise.
     #[serde(default)]
     pub noisy: bool,
+    /// Why this figure cannot be taken at face value (a WebAssembly cell faster than native
+    /// code of the same source); shown in tables, never turned into a finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implausible: Option<String>,
+    /// Set when the A/A interval of this cell's filter and workload excludes 1 by more than
+    /// 2%: the run could not tell native code from itself there, so its ratios are unreliable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreliable: bool,
     /// Instructions per lifecycle counted under callgrind (`--measure instructions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionCount>,
@@ -118,17 +141,84 @@ pub struct RoundSeries {
     pub p999_ns: Vec<f64>,
     /// Thread CPU time of the round divided by its lifecycles, ns.
     pub cpu_ns: Vec<f64>,
+    /// Round id of each entry (0-based, in run order; ids repeat across the runs of a merged
+    /// file, whose blocks differ). Cells of one filter measured together share round ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round: Vec<u32>,
+    /// Block of each round: the instance (and module load) that served it. Blocks are the
+    /// outer level of every bootstrap; a merged file numbers the blocks of each run anew.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block: Vec<u32>,
+    /// When the cell's (first) slice of the round started, ms since its measurement began.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub started_ms: Vec<f64>,
+    /// The canary loop's time at the start of the round, ns: the machine's speed state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary_ns: Vec<f64>,
+    /// For a paired cell: its baseline's median in the slice right next to this cell's, ns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_p50_ns: Vec<f64>,
+    /// For a paired cell: its baseline's thread CPU time per lifecycle in that slice, ns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_cpu_ns: Vec<f64>,
+    /// For a paired cell: when that baseline slice started, ms (as `started_ms`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_started_ms: Vec<f64>,
 }
 
 impl RoundSeries {
-    /// Appends the rounds of `other` (a later run of the same cell).
-    pub fn extend(&mut self, other: &RoundSeries) {
+    /// Appends the rounds of `other` (a later run of the same cell), numbering its blocks from
+    /// `block_offset` (the same offset for every cell of that run keeps their rounds aligned).
+    pub fn extend(&mut self, other: &RoundSeries, block_offset: u32) {
+        let offset = block_offset;
         self.lifecycles.extend(&other.lifecycles);
         self.p50_ns.extend(&other.p50_ns);
         self.p90_ns.extend(&other.p90_ns);
         self.p99_ns.extend(&other.p99_ns);
         self.p999_ns.extend(&other.p999_ns);
         self.cpu_ns.extend(&other.cpu_ns);
+        self.block.extend(other.block.iter().map(|b| b + offset));
+        self.round.extend(&other.round);
+        self.started_ms.extend(&other.started_ms);
+        self.canary_ns.extend(&other.canary_ns);
+        self.baseline_p50_ns.extend(&other.baseline_p50_ns);
+        self.baseline_cpu_ns.extend(&other.baseline_cpu_ns);
+        self.baseline_started_ms.extend(&other.baseline_started_ms);
+    }
+
+    /// Number of rounds.
+    pub fn len(&self) -> usize {
+        self.p50_ns.len()
+    }
+
+    /// Whether there are no rounds.
+    pub fn is_empty(&self) -> bool {
+        self.p50_ns.is_empty()
+    }
+
+    /// Whether each round holds a paired observation (this cell and its baseline back to back).
+    pub fn is_paired(&self) -> bool {
+        !self.p50_ns.is_empty() && self.baseline_p50_ns.len() == self.p50_ns.len()
+    }
+
+    /// The (block, round id) of each entry (`(0, index)` for files written before both were
+    /// recorded): the key that aligns the rounds of cells measured together.
+    pub fn keys(&self) -> Vec<(u32, u32)> {
+        let blocks = self.blocks();
+        if self.round.len() == self.p50_ns.len() {
+            blocks.into_iter().zip(self.round.iter().copied()).collect()
+        } else {
+            blocks.into_iter().zip(0..).collect()
+        }
+    }
+
+    /// The block of each round (all one block for files written before blocks existed).
+    pub fn blocks(&self) -> Vec<u32> {
+        if self.block.len() == self.p50_ns.len() {
+            self.block.clone()
+        } else {
+            vec![0; self.p50_ns.len()]
+        }
     }
 }
 
@@ -264,6 +354,34 @@ impl EngineRecord {
         }
     }
 
+    /// The records of the calibration cells every run with native code has: the host floor
+    /// and native code's A/A twin.
+    pub fn calibration_records() -> [Self; 2] {
+        let record = |name: &str, family: &str, compiler: &str, description: &str| Self {
+            name: name.to_owned(),
+            family: family.to_owned(),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            compiler: Some(compiler.to_owned()),
+            options: Vec::new(),
+            description: description.to_owned(),
+            unavailable: None,
+        };
+        [
+            record(
+                filterbench_host::FLOOR_ENGINE,
+                "calibration",
+                "none",
+                "host floor: the same stream lifecycle with callbacks that return at once, no guest",
+            ),
+            record(
+                crate::analysis::AA_ENGINE,
+                "calibration",
+                "native",
+                "A/A: a second, independent instance of native code, compared with native code",
+            ),
+        ]
+    }
+
     /// The record of an engine that was asked for but cannot run here.
     pub fn unavailable(name: &str, reason: &str) -> Self {
         Self {
@@ -301,6 +419,12 @@ pub struct Settings {
     /// The CPU the measuring thread was pinned to (null when pinning was refused).
     #[serde(default)]
     pub pinned_cpu: Option<u32>,
+    /// Why the measuring thread could not be pinned (null when it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinning_error: Option<String>,
+    /// Blocks of rounds per run: every cell got a fresh module load and instance per block.
+    #[serde(default)]
+    pub blocks: u32,
 }
 
 fn one() -> u32 {
@@ -352,6 +476,44 @@ pub struct Summary {
     pub engines: Vec<EngineSummary>,
     /// Per (filter, engine): geometric mean over the filter's workloads of the ratio to native.
     pub filters: Vec<FilterSummary>,
+    /// The run's precision: the A/A ratio (native code against itself) per filter and workload.
+    #[serde(default)]
+    pub precision: Vec<AaSummary>,
+    /// Relative half-width of a ratio's interval above which a cell is flagged noisy.
+    #[serde(default)]
+    pub noise_threshold: f64,
+    /// The machine's speed states during the run, from the canary timed each round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<SpeedStates>,
+}
+
+/// The machine's speed during a run, read from the canary loop timed at the start of every
+/// round. Flagged, not corrected: adjacent pairs cancel the speed state, and this says how
+/// often the machine was slow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpeedStates {
+    /// Rounds with a canary reading.
+    pub rounds: usize,
+    /// The fast state: 10th percentile of the canary, ns.
+    pub fast_canary_ns: f64,
+    /// Median canary, ns.
+    pub median_canary_ns: f64,
+    /// Share of rounds whose canary took more than 1.3 times the fast state (slow state).
+    pub slow_share: f64,
+}
+
+/// The A/A comparison of one filter and workload: native code against a second, independent
+/// native instance, measured like every other cell. Its interval should contain 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AaSummary {
+    /// Filter name.
+    pub filter: String,
+    /// Workload name.
+    pub workload: String,
+    /// The A/A ratio with its 95% interval.
+    pub ratio: Estimate,
+    /// Whether the interval excludes 1 by more than 2% (the group's ratios are unreliable).
+    pub unreliable: bool,
 }
 
 impl Summary {
@@ -372,8 +534,12 @@ impl Summary {
 pub struct EngineSummary {
     /// Engine configuration name.
     pub engine: String,
-    /// Geometric mean over filters of each filter's ratio to native, with a 95% interval.
+    /// Geometric mean over filters of each filter's ratio to native, with a 95% interval
+    /// (each filter weighs the same; sweeps and other languages left out).
     pub geomean_ratio_to_native: Estimate,
+    /// The same geometric mean of the ratios above the host floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geomean_ratio_above_floor: Option<Estimate>,
     /// What the interval says.
     pub verdict: Verdict,
     /// Filters included.
@@ -389,8 +555,11 @@ pub struct FilterSummary {
     pub filter: String,
     /// Engine configuration name.
     pub engine: String,
-    /// Geometric mean over workloads of the ratio to native, with a 95% interval.
+    /// Geometric mean over workloads (sweeps left out) of the ratio to native, 95% interval.
     pub ratio_to_native: Estimate,
+    /// The same geometric mean of the ratios above the host floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_above_floor: Option<Estimate>,
     /// What the interval says.
     pub verdict: Verdict,
     /// Workloads included.
@@ -404,7 +573,8 @@ pub fn write_atomic(path: &Path, results: &Results) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_vec_pretty(results).map_err(std::io::Error::other)?;
+    // Compact: the per-round series make a pretty-printed file several times larger.
+    let json = serde_json::to_vec(results).map_err(std::io::Error::other)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -2,6 +2,7 @@
 //! filter, then measure every conformant cell interleaved, and assemble `Results`.
 //! A cell that fails never stops the others.
 
+use crate::analysis::AA_ENGINE;
 use crate::artifacts::{self, BuildError};
 use crate::catalog::{self, FilterSpec};
 use crate::conformance;
@@ -11,10 +12,12 @@ use crate::phases;
 use crate::results::{
     Cell, Conformance, EngineRecord, ModuleRecord, Results, SCHEMA_VERSION, Settings, Steady, Tool,
 };
-use crate::{analysis, stats};
+use crate::{analysis, stats, sys};
 use filterbench_host::{
-    Engine, FilterError, FilterInstance, LoadedModule, ModuleSource, PluginSpec,
+    Engine, FLOOR_ENGINE, FilterError, FilterInstance, FloorInstance, LoadedModule, ModuleSource,
+    PluginSpec,
 };
+use std::rc::Rc;
 
 /// A filter to run: its catalog entry and the artifacts to load.
 #[derive(Clone, Debug)]
@@ -264,7 +267,12 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         verdict_vs_native: None,
         cpu_ratio_to_native: None,
         ratio_to_fastest: None,
+        ratio_p_value: None,
+        ratio_above_floor: None,
+        time_above_floor_ns: None,
         noisy: false,
+        implausible: None,
+        unreliable: false,
         instructions: None,
         instructions_error: None,
         traps: 0,
@@ -357,9 +365,9 @@ pub fn run_resumable(
     // Everything timed (phases and steady state) runs on one CPU.
     let infos: Vec<_> = engines.iter().map(|e| e.engine.info()).collect();
     let mut environment = environment::fingerprint(&infos, 0);
-    let cpu = measure::CpuPin::default_cpu();
-    let pin = measure::CpuPin::to(cpu);
-    let pinned_cpu = pin.as_ref().map(|_| cpu as u32);
+    let pin = sys::CpuPin::last_allowed();
+    let pinned_cpu = pin.as_ref().ok().map(|p| p.cpu);
+    let pinning_error = pin.as_ref().err().cloned();
     let overhead_ns = measure::timer_overhead_ns();
     environment.timer_overhead_ns = overhead_ns;
     let engine_records = infos
@@ -370,6 +378,14 @@ pub fn run_resumable(
                 .unavailable
                 .iter()
                 .map(|(name, reason)| EngineRecord::unavailable(name, reason)),
+        )
+        .chain(
+            engines
+                .iter()
+                .any(|e| e.is_native)
+                .then(EngineRecord::calibration_records)
+                .into_iter()
+                .flatten(),
         )
         .collect();
     let mut results = Results {
@@ -390,6 +406,8 @@ pub fn run_resumable(
             phase_samples: settings.measure.phase_samples,
             measure: vec!["time".to_owned()],
             pinned_cpu,
+            pinning_error,
+            blocks: settings.measure.blocks,
         },
         cells: Vec::new(),
         phases: Vec::new(),
@@ -402,34 +420,44 @@ pub fn run_resumable(
 
     // The skeleton first: the output is known writable, and a watchdog has something to extend.
     on_progress(&results);
-    for subject in subjects {
-        let workloads: Vec<&catalog::Workload> = all_workloads
-            .iter()
-            .filter(|w| runs_on(subject, &settings.workloads, w))
-            .collect();
+    for group in language_groups(subjects) {
+        let workloads_of = |subject: &Subject| -> Vec<&catalog::Workload> {
+            all_workloads
+                .iter()
+                .filter(|w| runs_on(subject, &settings.workloads, w))
+                .collect()
+        };
         if let Some(previous) = previous
-            && already_done(previous, subject, &engine_names, &workloads)
+            && group
+                .iter()
+                .all(|s| already_done(previous, s, &engine_names, &workloads_of(s)))
         {
-            let name = subject.filter.name;
-            results.cells.extend(
-                previous
-                    .cells
-                    .iter()
-                    .filter(|c| c.filter == name && engine_names.contains(&c.engine.as_str()))
-                    .cloned(),
-            );
-            results.phases.extend(
-                previous
-                    .phases
-                    .iter()
-                    .filter(|p| p.filter == name && engine_names.contains(&p.engine.as_str()))
-                    .cloned(),
-            );
+            for subject in &group {
+                let name = subject.filter.name;
+                let kept = |engine: &str| {
+                    engine_names.contains(&engine) || analysis::is_calibration(engine)
+                };
+                results.cells.extend(
+                    previous
+                        .cells
+                        .iter()
+                        .filter(|c| c.filter == name && kept(&c.engine))
+                        .cloned(),
+                );
+                results.phases.extend(
+                    previous
+                        .phases
+                        .iter()
+                        .filter(|p| p.filter == name && engine_names.contains(&p.engine.as_str()))
+                        .cloned(),
+                );
+            }
             continue;
         }
-        run_subject(
-            subject,
-            &workloads,
+        let planned: Vec<(&Subject, Vec<&catalog::Workload>)> =
+            group.iter().map(|s| (*s, workloads_of(s))).collect();
+        run_group(
+            &planned,
             engines,
             settings,
             overhead_ns,
@@ -444,29 +472,148 @@ pub fn run_resumable(
     results
 }
 
-/// Checks and measures one filter on every engine, appending its cells and phases.
-fn run_subject(
-    subject: &Subject,
-    workloads: &[&catalog::Workload],
+/// The subjects in groups measured together: every language of one filter (`headers`,
+/// `headers@c`, `headers@assemblyscript`) in the same interleaved rounds, so a language is
+/// compared with Rust native code measured next to it. Groups keep the subjects' order.
+fn language_groups(subjects: &[Subject]) -> Vec<Vec<&Subject>> {
+    let mut groups: Vec<(&str, Vec<&Subject>)> = Vec::new();
+    for subject in subjects {
+        let base = catalog::split_language(subject.filter.name).0;
+        match groups.iter_mut().find(|(b, _)| *b == base) {
+            Some((_, group)) => group.push(subject),
+            None => groups.push((base, vec![subject])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// A cell that passed its checks and will be timed.
+struct Planned<'a> {
+    /// Index of its cell in `results.cells`.
+    index: usize,
+    instance: Box<dyn FilterInstance>,
+    /// Makes a fresh instance of the loaded module (after a trap).
+    respawn: measure::Respawn<'a>,
+    /// Makes a fresh instance of a fresh load (at a block boundary).
+    renew: measure::Respawn<'a>,
+    exchange: &'a filterbench_host::HttpExchange,
+    /// Filter and workload of the cell (to find its baseline).
+    filter: &'a str,
+    workload: &'a str,
+    native: bool,
+}
+
+/// The engine a checked cell ran on and its serialized artifact, if the engine makes one.
+type SlotLoad<'a> = (&'a EngineSlot, Option<Rc<Vec<u8>>>);
+
+/// A closure that loads the module afresh — from the engine's serialized artifact when it has
+/// one (fresh code placement without recompiling), else from source — and starts an instance.
+fn renewer<'a>(
+    engine: &'a dyn Engine,
+    source: &'a ModuleSource,
+    filter: &'a FilterSpec,
+    artifact: Option<Rc<Vec<u8>>>,
+) -> measure::Respawn<'a> {
+    Box::new(move || {
+        let module = match &artifact {
+            Some(bytes) => engine.load_serialized(source, bytes)?,
+            None => engine.load(source)?,
+        };
+        start_instance(module.as_ref(), filter)
+    })
+}
+
+/// Checks every subject of a group on every engine, then measures all their timed cells (and
+/// the host floor and A/A cells) in one interleaved measurement, each paired with its baseline.
+fn run_group(
+    group: &[(&Subject, Vec<&catalog::Workload>)],
     engines: &[EngineSlot],
     settings: &RunSettings,
     overhead_ns: u64,
     results: &mut Results,
     observe: &mut dyn FnMut(Event<'_>),
 ) {
-    let first_cell = results.cells.len();
+    let mut planned: Vec<Planned<'_>> = Vec::new();
+    for (subject, workloads) in group {
+        check_subject(
+            subject,
+            workloads,
+            engines,
+            settings,
+            results,
+            observe,
+            &mut planned,
+        );
+    }
+    // Baselines: native code of the same filter and workload; for a language without a native
+    // build, the Rust filter's native code of the same workload.
+    let native_index = |filter: &str, workload: &str| {
+        planned
+            .iter()
+            .position(|p| p.native && p.filter == filter && p.workload == workload)
+    };
+    let baselines: Vec<Option<usize>> = planned
+        .iter()
+        .map(|p| {
+            if p.native {
+                return None;
+            }
+            native_index(p.filter, p.workload).or_else(|| {
+                let base = catalog::split_language(p.filter).0;
+                native_index(base, p.workload)
+            })
+        })
+        .collect();
+    let filter_name = group.first().map_or("", |(s, _)| s.filter.name);
+    let (indices, mut timed_cells): (Vec<usize>, Vec<TimedCell<'_>>) = planned
+        .into_iter()
+        .zip(baselines)
+        .map(|(p, baseline)| {
+            let mut cell = TimedCell::new(p.instance, p.exchange)
+                .with_respawn(p.respawn)
+                .with_renew(p.renew);
+            if let Some(b) = baseline {
+                cell = cell.paired_with(b);
+            }
+            (p.index, cell)
+        })
+        .unzip();
+    measure::measure(
+        &mut timed_cells,
+        &settings.measure,
+        overhead_ns,
+        &mut |done, total| {
+            observe(Event::Measuring {
+                filter: filter_name,
+                done,
+                total,
+            })
+        },
+    );
+    record_measurements(results, indices, timed_cells);
+}
+
+/// Checks one filter on every engine, appending its cells and phases to `results` and the
+/// cells that may be timed to `planned`: every engine's, an A/A twin of native code and the
+/// host floor per workload.
+#[allow(clippy::too_many_arguments)]
+fn check_subject<'a>(
+    subject: &'a Subject,
+    workloads: &[&'a catalog::Workload],
+    engines: &'a [EngineSlot],
+    settings: &RunSettings,
+    results: &mut Results,
+    observe: &mut dyn FnMut(Event<'_>),
+    planned: &mut Vec<Planned<'a>>,
+) {
+    let filter = &subject.filter;
     let runaway = settings
         .preflight
         .as_ref()
         .and_then(|p| preflight(p, subject, workloads).map(|e| (p.0.info().name, e)));
-    #[allow(clippy::type_complexity)]
-    let mut timed: Vec<(
-        usize,
-        Box<dyn FilterInstance>,
-        std::rc::Rc<dyn LoadedModule>,
-        &filterbench_host::HttpExchange,
-    )> = Vec::new();
-    let mut checked: Vec<Checked<'_>> = Vec::new();
+    let mut checked: Vec<Checked<'a>> = Vec::new();
+    // Per checked cell: the engine slot it ran on (for fresh loads at block boundaries).
+    let mut slots: Vec<Option<SlotLoad<'a>>> = Vec::new();
     for slot in engines {
         // A language that compiles only to WebAssembly has no native cells at all (its ratios
         // are to the Rust filter's native code).
@@ -480,7 +627,7 @@ fn run_subject(
             && !is_metered(&slot.name)
         {
             for workload in workloads {
-                let mut cell = new_cell(&subject.filter, &slot.name, workload);
+                let mut cell = new_cell(filter, &slot.name, workload);
                 cell.conformance = Conformance::Error;
                 cell.error = Some(format!(
                     "not run: on {checker} (run first because {} cannot stop a callback that never returns) {error}",
@@ -494,64 +641,115 @@ fn run_subject(
                     exchange: &workload.exchange,
                     native: slot.is_native,
                 });
+                slots.push(None);
             }
             continue;
         }
         let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
         observe(Event::Phases {
-            filter: subject.filter.name,
+            filter: filter.name,
             engine: &slot.name,
         });
         results.phases.push(phases::measure(
             slot.engine.as_ref(),
             &subject.source,
-            &subject.filter,
+            filter,
             workloads.first().copied(),
             &load,
             &settings.measure,
         ));
-        let module: Result<std::rc::Rc<dyn LoadedModule>, FilterError> =
-            load.module.map(std::rc::Rc::from);
-        for workload in workloads {
-            let mut cell = new_cell(&subject.filter, &slot.name, workload);
-            let started = module
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|m| start_instance(m.as_ref(), &subject.filter));
-            let instance = match started {
-                Err(error) => {
-                    error_cell(&mut cell, &error);
-                    None
-                }
-                Ok(instance) => check_cell(&mut cell, instance, &subject.filter, workload),
-            };
-            checked.push(Checked {
-                cell,
-                instance,
-                module: module.as_ref().ok().cloned(),
-                exchange: &workload.exchange,
-                native: slot.is_native,
-            });
+        let module: Result<Rc<dyn LoadedModule>, FilterError> = load.module.map(Rc::from);
+        let artifact = module
+            .as_ref()
+            .ok()
+            .and_then(|m| m.serialize().ok())
+            .map(Rc::new);
+        // Native code also gets an A/A twin: a second, independent instance of the same
+        // library, checked and timed like any engine; its ratio to native is the run's precision.
+        let names: &[&str] = if slot.is_native {
+            &[slot.name.as_str(), AA_ENGINE]
+        } else {
+            &[slot.name.as_str()]
+        };
+        for (k, name) in names.iter().enumerate() {
+            for workload in workloads {
+                let mut cell = new_cell(filter, name, workload);
+                let started = module
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|m| start_instance(m.as_ref(), filter));
+                let instance = match started {
+                    Err(error) => {
+                        error_cell(&mut cell, &error);
+                        None
+                    }
+                    Ok(instance) => check_cell(&mut cell, instance, filter, workload),
+                };
+                checked.push(Checked {
+                    cell,
+                    instance,
+                    module: module.as_ref().ok().cloned(),
+                    exchange: &workload.exchange,
+                    native: slot.is_native && k == 0,
+                });
+                slots.push(Some((slot, artifact.clone())));
+            }
         }
     }
     compare_observations(&mut checked);
-    for Checked {
-        cell,
-        instance,
-        module,
-        exchange,
-        ..
-    } in checked
+    for (
+        Checked {
+            cell,
+            instance,
+            module,
+            exchange,
+            native,
+        },
+        slot,
+    ) in checked.into_iter().zip(slots)
     {
         observe(Event::Checked { cell: &cell });
-        if let (Some(instance), Some(module)) = (instance, module) {
-            timed.push((results.cells.len(), instance, module, exchange));
+        if let (Some(instance), Some(module), Some((slot, artifact))) = (instance, module, slot) {
+            planned.push(Planned {
+                index: results.cells.len(),
+                instance,
+                respawn: Box::new(move || start_instance(module.as_ref(), filter)),
+                renew: renewer(slot.engine.as_ref(), &subject.source, filter, artifact),
+                exchange,
+                filter: filter.name,
+                workload: workload_name(workloads, exchange),
+                native,
+            });
+        }
+        results.cells.push(cell);
+    }
+    // The host floor: the same lifecycle with no guest, next to native code of this filter.
+    let has_native = planned.iter().any(|p| p.native && p.filter == filter.name);
+    for workload in workloads.iter().filter(|_| has_native) {
+        let mut cell = new_cell(filter, FLOOR_ENGINE, workload);
+        cell.conformance = Conformance::Calibration;
+        let floor = move || -> Result<Box<dyn FilterInstance>, FilterError> {
+            let mut floor = FloorInstance::new(plugin_for(filter));
+            floor.start()?;
+            Ok(Box::new(floor))
+        };
+        if let Ok(instance) = floor() {
+            planned.push(Planned {
+                index: results.cells.len(),
+                instance,
+                respawn: Box::new(floor),
+                renew: Box::new(floor),
+                exchange: &workload.exchange,
+                filter: filter.name,
+                workload: workload.name,
+                native: false,
+            });
         }
         results.cells.push(cell);
     }
     for (engine, reason) in &settings.unavailable {
         for workload in workloads {
-            let mut cell = new_cell(&subject.filter, engine, workload);
+            let mut cell = new_cell(filter, engine, workload);
             cell.conformance = Conformance::Error;
             cell.error = Some(format!("engine '{engine}' is unavailable: {reason}"));
             cell.error_kind = Some("unavailable".to_owned());
@@ -559,32 +757,22 @@ fn run_subject(
             results.cells.push(cell);
         }
     }
-    debug_assert!(timed.iter().all(|(i, ..)| *i >= first_cell));
+}
 
-    let filter = &subject.filter;
-    let (indices, mut timed_cells): (Vec<usize>, Vec<TimedCell<'_>>) = timed
-        .into_iter()
-        .map(|(i, instance, module, exchange)| {
-            let respawn = move || start_instance(module.as_ref(), filter);
-            (
-                i,
-                TimedCell::new(instance, exchange).with_respawn(Box::new(respawn)),
-            )
-        })
-        .unzip();
-    measure::measure(
-        &mut timed_cells,
-        &settings.measure,
-        overhead_ns,
-        &mut |done, total| {
-            observe(Event::Measuring {
-                filter: subject.filter.name,
-                done,
-                total,
-            })
-        },
-    );
-    for (i, timed) in indices.into_iter().zip(timed_cells) {
+/// The name of the workload whose exchange is `exchange`.
+fn workload_name<'a>(
+    workloads: &[&'a catalog::Workload],
+    exchange: &filterbench_host::HttpExchange,
+) -> &'a str {
+    workloads
+        .iter()
+        .find(|w| std::ptr::eq(&w.exchange, exchange))
+        .map_or("", |w| w.name)
+}
+
+/// Stores what was measured into the cells.
+fn record_measurements(results: &mut Results, indices: Vec<usize>, timed: Vec<TimedCell<'_>>) {
+    for (i, timed) in indices.into_iter().zip(timed) {
         let cell = &mut results.cells[i];
         cell.traps = timed.traps;
         if let Some(error) = &timed.error {

@@ -223,17 +223,27 @@ pub const CONFIDENCE: f64 = 0.95;
 /// Percentile bootstrap: evaluates `statistic` on [`BOOTSTRAP_RESAMPLES`] resamples, each drawn
 /// by the statistic itself from a generator seeded with `seed`, and returns the central
 /// [`CONFIDENCE`] interval of the results. Non-finite statistics are skipped.
-pub fn bootstrap_interval(seed: u64, mut statistic: impl FnMut(&mut StdRng) -> f64) -> (f64, f64) {
+pub fn bootstrap_interval(seed: u64, statistic: impl FnMut(&mut StdRng) -> f64) -> (f64, f64) {
+    central_interval(&bootstrap_distribution(seed, statistic))
+}
+
+/// The finite values of `statistic` over [`BOOTSTRAP_RESAMPLES`] resamples, sorted.
+fn bootstrap_distribution(seed: u64, mut statistic: impl FnMut(&mut StdRng) -> f64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut values: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| statistic(&mut rng))
         .filter(|v| v.is_finite())
         .collect();
     values.sort_by(f64::total_cmp);
+    values
+}
+
+/// The central [`CONFIDENCE`] interval of sorted values.
+fn central_interval(sorted: &[f64]) -> (f64, f64) {
     let tail = (1.0 - CONFIDENCE) / 2.0;
     (
-        quantile_of_sorted(&values, tail),
-        quantile_of_sorted(&values, 1.0 - tail),
+        quantile_of_sorted(sorted, tail),
+        quantile_of_sorted(sorted, 1.0 - tail),
     )
 }
 
@@ -251,32 +261,9 @@ fn median_at(values: &[f64], indices: &[usize], buffer: &mut Vec<f64>) -> f64 {
     quantile_of_sorted(buffer, 0.5)
 }
 
-/// Median of per-round values with a bootstrap interval over rounds.
-pub fn median_estimate(rounds: &[f64], seed: u64) -> Option<Estimate> {
-    if rounds.is_empty() {
-        return None;
-    }
-    let (mut idx, mut buffer) = (Vec::new(), Vec::new());
-    let (low, high) = bootstrap_interval(seed, |rng| {
-        draw(rng, rounds.len(), &mut idx);
-        median_at(rounds, &idx, &mut buffer)
-    });
-    Some(Estimate {
-        value: median(rounds),
-        low,
-        high,
-    })
-}
-
-/// Ratio of medians `median(a) / median(b)` with a bootstrap interval. When both have the same
-/// number of rounds the rounds are paired (resampled together: round *r* of `a` and `b` ran
-/// back to back, so drift cancels); otherwise they are resampled independently.
-pub fn ratio_estimate(a: &[f64], b: &[f64], seed: u64) -> Option<Estimate> {
-    ratio_of_medians(a, b, a.len() == b.len(), seed)
-}
-
-/// [`ratio_estimate`] with `a` and `b` always resampled independently (for runs that were not
-/// interleaved, e.g. two results files).
+/// Ratio of medians `median(a) / median(b)` with `a` and `b` resampled independently: only for
+/// series that were not measured side by side (two results files, old files without pairs);
+/// every comparison within a run uses [`median_of_series`] of per-round paired ratios.
 pub fn ratio_estimate_independent(a: &[f64], b: &[f64], seed: u64) -> Option<Estimate> {
     ratio_of_medians(a, b, false, seed)
 }
@@ -304,38 +291,250 @@ fn ratio_of_medians(a: &[f64], b: &[f64], paired: bool, seed: u64) -> Option<Est
     Some(Estimate { value, low, high })
 }
 
-/// Geometric mean of several ratios of medians, `(median(aᵢ) / median(bᵢ))`, with a bootstrap
-/// interval that resamples the rounds of every pair together (all cells of a run share the same
-/// rounds). Pairs with fewer rounds than the longest reuse their rounds cyclically.
-pub fn geomean_ratio_estimate(pairs: &[(&[f64], &[f64])], seed: u64) -> Option<Estimate> {
-    let pairs: Vec<&(&[f64], &[f64])> = pairs
-        .iter()
-        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-        .collect();
-    if pairs.is_empty() {
+/// One series of per-round observations of a comparison (a paired ratio, a ratio above the
+/// floor, a time difference), with the block each round belongs to. Rounds whose observation
+/// is undefined (a zero or missing baseline) are left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedSeries {
+    /// One value per kept round.
+    pub values: Vec<f64>,
+    /// The block of each kept round (the outer level of the bootstrap).
+    pub blocks: Vec<u32>,
+}
+
+impl PairedSeries {
+    /// Keeps the finite values of `values` with their blocks.
+    pub fn new(values: impl IntoIterator<Item = f64>, blocks: &[u32]) -> Self {
+        let (values, blocks) = values
+            .into_iter()
+            .zip(blocks.iter().copied())
+            .filter(|(v, _)| v.is_finite())
+            .unzip();
+        Self { values, blocks }
+    }
+
+    /// Per-round ratios `a[r] / b[r]` (rounds with `b[r] <= 0` left out).
+    pub fn ratios(a: &[f64], b: &[f64], blocks: &[u32]) -> Self {
+        Self::new(
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| if *b > 0.0 { a / b } else { f64::NAN }),
+            blocks,
+        )
+    }
+
+    /// Per-round ratios above the floor, `(a[r] - f[r]) / (b[r] - f[r])` (rounds where the
+    /// baseline is not above the floor left out).
+    pub fn ratios_above(a: &[f64], b: &[f64], floor: &[f64], blocks: &[u32]) -> Self {
+        Self::new(
+            a.iter().zip(b).zip(floor).map(|((a, b), f)| {
+                if b - f > 0.0 {
+                    (a - f) / (b - f)
+                } else {
+                    f64::NAN
+                }
+            }),
+            blocks,
+        )
+    }
+
+    /// Per-round differences `a[r] - b[r]`.
+    pub fn differences(a: &[f64], b: &[f64], blocks: &[u32]) -> Self {
+        Self::new(a.iter().zip(b).map(|(a, b)| a - b), blocks)
+    }
+
+    /// Number of kept rounds.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether no round was kept.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// The rounds of a series grouped by block, for a two-level bootstrap: draw blocks with
+/// replacement, then rounds with replacement inside each drawn block.
+#[derive(Clone, Debug, PartialEq)]
+struct Clusters {
+    blocks: Vec<Vec<usize>>,
+}
+
+impl Clusters {
+    fn of(blocks: &[u32]) -> Self {
+        let mut ids: Vec<u32> = blocks.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        Self {
+            blocks: ids
+                .iter()
+                .map(|id| (0..blocks.len()).filter(|&i| blocks[i] == *id).collect())
+                .collect(),
+        }
+    }
+
+    fn draw(&self, rng: &mut StdRng, out: &mut Vec<usize>) {
+        out.clear();
+        let n = self.blocks.len();
+        for _ in 0..n {
+            let block = &self.blocks[rng.random_range(0..n)];
+            out.extend((0..block.len()).map(|_| block[rng.random_range(0..block.len())]));
+        }
+    }
+}
+
+/// Median of `values` at `indices` in O(n); `buffer` is scratch space.
+fn fast_median_at(values: &[f64], indices: &[usize], buffer: &mut Vec<f64>) -> f64 {
+    buffer.clear();
+    buffer.extend(indices.iter().map(|&i| values[i]));
+    fast_median(buffer)
+}
+
+/// Median of `values` in O(n) (reorders them); NaN when empty.
+fn fast_median(values: &mut [f64]) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let (_, upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        upper
+    } else {
+        let lower = values[..n / 2]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
+    }
+}
+
+/// An estimate of a ratio with its interval and the bootstrap's two-sided p-value for "the
+/// ratio is 1".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tested {
+    /// The estimate and its 95% interval.
+    pub estimate: Estimate,
+    /// Share of bootstrap statistics on the far side of 1, doubled (at least 1/resamples).
+    pub p_value: f64,
+}
+
+/// Percentile bootstrap that also returns the two-sided p-value against `null`.
+fn bootstrap_tested(
+    seed: u64,
+    null: f64,
+    statistic: impl FnMut(&mut StdRng) -> f64,
+) -> (f64, f64, f64) {
+    let values = bootstrap_distribution(seed, statistic);
+    let n = values.len().max(1) as f64;
+    let below = values.iter().filter(|v| **v <= null).count() as f64;
+    let above = values.iter().filter(|v| **v >= null).count() as f64;
+    let p = (2.0 * below.min(above) / n).clamp(1.0 / n, 1.0);
+    let (low, high) = central_interval(&values);
+    (low, high, p)
+}
+
+/// The median of one series' per-round values, with an interval from the two-level bootstrap
+/// (blocks, then rounds) and the p-value against `null`. This is the estimator of every
+/// cell-level comparison: the median of per-round paired ratios.
+pub fn median_of_series(series: &PairedSeries, null: f64, seed: u64) -> Option<Tested> {
+    if series.is_empty() {
         return None;
     }
-    let geomean = |ratios: &mut dyn Iterator<Item = f64>| {
-        let (sum, count) = ratios.fold((0.0, 0usize), |(s, c), r| (s + r.ln(), c + 1));
-        (sum / count as f64).exp()
-    };
-    let value = geomean(&mut pairs.iter().map(|(a, b)| median(a) / median(b)));
-    let n = pairs
+    let clusters = Clusters::of(&series.blocks);
+    let value = fast_median(&mut series.values.clone());
+    let (mut idx, mut buffer) = (Vec::new(), Vec::new());
+    let (low, high, p_value) = bootstrap_tested(seed, null, |rng| {
+        clusters.draw(rng, &mut idx);
+        fast_median_at(&series.values, &idx, &mut buffer)
+    });
+    Some(Tested {
+        estimate: Estimate { value, low, high },
+        p_value,
+    })
+}
+
+/// Geometric mean over groups of the geometric mean over each group's series of the series'
+/// median: a filter's ratio (one group, its workloads as series) or an engine's headline (one
+/// group per filter, each filter weighing the same). The interval resamples every series with
+/// the two-level bootstrap; series with the same blocks (cells measured in the same rounds) are
+/// resampled jointly, others independently.
+pub fn nested_geomean(groups: &[Vec<&PairedSeries>], seed: u64) -> Option<Tested> {
+    let groups: Vec<Vec<&PairedSeries>> = groups
         .iter()
-        .map(|(a, b)| a.len().max(b.len()))
+        .map(|g| g.iter().copied().filter(|s| !s.is_empty()).collect())
+        .filter(|g: &Vec<&PairedSeries>| !g.is_empty())
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    let combine = |medians: &mut dyn FnMut(usize, usize) -> f64| {
+        let mut outer = 0.0;
+        for (g, group) in groups.iter().enumerate() {
+            let inner: f64 = (0..group.len()).map(|s| medians(g, s).ln()).sum();
+            outer += inner / group.len() as f64;
+        }
+        (outer / groups.len() as f64).exp()
+    };
+    let value = combine(&mut |g, s| fast_median(&mut groups[g][s].values.clone()));
+    // One draw per distinct block layout per resample.
+    let mut designs: Vec<(&[u32], Clusters)> = Vec::new();
+    let design_of: Vec<Vec<usize>> = groups
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .map(|s| match designs.iter().position(|(b, _)| *b == s.blocks) {
+                    Some(i) => i,
+                    None => {
+                        designs.push((&s.blocks, Clusters::of(&s.blocks)));
+                        designs.len() - 1
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut draws: Vec<Vec<usize>> = vec![Vec::new(); designs.len()];
+    let mut buffer = Vec::new();
+    let (low, high, p_value) = bootstrap_tested(seed, 1.0, |rng| {
+        for (d, (_, clusters)) in designs.iter().enumerate() {
+            clusters.draw(rng, &mut draws[d]);
+        }
+        combine(&mut |g, s| {
+            fast_median_at(&groups[g][s].values, &draws[design_of[g][s]], &mut buffer)
+        })
+    });
+    value.is_finite().then_some(Tested {
+        estimate: Estimate { value, low, high },
+        p_value,
+    })
+}
+
+/// Benjamini–Hochberg: which of `p_values` are discoveries at false-discovery rate `q`.
+pub fn benjamini_hochberg(p_values: &[f64], q: f64) -> Vec<bool> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let cutoff = order
+        .iter()
+        .enumerate()
+        .filter(|(rank, i)| p_values[**i] <= q * (rank + 1) as f64 / m as f64)
+        .map(|(rank, _)| rank + 1)
         .max()
         .unwrap_or(0);
-    let (mut idx, mut buf_a, mut buf_b) = (Vec::new(), Vec::new(), Vec::new());
-    let (low, high) = bootstrap_interval(seed, |rng| {
-        draw(rng, n, &mut idx);
-        geomean(
-            &mut pairs
-                .iter()
-                .map(|(a, b)| median_at(a, &idx, &mut buf_a) / median_at(b, &idx, &mut buf_b)),
-        )
-    });
-    value.is_finite().then_some(Estimate { value, low, high })
+    let mut discovered = vec![false; m];
+    for &i in &order[..cutoff] {
+        discovered[i] = true;
+    }
+    discovered
 }
+
+/// Ratios within this relative margin of 1 are called equivalent (±5%: [1/1.05, 1.05]).
+pub const EQUIVALENCE_MARGIN: f64 = 0.05;
+
+/// False-discovery rate at which faster/slower verdicts are called across a run.
+pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
 
 /// What a ratio's confidence interval says about `a` compared with `b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,10 +546,29 @@ pub enum Verdict {
     Slower,
     /// The interval contains 1: the data cannot tell them apart.
     Inconclusive,
+    /// The whole interval lies within the equivalence margin around 1 (±5%): the same cost as
+    /// far as this run can tell.
+    Equivalent,
 }
 
 impl Verdict {
-    /// The verdict of a time ratio `a / b`.
+    /// The verdict of a ratio tested among many: `equivalent` when its whole interval lies
+    /// within [`EQUIVALENCE_MARGIN`] of 1; `faster`/`slower` when its interval excludes 1 and
+    /// it is a discovery after the multiplicity correction (`discovery`); else `inconclusive`.
+    pub fn judge(ratio: &Estimate, discovery: bool) -> Self {
+        let margin = 1.0 + EQUIVALENCE_MARGIN;
+        if ratio.low >= 1.0 / margin && ratio.high <= margin {
+            Self::Equivalent
+        } else if discovery && ratio.high < 1.0 {
+            Self::Faster
+        } else if discovery && ratio.low > 1.0 {
+            Self::Slower
+        } else {
+            Self::Inconclusive
+        }
+    }
+
+    /// The verdict of a time ratio `a / b` from its interval alone (no margin, no correction).
     pub fn of_ratio(ratio: &Estimate) -> Self {
         if ratio.high < 1.0 {
             Self::Faster
@@ -452,7 +670,9 @@ mod tests {
             let rounds: Vec<f64> = (0..20)
                 .map(|_| synthetic_round(&mut rng, true_median, 0.5, 1.0))
                 .collect();
-            let estimate = median_estimate(&rounds, trial).unwrap();
+            let estimate = median_of_series(&PairedSeries::new(rounds, &[0; 20]), 0.0, trial)
+                .unwrap()
+                .estimate;
             assert!(estimate.low <= estimate.value && estimate.value <= estimate.high);
             if estimate.low <= true_median && true_median <= estimate.high {
                 covered += 1;
@@ -478,41 +698,116 @@ mod tests {
             .iter()
             .map(|&d| synthetic_round(&mut rng, 500.0, 0.3, d))
             .collect();
-        let same = ratio_estimate(&a, &b, 1).unwrap();
-        assert_eq!(Verdict::of_ratio(&same), Verdict::Inconclusive, "{same:?}");
-        assert!((same.value - 1.0).abs() < 0.05, "{same:?}");
+        let blocks = [0u32; 20];
+        let same = median_of_series(&PairedSeries::ratios(&a, &b, &blocks), 1.0, 1).unwrap();
+        assert_eq!(
+            Verdict::of_ratio(&same.estimate),
+            Verdict::Inconclusive,
+            "{same:?}"
+        );
+        assert!((same.estimate.value - 1.0).abs() < 0.05, "{same:?}");
+        assert!(same.p_value > 0.05, "{same:?}");
 
         let slower: Vec<f64> = a.iter().map(|x| x * 2.0).collect();
-        let twice = ratio_estimate(&slower, &b, 1).unwrap();
+        let twice = median_of_series(&PairedSeries::ratios(&slower, &b, &blocks), 1.0, 1)
+            .unwrap()
+            .estimate;
         assert_eq!(Verdict::of_ratio(&twice), Verdict::Slower, "{twice:?}");
         assert!(twice.low > 1.8 && twice.high < 2.2, "{twice:?}");
-        let faster = ratio_estimate(&b, &slower, 1).unwrap();
+        let faster = median_of_series(&PairedSeries::ratios(&b, &slower, &blocks), 1.0, 1)
+            .unwrap()
+            .estimate;
         assert_eq!(Verdict::of_ratio(&faster), Verdict::Faster, "{faster:?}");
     }
 
     #[test]
-    fn pairing_rounds_cancels_drift_shared_by_both_cells() {
-        // Both cells suffer the same large drift; the paired interval stays narrow.
-        let drift: Vec<f64> = (0..20).map(|i| 1.0 + (i % 5) as f64 * 0.2).collect();
-        let a: Vec<f64> = drift.iter().map(|d| 300.0 * d).collect();
-        let b: Vec<f64> = drift.iter().map(|d| 100.0 * d).collect();
-        let paired = ratio_estimate(&a, &b, 3).unwrap();
-        assert!((paired.value - 3.0).abs() < 1e-9);
-        assert!(paired.high - paired.low < 1e-9, "{paired:?}");
-        let unpaired = ratio_estimate(&a, &b[..19], 3).unwrap();
-        assert!(unpaired.high - unpaired.low > 0.1, "{unpaired:?}");
+    fn paired_ratios_cancel_a_speed_state_that_switches_between_pairs() {
+        // The machine switches between two speeds 1.8x apart from pair to pair; each pair
+        // shares its state. The median of per-round ratios is exact; the ratio of medians
+        // is not.
+        let speed: Vec<f64> = (0..60)
+            .map(|i| if (i / 7) % 2 == 0 { 1.0 } else { 1.8 })
+            .collect();
+        let a: Vec<f64> = speed.iter().map(|s| 300.0 * s).collect();
+        let b: Vec<f64> = speed.iter().map(|s| 100.0 * s).collect();
+        let blocks: Vec<u32> = (0..60).map(|i| i / 15).collect();
+        let t = median_of_series(&PairedSeries::ratios(&a, &b, &blocks), 1.0, 1).unwrap();
+        assert!((t.estimate.value - 3.0).abs() < 1e-9, "{t:?}");
+        assert!(t.estimate.high - t.estimate.low < 1e-9, "{t:?}");
+        assert!(t.p_value < 0.01);
+        // The same baseline measured at other times (another state pattern): the ratio of
+        // medians is far off.
+        let unpaired: Vec<f64> = (0..60)
+            .map(|i| 100.0 * if (i / 5) % 3 == 0 { 1.0 } else { 1.8 })
+            .collect();
+        assert!((median(&a) / median(&unpaired) - 3.0).abs() > 0.5);
     }
 
     #[test]
-    fn geometric_mean_of_ratios_and_its_interval() {
-        let a1 = [200.0; 10];
-        let b1 = [100.0; 10];
-        let a2 = [800.0; 10];
-        let b2 = [100.0; 10];
-        let g = geomean_ratio_estimate(&[(&a1, &b1), (&a2, &b2)], 5).unwrap();
-        assert!((g.value - 4.0).abs() < 1e-9, "{g:?}");
-        assert!((g.low - 4.0).abs() < 1e-9 && (g.high - 4.0).abs() < 1e-9);
-        assert!(geomean_ratio_estimate(&[], 5).is_none());
+    fn the_two_level_bootstrap_widens_intervals_when_blocks_differ() {
+        let mut rng = StdRng::seed_from_u64(5);
+        // Four blocks whose levels differ by a few percent (as processes do), noise inside.
+        let level = [1.00, 1.04, 0.97, 1.02];
+        let values: Vec<f64> = (0..100)
+            .map(|i| level[i / 25] * (1.0 + 0.002 * (rng.random::<f64>() - 0.5)))
+            .collect();
+        let blocks: Vec<u32> = (0..100).map(|i| (i / 25) as u32).collect();
+        let clustered = median_of_series(&PairedSeries::new(values.clone(), &blocks), 1.0, 3)
+            .unwrap()
+            .estimate;
+        let flat = median_of_series(&PairedSeries::new(values, &[0; 100]), 1.0, 3)
+            .unwrap()
+            .estimate;
+        assert!(
+            clustered.high - clustered.low > 3.0 * (flat.high - flat.low),
+            "{clustered:?} vs {flat:?}"
+        );
+    }
+
+    #[test]
+    fn nested_geomean_weighs_groups_equally() {
+        let blocks = [0u32; 5];
+        let two = PairedSeries::new([2.0; 5], &blocks);
+        let eight = PairedSeries::new([8.0; 5], &blocks);
+        let one = PairedSeries::new([1.0; 5], &blocks);
+        // Group 1: geomean(2, 8) = 4; group 2: 1 → overall 2.
+        let t = nested_geomean(&[vec![&two, &eight], vec![&one]], 9).unwrap();
+        assert!((t.estimate.value - 2.0).abs() < 1e-9, "{t:?}");
+        assert!(nested_geomean(&[], 9).is_none());
+    }
+
+    #[test]
+    fn benjamini_hochberg_controls_discoveries() {
+        // Sorted: 0.001 <= 0.01, 0.012 <= 0.02, 0.031 > 0.03: two discoveries.
+        let p = [0.001, 0.2, 0.012, 0.031, 0.9];
+        assert_eq!(
+            benjamini_hochberg(&p, 0.05),
+            [true, false, true, false, false]
+        );
+        assert!(benjamini_hochberg(&[], 0.05).is_empty());
+    }
+
+    #[test]
+    fn verdicts_use_the_equivalence_margin() {
+        let e = |value, low, high| Estimate { value, low, high };
+        assert_eq!(
+            Verdict::judge(&e(1.01, 0.99, 1.03), false),
+            Verdict::Equivalent
+        );
+        assert_eq!(
+            Verdict::judge(&e(1.01, 0.99, 1.03), true),
+            Verdict::Equivalent
+        );
+        assert_eq!(Verdict::judge(&e(1.5, 1.4, 1.6), true), Verdict::Slower);
+        assert_eq!(
+            Verdict::judge(&e(1.5, 1.4, 1.6), false),
+            Verdict::Inconclusive
+        );
+        assert_eq!(Verdict::judge(&e(0.8, 0.7, 0.9), true), Verdict::Faster);
+        assert_eq!(
+            Verdict::judge(&e(1.0, 0.9, 1.1), true),
+            Verdict::Inconclusive
+        );
     }
 
     #[test]

@@ -150,6 +150,21 @@ const BODY_SWEEP: [(&str, usize); 6] = [
     ("body-1m", 1 << 20),
 ];
 
+/// Workloads whose bodies are 256 KiB or more. Earlier runs found WebAssembly cells faster
+/// than native code of the same source only on these: an allocator effect (a linear memory
+/// keeps its pages, while native code's `malloc` serves blocks this large by other paths), not
+/// an engine being faster than native code.
+pub const LARGE_BODY_WORKLOADS: [&str; 3] = ["post-1m", "body-256k", "body-1m"];
+
+/// Whether the workload named `name` is a point of a scaling sweep (sweeps are reported as
+/// curves, never folded into a filter's or an engine's headline ratio).
+pub fn is_sweep_point(name: &str) -> bool {
+    HEADER_SWEEP
+        .iter()
+        .chain(BODY_SWEEP.iter())
+        .any(|(point, _)| *point == name)
+}
+
 /// The workloads of sweep `group` (`headers` or `body`), smallest first.
 pub fn sweep(group: &str) -> Vec<Workload> {
     match group {

@@ -45,7 +45,11 @@ fn a_real_run_writes_schema_valid_results() {
         &mut |_| {},
     );
     let per_engine: usize = subjects.iter().map(|s| s.filter.workloads.len()).sum();
-    assert_eq!(results.cells.len(), per_engine * common::engines().len());
+    // Every engine, plus the host floor and native code's A/A twin.
+    assert_eq!(
+        results.cells.len(),
+        per_engine * (common::engines().len() + 2)
+    );
     assert!(
         results
             .cells

@@ -1,9 +1,9 @@
 //! The report's text and tables, independent of the output format.
 
 use crate::view::{self, View};
-use filterbench_harness::format;
 use filterbench_harness::results::{Conformance, Results};
 use filterbench_harness::stats::Verdict;
+use filterbench_harness::{analysis, format};
 
 /// A table: header and rows of plain text.
 #[derive(Clone, Debug, Default)]
@@ -81,77 +81,121 @@ fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_harness::
     results.cells.iter().filter(|c| c.steady.is_some())
 }
 
+/// At most five sentences, each stating only what its interval supports.
 fn findings(results: &Results) -> Vec<String> {
     let mut out = Vec::new();
     let engines = results.summary.engines_fastest_first();
+    let above = |e: &filterbench_harness::results::EngineSummary| {
+        e.geomean_ratio_above_floor
+            .as_ref()
+            .map_or(String::new(), |r| {
+                format!(" ({} above the host floor)", format::ratio_estimate(r))
+            })
+    };
     if let (Some(best), Some(worst)) = (engines.first(), engines.last()) {
         out.push(format!(
-            "Fastest engine overall: {} at {} the time of native code (geometric mean over {} filters, 95% CI); slowest: {} at {}.",
+            "Lowest cost: {} at {} the time of native code{}, geometric mean over {} filters (sweeps excluded, 95% CI); highest: {} at {}{}.",
             best.engine,
             format::ratio_estimate(&best.geomean_ratio_to_native),
+            above(best),
             best.filters,
             worst.engine,
             format::ratio_estimate(&worst.geomean_ratio_to_native),
+            above(worst),
         ));
     }
-    let timed: Vec<_> = timed_cells(results).collect();
+    let floor = results.cells.iter().find(|c| {
+        c.engine == analysis::FLOOR_ENGINE && c.filter == "noop" && c.workload == "get-small"
+    });
+    if let Some(floor) = floor
+        && let (Some(time), Some(share)) = (
+            floor.steady.as_ref().and_then(|s| s.median),
+            floor.ratio_to_native,
+        )
+    {
+        out.push(format!(
+            "The host's own per-request work (the lifecycle with no guest) takes {} on get-small, {:.0}% [{:.0}–{:.0}%] of native noop's time; every engine pays it, so ratios are also shown above it.",
+            format::ns_estimate(&time),
+            share.value * 100.0,
+            share.low * 100.0,
+            share.high * 100.0
+        ));
+    }
+    let aa = &results.summary.precision;
+    if !aa.is_empty() {
+        let containing = aa
+            .iter()
+            .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
+            .count();
+        let unreliable = aa.iter().filter(|a| a.unreliable).count();
+        out.push(format!(
+            "Precision: native code measured against a second instance of itself (A/A) came out 1 within its interval in {containing} of {} filter/workload groups{}; cells whose interval is wider than ±{:.1}% are marked noisy{}.",
+            aa.len(),
+            if unreliable > 0 {
+                format!(", and {unreliable} group(s) are marked unreliable (A/A off by more than 2%)")
+            } else {
+                String::new()
+            },
+            results.summary.noise_threshold * 100.0,
+            results.summary.speed.as_ref().map_or(String::new(), |s| format!(
+                "; {:.0}% of rounds ran with the machine in a slow state (canary loop over {:.1}x its fastest), which the adjacent pairs cancel",
+                s.slow_share * 100.0,
+                analysis::SLOW_STATE_FACTOR
+            ))
+        ));
+    }
+    let engine_cells: Vec<_> = timed_cells(results)
+        .filter(|c| c.verdict_vs_native.is_some() && !analysis::is_calibration(&c.engine))
+        .collect();
+    if !engine_cells.is_empty() {
+        let count = |v: Verdict| {
+            engine_cells
+                .iter()
+                .filter(|c| c.verdict_vs_native == Some(v))
+                .count()
+        };
+        out.push(format!(
+            "Of {} engine cells: {} slower than native, {} within ±5% of native, {} inconclusive, {} faster (verdicts at a 5% false-discovery rate over all cells).",
+            engine_cells.len(),
+            count(Verdict::Slower),
+            count(Verdict::Equivalent),
+            count(Verdict::Inconclusive),
+            count(Verdict::Faster),
+        ));
+    }
+    let implausible: Vec<_> = engine_cells
+        .iter()
+        .filter(|c| c.implausible.is_some())
+        .collect();
+    if !implausible.is_empty() {
+        let large = implausible
+            .iter()
+            .filter(|c| {
+                filterbench_harness::workloads::LARGE_BODY_WORKLOADS.contains(&c.workload.as_str())
+            })
+            .count();
+        out.push(format!(
+            "{} cell(s) came out faster than native code of the same source and are flagged implausible, not reported as findings ({} of them on bodies of 256 KiB and more, an allocator effect).",
+            implausible.len(),
+            large
+        ));
+    }
     let conformant = results
         .cells
         .iter()
         .filter(|c| matches!(c.conformance, Conformance::Pass | Conformance::Observed))
         .count();
-    out.push(format!(
-        "{} cells checked, {} conformant and timed, {} not conformant, {} errors or unavailable.",
-        results.cells.len(),
-        conformant,
-        results
-            .cells
-            .iter()
-            .filter(|c| c.conformance == Conformance::Fail)
-            .count(),
-        results
-            .cells
-            .iter()
-            .filter(|c| c.conformance == Conformance::Error)
-            .count(),
-    ));
-    let inconclusive: Vec<String> = timed
+    let failed = results
+        .cells
         .iter()
-        .filter(|c| c.verdict_vs_native == Some(Verdict::Inconclusive))
-        .map(|c| format!("{}/{} on {}", c.filter, c.workload, c.engine))
-        .collect();
-    if inconclusive.is_empty() {
-        out.push("Every timed cell differs from native with 95% confidence.".to_owned());
-    } else {
-        const SHOWN: usize = 12;
-        let more = inconclusive.len().saturating_sub(SHOWN);
+        .filter(|c| matches!(c.conformance, Conformance::Fail | Conformance::Error))
+        .count();
+    if failed > 0 && out.len() < 5 {
         out.push(format!(
-            "{} cells cannot be told apart from native (inconclusive): {}{}.",
-            inconclusive.len(),
-            inconclusive[..inconclusive.len().min(SHOWN)].join(", "),
-            if more > 0 {
-                format!(" and {more} more (see the verdict column)")
-            } else {
-                String::new()
-            }
+            "{conformant} cells conformant and timed; {failed} not conformant or in error (see the last table)."
         ));
     }
-    let cvs: Vec<f64> = timed
-        .iter()
-        .filter_map(|c| c.steady.as_ref().map(|s| s.round_cv))
-        .collect();
-    if !cvs.is_empty() {
-        let lo = cvs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = cvs.iter().copied().fold(0.0, f64::max);
-        let noisy = timed.iter().filter(|c| c.noisy).count();
-        out.push(format!(
-            "Round-to-round variation (CV of round medians) ranged {:.1}%–{:.1}%; {} of {} timed cells are flagged noisy (CV above 5% or a ratio interval wider than ±3%).",
-            lo * 100.0,
-            hi * 100.0,
-            noisy,
-            timed.len()
-        ));
-    }
+    out.truncate(5);
     out
 }
 
@@ -161,6 +205,7 @@ fn engines_section(results: &Results) -> Section {
             "engine",
             "version",
             "slowdown vs native (geomean, 95% CI)",
+            "above host floor (95% CI)",
             "verdict",
             "filters",
             "noisy cells",
@@ -179,6 +224,9 @@ fn engines_section(results: &Results) -> Section {
             e.engine.clone(),
             version,
             format::ratio_estimate(&e.geomean_ratio_to_native),
+            e.geomean_ratio_above_floor
+                .as_ref()
+                .map_or("-".to_owned(), format::ratio_estimate),
             format::verdict(e.verdict).to_owned(),
             e.filters.to_string(),
             e.noisy_cells.to_string(),
@@ -189,6 +237,7 @@ fn engines_section(results: &Results) -> Section {
             e.name.clone(),
             "-".to_owned(),
             "not run".to_owned(),
+            "-".to_owned(),
             e.unavailable.clone().unwrap_or_default(),
             "-".to_owned(),
             "-".to_owned(),
@@ -196,7 +245,7 @@ fn engines_section(results: &Results) -> Section {
     }
     Section {
         title: "Engines".to_owned(),
-        intro: "Each engine's lifecycle time divided by native Rust's (the same filter source built as a shared library), geometric mean over filters. The interval resamples the measurement rounds of all its cells together; `inconclusive` means it contains 1.".to_owned(),
+        intro: "Each engine's lifecycle time over native Rust's (the same filter source built as a shared library): per cell, the median of per-round ratios, each round pairing a slice of the engine with an adjacent slice of native code; per filter, the geometric mean over its workloads (sweeps excluded); per engine, the geometric mean over filters. `Above host floor` takes the host's own per-request work (measured as the lifecycle with no guest, in the same rounds) out of both sides: (engine − floor) ÷ (native − floor). Intervals: 95%, bootstrap over blocks (fresh module loads) and rounds. `within ±5%`: the whole interval lies within 5% of 1.".to_owned(),
         table,
     }
 }
@@ -212,6 +261,7 @@ fn cells_section(results: &Results) -> Section {
             "p99.9",
             "CPU / request",
             "ratio to native (95% CI)",
+            "above host floor (95% CI)",
             "verdict",
             "round CV",
         ]),
@@ -244,8 +294,19 @@ fn cells_section(results: &Results) -> Section {
         let mut verdict = c
             .verdict_vs_native
             .map_or("baseline".to_owned(), |v| format::verdict(v).to_owned());
+        if c.engine == analysis::FLOOR_ENGINE {
+            verdict = "host floor (share of native)".to_owned();
+        } else if c.engine == analysis::AA_ENGINE {
+            verdict = "A/A precision".to_owned();
+        }
         if c.noisy {
             verdict.push_str(", noisy");
+        }
+        if let Some(why) = &c.implausible {
+            verdict.push_str(&format!(", IMPLAUSIBLE: {why}"));
+        }
+        if c.unreliable {
+            verdict.push_str(", A/A unreliable");
         }
         table.rows.push(vec![
             c.filter.clone(),
@@ -260,6 +321,9 @@ fn cells_section(results: &Results) -> Section {
             c.ratio_to_native
                 .as_ref()
                 .map_or("1x".to_owned(), format::ratio_estimate),
+            c.ratio_above_floor
+                .as_ref()
+                .map_or("-".to_owned(), format::ratio_estimate),
             verdict,
             format!("{:.1}%", s.round_cv * 100.0),
         ]);
@@ -269,7 +333,7 @@ fn cells_section(results: &Results) -> Section {
     }
     Section {
         title: "Every cell".to_owned(),
-        intro: "Steady state after warm-up: the median over rounds of each round's median (and p99, p99.9), thread CPU time per lifecycle, and the ratio to native from rounds paired in time. Cells that were not conformant are listed with why and were not timed.".to_owned(),
+        intro: "Steady state after warm-up: the median over rounds of each round's median (and p99, p99.9), thread CPU time per lifecycle, and the ratio to native as the median of per-round paired ratios. `floor` is the host's own lifecycle with no guest (its ratio is its share of native time); `native-aa` is a second instance of native code (its ratio should be 1: the run's precision). Cells that were not conformant are listed with why and were not timed.".to_owned(),
         table,
     }
 }

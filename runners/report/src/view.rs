@@ -1,5 +1,6 @@
 //! What the charts and tables show, extracted once from a results file.
 
+use filterbench_harness::analysis;
 use filterbench_harness::catalog::{Language, split_language};
 use filterbench_harness::results::{Cell, Results};
 use filterbench_harness::stats::{self, Estimate};
@@ -73,8 +74,8 @@ pub struct LanguageRatio {
     pub language: String,
     /// Engine name.
     pub engine: String,
-    /// Geometric mean over the workloads of median time / Rust-native median time, with a 95%
-    /// interval (the filters run one after another, so the rounds are not paired in time).
+    /// Geometric mean over the workloads of the median per-round ratio to the Rust filter's
+    /// native code measured in the same rounds, with a 95% interval.
     pub ratio: Estimate,
 }
 
@@ -144,7 +145,9 @@ impl View {
         let mut engines = Vec::new();
         let mut filters = Vec::new();
         for cell in &results.cells {
-            if timed(cell).is_some() {
+            // The host floor and the A/A twin are calibration, not engines: the tables show
+            // them; the charts do not.
+            if timed(cell).is_some() && !analysis::is_calibration(&cell.engine) {
                 push_unique(&mut engines, &cell.engine);
                 push_unique(&mut filters, &cell.filter);
             }
@@ -160,6 +163,7 @@ impl View {
             .summary
             .filters
             .iter()
+            .filter(|f| !analysis::is_calibration(&f.engine))
             .map(|f| FilterRatio {
                 filter: f.filter.clone(),
                 engine: f.engine.clone(),
@@ -284,7 +288,9 @@ fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<
                 });
             }
             for engine in engines {
-                let pairs: Vec<(&[f64], &[f64])> = results
+                // Per workload, the per-round ratios to the Rust filter's native code measured
+                // in the same rounds (all languages of a filter share them).
+                let series: Vec<stats::PairedSeries> = results
                     .cells
                     .iter()
                     .filter(|c| c.filter == name && &c.engine == engine)
@@ -294,19 +300,16 @@ fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<
                                 && native.contains(&r.engine.as_str())
                                 && r.workload == c.workload
                         })?;
-                        Some((
-                            timed(c)?.rounds.p50_ns.as_slice(),
-                            timed(reference)?.rounds.p50_ns.as_slice(),
-                        ))
+                        analysis::aligned_ratios(c, reference)
                     })
                     .collect();
                 let seed = stats::seed_for(&["language", &name, engine]);
-                if let Some(ratio) = stats::geomean_ratio_estimate(&pairs, seed) {
+                if let Some(tested) = stats::nested_geomean(&[series.iter().collect()], seed) {
                     ratios.push(LanguageRatio {
                         filter: base.clone(),
                         language: language.name().to_owned(),
                         engine: engine.clone(),
-                        ratio,
+                        ratio: tested.estimate,
                     });
                 }
             }

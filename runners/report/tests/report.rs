@@ -27,6 +27,7 @@ fn small_run() -> Results {
             warmup: Duration::from_millis(5),
             rounds: 5,
             slice: Duration::from_millis(3),
+            blocks: 2,
             phase_samples: 2,
             compile_samples: 1,
         },

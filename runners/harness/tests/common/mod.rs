@@ -26,6 +26,7 @@ pub fn tiny_run() -> RunSettings {
             warmup: Duration::from_millis(2),
             rounds: 3,
             slice: Duration::from_millis(3),
+            blocks: 2,
             phase_samples: 2,
             compile_samples: 1,
         },
