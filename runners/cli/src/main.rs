@@ -186,7 +186,7 @@ struct RunArgs {
     /// Workloads to run, comma-separated (default: each filter's own; see `filterbench list workloads`).
     #[arg(long, value_delimiter = ',')]
     workload: Vec<String>,
-    /// Shorter measurement (20 paired rounds of 2 ms slices per cell instead of 100 of 3 ms).
+    /// Shorter measurement (20 paired rounds of 2 ms slices per cell instead of 80 of 3 ms).
     #[arg(long)]
     quick: bool,
     /// Run the whole matrix N times, each in its own process, and merge the runs.

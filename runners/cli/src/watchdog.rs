@@ -116,6 +116,7 @@ fn give_up(
         results.cells.extend(run::abandoned_cells(
             subject, &names, workloads, "hung", &message,
         ));
+        filterbench_harness::analysis::analyze(results);
         if let Err(e) = results::write_atomic(out, results) {
             eprintln!("error: cannot write results to {}: {e}", out.display());
         }

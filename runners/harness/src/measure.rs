@@ -9,9 +9,17 @@
 //! per request); the cost of reading the clock, measured at start, is subtracted. Each round
 //! also times a fixed CPU-bound *canary* loop, which records the machine's speed state.
 //!
-//! Rounds are grouped into *blocks*: at each block boundary every cell gets a fresh module
-//! load and instance (new heap and JIT code placement), so the intervals, which resample blocks
-//! and then rounds, cover what changes between processes and not only between rounds.
+//! Rounds are grouped into *blocks*: at the start of each block every cell gets a fresh module
+//! load and instance, placed after a heap padding of random size (the idea of Stabilizer's
+//! layout randomisation), so each block sees another memory layout. Without it, two instances
+//! of the same native library differed by a steady 4-6% for a whole run (an A/A ratio of 0.94
+//! on get-large-headers): layout effects are fixed within a process and change between
+//! processes. The intervals, which resample blocks and then rounds, cover them.
+//!
+//! A cell whose pair of slices takes much longer than two slices (one lifecycle is longer than
+//! a slice: 1 MiB bodies on an interpreter) runs in every k-th round only, spread over all
+//! blocks, so it costs about as much time as any other cell; it has fewer rounds and wider
+//! intervals instead.
 
 use crate::results::RoundSeries;
 use crate::stats::{self, TimeHistogram};
@@ -23,7 +31,7 @@ use std::time::{Duration, Instant};
 /// How long and how often to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MeasureSettings {
-    /// Untimed run time per cell before measuring (and, a quarter of it, after each renewal).
+    /// Untimed run time per cell before measuring (after each renewal: two slices).
     pub warmup: Duration,
     /// Number of rounds (the unit of every confidence interval).
     pub rounds: u32,
@@ -48,13 +56,13 @@ impl MeasureSettings {
         compile_samples: 1,
     };
 
-    /// The default: about 0.7 s per compared cell (half of it its baseline's slices), 100
-    /// rounds in 4 blocks.
+    /// The default: about 0.5 s per compared cell (half of it its baseline's slices), 80
+    /// rounds in 5 blocks.
     pub const STANDARD: Self = Self {
         warmup: Duration::from_millis(100),
-        rounds: 100,
+        rounds: 80,
         slice: Duration::from_millis(3),
-        blocks: 4,
+        blocks: 5,
         phase_samples: 20,
         compile_samples: 3,
     };
@@ -127,6 +135,9 @@ pub struct TimedCell<'a> {
     first_slice: Option<SliceStat>,
     /// The baseline's slice next to this cell's slice in this round.
     paired: Option<SliceStat>,
+    /// Heap padding of random size allocated before this block's instance (kept alive so the
+    /// instance's allocations stay shifted).
+    layout_padding: Vec<u8>,
 }
 
 impl<'a> TimedCell<'a> {
@@ -146,6 +157,7 @@ impl<'a> TimedCell<'a> {
             round_cpu: (0, 0),
             first_slice: None,
             paired: None,
+            layout_padding: Vec::new(),
         }
     }
 
@@ -188,11 +200,16 @@ impl<'a> TimedCell<'a> {
         }
     }
 
-    /// Replaces the instance by a fresh load (block boundary); a failure stops the cell.
-    fn renew(&mut self) {
-        if self.instance.is_none() {
+    /// Replaces the instance by a fresh load (block boundary) placed after `padding` bytes of
+    /// fresh heap; a failure stops the cell.
+    fn renew(&mut self, padding: usize) {
+        if self.instance.is_none() || self.renew.is_none() {
             return;
         }
+        // The old instance's memory is freed first, so the padding takes some of it and the new
+        // instance lands elsewhere than the old one.
+        self.instance = None;
+        self.layout_padding = vec![0xa5; padding];
         if let Some(renew) = self.renew.as_mut() {
             match renew() {
                 Ok(instance) => self.instance = Some(instance),
@@ -372,18 +389,29 @@ pub fn measure(
     let epoch = Instant::now();
     let mut order = steps.clone();
     let mut rng = rand::rng();
-    let mut block = 0;
+    let mut block = u32::MAX;
+    // Every k-th round for cells whose pair takes much longer than two slices.
+    let mut stride = vec![1u32; cells.len()];
+    let mut phase = vec![0u32; cells.len()];
+    let most_stride = (settings.rounds / (2 * settings.blocks.max(1))).max(1);
     for round in 0..settings.rounds {
         if settings.block_of(round) != block {
             block = settings.block_of(round);
             for cell in cells.iter_mut() {
-                cell.renew();
-                cell.warm_up(settings.warmup / 4);
+                // Up to 16 KiB, in steps of 16 bytes (malloc's alignment).
+                cell.renew(16 * rng.random_range(0..1024usize));
+                cell.warm_up(settings.slice * 2);
             }
         }
         let canary = canary_ns();
         order.shuffle(&mut rng);
         for &i in &order {
+            if round % stride[i] != phase[i] {
+                done += 1;
+                progress(done, total);
+                continue;
+            }
+            let pair_started = Instant::now();
             match cells[i].baseline {
                 Some(b) if cells[b].instance.is_some() => {
                     let own = if rng.random::<bool>() {
@@ -400,6 +428,12 @@ pub fn measure(
                 _ => {
                     cells[i].run_slice(settings.slice, overhead_ns, epoch);
                 }
+            }
+            if round == 0 {
+                let pair = pair_started.elapsed().as_secs_f64();
+                let budget = 4.0 * settings.slice.as_secs_f64();
+                stride[i] = ((pair / budget).floor() as u32).clamp(1, most_stride);
+                phase[i] = rng.random_range(0..stride[i]);
             }
             done += 1;
             progress(done, total);
