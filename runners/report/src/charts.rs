@@ -98,7 +98,7 @@ pub fn draw_all(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
             dir,
             "slowdown",
             "Slowdown against native code, per filter",
-            "Median lifecycle time divided by native Rust's, geometric mean over the filter's workloads; log scale, whiskers are 95% confidence intervals. 1x is native speed.",
+            "Lifecycle time over native Rust's: per workload the median of per-round ratios (each round an adjacent pair of slices), geometric mean over the filter's workloads (sweeps excluded); log scale, whiskers are 95% confidence intervals. 1x is native speed; the host floor is included on both sides (the tables also give the ratio above it).",
             &draw_svg,
             &draw_png,
         )?);

@@ -56,7 +56,7 @@ pub fn draw(
             dir,
             &format!("language-{filter}"),
             &format!("Language and SDK: {filter}"),
-            "The same filter in Rust (proxy-wasm SDK), AssemblyScript (proxy-runtime SDK) and C (no SDK), on every engine: median lifecycle time divided by the Rust filter's on native code, geometric mean over the workloads; log scale, whiskers 95% intervals (the three filters ran one after another, so their rounds are not paired in time). AssemblyScript has no native build.",
+            "The same filter in Rust (proxy-wasm SDK), AssemblyScript (proxy-runtime SDK) and C (no SDK), on every engine: per workload the median of per-round ratios to the Rust filter on native code measured in the same rounds (all languages of a filter run together), geometric mean over the workloads; log scale, whiskers 95% intervals. AssemblyScript has no native build.",
             &draw_svg,
             &draw_png,
         )?);
