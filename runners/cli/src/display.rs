@@ -159,6 +159,17 @@ fn print_precision(results: &Results) {
             filterbench_harness::analysis::SLOW_STATE_FACTOR,
             speed.fast_canary_ns / 1e3
         );
+        if let (Some(share), Some(fast), Some(median)) = (
+            speed.memory_slow_share,
+            speed.fast_memory_ns,
+            speed.median_memory_ns,
+        ) {
+            println!(
+                "memory system (dependent loads through 32 MiB each round): {:.0}% of rounds slow (over {:.1}x its fast {fast:.0} ns/load; median {median:.0} ns/load)",
+                share * 100.0,
+                filterbench_harness::analysis::SLOW_STATE_FACTOR,
+            );
+        }
     }
     if let Some(error) = &results.settings.pinning_error {
         println!("WARNING: the measuring thread was NOT pinned to a CPU ({error})");

@@ -93,27 +93,40 @@ pub const SLOW_STATE_FACTOR: f64 = 1.3;
 /// The speed states of the run from the canary readings of the native cells (one per round of
 /// each filter group).
 fn speed_states(cells: &[Cell], native: &[String]) -> Option<crate::results::SpeedStates> {
-    let mut canary: Vec<f64> = cells
-        .iter()
-        .filter(|c| native.contains(&c.engine))
-        .filter_map(timed)
-        .flat_map(|s| s.rounds.canary_ns.iter().copied())
-        .filter(|v| *v > 0.0)
-        .collect();
-    if canary.is_empty() {
-        return None;
-    }
-    canary.sort_by(f64::total_cmp);
-    let fast = stats::quantile_of_sorted(&canary, 0.1);
-    let slow = canary
-        .iter()
-        .filter(|v| **v > SLOW_STATE_FACTOR * fast)
-        .count();
+    let readings = |pick: fn(&Steady) -> &Vec<f64>| -> Option<(f64, f64, f64, usize)> {
+        let mut values: Vec<f64> = cells
+            .iter()
+            .filter(|c| native.contains(&c.engine))
+            .filter_map(timed)
+            .flat_map(|s| pick(s).iter().copied())
+            .filter(|v| *v > 0.0)
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let fast = stats::quantile_of_sorted(&values, 0.1);
+        let slow = values
+            .iter()
+            .filter(|v| **v > SLOW_STATE_FACTOR * fast)
+            .count();
+        Some((
+            stats::round_to(fast, 2),
+            stats::round_to(stats::quantile_of_sorted(&values, 0.5), 2),
+            stats::round_to(slow as f64 / values.len() as f64, 4),
+            values.len(),
+        ))
+    };
+    let (fast, median, slow_share, rounds) = readings(|s| &s.rounds.canary_ns)?;
+    let memory = readings(|s| &s.rounds.memory_canary_ns);
     Some(crate::results::SpeedStates {
-        rounds: canary.len(),
-        fast_canary_ns: stats::round_to(fast, 1),
-        median_canary_ns: stats::round_to(stats::quantile_of_sorted(&canary, 0.5), 1),
-        slow_share: stats::round_to(slow as f64 / canary.len() as f64, 4),
+        rounds,
+        fast_canary_ns: fast,
+        median_canary_ns: median,
+        slow_share,
+        fast_memory_ns: memory.map(|m| m.0),
+        median_memory_ns: memory.map(|m| m.1),
+        memory_slow_share: memory.map(|m| m.2),
     })
 }
 

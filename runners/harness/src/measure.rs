@@ -290,7 +290,8 @@ impl<'a> TimedCell<'a> {
 
     /// Closes the round: appends one entry to [`Self::rounds`] if the cell ran in it (a paired
     /// cell only if its baseline ran next to it).
-    fn finish_round(&mut self, round: u32, block: u32, canary_ns: f64, overhead_ns: u64) {
+    fn finish_round(&mut self, round: u32, block: u32, canary: (f64, f64), overhead_ns: u64) {
+        let (canary_ns, memory_canary_ns) = canary;
         let first = self.first_slice.take();
         let paired = self.paired.take();
         let (cpu_ns, count) = std::mem::take(&mut self.round_cpu);
@@ -324,6 +325,8 @@ impl<'a> TimedCell<'a> {
         r.block.push(block);
         r.started_ms.push(stats::round_to(first.started_ms, 3));
         r.canary_ns.push(stats::round_to(canary_ns, 1));
+        r.memory_canary_ns
+            .push(stats::round_to(memory_canary_ns, 2));
         if let Some(paired) = paired {
             r.baseline_p50_ns.push(paired.median_ns);
             r.baseline_cpu_ns.push(stats::round_to(paired.cpu_ns, 1));
@@ -364,6 +367,56 @@ pub fn canary_ns() -> f64 {
     start.elapsed().as_nanos() as f64
 }
 
+/// Entries of the memory canary's chain: 8 Mi `u32`s, 32 MiB, more than the last-level cache
+/// of the machines this runs on.
+const MEMORY_CANARY_ENTRIES: usize = 8 << 20;
+
+/// Dependent loads timed per memory canary reading.
+const MEMORY_CANARY_LOADS: u32 = 2_048;
+
+/// A second canary for the memory system: a chain of dependent loads through one random cycle
+/// over a buffer larger than the last-level cache. The arithmetic canary does not move when a
+/// neighbour thrashes the shared cache or the memory bus, but lifecycles do (a 2.2x slower
+/// native noop was seen with an unchanged arithmetic canary); this one does.
+pub struct MemoryCanary {
+    next: Vec<u32>,
+    position: std::cell::Cell<u32>,
+}
+
+impl MemoryCanary {
+    /// Builds the chain (one random cycle through every entry: Sattolo's shuffle).
+    pub fn new() -> Self {
+        let mut next: Vec<u32> = (0..MEMORY_CANARY_ENTRIES as u32).collect();
+        let mut rng = rand::rng();
+        for i in (1..next.len()).rev() {
+            let j = rng.random_range(0..i);
+            next.swap(i, j);
+        }
+        Self {
+            next,
+            position: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Time of [`MEMORY_CANARY_LOADS`] dependent loads, ns per load.
+    pub fn ns_per_load(&self) -> f64 {
+        let mut at = self.position.get();
+        let start = Instant::now();
+        for _ in 0..MEMORY_CANARY_LOADS {
+            at = self.next[at as usize];
+        }
+        let ns = start.elapsed().as_nanos() as f64;
+        self.position.set(std::hint::black_box(at));
+        ns / f64::from(MEMORY_CANARY_LOADS)
+    }
+}
+
+impl Default for MemoryCanary {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Warms up and measures every cell. Each round visits the paired cells in a fresh random
 /// order; each runs one slice right next to one slice of its baseline, in a random A/B order.
 /// Cells without a baseline that are no one's baseline run one slice alone. `progress(done,
@@ -386,6 +439,7 @@ pub fn measure(
         done += 1;
         progress(done, total);
     }
+    let memory_canary = MemoryCanary::new();
     let epoch = Instant::now();
     let mut order = steps.clone();
     let mut rng = rand::rng();
@@ -403,7 +457,7 @@ pub fn measure(
                 cell.warm_up(settings.slice * 2);
             }
         }
-        let canary = canary_ns();
+        let canary = (canary_ns(), memory_canary.ns_per_load());
         order.shuffle(&mut rng);
         for &i in &order {
             if round % stride[i] != phase[i] {
@@ -469,8 +523,21 @@ mod tests {
     }
 
     #[test]
-    fn the_canary_takes_measurable_time() {
+    fn the_canaries_take_measurable_time() {
         let t = canary_ns();
         assert!(t > 0.0 && t.is_finite(), "{t}");
+        let memory = MemoryCanary::new();
+        // Every entry is on the one cycle: following it n times comes back to the start.
+        let mut at = 0u32;
+        for step in 1..=MEMORY_CANARY_ENTRIES {
+            at = memory.next[at as usize];
+            assert!(
+                at != 0 || step == MEMORY_CANARY_ENTRIES,
+                "short cycle at {step}"
+            );
+        }
+        assert_eq!(at, 0);
+        let ns = memory.ns_per_load();
+        assert!(ns > 0.0 && ns.is_finite(), "{ns}");
     }
 }

@@ -155,6 +155,10 @@ pub struct RoundSeries {
     /// The canary loop's time at the start of the round, ns: the machine's speed state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canary_ns: Vec<f64>,
+    /// The memory canary at the start of the round, ns per dependent load through a buffer
+    /// larger than the cache: the memory system's state (a neighbour's cache or bandwidth use).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory_canary_ns: Vec<f64>,
     /// For a paired cell: its baseline's median in the slice right next to this cell's, ns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline_p50_ns: Vec<f64>,
@@ -181,6 +185,7 @@ impl RoundSeries {
         self.round.extend(&other.round);
         self.started_ms.extend(&other.started_ms);
         self.canary_ns.extend(&other.canary_ns);
+        self.memory_canary_ns.extend(&other.memory_canary_ns);
         self.baseline_p50_ns.extend(&other.baseline_p50_ns);
         self.baseline_cpu_ns.extend(&other.baseline_cpu_ns);
         self.baseline_started_ms.extend(&other.baseline_started_ms);
@@ -500,6 +505,15 @@ pub struct SpeedStates {
     pub median_canary_ns: f64,
     /// Share of rounds whose canary took more than 1.3 times the fast state (slow state).
     pub slow_share: f64,
+    /// The memory canary's fast state: 10th percentile, ns per load (null in older files).
+    #[serde(default)]
+    pub fast_memory_ns: Option<f64>,
+    /// Median memory canary, ns per load.
+    #[serde(default)]
+    pub median_memory_ns: Option<f64>,
+    /// Share of rounds whose memory canary took more than 1.3 times its fast state.
+    #[serde(default)]
+    pub memory_slow_share: Option<f64>,
 }
 
 /// The A/A comparison of one filter and workload: native code against a second, independent

@@ -175,7 +175,7 @@ pub fn section(view: &View) -> Option<Section> {
     }
     Some(Section {
         title: "Languages and SDKs".to_owned(),
-        intro: "The same filter written in Rust with the proxy-wasm SDK, in AssemblyScript with the proxy-runtime SDK and in C against the ABI with no SDK (the lower bound of what an SDK costs). Ratios are median lifecycle time over the Rust filter's on native code (geometric mean over workloads, 95% interval); the charts show every engine.".to_owned(),
+        intro: "The same filter written in Rust with the proxy-wasm SDK, in AssemblyScript with the proxy-runtime SDK and in C against the ABI with no SDK (the lower bound of what an SDK costs). Ratios are to the Rust filter on native code measured in the same rounds: per workload the median of per-round ratios, geometric mean over workloads, 95% interval; the charts show every engine.".to_owned(),
         table: Table {
             header: [
                 "filter",
