@@ -92,16 +92,39 @@ fn findings(results: &Results) -> Vec<String> {
                 format!(" ({} above the host floor)", format::ratio_estimate(r))
             })
     };
+    // Engines whose interval overlaps the extreme one's cannot be told apart from it.
+    let tied = |extreme: &filterbench_harness::results::EngineSummary| {
+        let e = &extreme.geomean_ratio_to_native;
+        let others: Vec<&str> = engines
+            .iter()
+            .filter(|o| o.engine != extreme.engine)
+            .filter(|o| {
+                let r = &o.geomean_ratio_to_native;
+                r.low <= e.high && e.low <= r.high
+            })
+            .map(|o| o.engine.as_str())
+            .collect();
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (not distinguishable from {}: the intervals overlap)",
+                others.join(", ")
+            )
+        }
+    };
     if let (Some(best), Some(worst)) = (engines.first(), engines.last()) {
         out.push(format!(
-            "Lowest cost: {} at {} the time of native code{}, geometric mean over {} filters (sweeps excluded, 95% CI); highest: {} at {}{}.",
+            "Lowest cost: {} at {} the time of native code{}{}, geometric mean over {} filters (sweeps excluded, 95% CI); highest: {} at {}{}{}.",
             best.engine,
             format::ratio_estimate(&best.geomean_ratio_to_native),
             above(best),
+            tied(best),
             best.filters,
             worst.engine,
             format::ratio_estimate(&worst.geomean_ratio_to_native),
             above(worst),
+            tied(worst),
         ));
     }
     let floor = results.cells.iter().find(|c| {
