@@ -538,6 +538,11 @@ fn report_command(files: &[PathBuf], out: &std::path::Path) -> Result<()> {
     write_report(&merged, out)
 }
 
+/// Reads a results file; the error names it.
+fn read_results(f: &std::path::Path) -> Result<results::Results> {
+    results::read(f).with_context(|| format!("cannot read {} as filterbench results", f.display()))
+}
+
 fn compare_command(
     old: &std::path::Path,
     new: &std::path::Path,
@@ -545,11 +550,7 @@ fn compare_command(
     json: Option<&std::path::Path>,
 ) -> Result<()> {
     use filterbench_harness::compare;
-    let read = |f: &std::path::Path| {
-        results::read(f)
-            .with_context(|| format!("cannot read {} as filterbench results", f.display()))
-    };
-    let (old_results, new_results) = (read(old)?, read(new)?);
+    let (old_results, new_results) = (read_results(old)?, read_results(new)?);
     let changes = compare::compare(&old_results, &new_results, threshold);
     if changes.is_empty() {
         anyhow::bail!(
@@ -579,11 +580,7 @@ fn precision_command(
     json: Option<&std::path::Path>,
 ) -> Result<()> {
     use filterbench_harness::precision;
-    let read = |f: &std::path::Path| {
-        results::read(f)
-            .with_context(|| format!("cannot read {} as filterbench results", f.display()))
-    };
-    let (first, second) = (read(a)?, read(b)?);
+    let (first, second) = (read_results(a)?, read_results(b)?);
     let figures = precision::precision(&first, &second).with_context(|| {
         format!(
             "{} and {} share no engine cell with a ratio to native: give two runs of the same matrix",

@@ -92,6 +92,13 @@ pub fn thread_cpu_ns() -> u64 {
 /// and at each block boundary (a fresh load of the module as well).
 pub type Respawn<'a> = Box<dyn FnMut() -> Result<Box<dyn FilterInstance>, FilterError> + 'a>;
 
+/// An instance set up for timing: forwarded body bytes are counted, not kept (keeping them is a
+/// copy only conformance checks need).
+fn timed(mut instance: Box<dyn FilterInstance>) -> Box<dyn FilterInstance> {
+    instance.state().stream.discard_forwarded = true;
+    instance
+}
+
 /// Traps a cell may take (each followed by a fresh instance) before it is given up.
 pub const MAX_TRAPS: u32 = 20;
 
@@ -144,7 +151,7 @@ impl<'a> TimedCell<'a> {
     /// A cell ready to be measured.
     pub fn new(instance: Box<dyn FilterInstance>, exchange: &'a HttpExchange) -> Self {
         Self {
-            instance: Some(instance),
+            instance: Some(timed(instance)),
             respawn: None,
             renew: None,
             baseline: None,
@@ -194,7 +201,7 @@ impl<'a> TimedCell<'a> {
         }
         if let Some(respawn) = self.respawn.as_mut() {
             match respawn() {
-                Ok(instance) => self.instance = Some(instance),
+                Ok(instance) => self.instance = Some(timed(instance)),
                 Err(error) => self.error = Some(error),
             }
         }
@@ -212,7 +219,7 @@ impl<'a> TimedCell<'a> {
         self.layout_padding = vec![0xa5; padding];
         if let Some(renew) = self.renew.as_mut() {
             match renew() {
-                Ok(instance) => self.instance = Some(instance),
+                Ok(instance) => self.instance = Some(timed(instance)),
                 Err(error) => {
                     self.instance = None;
                     self.error = Some(error);
@@ -225,8 +232,6 @@ impl<'a> TimedCell<'a> {
     fn warm_up(&mut self, duration: Duration) {
         let deadline = Instant::now() + duration;
         while let Some(instance) = self.instance.as_mut() {
-            // Timing discards forwarded body bytes (a copy only conformance checks need).
-            instance.state().stream.discard_forwarded = true;
             let now = Instant::now();
             if let Err(error) = instance.run_stream_started(self.exchange, now) {
                 self.failed(error);
@@ -246,7 +251,7 @@ impl<'a> TimedCell<'a> {
         overhead_ns: u64,
         epoch: Instant,
     ) -> Option<SliceStat> {
-        self.instance.as_mut()?.state().stream.discard_forwarded = true;
+        self.instance.as_ref()?;
         let first = self.round_samples.len();
         let cpu_start = thread_cpu_ns();
         let started = Instant::now();

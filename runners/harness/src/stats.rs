@@ -253,22 +253,10 @@ fn draw(rng: &mut StdRng, n: usize, indices: &mut Vec<usize>) {
     indices.extend((0..n).map(|_| rng.random_range(0..n)));
 }
 
-/// Median of `values` at `indices` (cyclically, for shorter series); `buffer` is scratch space.
-fn median_at(values: &[f64], indices: &[usize], buffer: &mut Vec<f64>) -> f64 {
-    buffer.clear();
-    buffer.extend(indices.iter().map(|&i| values[i % values.len()]));
-    buffer.sort_by(f64::total_cmp);
-    quantile_of_sorted(buffer, 0.5)
-}
-
 /// Ratio of medians `median(a) / median(b)` with `a` and `b` resampled independently: only for
 /// series that were not measured side by side (two results files, old files without pairs);
 /// every comparison within a run uses [`median_of_series`] of per-round paired ratios.
 pub fn ratio_estimate_independent(a: &[f64], b: &[f64], seed: u64) -> Option<Estimate> {
-    ratio_of_medians(a, b, false, seed)
-}
-
-fn ratio_of_medians(a: &[f64], b: &[f64], paired: bool, seed: u64) -> Option<Estimate> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
@@ -280,13 +268,8 @@ fn ratio_of_medians(a: &[f64], b: &[f64], paired: bool, seed: u64) -> Option<Est
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (low, high) = bootstrap_interval(seed, |rng| {
         draw(rng, a.len(), &mut idx_a);
-        let idx_b = if paired {
-            &idx_a
-        } else {
-            draw(rng, b.len(), &mut idx_b);
-            &idx_b
-        };
-        median_at(a, &idx_a, &mut buf_a) / median_at(b, idx_b, &mut buf_b)
+        draw(rng, b.len(), &mut idx_b);
+        median_at(a, &idx_a, &mut buf_a) / median_at(b, &idx_b, &mut buf_b)
     });
     Some(Estimate { value, low, high })
 }
@@ -385,7 +368,7 @@ impl Clusters {
 }
 
 /// Median of `values` at `indices` in O(n); `buffer` is scratch space.
-fn fast_median_at(values: &[f64], indices: &[usize], buffer: &mut Vec<f64>) -> f64 {
+fn median_at(values: &[f64], indices: &[usize], buffer: &mut Vec<f64>) -> f64 {
     buffer.clear();
     buffer.extend(indices.iter().map(|&i| values[i]));
     fast_median(buffer)
@@ -447,7 +430,7 @@ pub fn median_of_series(series: &PairedSeries, null: f64, seed: u64) -> Option<T
     let (mut idx, mut buffer) = (Vec::new(), Vec::new());
     let (low, high, p_value) = bootstrap_tested(seed, null, |rng| {
         clusters.draw(rng, &mut idx);
-        fast_median_at(&series.values, &idx, &mut buffer)
+        median_at(&series.values, &idx, &mut buffer)
     });
     Some(Tested {
         estimate: Estimate { value, low, high },
@@ -501,9 +484,7 @@ pub fn nested_geomean(groups: &[Vec<&PairedSeries>], seed: u64) -> Option<Tested
         for (d, (_, clusters)) in designs.iter().enumerate() {
             clusters.draw(rng, &mut draws[d]);
         }
-        combine(&mut |g, s| {
-            fast_median_at(&groups[g][s].values, &draws[design_of[g][s]], &mut buffer)
-        })
+        combine(&mut |g, s| median_at(&groups[g][s].values, &draws[design_of[g][s]], &mut buffer))
     });
     value.is_finite().then_some(Tested {
         estimate: Estimate { value, low, high },
