@@ -92,7 +92,9 @@ fn findings(results: &Results) -> Vec<String> {
                 format!(" ({} above the host floor)", format::ratio_estimate(r))
             })
     };
-    // Engines whose interval overlaps the extreme one's cannot be told apart from it.
+    // Engines whose interval overlaps the extreme one's, or that differ from it by less than
+    // the run's own precision (the A/A-calibrated noise threshold), cannot be told apart from it.
+    let precision = results.summary.noise_threshold;
     let tied = |extreme: &filterbench_harness::results::EngineSummary| {
         let e = &extreme.geomean_ratio_to_native;
         let others: Vec<&str> = engines
@@ -100,7 +102,8 @@ fn findings(results: &Results) -> Vec<String> {
             .filter(|o| o.engine != extreme.engine)
             .filter(|o| {
                 let r = &o.geomean_ratio_to_native;
-                r.low <= e.high && e.low <= r.high
+                let overlap = r.low <= e.high && e.low <= r.high;
+                overlap || (r.value / e.value - 1.0).abs() <= precision
             })
             .map(|o| o.engine.as_str())
             .collect();
@@ -108,7 +111,7 @@ fn findings(results: &Results) -> Vec<String> {
             String::new()
         } else {
             format!(
-                " (not distinguishable from {}: the intervals overlap)",
+                " (not distinguishable from {}: the intervals overlap or differ by less than the run's A/A precision)",
                 others.join(", ")
             )
         }
