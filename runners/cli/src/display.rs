@@ -144,6 +144,18 @@ fn print_precision(results: &Results) {
         median * 100.0,
         results.summary.noise_threshold * 100.0
     );
+    let settings = &results.settings;
+    if settings.runs > 1 {
+        println!(
+            "intervals: bootstrap over {} measuring processes ({} rounds of {} ms each), their blocks and rounds",
+            settings.runs, settings.rounds, settings.slice_ms
+        );
+    } else {
+        println!(
+            "intervals: ONE measuring process ({} rounds of {} ms): they do not cover what changes between processes (code placement, heap history); the standard run splits over 3",
+            settings.rounds, settings.slice_ms
+        );
+    }
     for a in aa.iter().filter(|a| a.unreliable) {
         println!(
             "  UNRELIABLE: {} / {}: A/A {} excludes 1 by more than 2%",

@@ -4,7 +4,7 @@ mod byo;
 mod display;
 mod envoy_cmd;
 mod instructions;
-mod repeat;
+mod processes;
 mod select;
 mod watchdog;
 
@@ -186,12 +186,22 @@ struct RunArgs {
     /// Workloads to run, comma-separated (default: each filter's own; see `filterbench list workloads`).
     #[arg(long, value_delimiter = ',')]
     workload: Vec<String>,
-    /// Shorter measurement (20 paired rounds of 2 ms slices per cell instead of 80 of 3 ms).
+    /// Shorter measurement (20 paired rounds of 2 ms slices per cell in one process, instead of
+    /// 72 of 3 ms split over 3 processes).
     #[arg(long)]
     quick: bool,
-    /// Run the whole matrix N times, each in its own process, and merge the runs.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Split the measurement over N processes run one after another, each with 1/N of the
+    /// rounds (the first also measures start-up phases), merged; intervals then cover what
+    /// changes between processes (default: 3; 1 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    processes: Option<u32>,
+    /// Make N whole runs in a row (each split over --processes) and merge them: N times the
+    /// rounds.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
+    /// Internal: this process measures share K of a run split over N (set by the parent).
+    #[arg(long, hide = true, value_name = "K/N")]
+    worker: Option<processes::Worker>,
     /// What to measure besides time: `instructions` counts instructions per lifecycle under
     /// callgrind (deterministic, slow; needs valgrind).
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -200,9 +210,10 @@ struct RunArgs {
     /// file is rewritten after every filter, so an interrupted run keeps what it finished.
     #[arg(long, value_name = "PATH.json")]
     out: Option<PathBuf>,
-    /// Finish an interrupted run: filters the file already holds completely are kept, the rest
-    /// are run; the results go back to the same file (unless --out says otherwise).
-    #[arg(long, value_name = "RESULTS.json", conflicts_with = "repeat")]
+    /// Finish an interrupted run: processes that finished are kept, and filters the unfinished
+    /// process already holds completely; the rest is run, with the same arguments as the
+    /// interrupted run. The results go back to the same file (unless --out says otherwise).
+    #[arg(long, value_name = "RESULTS.json")]
     resume: Option<PathBuf>,
     /// Where to write the report (index.html, README.md, charts).
     #[arg(long, default_value = "results/report", value_name = "DIR")]
@@ -330,8 +341,15 @@ fn run_command(args: RunArgs) -> Result<()> {
     let workloads = select::workloads(&args.workload)?;
     let out = args.out();
     select::check_writable(&out)?;
-    if args.repeat == 0 {
-        anyhow::bail!("--repeat must be at least 1");
+    // Built and checked here, so a bad filter or module is reported once, before any process.
+    let mut subjects = args.subject.subjects()?;
+    let processes = match args.worker {
+        Some(_) => 1,
+        None => args.processes.unwrap_or(if args.quick { 1 } else { 3 }),
+    };
+    if processes * args.repeat > 1 {
+        let results = processes::run_split(processes, args.repeat, &out, args.resume.is_some())?;
+        return measure_instructions_and_finish(&args, results);
     }
     let previous = match &args.resume {
         None => None,
@@ -342,11 +360,6 @@ fn run_command(args: RunArgs) -> Result<()> {
             )
         })?),
     };
-    if args.repeat > 1 {
-        let results = repeat::run_repeated(args.repeat, &out)?;
-        return finish(&args, results);
-    }
-    let mut subjects = args.subject.subjects()?;
     for subject in &mut subjects {
         subject.filter.memory_limit_bytes = args.memory_limit << 20;
     }
@@ -368,13 +381,16 @@ fn run_command(args: RunArgs) -> Result<()> {
         }
     }
 
+    let base = if args.quick {
+        MeasureSettings::QUICK
+    } else {
+        MeasureSettings::STANDARD
+    };
     let settings = RunSettings {
-        measure: if args.quick {
-            MeasureSettings::QUICK
-        } else {
-            MeasureSettings::STANDARD
-        },
+        measure: base.share(args.worker.map_or(1, |w| w.of)),
         quick: args.quick,
+        phases: args.worker.is_none_or(processes::Worker::measures_phases),
+        analyze: args.worker.is_none(),
         workloads,
         unavailable,
         preflight: preflight_engine(),
@@ -418,7 +434,10 @@ fn run_command(args: RunArgs) -> Result<()> {
         &mut |event| match event {
             Event::Checked { cell } => {
                 watchdog.progress(&cell.filter, &format!("checking on {}", cell.engine));
-                display::print_check(cell)
+                // The later processes of a split run repeat the first one's checks.
+                if args.worker.is_none_or(processes::Worker::measures_phases) {
+                    display::print_check(cell)
+                }
             }
             Event::Phases { filter, engine } => {
                 watchdog.progress(filter, &format!("loading and starting it on {engine}"));
@@ -454,6 +473,16 @@ fn run_command(args: RunArgs) -> Result<()> {
         return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
     }
 
+    if args.worker.is_some() {
+        // A share of a split run: its parent merges, analyses and prints.
+        return results::write_atomic(&out, &results)
+            .with_context(|| format!("cannot write results to {}", out.display()));
+    }
+    measure_instructions_and_finish(&args, results)
+}
+
+/// Counts instructions when `--measure instructions` asked for it, then [`finish`]es.
+fn measure_instructions_and_finish(args: &RunArgs, results: results::Results) -> Result<()> {
     let mut results = results;
     if args.measure.contains(&Measure::Instructions) {
         let subject = args.subject.clone();
@@ -468,7 +497,7 @@ fn run_command(args: RunArgs) -> Result<()> {
             eprintln!("warning: instructions not counted: {error:#}");
         }
     }
-    finish(&args, results)
+    finish(args, results)
 }
 
 /// The metered engine that looks for runaway callbacks first (wasmi with fuel, else wasmtime

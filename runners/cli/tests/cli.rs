@@ -82,7 +82,7 @@ fn a_quick_run_prints_the_table_and_writes_results() {
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 4);
+    assert_eq!(json["schema_version"], 5);
     assert_eq!(json["settings"]["quick"], true);
     let cells = json["cells"].as_array().unwrap();
     let engines = filterbench_engines::all();
@@ -580,7 +580,7 @@ fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
     assert!(stderr.contains("round 1 noop"), "{stderr}");
     assert!(stdout.contains("over baseline µs"), "{stdout}");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 4);
+    assert_eq!(json["schema_version"], 5);
     let schema_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results.schema.json");
     let schema: serde_json::Value =
@@ -643,6 +643,30 @@ fn filterbench_envoy_path() -> Option<String> {
     found
 }
 
+/// Starts `filterbench ARGS --out OUT` and kills it (and its measuring processes) as soon as
+/// `done()` holds; fails if it ends by itself first or nothing happens within 120 s.
+fn run_until(args: &[&str], out: &std::path::Path, done: impl Fn() -> bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed().as_secs() < 120, "nothing after 120 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -653,19 +677,12 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
         "noop@rust,headers@rust,jwt-auth",
         "--engine",
         "wasmi-eager,native",
+        "--processes",
+        "1",
         "--no-report",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_filterbench"))
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill it as soon as the first filter is on disk (the file is rewritten after each filter,
     // starting with an empty skeleton).
-    let started = std::time::Instant::now();
     let cells_on_disk = || {
         std::fs::read(&out)
             .ok()
@@ -673,16 +690,7 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
             .and_then(|j| j["cells"].as_array().map(Vec::len))
             .unwrap_or(0)
     };
-    while cells_on_disk() == 0 {
-        assert!(started.elapsed().as_secs() < 120, "no results after 120 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run_until(&args, &out, || cells_on_disk() > 0);
     let partial: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let cells = partial["cells"].as_array().unwrap();
     let filters: std::collections::BTreeSet<&str> = cells
@@ -743,6 +751,84 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
         })
         .unwrap();
     assert_eq!(kept["steady"]["histogram"], before["steady"]["histogram"]);
+}
+
+#[test]
+fn a_run_split_over_processes_merges_them_and_resume_keeps_the_finished_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let args = [
+        "run",
+        "--quick",
+        "--processes",
+        "3",
+        "--filter",
+        "noop@rust",
+        "--engine",
+        "native",
+        "--workload",
+        "get-small",
+        "--no-report",
+    ];
+    // Kill the run once its first process has finished (kept in the scratch folder).
+    let first = dir.path().join(".r-processes/process-1.json");
+    run_until(&args, &out, || first.exists());
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&first).unwrap()).unwrap();
+
+    let output = filterbench(&[&args[..], &["--resume", out.to_str().unwrap()]].concat());
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("process 1 of 3: finished before, kept"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join(".r-processes").exists(), "scratch removed");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["settings"]["runs"], 3);
+    let aa = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["engine"] == "native-aa")
+        .unwrap();
+    let rounds = &aa["steady"]["rounds"];
+    let processes: Vec<u64> = rounds["process"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    // Quick: 20 rounds split over three processes, 7 each.
+    assert_eq!(processes.len(), 21, "{processes:?}");
+    for p in 0..3 {
+        assert_eq!(
+            processes.iter().filter(|&&q| q == p).count(),
+            7,
+            "{processes:?}"
+        );
+    }
+    // The first process's rounds are the ones measured before the interruption.
+    let kept_aa = kept["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["engine"] == "native-aa")
+        .unwrap();
+    assert_eq!(
+        rounds["p50_ns"].as_array().unwrap()[..7],
+        kept_aa["steady"]["rounds"]["p50_ns"].as_array().unwrap()[..]
+    );
+    // Only the first process measured start-up phases.
+    let phases = json["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 1, "{phases:?}");
+    // Blocks are distinct across processes.
+    let blocks: std::collections::BTreeSet<u64> = rounds["block"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 6, "two blocks per process: {blocks:?}");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!
 //! **One estimator.** A comparison of cell `a` with its baseline `b` is a series of per-round
 //! paired ratios `a_r / b_r` (the two slices ran back to back); its estimate is the *median* of
-//! that series, its interval a two-level bootstrap (blocks, then rounds) of the same median.
+//! that series, its interval a hierarchical bootstrap (processes, blocks, then rounds) of the
+//! same median.
 //! The median, not the geometric mean, because a pair that straddles a change of the machine's
 //! speed state gives one wild ratio, and the median ignores a few of them where a mean does
 //! not. A filter's ratio is the geometric mean over its workloads (sweeps excluded) of those
@@ -47,10 +48,10 @@ fn native_engines(results: &Results) -> Vec<String> {
 /// Fills the per-round estimates of one steady-state measurement.
 pub fn analyze_steady(steady: &mut Steady, seed: u64) {
     let r = &steady.rounds;
-    let blocks = r.blocks();
+    let origins = r.origins();
     let estimate = |values: &[f64], salt: u64| {
         stats::median_of_series(
-            &PairedSeries::new(values.iter().copied(), &blocks),
+            &PairedSeries::new(values.iter().copied(), &origins),
             0.0,
             seed ^ salt,
         )
@@ -198,7 +199,7 @@ fn aligned(own: &Steady, other: &Steady, values: &[f64]) -> Vec<f64> {
 pub fn aligned_ratios(a: &Cell, b: &Cell) -> Option<PairedSeries> {
     let (own, other) = (timed(a)?, timed(b)?);
     let base = aligned(own, other, &other.rounds.p50_ns);
-    let series = PairedSeries::ratios(&own.rounds.p50_ns, &base, &own.rounds.blocks());
+    let series = PairedSeries::ratios(&own.rounds.p50_ns, &base, &own.rounds.origins());
     (!series.is_empty()).then_some(series)
 }
 
@@ -227,7 +228,7 @@ fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
                 return out;
             };
             let r = &own.rounds;
-            let blocks = r.blocks();
+            let origins = r.origins();
             let (base_p50, base_cpu) = if r.is_paired() {
                 // Adjacent slices of this round.
                 let cpu = if r.baseline_cpu_ns.len() == r.len() {
@@ -248,8 +249,8 @@ fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
                 });
                 return out;
             };
-            out.ratio = Some(PairedSeries::ratios(&r.p50_ns, &base_p50, &blocks));
-            out.cpu = Some(PairedSeries::ratios(&r.cpu_ns, &base_cpu, &blocks));
+            out.ratio = Some(PairedSeries::ratios(&r.p50_ns, &base_p50, &origins));
+            out.cpu = Some(PairedSeries::ratios(&r.cpu_ns, &base_cpu, &origins));
             let floor = floors
                 .get(&(base_cell.filter.clone(), cell.workload.clone()))
                 .and_then(|f| timed(f));
@@ -258,10 +259,10 @@ fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
             {
                 let floor_p50 = aligned(own, floor, &floor.rounds.p50_ns);
                 out.above_floor = Some(PairedSeries::ratios_above(
-                    &r.p50_ns, &base_p50, &floor_p50, &blocks,
+                    &r.p50_ns, &base_p50, &floor_p50, &origins,
                 ));
                 out.time_above_floor =
-                    Some(PairedSeries::differences(&r.p50_ns, &floor_p50, &blocks));
+                    Some(PairedSeries::differences(&r.p50_ns, &floor_p50, &origins));
             }
             out
         })
@@ -323,10 +324,10 @@ fn fill_cells(cells: &mut [Cell], series: &[CellSeries]) {
         let key = (cell.filter.clone(), cell.workload.clone());
         cell.ratio_to_fastest = fastest.get(&key).and_then(|&j| {
             let (own, best) = (s.ratio.as_ref()?, series[j].ratio.as_ref()?);
-            if own.blocks != best.blocks {
+            if own.origins != best.origins {
                 return None;
             }
-            let relative = PairedSeries::ratios(&own.values, &best.values, &own.blocks);
+            let relative = PairedSeries::ratios(&own.values, &best.values, &own.origins);
             stats::median_of_series(&relative, 1.0, seed ^ 17).map(|t| t.estimate.rounded(4))
         });
     }

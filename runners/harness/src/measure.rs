@@ -14,7 +14,10 @@
 //! layout randomisation), so each block sees another memory layout. Without it, two instances
 //! of the same native library differed by a steady 4-6% for a whole run (an A/A ratio of 0.94
 //! on get-large-headers): layout effects are fixed within a process and change between
-//! processes. The intervals, which resample blocks and then rounds, cover them.
+//! processes. Some do not change between blocks at all (native code of one filter ran at a
+//! steady 410 ns in every block of one process and 464 ns in every block of the next), so a
+//! standard run is also split over several processes ([`MeasureSettings::share`]); the
+//! intervals resample processes, then blocks, then rounds.
 //!
 //! A cell whose pair of slices takes much longer than two slices (one lifecycle is longer than
 //! a slice: 1 MiB bodies on an interpreter) runs in every k-th round only, spread over all
@@ -56,16 +59,34 @@ impl MeasureSettings {
         compile_samples: 1,
     };
 
-    /// The default: about 0.5 s per compared cell (half of it its baseline's slices), 80
-    /// rounds in 5 blocks.
+    /// The default: about 0.45 s per compared cell (half of it its baseline's slices), 72
+    /// rounds in 6 blocks — split over 3 processes by the CLI ([`Self::share`]: 24 rounds in 2
+    /// blocks each).
     pub const STANDARD: Self = Self {
-        warmup: Duration::from_millis(100),
-        rounds: 80,
+        // Per cell and process; a renewed instance warms up for two slices. 100 ms here was
+        // 45 s of every process's time and changed no ratio beyond its interval.
+        warmup: Duration::from_millis(20),
+        rounds: 72,
         slice: Duration::from_millis(3),
-        blocks: 5,
+        blocks: 6,
         phase_samples: 20,
         compile_samples: 3,
     };
+
+    /// The settings of one of `processes` processes that together make this measurement: the
+    /// rounds divided between them (rounded up), at least two blocks each (fewer blocks per
+    /// process than the whole has, as the processes themselves add layouts).
+    pub fn share(self, processes: u32) -> Self {
+        let processes = processes.max(1);
+        if processes == 1 {
+            return self;
+        }
+        Self {
+            rounds: self.rounds.div_ceil(processes),
+            blocks: self.blocks.div_ceil(processes).max(2),
+            ..self
+        }
+    }
 
     /// The block of round `round` (0-based).
     pub fn block_of(&self, round: u32) -> u32 {
@@ -506,6 +527,17 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_divides_the_rounds_between_processes() {
+        let one = MeasureSettings::STANDARD.share(1);
+        assert_eq!(one, MeasureSettings::STANDARD);
+        let third = MeasureSettings::STANDARD.share(3);
+        assert_eq!(third.rounds, MeasureSettings::STANDARD.rounds.div_ceil(3));
+        assert!(third.rounds * 3 >= MeasureSettings::STANDARD.rounds);
+        assert_eq!(third.blocks, 2);
+        assert_eq!(third.slice, MeasureSettings::STANDARD.slice);
+    }
 
     #[test]
     fn rounds_fall_into_equal_blocks() {

@@ -30,8 +30,10 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                     m.filter == c.filter && m.engine == c.engine && m.workload == c.workload
                 })
         });
-        // Each run's blocks get numbers of their own, the same for all its cells.
+        // Each file's blocks and processes get numbers of their own, the same for all its
+        // cells (a file of one process is process `runs` of the merged file).
         let block_offset = merged.settings.runs * merged.settings.blocks.max(1);
+        let process_offset = merged.settings.runs;
         if repeats {
             merged.settings.runs += run.settings.runs;
         }
@@ -53,7 +55,7 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                 None => merged.cells.push(cell),
                 Some(into) => match (&mut into.steady, cell.steady) {
                     (Some(a), Some(b)) => {
-                        a.rounds.extend(&b.rounds, block_offset);
+                        a.rounds.extend(&b.rounds, block_offset, process_offset);
                         if let (Some(mut ha), Some(hb)) = (
                             stats::decode_histogram(&a.histogram),
                             stats::decode_histogram(&b.histogram),

@@ -3,13 +3,13 @@
 //! they never rename or remove these.
 
 use crate::environment::Environment;
-use crate::stats::{Estimate, SampleSummary, Verdict};
+use crate::stats::{Estimate, Origin, SampleSummary, Verdict};
 use filterbench_host::EngineInfo;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Version of the schema written by this build.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Outcome of the conformance check of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,10 +145,15 @@ pub struct RoundSeries {
     /// file, whose blocks differ). Cells of one filter measured together share round ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub round: Vec<u32>,
-    /// Block of each round: the instance (and module load) that served it. Blocks are the
-    /// outer level of every bootstrap; a merged file numbers the blocks of each run anew.
+    /// Block of each round: the instance (and module load) that served it. A merged file
+    /// numbers the blocks of each process anew, so block ids are unique within a file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub block: Vec<u32>,
+    /// Measuring process of each round (0-based, in run order): a standard run is split over
+    /// several processes, merged into one file. Processes, then blocks, are the outer levels
+    /// of every bootstrap. Absent: all rounds ran in one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process: Vec<u32>,
     /// When the cell's (first) slice of the round started, ms since its measurement began.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub started_ms: Vec<f64>,
@@ -171,10 +176,17 @@ pub struct RoundSeries {
 }
 
 impl RoundSeries {
-    /// Appends the rounds of `other` (a later run of the same cell), numbering its blocks from
-    /// `block_offset` (the same offset for every cell of that run keeps their rounds aligned).
-    pub fn extend(&mut self, other: &RoundSeries, block_offset: u32) {
+    /// Appends the rounds of `other` (a later process of the same cell), numbering its blocks
+    /// from `block_offset` and its processes from `process_offset` (the same offsets for every
+    /// cell of that file keep their rounds aligned).
+    pub fn extend(&mut self, other: &RoundSeries, block_offset: u32, process_offset: u32) {
         let offset = block_offset;
+        // Rounds of a file without process ids all ran in its first process.
+        let (mine, theirs) = (self.processes(), other.processes());
+        self.process = mine
+            .into_iter()
+            .chain(theirs.into_iter().map(|p| p + process_offset))
+            .collect();
         self.lifecycles.extend(&other.lifecycles);
         self.p50_ns.extend(&other.p50_ns);
         self.p90_ns.extend(&other.p90_ns);
@@ -224,6 +236,24 @@ impl RoundSeries {
         } else {
             vec![0; self.p50_ns.len()]
         }
+    }
+
+    /// The process of each round (all process 0 when not recorded).
+    pub fn processes(&self) -> Vec<u32> {
+        if self.process.len() == self.p50_ns.len() {
+            self.process.clone()
+        } else {
+            vec![0; self.p50_ns.len()]
+        }
+    }
+
+    /// The process and block of each round: the outer levels of the bootstrap.
+    pub fn origins(&self) -> Vec<Origin> {
+        self.processes()
+            .into_iter()
+            .zip(self.blocks())
+            .map(|(p, b)| Origin::new(p, b))
+            .collect()
     }
 }
 

@@ -89,6 +89,12 @@ pub struct RunSettings {
     /// A metered engine that runs each module's workloads once before anything else, so a
     /// callback that never returns is found where it can be stopped (see [`Preflight`]).
     pub preflight: Option<Preflight>,
+    /// Whether to measure start-up phases and memory (off in the later processes of a run
+    /// split over several: they only add steady-state rounds).
+    pub phases: bool,
+    /// Whether to compute the derived statistics at the end (off in the processes of a split
+    /// run: their files are merged, and the merge analyses the whole).
+    pub analyze: bool,
 }
 
 /// A metered engine (fuel or epoch deadline per call) used to find runaway callbacks before
@@ -468,7 +474,9 @@ pub fn run_resumable(
         // `report` and `--resume` analyse what they read).
         on_progress(&results);
     }
-    analysis::analyze(&mut results);
+    if settings.analyze {
+        analysis::analyze(&mut results);
+    }
     results
 }
 
@@ -646,18 +654,20 @@ fn check_subject<'a>(
             continue;
         }
         let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
-        observe(Event::Phases {
-            filter: filter.name,
-            engine: &slot.name,
-        });
-        results.phases.push(phases::measure(
-            slot.engine.as_ref(),
-            &subject.source,
-            filter,
-            workloads.first().copied(),
-            &load,
-            &settings.measure,
-        ));
+        if settings.phases {
+            observe(Event::Phases {
+                filter: filter.name,
+                engine: &slot.name,
+            });
+            results.phases.push(phases::measure(
+                slot.engine.as_ref(),
+                &subject.source,
+                filter,
+                workloads.first().copied(),
+                &load,
+                &settings.measure,
+            ));
+        }
         let module: Result<Rc<dyn LoadedModule>, FilterError> = load.module.map(Rc::from);
         let artifact = module
             .as_ref()

@@ -273,7 +273,7 @@ fn engines_section(results: &Results) -> Section {
     }
     Section {
         title: "Engines".to_owned(),
-        intro: "Each engine's lifecycle time over native Rust's (the same filter source built as a shared library): per cell, the median of per-round ratios, each round pairing a slice of the engine with an adjacent slice of native code; per filter, the geometric mean over its workloads (sweeps excluded); per engine, the geometric mean over filters. `Above host floor` takes the host's own per-request work (measured as the lifecycle with no guest, in the same rounds) out of both sides: (engine − floor) ÷ (native − floor). Intervals: 95%, bootstrap over blocks (fresh module loads) and rounds. `within ±5%`: the whole interval lies within 5% of 1.".to_owned(),
+        intro: "Each engine's lifecycle time over native Rust's (the same filter source built as a shared library): per cell, the median of per-round ratios, each round pairing a slice of the engine with an adjacent slice of native code; per filter, the geometric mean over its workloads (sweeps excluded); per engine, the geometric mean over filters. `Above host floor` takes the host's own per-request work (measured as the lifecycle with no guest, in the same rounds) out of both sides: (engine − floor) ÷ (native − floor). Intervals: 95%, hierarchical bootstrap over measuring processes, blocks (fresh module loads) and rounds. `within ±5%`: the whole interval lies within 5% of 1.".to_owned(),
         table,
     }
 }
@@ -461,7 +461,7 @@ fn environment_section(results: &Results) -> Section {
         vec![
             "settings".to_owned(),
             format!(
-                "{}; warm-up {} ms, {} rounds x {} ms per cell, {} run(s) merged, {} instances per start-up phase, {}",
+                "{}; warm-up {} ms, {} rounds x {} ms per cell in each of {} measuring process(es), merged, {} instances per start-up phase, {}",
                 if s.quick { "--quick" } else { "standard" },
                 s.warmup_ms,
                 s.rounds,

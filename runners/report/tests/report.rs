@@ -39,6 +39,8 @@ fn small_run() -> Results {
         ),
         unavailable: Vec::new(),
         preflight: None,
+        phases: true,
+        analyze: true,
     };
     run::run(&subjects, &engines, &settings, &mut |_| {})
 }

@@ -34,6 +34,8 @@ pub fn tiny_run() -> RunSettings {
         workloads: None,
         unavailable: Vec::new(),
         preflight: None,
+        phases: true,
+        analyze: true,
     }
 }
 
