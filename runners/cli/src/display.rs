@@ -396,6 +396,10 @@ pub fn print_comparison(changes: &[filterbench_harness::compare::CellChange], th
 /// The Envoy table: per filter and variant, medians [min–max] over rounds.
 pub fn print_envoy_table(results: &Results) {
     let Some(envoy) = &results.envoy else { return };
+    print_envoy_instructions(envoy);
+    if envoy.runs.is_empty() {
+        return;
+    }
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header([
@@ -444,4 +448,54 @@ pub fn print_envoy_table(results: &Results) {
         envoy.settings.upstream
     );
     println!("{table}");
+}
+
+/// The instruction counts through Envoy: per variant the median of its bursts, their spread,
+/// the difference and ratio to no filter, and the share in the filter's own code.
+fn print_envoy_instructions(envoy: &filterbench_harness::envoy::EnvoyResults) {
+    if envoy.instructions.is_empty() {
+        return;
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec!["filter", "variant"];
+    header.extend(format::INSTRUCTION_COLUMNS);
+    table.set_header(header);
+    let right = |text: String| TableCell::new(text).set_alignment(CellAlignment::Right);
+    for e in &envoy.instructions {
+        if let Some(error) = &e.error {
+            table.add_row([
+                TableCell::new(&e.filter),
+                TableCell::new(&e.variant),
+                TableCell::new(format!(
+                    "ERROR {}",
+                    error.chars().take(80).collect::<String>()
+                )),
+            ]);
+            continue;
+        }
+        let [median, bursts, spread, over, ratio, share] = format::instruction_columns(e);
+        table.add_row([
+            TableCell::new(&e.filter),
+            TableCell::new(&e.variant),
+            right(median),
+            right(bursts),
+            right(spread),
+            right(over),
+            right(ratio),
+            TableCell::new(share),
+        ]);
+    }
+    println!(
+        "\nEnvoy {} — instructions per request under callgrind (one worker; idle instructions subtracted; bursts of requests on one keep-alive connection)",
+        envoy.settings.envoy_version
+    );
+    println!("{table}");
+    let spreads: Vec<f64> = envoy.instructions.iter().filter_map(|e| e.spread).collect();
+    if let Some(worst) = spreads.iter().copied().reduce(f64::max) {
+        println!(
+            "determinism: largest spread between bursts {:.2}% (target <= 0.5%)",
+            worst * 100.0
+        );
+    }
 }

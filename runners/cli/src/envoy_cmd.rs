@@ -4,11 +4,12 @@
 
 use anyhow::{Context, Result, bail};
 use filterbench_envoy::config::{self, UpstreamMode, Variant};
+use filterbench_envoy::instructions::CountSettings;
 use filterbench_envoy::runner::{self, Event, Programs, Rate};
 use filterbench_envoy::tools::{self, Tool};
 use filterbench_harness::catalog;
 use filterbench_harness::environment;
-use filterbench_harness::envoy::{EnvoyResults, EnvoyRun};
+use filterbench_harness::envoy::{EnvoyInstructions, EnvoyResults, EnvoyRun};
 use filterbench_harness::results::{self, Results, SCHEMA_VERSION, Settings, Tool as Writer};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,6 +59,20 @@ pub struct EnvoyArgs {
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
+    /// What to measure, comma-separated: `time` (load runs: throughput, latency, CPU time,
+    /// memory) and/or `instructions` (instructions per request under valgrind's callgrind, one
+    /// Envoy per variant: the same count on a busy or a quiet machine; slow).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "time")]
+    measure: Vec<EnvoyMeasure>,
+}
+
+/// What `filterbench envoy` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnvoyMeasure {
+    /// Load runs: throughput, latency, CPU time per request, memory.
+    Time,
+    /// Instructions per request under callgrind.
+    Instructions,
 }
 
 fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
@@ -180,6 +195,75 @@ fn results_file(envoy: EnvoyResults, quick: bool, programs: &Programs) -> Result
     }
 }
 
+/// The load runs (`--measure time`), writing the records after every run.
+fn run_load(
+    settings: &runner::Settings,
+    programs: &Programs,
+    out: &std::path::Path,
+    quick: bool,
+) -> Result<EnvoyResults> {
+    let (duration, warmup, rounds) = (settings.duration, settings.warmup, settings.rounds);
+    let runs: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * rounds as usize;
+    let per_run = 2 * duration + warmup + Duration::from_millis(800);
+    eprintln!(
+        "Envoy {} — {runs} runs of {:?}, about {} minutes; Envoy configs and logs in {}",
+        tools::version(Tool::Envoy, &programs.envoy).unwrap_or_default(),
+        per_run,
+        (per_run * runs as u32).as_secs().div_ceil(60),
+        settings.work_dir.display()
+    );
+    let mut write_error = None;
+    let envoy = runner::run(
+        settings,
+        |event| match event {
+            Event::Calibrating => {
+                eprintln!("measuring the baseline's max throughput to choose the rate…")
+            }
+            Event::Rate { rate, source } => eprintln!("open-loop rate: {rate:.0} req/s ({source})"),
+            Event::Finished { index, total, run } => print_run(index, total, run),
+        },
+        |so_far| {
+            let file = results_file(so_far.clone(), quick, programs);
+            if let Err(e) = results::write_atomic(out, &file) {
+                write_error.get_or_insert(e);
+            }
+        },
+    )?;
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
+    }
+    Ok(envoy)
+}
+
+fn print_count(index: usize, total: usize, record: &EnvoyInstructions) {
+    let head = format!(
+        "[{index:>3}/{total}] {:<10} {:<8}",
+        record.filter, record.variant
+    );
+    match (&record.error, record.median) {
+        (Some(error), _) => eprintln!("{head} ERROR {error}"),
+        (None, Some(median)) => eprintln!(
+            "{head} {median:>10.0} instructions/request (bursts: {}; spread {:.2}%){}",
+            record
+                .per_request
+                .iter()
+                .map(|v| format!("{v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            record.spread.unwrap_or(0.0) * 100.0,
+            record
+                .filter_code_share
+                .map(|s| format!(
+                    ", {:.1}% in {}",
+                    s * 100.0,
+                    record.filter_code.as_deref().unwrap_or("")
+                ))
+                .unwrap_or_default()
+        ),
+        _ => eprintln!("{head} (incomplete)"),
+    }
+}
+
 /// Runs `filterbench envoy`.
 pub fn command(args: EnvoyArgs) -> Result<()> {
     let matrix = matrix(&args)?;
@@ -222,36 +306,43 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         programs: programs.clone(),
         work_dir,
     };
-    let runs: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * rounds as usize;
-    let per_run = 2 * duration + warmup + Duration::from_millis(800);
-    eprintln!(
-        "Envoy {} — {runs} runs of {:?}, about {} minutes; Envoy configs and logs in {}",
-        tools::version(Tool::Envoy, &programs.envoy).unwrap_or_default(),
-        per_run,
-        (per_run * runs as u32).as_secs().div_ceil(60),
-        settings.work_dir.display()
-    );
     let out = args.out.clone();
     let quick = args.quick;
-    let mut write_error = None;
-    let envoy = runner::run(
-        &settings,
-        |event| match event {
-            Event::Calibrating => {
-                eprintln!("measuring the baseline's max throughput to choose the rate…")
-            }
-            Event::Rate { rate, source } => eprintln!("open-loop rate: {rate:.0} req/s ({source})"),
-            Event::Finished { index, total, run } => print_run(index, total, run),
-        },
-        |so_far| {
-            let file = results_file(so_far.clone(), quick, &programs);
-            if let Err(e) = results::write_atomic(&out, &file) {
-                write_error.get_or_insert(e);
-            }
-        },
-    )?;
-    if let Some(e) = write_error {
-        return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
+    let mut envoy = if args.measure.contains(&EnvoyMeasure::Time) {
+        run_load(&settings, &programs, &out, quick)?
+    } else {
+        EnvoyResults {
+            settings: runner::settings_record(&settings, 0.0, "none"),
+            ..EnvoyResults::default()
+        }
+    };
+    if args.measure.contains(&EnvoyMeasure::Instructions) {
+        let counting = if quick {
+            CountSettings::QUICK
+        } else {
+            CountSettings::STANDARD
+        };
+        let variants: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum();
+        eprintln!(
+            "instructions per request under callgrind: {variants} Envoys, each {} bursts of {} requests after {} warm-up requests",
+            counting.bursts, counting.requests, counting.warmup_requests
+        );
+        let mut write_error = None;
+        let base = envoy.clone();
+        envoy.instructions =
+            runner::count_instructions(&settings, &counting, |index, total, so_far| {
+                print_count(index, total, so_far.last().expect("one finished"));
+                let mut file = results_file(base.clone(), quick, &programs);
+                if let Some(e) = file.envoy.as_mut() {
+                    e.instructions = so_far.to_vec();
+                }
+                if let Err(e) = results::write_atomic(&out, &file) {
+                    write_error.get_or_insert(e);
+                }
+            })?;
+        if let Some(e) = write_error {
+            return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
+        }
     }
     let file = results_file(envoy, quick, &programs);
     crate::display::print_envoy_table(&file);

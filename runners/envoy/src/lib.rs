@@ -9,6 +9,7 @@ pub mod config;
 pub mod conformance;
 pub mod cpu;
 pub mod http;
+pub mod instructions;
 pub mod load;
 pub mod process;
 pub mod runner;

@@ -322,6 +322,33 @@ pub fn oha(
     run_and_parse("oha", command, spec, |out| parse_oha(out, rate))
 }
 
+/// Exactly `requests` requests, one at a time on one keep-alive connection, as fast as the
+/// server answers (oha `-n`), giving up after `limit`.
+pub fn oha_count(
+    program: &Path,
+    target: SocketAddr,
+    request: &LoadRequest,
+    requests: u64,
+    limit: Duration,
+    cpu: Option<u32>,
+) -> Result<LoadResult, LoadError> {
+    let mut command = Command::new(program);
+    command
+        .arg("-n")
+        .arg(requests.to_string())
+        .args(["-c", "1", "--no-tui", "--output-format", "json"])
+        .args(header_args(request))
+        .arg(url(target, &request.path));
+    let spec = LoadSpec {
+        duration: limit,
+        connections: 1,
+        cpu,
+    };
+    let mut result = run_and_parse("oha", command, &spec, |out| parse_oha(out, 0.0))?;
+    result.target_rps = None;
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,18 @@ pub enum EnvoyError {
 /// How long Envoy may take to become ready (a V8 filter compiles its module first).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A program Envoy runs under (a profiler such as valgrind), with its arguments, and how long
+/// Envoy may take to become ready under it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wrapper {
+    /// The program, e.g. `valgrind`.
+    pub program: PathBuf,
+    /// Its arguments, before Envoy's command line.
+    pub args: Vec<String>,
+    /// Start to ready may take this long.
+    pub ready_timeout: Duration,
+}
+
 /// A running Envoy.
 pub struct EnvoyProcess {
     child: Child,
@@ -94,6 +106,18 @@ impl EnvoyProcess {
         dir: &Path,
         cpu: Option<u32>,
     ) -> Result<Self, EnvoyError> {
+        Self::start_wrapped(envoy, bootstrap, dir, cpu, None)
+    }
+
+    /// [`Self::start`], with Envoy run under `wrapper` when given (the process id is then the
+    /// wrapper's, which for valgrind is Envoy's own).
+    pub fn start_wrapped(
+        envoy: &Path,
+        bootstrap: &Value,
+        dir: &Path,
+        cpu: Option<u32>,
+        wrapper: Option<&Wrapper>,
+    ) -> Result<Self, EnvoyError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
             move |source| EnvoyError::Io { path, source }
@@ -108,7 +132,14 @@ impl EnvoyProcess {
             serde_json::to_vec_pretty(bootstrap).unwrap_or_default(),
         )
         .map_err(io(&config))?;
-        let mut command = Command::new(envoy);
+        let mut command = match wrapper {
+            Some(w) => {
+                let mut command = Command::new(&w.program);
+                command.args(&w.args).arg(envoy);
+                command
+            }
+            None => Command::new(envoy),
+        };
         command
             .arg("-c")
             .arg(&config)
@@ -124,7 +155,7 @@ impl EnvoyProcess {
         die_with_parent(&mut command);
         let started = Instant::now();
         let child = command.spawn().map_err(|source| EnvoyError::Spawn {
-            program: envoy.display().to_string(),
+            program: command.get_program().to_string_lossy().into_owned(),
             source,
         })?;
         let mut process = Self {
@@ -134,12 +165,18 @@ impl EnvoyProcess {
             ready_ms: 0.0,
             log,
         };
-        process.wait_ready(&admin_file, started)?;
+        let timeout = wrapper.map_or(READY_TIMEOUT, |w| w.ready_timeout);
+        process.wait_ready(&admin_file, started, timeout)?;
         process.listener = process.listener_address()?;
         Ok(process)
     }
 
-    fn wait_ready(&mut self, admin_file: &Path, started: Instant) -> Result<(), EnvoyError> {
+    fn wait_ready(
+        &mut self,
+        admin_file: &Path,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<(), EnvoyError> {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(EnvoyError::Exited {
@@ -148,9 +185,9 @@ impl EnvoyProcess {
                     tail: tail(&self.log, 12),
                 });
             }
-            if started.elapsed() > READY_TIMEOUT {
+            if started.elapsed() > timeout {
                 return Err(EnvoyError::NotReady {
-                    waited: READY_TIMEOUT,
+                    waited: timeout,
                     log: self.log.display().to_string(),
                     tail: tail(&self.log, 12),
                 });

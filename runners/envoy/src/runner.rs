@@ -8,6 +8,7 @@ use crate::bridge;
 use crate::config::{self, Endpoints, UpstreamMode, Variant};
 use crate::conformance;
 use crate::cpu::{self, Placement};
+use crate::instructions::{self, CountSettings, CountedEnvoy};
 use crate::load::{self, LoadRequest, LoadSpec};
 use crate::process::EnvoyProcess;
 use crate::tools::{self, Tool};
@@ -15,7 +16,7 @@ use crate::upstream::Upstream;
 use filterbench_harness::artifacts;
 use filterbench_harness::catalog::FilterSpec;
 use filterbench_harness::envoy::{
-    self as records, EnvoyResults, EnvoyRun, EnvoySettings, LoadResult,
+    self as records, EnvoyInstructions, EnvoyResults, EnvoyRun, EnvoySettings, LoadResult,
 };
 use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
@@ -290,6 +291,25 @@ fn calibrate(ctx: &Context, request: &LoadRequest) -> Result<f64, String> {
     Ok(result.achieved_rps)
 }
 
+/// The settings as recorded in results: `rate` requests/second chosen by `source` (`auto`,
+/// `fixed`, or `none` when no load run was made).
+pub fn settings_record(settings: &Settings, rate: f64, source: &str) -> EnvoySettings {
+    let placement = Placement::detect();
+    EnvoySettings {
+        envoy_version: tools::version(Tool::Envoy, &settings.programs.envoy).unwrap_or_default(),
+        duration_s: settings.duration.as_secs_f64(),
+        warmup_s: settings.warmup.as_secs_f64(),
+        rate_rps: rate,
+        rate_source: source.to_owned(),
+        rounds: settings.rounds,
+        connections: settings.connections,
+        upstream: settings.upstream.name().to_owned(),
+        envoy_cpu: placement.envoy,
+        load_cpu: placement.load,
+        concurrency: 1,
+    }
+}
+
 /// Runs the matrix. `on_event` sees progress; `on_update` gets the results so far after every
 /// finished run (write them out there to keep them if the run is interrupted).
 pub fn run(
@@ -297,24 +317,7 @@ pub fn run(
     mut on_event: impl FnMut(Event),
     mut on_update: impl FnMut(&EnvoyResults),
 ) -> Result<EnvoyResults, RunError> {
-    // Configuration errors are found before anything runs.
-    for (filter, variants) in &settings.matrix {
-        for &variant in variants {
-            config::filter_chain(filter, variant, Path::new("/check.wasm"))?;
-        }
-        for &variant in variants {
-            artifact_for(filter, variant)?;
-        }
-    }
-    if settings
-        .matrix
-        .iter()
-        .any(|(_, variants)| variants.contains(&Variant::Native))
-    {
-        bridge::check_envoy(&settings.programs.envoy)?;
-    }
-    let placement = Placement::detect();
-    let upstream = Upstream::start(placement.load).map_err(RunError::Upstream)?;
+    let (placement, upstream) = prepare(settings)?;
     let ctx = Context {
         settings,
         placement,
@@ -335,22 +338,8 @@ pub fn run(
     };
     on_event(Event::Rate { rate, source });
     let mut results = EnvoyResults {
-        settings: EnvoySettings {
-            envoy_version: tools::version(Tool::Envoy, &settings.programs.envoy)
-                .unwrap_or_default(),
-            duration_s: settings.duration.as_secs_f64(),
-            warmup_s: settings.warmup.as_secs_f64(),
-            rate_rps: rate,
-            rate_source: source.to_owned(),
-            rounds: settings.rounds,
-            connections: settings.connections,
-            upstream: settings.upstream.name().to_owned(),
-            envoy_cpu: placement.envoy,
-            load_cpu: placement.load,
-            concurrency: 1,
-        },
-        runs: Vec::new(),
-        summary: Vec::new(),
+        settings: settings_record(settings, rate, source),
+        ..EnvoyResults::default()
     };
     let total: usize =
         settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * settings.rounds as usize;
@@ -375,4 +364,125 @@ pub fn run(
         }
     }
     Ok(results)
+}
+
+/// Checks the matrix (configuration errors are found before anything runs), then places
+/// Envoy and the load on their CPUs and starts the upstream.
+fn prepare(settings: &Settings) -> Result<(Placement, Upstream), RunError> {
+    preflight(settings)?;
+    let placement = Placement::detect();
+    let upstream = Upstream::start(placement.load).map_err(RunError::Upstream)?;
+    Ok((placement, upstream))
+}
+
+/// Checks the matrix before anything runs: every variant configures and its artifact builds;
+/// the bridge matches Envoy when the native variant is asked for.
+fn preflight(settings: &Settings) -> Result<(), RunError> {
+    for (filter, variants) in &settings.matrix {
+        for &variant in variants {
+            config::filter_chain(filter, variant, Path::new("/check.wasm"))?;
+        }
+        for &variant in variants {
+            artifact_for(filter, variant)?;
+        }
+    }
+    if settings
+        .matrix
+        .iter()
+        .any(|(_, variants)| variants.contains(&Variant::Native))
+    {
+        bridge::check_envoy(&settings.programs.envoy)?;
+    }
+    Ok(())
+}
+
+/// Counts instructions per request of every (filter, variant) of the matrix under callgrind
+/// (see [`instructions`]), one Envoy each, baseline included. `on_done` gets each record as it
+/// is finished (1-based index, total); a variant that fails is recorded with its error.
+pub fn count_instructions(
+    settings: &Settings,
+    counting: &CountSettings,
+    mut on_done: impl FnMut(usize, usize, &[EnvoyInstructions]),
+) -> Result<Vec<EnvoyInstructions>, RunError> {
+    let (placement, upstream) = prepare(settings)?;
+    let ctx = Context {
+        settings,
+        placement,
+        upstream: &upstream,
+    };
+    let total: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum();
+    let mut records: Vec<EnvoyInstructions> = Vec::new();
+    for (filter, variants) in &settings.matrix {
+        for &variant in variants {
+            let mut record = EnvoyInstructions {
+                filter: filter.name.to_owned(),
+                variant: variant.name().to_owned(),
+                ..EnvoyInstructions::default()
+            };
+            if let Err(e) = count_variant(&ctx, filter, variant, counting, &mut record) {
+                record.error = Some(e);
+            }
+            records.push(record);
+            records::summarize_instructions(&mut records);
+            on_done(records.len(), total, &records);
+        }
+    }
+    Ok(records)
+}
+
+fn count_variant(
+    ctx: &Context,
+    filter: &FilterSpec,
+    variant: Variant,
+    counting: &CountSettings,
+    record: &mut EnvoyInstructions,
+) -> Result<(), String> {
+    let artifact = artifact_for(filter, variant).map_err(|e| e.to_string())?;
+    let chain = config::filter_chain(filter, variant, &artifact).map_err(|e| e.to_string())?;
+    record.description = chain.description.clone();
+    let dir =
+        ctx.settings
+            .work_dir
+            .join(format!("{}-{}-instructions", filter.name, variant.name()));
+    let envoy = CountedEnvoy::start(
+        &ctx.settings.programs.envoy,
+        &config::bootstrap(&chain, ctx.endpoints()),
+        &dir,
+        ctx.placement.envoy,
+    )
+    .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
+    let request = instructions::checked_request(filter, &envoy, variant == Variant::None)?;
+    let bursts = instructions::count_bursts(
+        &envoy,
+        &ctx.settings.programs.oha,
+        &request,
+        counting,
+        ctx.placement.load,
+    )?;
+    envoy.stop();
+    record.per_request = bursts
+        .iter()
+        .map(|b| (b.per_request * 10.0).round() / 10.0)
+        .collect();
+    record.requests = bursts.iter().map(|b| b.requests).collect();
+    let idle: Vec<f64> = bursts.iter().map(|b| b.idle_per_second).collect();
+    record.idle_per_second = records::Spread::of(&idle).map(|s| s.median.round());
+    let module = artifact
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let per_request = |is_counted: &dyn Fn(&str) -> bool| {
+        instructions::per_request_in(&bursts, is_counted).map(|v| v.round())
+    };
+    record.anonymous_code_per_request = per_request(&instructions::is_anonymous_code);
+    record.filter_code = match variant {
+        Variant::V8 => Some("V8's JIT code (anonymous code beyond no filter's)".to_owned()),
+        Variant::Lua => Some("LuaJIT's code (anonymous code beyond no filter's)".to_owned()),
+        Variant::Native => {
+            record.module_per_request = per_request(&|object| object.ends_with(&module));
+            Some(module)
+        }
+        _ => None,
+    };
+    Ok(())
 }

@@ -23,6 +23,94 @@ pub struct EnvoyResults {
     /// Per (filter, variant): medians and spread over rounds.
     #[serde(default)]
     pub summary: Vec<EnvoySummary>,
+    /// Instructions per request under callgrind (`--measure instructions`), one entry per
+    /// (filter, variant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instructions: Vec<EnvoyInstructions>,
+}
+
+/// Instructions Envoy executes per request for one variant of one filter, counted under
+/// valgrind's callgrind: the same count on a busy or a quiet machine. Each burst is a fixed
+/// number of requests on one keep-alive connection after a warm-up; what Envoy executes while
+/// idle (timers, stats flushes), measured over an equal idle interval right after, is
+/// subtracted pro rata.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvoyInstructions {
+    /// Bench filter name.
+    pub filter: String,
+    /// `none`, `v8`, `native`, `builtin` or `lua`.
+    pub variant: String,
+    /// What the variant is, in Envoy's terms.
+    pub description: String,
+    /// Why it was not counted (Envoy refused to start under valgrind, conformance, ...).
+    pub error: Option<String>,
+    /// Instructions per request of each burst, idle subtracted.
+    pub per_request: Vec<f64>,
+    /// Requests Envoy completed in each burst.
+    pub requests: Vec<u64>,
+    /// Instructions per second while idle (median over the idle intervals).
+    pub idle_per_second: Option<f64>,
+    /// Median of `per_request`.
+    pub median: Option<f64>,
+    /// (largest − smallest) ÷ median of `per_request`: how deterministic the count is.
+    pub spread: Option<f64>,
+    /// `median` minus the baseline's (no filter) median: the filter's instructions per request.
+    pub over_baseline: Option<f64>,
+    /// `median` ÷ the baseline's median.
+    pub ratio_to_baseline: Option<f64>,
+    /// Instructions per request in code callgrind cannot tie to a file: JIT-compiled code (V8's
+    /// compiled Wasm and wrappers, LuaJIT's traces) — and, in the PyPI Envoy build, about 15%
+    /// of Envoy's own code, which is why the baseline has some too.
+    pub anonymous_code_per_request: Option<f64>,
+    /// Instructions per request in the dynamic module's shared library (native variant).
+    pub module_per_request: Option<f64>,
+    /// Share of the instructions in the filter's own code, where callgrind can tell: for V8
+    /// and Lua the anonymous code beyond the baseline's, for native the module's library. Null
+    /// for the baseline and built-in filters (compiled into Envoy, not told apart).
+    pub filter_code_share: Option<f64>,
+    /// What `filter_code_share` covers (e.g. `JIT code`, `libfilterbench_headers_bridge.so`).
+    pub filter_code: Option<String>,
+}
+
+/// Fills the derived fields of instruction counts: median and spread per entry, and the
+/// difference and ratio to the baseline of the same filter.
+pub fn summarize_instructions(entries: &mut [EnvoyInstructions]) {
+    for e in entries.iter_mut() {
+        let spread = Spread::of(&e.per_request);
+        e.median = spread.map(|s| s.median);
+        e.spread = spread.map(|s| s.relative_range());
+    }
+    let baselines: BTreeMap<String, f64> = entries
+        .iter()
+        .filter(|e| e.variant == BASELINE)
+        .filter_map(|e| Some((e.filter.clone(), e.median?)))
+        .collect();
+    let anonymous: BTreeMap<String, f64> = entries
+        .iter()
+        .filter(|e| e.variant == BASELINE)
+        .filter_map(|e| Some((e.filter.clone(), e.anonymous_code_per_request?)))
+        .collect();
+    for e in entries.iter_mut() {
+        let base = baselines.get(&e.filter).copied();
+        let (over, ratio) = match (e.median, base) {
+            (Some(m), Some(b)) if e.variant != BASELINE && b > 0.0 => (Some(m - b), Some(m / b)),
+            _ => (None, None),
+        };
+        e.over_baseline = over;
+        e.ratio_to_baseline = ratio;
+        let own = match e.variant.as_str() {
+            "v8" | "lua" => e
+                .anonymous_code_per_request
+                .zip(anonymous.get(&e.filter).copied())
+                .map(|(a, b)| (a - b).max(0.0)),
+            "native" => e.module_per_request,
+            _ => None,
+        };
+        e.filter_code_share = own
+            .zip(e.median)
+            .filter(|(_, m)| *m > 0.0)
+            .map(|(own, m)| (own / m * 1e4).round() / 1e4);
+    }
 }
 
 /// Settings of an Envoy run.

@@ -93,6 +93,41 @@ pub fn spread(s: Option<crate::envoy::Spread>, scale: f64, digits: usize) -> Str
     }
 }
 
+/// Column names of [`instruction_columns`].
+pub const INSTRUCTION_COLUMNS: [&str; 6] = [
+    "instructions/request",
+    "bursts",
+    "spread",
+    "over no filter",
+    "ratio",
+    "in filter code",
+];
+
+/// The figures of one Envoy instruction count, in table order: instructions per request,
+/// bursts × requests, spread, difference to no filter, ratio to no filter, share in the
+/// filter's own code (`-` or empty where there is none).
+pub fn instruction_columns(e: &crate::envoy::EnvoyInstructions) -> [String; 6] {
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_owned(), f);
+    [
+        opt(e.median, &|m| format!("{m:.0}")),
+        format!(
+            "{} × {}",
+            e.per_request.len(),
+            e.requests.first().copied().unwrap_or(0)
+        ),
+        opt(e.spread, &|s| format!("{:.2}%", s * 100.0)),
+        opt(e.over_baseline, &|d| format!("{d:+.0}")),
+        opt(e.ratio_to_baseline, &|r| format!("{r:.3}x")),
+        e.filter_code_share.map_or(String::new(), |s| {
+            format!(
+                "{:.1}% ({})",
+                s * 100.0,
+                e.filter_code.as_deref().unwrap_or("")
+            )
+        }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
 use crate::tables::{Section, Table};
-use filterbench_harness::envoy::{BASELINE, EnvoyResults, EnvoySummary, Spread};
+use filterbench_harness::envoy::{BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread};
 use filterbench_harness::format;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -313,6 +313,90 @@ pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// One sentence per filter counted under callgrind: each variant's instructions per request
+/// over no filter. A difference is stated only when it is larger than the spread of the
+/// bursts of both sides; otherwise the two are said to be indistinguishable.
+pub fn instruction_findings(envoy: &EnvoyResults) -> Vec<String> {
+    let mut filters: Vec<&str> = Vec::new();
+    for e in &envoy.instructions {
+        if !filters.contains(&e.filter.as_str()) {
+            filters.push(&e.filter);
+        }
+    }
+    filters
+        .into_iter()
+        .filter_map(|filter| {
+            let of = |e: &&EnvoyInstructions| e.filter == filter && e.error.is_none();
+            let base = envoy
+                .instructions
+                .iter()
+                .filter(of)
+                .find(|e| e.variant == BASELINE)?;
+            let (base_median, base_range) = (base.median?, range(base));
+            let parts: Vec<String> = envoy
+                .instructions
+                .iter()
+                .filter(of)
+                .filter(|e| e.variant != BASELINE)
+                .filter_map(|e| {
+                    let over = e.over_baseline?;
+                    Some(if over.abs() > range(e) + base_range {
+                        format!(
+                            "{} {over:+.0} ({:.2}x)",
+                            e.variant,
+                            e.ratio_to_baseline.unwrap_or(f64::NAN)
+                        )
+                    } else {
+                        format!("{} indistinguishable from no filter", e.variant)
+                    })
+                })
+                .collect();
+            (!parts.is_empty()).then(|| {
+                format!(
+                    "Envoy, {filter}: instructions per request over no filter ({base_median:.0}), counted under callgrind: {}.",
+                    parts.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Largest minus smallest burst of an instruction count.
+fn range(e: &EnvoyInstructions) -> f64 {
+    Spread::of(&e.per_request).map_or(0.0, |s| s.max - s.min)
+}
+
+/// The instruction counts: per (filter, variant) the median of its bursts and their spread.
+pub fn instructions_section(envoy: &EnvoyResults) -> Option<Section> {
+    if envoy.instructions.is_empty() {
+        return None;
+    }
+    let mut header = vec!["filter", "variant", "what runs"];
+    header.extend(format::INSTRUCTION_COLUMNS);
+    header.push("note");
+    let rows = envoy
+        .instructions
+        .iter()
+        .map(|e| {
+            let mut row = vec![e.filter.clone(), e.variant.clone(), e.description.clone()];
+            row.extend(format::instruction_columns(e));
+            row.push(e.error.clone().unwrap_or_default());
+            row
+        })
+        .collect();
+    Some(Section {
+        title: "Envoy: instructions per request".to_owned(),
+        intro: format!(
+            "Envoy {} with one worker under valgrind's callgrind (`--smc-check=all`, so JIT code is counted), one Envoy per variant. Per burst: the counters are zeroed, a fixed number of requests is sent on one keep-alive connection, the counters are dumped; the instructions Envoy executes while idle, counted over an equal interval right after, are subtracted pro rata, and the requests are Envoy's own count. `spread` is (largest − smallest) ÷ median over the bursts: instruction counts do not move with the machine's speed or its neighbours, so this is the measurement's whole uncertainty. `in filter code`: the share of the instructions in code callgrind attributes to the filter itself (JIT code for V8 and Lua, the module's library for native); code compiled into Envoy (built-in filters, V8's runtime and wrappers) is not told apart.",
+            envoy.settings.envoy_version
+        ),
+        table: Table {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows,
+        },
+    })
 }
 
 /// The Envoy section: every (filter, variant) with its medians and spread.

@@ -65,8 +65,12 @@ impl Content {
             after_charts.push(startup_section(results, view));
         }
         if let Some(envoy) = &results.envoy {
-            findings.extend(crate::envoy::findings(envoy));
-            before_charts.push(crate::envoy::section(envoy));
+            findings.extend(crate::envoy::instruction_findings(envoy));
+            before_charts.extend(crate::envoy::instructions_section(envoy));
+            if !envoy.runs.is_empty() {
+                findings.extend(crate::envoy::findings(envoy));
+                before_charts.push(crate::envoy::section(envoy));
+            }
         }
         after_charts.push(environment_section(results));
         Self {
