@@ -535,7 +535,7 @@ fn is_published_location(dir: &std::path::Path) -> bool {
 fn write_report(results: &results::Results, dir: &std::path::Path) -> Result<()> {
     if is_published_location(dir) && results.environment.git_dirty == Some(true) {
         anyhow::bail!(
-            "refusing to write a report into {}: the results were measured from a work tree with uncommitted changes, so no commit names the code that produced them; commit, run again, then publish",
+            "refusing to write a report into {}: the results were measured from a work tree with uncommitted changes (or merged from several commits), so no commit names the code that produced them; commit, run again, then publish",
             dir.display()
         );
     }

@@ -23,7 +23,8 @@ pub struct Environment {
     pub engines: BTreeMap<String, String>,
     /// Git commit of the checkout, if known.
     pub git_commit: Option<String>,
-    /// Whether the checkout had uncommitted changes.
+    /// Whether the checkout had uncommitted changes (in a merged file: whether any of the
+    /// merged files had, or they came from different commits).
     pub git_dirty: Option<bool>,
     /// Start of the run, RFC 3339 UTC.
     pub started_at: String,

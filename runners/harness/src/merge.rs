@@ -22,6 +22,11 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                 merged.environment.tools.entry(tool).or_insert(version);
             }
         }
+        // Merged results name one commit only if every file came from it, clean.
+        let (mine, theirs) = (&merged.environment, &run.environment);
+        if mine.git_commit != theirs.git_commit || theirs.git_dirty == Some(true) {
+            merged.environment.git_dirty = Some(true);
+        }
         // A file of other cells (e.g. a sweep run) extends the matrix; only repeats of the same
         // cells count as more runs.
         let repeats = run.cells.iter().any(|c| {
@@ -115,6 +120,32 @@ mod tests {
 
     fn minimal() -> Results {
         serde_json::from_str(include_str!("../tests/data/minimal-results.json")).unwrap()
+    }
+
+    #[test]
+    fn a_dirty_or_other_commit_file_marks_the_merge_dirty() {
+        let mut clean = minimal();
+        clean.environment.git_dirty = Some(false);
+        let mut dirty = minimal();
+        dirty.environment.git_dirty = Some(true);
+        let merged = merge(vec![clean.clone(), dirty]).unwrap();
+        assert_eq!(merged.environment.git_dirty, Some(true));
+        let mut other = minimal();
+        other.environment.git_commit = Some("another".to_owned());
+        assert_eq!(
+            merge(vec![clean.clone(), other])
+                .unwrap()
+                .environment
+                .git_dirty,
+            Some(true)
+        );
+        assert_eq!(
+            merge(vec![clean.clone(), clean.clone()])
+                .unwrap()
+                .environment
+                .git_dirty,
+            clean.environment.git_dirty
+        );
     }
 
     #[test]
