@@ -414,13 +414,10 @@ pub fn print_envoy_table(results: &Results) {
         "note",
     ]);
     for s in &envoy.summary {
-        let note = if let Some(e) = s.errors.first() {
-            e.chars().take(60).collect()
-        } else if s.drifted_rounds > 0 {
-            format!("{} drifted round(s)", s.drifted_rounds)
-        } else {
-            String::new()
-        };
+        let note = filterbench_harness::envoy::summary_note(s)
+            .chars()
+            .take(80)
+            .collect::<String>();
         table.add_row([
             TableCell::new(&s.filter),
             TableCell::new(&s.variant),

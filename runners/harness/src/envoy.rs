@@ -13,6 +13,10 @@ pub const BASELINE: &str = "none";
 /// baseline of its filter is flagged as drifted.
 pub const DRIFT_TOLERANCE: f64 = 0.10;
 
+/// An open-loop run whose achieved rate fell more than this fraction below its target was
+/// overloaded: its "latency" is a backlog growing for the whole run, not a latency.
+pub const OVERLOAD_TOLERANCE: f64 = 0.02;
+
 /// Everything one `filterbench envoy` run produced.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnvoyResults {
@@ -207,6 +211,13 @@ pub struct Percentile {
 }
 
 impl LoadResult {
+    /// Whether this open-loop run fell more than [`OVERLOAD_TOLERANCE`] below its target rate.
+    pub fn is_overloaded(&self) -> bool {
+        self.target_rps.is_some_and(|target| {
+            target > 0.0 && self.achieved_rps < target * (1.0 - OVERLOAD_TOLERANCE)
+        })
+    }
+
     /// Latency at `percentile` (exact match within 1e-9), milliseconds.
     pub fn latency(&self, percentile: f64) -> Option<f64> {
         self.latency_ms
@@ -276,8 +287,13 @@ pub struct EnvoySummary {
     pub cpu_us_per_request_fixed: Option<Spread>,
     /// Achieved rate of the open-loop run, requests/second.
     pub achieved_rps: Option<Spread>,
-    /// Latency percentiles at the fixed rate (median over rounds of each percentile), ms.
+    /// Latency percentiles at the fixed rate (median over rounds of each percentile), ms;
+    /// overloaded rounds left out.
     pub latency_ms: Vec<(f64, Spread)>,
+    /// Rounds whose open-loop run was overloaded (achieved rate more than 2% below target):
+    /// their latency is not a latency and is left out.
+    #[serde(default)]
+    pub overloaded_rounds: usize,
     /// Envoy RSS once ready, bytes.
     pub rss_idle_bytes: Option<Spread>,
     /// Envoy peak RSS, bytes.
@@ -287,6 +303,31 @@ pub struct EnvoySummary {
     /// Errors seen (first per distinct message).
     #[serde(default)]
     pub errors: Vec<String>,
+}
+
+/// What a reader must know about a summary row: its first error, negative filter cost (a
+/// measurement failure), overloaded rounds (latency left out), drifted baselines.
+pub fn summary_note(s: &EnvoySummary) -> String {
+    if let Some(e) = s.errors.first() {
+        return e.clone();
+    }
+    let mut notes = Vec::new();
+    if s.cpu_over_baseline_us.is_some_and(|o| o.median < 0.0) {
+        notes.push("negative cost over no filter: a measurement failure".to_owned());
+    }
+    if s.overloaded_rounds > 0 {
+        notes.push(format!(
+            "{} overloaded round(s): rate missed by >2%, latency left out",
+            s.overloaded_rounds
+        ));
+    }
+    if s.drifted_rounds > 0 {
+        notes.push(format!(
+            "{} round(s) with a drifted baseline",
+            s.drifted_rounds
+        ));
+    }
+    notes.join("; ")
 }
 
 impl EnvoySummary {
@@ -388,7 +429,21 @@ fn summarize_variant(runs: &[EnvoyRun], filter: &str, variant: &str) -> EnvoySum
             Some(cpu_at_max(r)? - cpu_at_max(base)?)
         })
         .collect();
-    let percentiles: Vec<f64> = measured
+    // Latency only from open-loop runs that kept their rate.
+    let kept_rate: Vec<&EnvoyRun> = measured
+        .iter()
+        .copied()
+        .filter(|r| r.fixed_rate.as_ref().is_some_and(|l| !l.is_overloaded()))
+        .collect();
+    let latency_of = |p: f64| {
+        Spread::of(
+            &kept_rate
+                .iter()
+                .filter_map(|r| r.fixed_rate.as_ref()?.latency(p))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let percentiles: Vec<f64> = kept_rate
         .iter()
         .filter_map(|r| r.fixed_rate.as_ref())
         .flat_map(|l| l.latency_ms.iter().map(|p| p.percentile))
@@ -400,7 +455,7 @@ fn summarize_variant(runs: &[EnvoyRun], filter: &str, variant: &str) -> EnvoySum
         });
     let latency_ms = percentiles
         .into_iter()
-        .filter_map(|p| collect(&|r| r.fixed_rate.as_ref()?.latency(p)).map(|spread| (p, spread)))
+        .filter_map(|p| latency_of(p).map(|spread| (p, spread)))
         .collect();
     let mut errors: Vec<String> = Vec::new();
     for e in mine.iter().filter_map(|r| r.error.clone()) {
@@ -426,6 +481,10 @@ fn summarize_variant(runs: &[EnvoyRun], filter: &str, variant: &str) -> EnvoySum
         cpu_us_per_request_fixed: collect(&|r| r.fixed_rate.as_ref()?.cpu_us_per_request),
         achieved_rps: collect(&|r| Some(r.fixed_rate.as_ref()?.achieved_rps)),
         latency_ms,
+        overloaded_rounds: measured
+            .iter()
+            .filter(|r| r.fixed_rate.as_ref().is_some_and(LoadResult::is_overloaded))
+            .count(),
         rss_idle_bytes: collect(&|r| r.rss_idle_bytes.map(|b| b as f64)),
         rss_peak_bytes: collect(&|r| r.rss_peak_bytes.map(|b| b as f64)),
         drifted_rounds: mine.iter().filter(|r| r.baseline_drifted).count(),
@@ -494,6 +553,41 @@ mod tests {
         );
         assert!(summary[0].cpu_over_baseline_us.is_none());
         assert_eq!(v8.latency(99.0).unwrap().median, 3.2);
+    }
+
+    #[test]
+    fn overloaded_open_loop_runs_are_counted_and_left_out_of_latency() {
+        let mut runs = vec![
+            run("none", 0, 20.0, 40_000.0),
+            run("v8", 0, 30.0, 30_000.0),
+            run("v8", 1, 90.0, 30_000.0),
+        ];
+        for r in &mut runs {
+            let fixed = r.fixed_rate.as_mut().unwrap();
+            fixed.target_rps = Some(15_000.0);
+        }
+        // Round 1 of v8 reached 13,000 of 15,000 req/s: a backlog, not a latency.
+        runs[2].fixed_rate.as_mut().unwrap().achieved_rps = 13_000.0;
+        assert!(runs[2].fixed_rate.as_ref().unwrap().is_overloaded());
+        // 1.5% short is within the tolerance.
+        runs[1].fixed_rate.as_mut().unwrap().achieved_rps = 14_780.0;
+        assert!(!runs[1].fixed_rate.as_ref().unwrap().is_overloaded());
+        let summary = summarize(&mut runs);
+        let v8 = &summary[1];
+        assert_eq!(v8.overloaded_rounds, 1);
+        let p99 = v8.latency(99.0).unwrap();
+        assert_eq!(
+            (p99.median, p99.n),
+            (3.0, 1),
+            "only the round that kept its rate"
+        );
+        assert_eq!(summary[0].overloaded_rounds, 0);
+        assert!(
+            summary_note(v8).contains("1 overloaded round(s)"),
+            "{}",
+            summary_note(v8)
+        );
+        assert_eq!(summary_note(&summary[0]), "");
     }
 
     #[test]

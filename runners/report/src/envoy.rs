@@ -293,10 +293,17 @@ pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
                 .iter()
                 .filter(|s| &s.filter == filter)
                 .filter_map(|s| {
-                    Some(format!(
-                        "{} {:+.1} µs",
-                        s.variant, s.cpu_over_baseline_us?.median
-                    ))
+                    let over = s.cpu_over_baseline_us?;
+                    // A filter cannot cost less than no filter: a negative median is the
+                    // baseline moving, not a result.
+                    Some(if over.median < 0.0 {
+                        format!(
+                            "{} not measurable (negative: {:+.1} µs, the baseline moved more than the filter costs)",
+                            s.variant, over.median
+                        )
+                    } else {
+                        format!("{} {:+.1} µs", s.variant, over.median)
+                    })
                 })
                 .collect();
             let base = envoy
@@ -421,11 +428,7 @@ pub fn section(envoy: &EnvoyResults) -> Section {
         .summary
         .iter()
         .map(|s| {
-            let note = match (s.errors.first(), s.drifted_rounds) {
-                (Some(e), _) => e.clone(),
-                (None, 0) => String::new(),
-                (None, n) => format!("{n} round(s) with a drifted baseline"),
-            };
+            let note = filterbench_harness::envoy::summary_note(s);
             vec![
                 s.filter.clone(),
                 s.variant.clone(),
