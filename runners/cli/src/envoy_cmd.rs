@@ -156,42 +156,57 @@ fn print_run(index: usize, total: usize, run: &EnvoyRun) {
     }
 }
 
-fn results_file(envoy: EnvoyResults, quick: bool, programs: &Programs) -> Results {
-    let mut env = environment::fingerprint(&[], 0);
-    for (tool, path) in [
-        (Tool::Envoy, &programs.envoy),
-        (Tool::Wrk, &programs.wrk),
-        (Tool::Oha, &programs.oha),
-    ] {
-        if let Some(version) = tools::version(tool, path) {
-            env.tools.insert(tool.name().to_owned(), version);
+/// Writes results files of one `filterbench envoy` run: the machine and the code as they were
+/// when the run started (a commit made while it runs does not name what produced its numbers).
+struct Recorder {
+    environment: environment::Environment,
+    quick: bool,
+}
+
+impl Recorder {
+    fn new(quick: bool, programs: &Programs) -> Self {
+        let mut environment = environment::fingerprint(&[], 0);
+        for (tool, path) in [
+            (Tool::Envoy, &programs.envoy),
+            (Tool::Wrk, &programs.wrk),
+            (Tool::Oha, &programs.oha),
+        ] {
+            if let Some(version) = tools::version(tool, path) {
+                environment.tools.insert(tool.name().to_owned(), version);
+            }
         }
+        Self { environment, quick }
     }
-    Results {
-        schema_version: SCHEMA_VERSION,
-        tool: Writer {
-            name: "filterbench".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-        environment: env,
-        engines: Vec::new(),
-        modules: Vec::new(),
-        settings: Settings {
-            quick,
-            warmup_ms: (envoy.settings.warmup_s * 1e3) as u64,
-            rounds: envoy.settings.rounds,
-            slice_ms: (envoy.settings.duration_s * 1e3) as u64,
-            runs: 1,
-            phase_samples: 0,
-            measure: vec!["envoy".to_owned()],
-            pinned_cpu: envoy.settings.envoy_cpu,
-            pinning_error: None,
-            blocks: 0,
-        },
-        cells: Vec::new(),
-        phases: Vec::new(),
-        summary: Default::default(),
-        envoy: Some(envoy),
+
+    /// The results file holding `envoy`.
+    fn file(&self, envoy: EnvoyResults) -> Results {
+        let (env, quick) = (self.environment.clone(), self.quick);
+        Results {
+            schema_version: SCHEMA_VERSION,
+            tool: Writer {
+                name: "filterbench".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+            environment: env,
+            engines: Vec::new(),
+            modules: Vec::new(),
+            settings: Settings {
+                quick,
+                warmup_ms: (envoy.settings.warmup_s * 1e3) as u64,
+                rounds: envoy.settings.rounds,
+                slice_ms: (envoy.settings.duration_s * 1e3) as u64,
+                runs: 1,
+                phase_samples: 0,
+                measure: vec!["envoy".to_owned()],
+                pinned_cpu: envoy.settings.envoy_cpu,
+                pinning_error: None,
+                blocks: 0,
+            },
+            cells: Vec::new(),
+            phases: Vec::new(),
+            summary: Default::default(),
+            envoy: Some(envoy),
+        }
     }
 }
 
@@ -200,7 +215,7 @@ fn run_load(
     settings: &runner::Settings,
     programs: &Programs,
     out: &std::path::Path,
-    quick: bool,
+    recorder: &Recorder,
 ) -> Result<EnvoyResults> {
     let (duration, warmup, rounds) = (settings.duration, settings.warmup, settings.rounds);
     let runs: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * rounds as usize;
@@ -223,7 +238,7 @@ fn run_load(
             Event::Finished { index, total, run } => print_run(index, total, run),
         },
         |so_far| {
-            let file = results_file(so_far.clone(), quick, programs);
+            let file = recorder.file(so_far.clone());
             if let Err(e) = results::write_atomic(out, &file) {
                 write_error.get_or_insert(e);
             }
@@ -308,8 +323,9 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     };
     let out = args.out.clone();
     let quick = args.quick;
+    let recorder = Recorder::new(quick, &programs);
     let mut envoy = if args.measure.contains(&EnvoyMeasure::Time) {
-        run_load(&settings, &programs, &out, quick)?
+        run_load(&settings, &programs, &out, &recorder)?
     } else {
         EnvoyResults {
             settings: runner::settings_record(&settings, 0.0, "none"),
@@ -332,7 +348,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         envoy.instructions =
             runner::count_instructions(&settings, &counting, |index, total, so_far| {
                 print_count(index, total, so_far.last().expect("one finished"));
-                let mut file = results_file(base.clone(), quick, &programs);
+                let mut file = recorder.file(base.clone());
                 if let Some(e) = file.envoy.as_mut() {
                     e.instructions = so_far.to_vec();
                 }
@@ -344,7 +360,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
             return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
         }
     }
-    let file = results_file(envoy, quick, &programs);
+    let file = recorder.file(envoy);
     crate::display::print_envoy_table(&file);
     results::write_atomic(&args.out, &file)
         .with_context(|| format!("cannot write results to {}", args.out.display()))?;
