@@ -5,6 +5,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/setup.sh"
-# Build from the repository root so its .cargo/config.toml applies (the native engine needs it).
-(cd "$root" && cargo build --release --quiet --package filterbench)
-exec "${CARGO_TARGET_DIR:-$root/target}/release/filterbench" run "$@"
+# Built from the repository root so its .cargo/config.toml applies (the native engine needs it).
+exe=$(bash "$root/scripts/build.sh")
+exec "$exe" run "$@"

@@ -7,6 +7,6 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/setup-envoy.sh"
-(cd "$root" && cargo build --release --quiet --package filterbench)
+exe=$(bash "$root/scripts/build.sh")
 cd "$root"
-exec "${CARGO_TARGET_DIR:-$root/target}/release/filterbench" envoy "$@"
+exec "$exe" envoy "$@"

@@ -15,5 +15,5 @@ for run in a b; do
   "$root/scripts/bench.sh" --no-report --out "$dir/$run.json" "$@" >"$dir/$run.txt"
   echo "precision: run $run took $(($(date +%s) - start)) s" >&2
 done
-exec "${CARGO_TARGET_DIR:-$root/target}/release/filterbench" precision \
+exec "$(bash "$root/scripts/build.sh")" precision \
   "$dir/a.json" "$dir/b.json" --json "$dir/precision.json"

@@ -77,6 +77,9 @@ enum Command {
         #[arg(long, value_name = "PATH.json")]
         json: Option<PathBuf>,
     },
+    /// (internal) Prints the checkout this binary was built from.
+    #[command(hide = true)]
+    BuiltFrom,
     /// (internal) Runs one cell's lifecycles for `--measure instructions` under valgrind.
     #[command(hide = true)]
     CountInstructions {
@@ -295,6 +298,10 @@ fn main() {
             json,
         } => compare_command(&old, &new, threshold, json.as_deref()),
         Command::Precision { a, b, json } => precision_command(&a, &b, json.as_deref()),
+        Command::BuiltFrom => {
+            println!("{}", filterbench_harness::paths::build_root().display());
+            Ok(())
+        }
         Command::CountInstructions {
             subject,
             engine,

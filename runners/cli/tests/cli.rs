@@ -674,6 +674,7 @@ fn envoy_instructions_per_request_are_counted_under_callgrind_and_repeat() {
     assert!(none["filter_code_share"].is_null(), "{none}");
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("Envoy: instructions per request"));
+    assert!(report.join("charts/envoy-instructions.svg").is_file());
 }
 
 /// Envoy for the end-to-end test: `None` (printed) to skip, unless CI requires it.

@@ -49,23 +49,36 @@ struct Bars<'a> {
     y_desc: &'a str,
     filters: Vec<String>,
     variants: Vec<String>,
-    value: &'a dyn Fn(&EnvoySummary) -> Option<Spread>,
-    summary: &'a [EnvoySummary],
+    /// (filter, variant, value) of every bar.
+    values: Vec<(String, String, Spread)>,
+}
+
+/// The bars of `value` (times `scale`) for every summary row that has it.
+fn summary_values(
+    summary: &[EnvoySummary],
+    value: &dyn Fn(&EnvoySummary) -> Option<Spread>,
     scale: f64,
+) -> Vec<(String, String, Spread)> {
+    summary
+        .iter()
+        .filter_map(|s| {
+            let mut spread = value(s)?;
+            spread.median *= scale;
+            spread.min *= scale;
+            spread.max *= scale;
+            Some((s.filter.clone(), s.variant.clone(), spread))
+        })
+        .collect()
 }
 
 fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
     let points: Vec<(usize, usize, Spread)> = b
-        .summary
+        .values
         .iter()
-        .filter_map(|s| {
-            let f = b.filters.iter().position(|x| *x == s.filter)?;
-            let v = b.variants.iter().position(|x| *x == s.variant)?;
-            let mut spread = (b.value)(s)?;
-            spread.median *= b.scale;
-            spread.min *= b.scale;
-            spread.max *= b.scale;
-            Some((f, v, spread))
+        .filter_map(|(filter, variant, spread)| {
+            let f = b.filters.iter().position(|x| x == filter)?;
+            let v = b.variants.iter().position(|x| x == variant)?;
+            Some((f, v, *spread))
         })
         .collect();
     let lo = points.iter().map(|p| p.2.min).fold(0.0, f64::min);
@@ -216,6 +229,9 @@ fn bar_chart(
 /// Draws the Envoy charts into `dir`.
 pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
+    if let Some(chart) = instructions_chart(envoy, dir)? {
+        out.push(chart);
+    }
     if envoy.summary.iter().all(|s| s.rounds == 0) {
         return Ok(out);
     }
@@ -231,9 +247,7 @@ pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> 
             y_desc: "requests / second",
             filters: filters.clone(),
             variants: variants(envoy, true),
-            value: &|s| s.max_rps,
-            summary: &envoy.summary,
-            scale: 1.0,
+            values: summary_values(&envoy.summary, &|s| s.max_rps, 1.0),
         },
     )?);
     out.push(bar_chart(
@@ -246,9 +260,7 @@ pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> 
             y_desc: "µs / request over no filter",
             filters: filters.clone(),
             variants: variants(envoy, false),
-            value: &|s| s.cpu_over_baseline_us,
-            summary: &envoy.summary,
-            scale: 1.0,
+            values: summary_values(&envoy.summary, &|s| s.cpu_over_baseline_us, 1.0),
         },
     )?);
     out.push(bar_chart(
@@ -261,9 +273,7 @@ pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> 
             y_desc: "MiB",
             filters: filters.clone(),
             variants: variants(envoy, true),
-            value: &|s| s.rss_peak_bytes,
-            summary: &envoy.summary,
-            scale: 1.0 / 1048576.0,
+            values: summary_values(&envoy.summary, &|s| s.rss_peak_bytes, 1.0 / 1048576.0),
         },
     )?);
     for filter in &filters {
@@ -281,6 +291,64 @@ pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> 
         )?);
     }
     Ok(out)
+}
+
+/// Instructions per request over no filter, per filter and variant, whiskers from the
+/// smallest to the largest burst (against the baseline's median).
+fn instructions_chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>, ChartError> {
+    let base: Vec<(&str, f64)> = envoy
+        .instructions
+        .iter()
+        .filter(|e| e.variant == BASELINE)
+        .filter_map(|e| Some((e.filter.as_str(), e.median?)))
+        .collect();
+    let values: Vec<(String, String, Spread)> = envoy
+        .instructions
+        .iter()
+        .filter(|e| e.variant != BASELINE)
+        .filter_map(|e| {
+            let b = base.iter().find(|(f, _)| *f == e.filter)?.1;
+            let bursts = Spread::of(&e.per_request)?;
+            Some((
+                e.filter.clone(),
+                e.variant.clone(),
+                Spread {
+                    median: bursts.median - b,
+                    min: bursts.min - b,
+                    max: bursts.max - b,
+                    n: bursts.n,
+                },
+            ))
+        })
+        .collect();
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let mut filters: Vec<String> = Vec::new();
+    let mut variants: Vec<String> = Vec::new();
+    for (f, v, _) in &values {
+        if !filters.contains(f) {
+            filters.push(f.clone());
+        }
+        if !variants.contains(v) {
+            variants.push(v.clone());
+        }
+    }
+    variants.sort_by_key(|v| filterbench_harness::envoy::variant_rank(v));
+    bar_chart(
+        dir,
+        "envoy-instructions",
+        "Envoy: instructions per request over no filter",
+        "Instructions Envoy executes per request with the filter, minus without it (valgrind's callgrind, one worker, bursts of requests on one keep-alive connection, idle instructions subtracted): median over bursts, whiskers smallest–largest burst. Deterministic: it does not move with the machine's speed. Lower is better.",
+        &Bars {
+            caption: "Extra instructions per request (lower is better)".to_owned(),
+            y_desc: "instructions / request over no filter",
+            filters,
+            variants,
+            values,
+        },
+    )
+    .map(Some)
 }
 
 /// One sentence per filter: the extra CPU per request of each variant.
