@@ -9,4 +9,6 @@ bash "$root/scripts/setup.sh"
 # (and fail when FILTERBENCH_REQUIRE_ENVOY is set, as in CI).
 bash "$root/scripts/setup-envoy.sh" || echo "test: Envoy tools could not be installed; the Envoy tests will be skipped" >&2
 cd "$root"
+# The CLI tests run target/release/filterbench: make sure it is this checkout's (see build.sh).
+bash "$root/scripts/build.sh" >/dev/null
 exec cargo test --release --workspace --lib --bins --tests "$@"
