@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Builds filterbench (release) for this checkout and prints the path of the binary. Checkouts
-# that share one cargo target directory (CI clones, worktrees) leave `release/filterbench` from
-# whichever was built last, and cargo does not replace it when this checkout's build is already
-# up to date: the binary says which checkout it was built from, and is rebuilt when it is not
-# this one.
+# that share one cargo target directory (CI clones, worktrees) share its compiled workspace
+# crates too (their names do not depend on the checkout's path), and cargo judges them fresh by
+# the files of the checkout that built them last: a build here can link another checkout's code
+# (seen: `filterbench built-from` named the CI clone after a build in the work tree). When the
+# binary was not built from this checkout, every workspace source is touched so all of them are
+# compiled from here.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exe="${CARGO_TARGET_DIR:-$root/target}/release/filterbench"
 build() { (cd "$root" && cargo build --release --quiet --package filterbench) >&2; }
 build
 if [ "$("$exe" built-from 2>/dev/null || true)" != "$root" ]; then
-  touch "$root/runners/cli/src/main.rs"
+  echo "build: the binary was built from another checkout; compiling this one's crates" >&2
+  find "$root/runners" -name '*.rs' -exec touch {} +
   build
   built=$("$exe" built-from 2>/dev/null || true)
   if [ "$built" != "$root" ]; then
