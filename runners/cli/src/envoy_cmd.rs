@@ -180,18 +180,17 @@ impl Recorder {
 
     /// The results file holding `envoy`.
     fn file(&self, envoy: EnvoyResults) -> Results {
-        let (env, quick) = (self.environment.clone(), self.quick);
         Results {
             schema_version: SCHEMA_VERSION,
             tool: Writer {
                 name: "filterbench".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             },
-            environment: env,
+            environment: self.environment.clone(),
             engines: Vec::new(),
             modules: Vec::new(),
             settings: Settings {
-                quick,
+                quick: self.quick,
                 warmup_ms: (envoy.settings.warmup_s * 1e3) as u64,
                 rounds: envoy.settings.rounds,
                 slice_ms: (envoy.settings.duration_s * 1e3) as u64,

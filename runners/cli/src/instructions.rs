@@ -58,14 +58,9 @@ pub fn valgrind_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Reads the event total from a callgrind output file.
+/// Reads the event total from a callgrind output file (the same reader as Envoy's counts).
 pub fn parse_total(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("totals:")
-                .or_else(|| l.strip_prefix("summary:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    filterbench_envoy::instructions::parse_dump(text).map(|counted| counted.total)
 }
 
 /// Counts one cell: runs the child under callgrind and divides the total by the lifecycles.
