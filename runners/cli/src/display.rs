@@ -397,6 +397,7 @@ pub fn print_comparison(changes: &[filterbench_harness::compare::CellChange], th
 pub fn print_envoy_table(results: &Results) {
     let Some(envoy) = &results.envoy else { return };
     print_envoy_instructions(envoy);
+    print_envoy_cpu(envoy);
     if envoy.runs.is_empty() {
         return;
     }
@@ -406,6 +407,7 @@ pub fn print_envoy_table(results: &Results) {
         "filter",
         "variant",
         "max req/s",
+        "vs none",
         "Envoy CPU µs/req",
         "over baseline µs",
         "p50 ms @rate",
@@ -422,6 +424,8 @@ pub fn print_envoy_table(results: &Results) {
             TableCell::new(&s.filter),
             TableCell::new(&s.variant),
             TableCell::new(format::spread(s.max_rps, 1.0, 0)).set_alignment(CellAlignment::Right),
+            TableCell::new(format::spread(s.max_rps_ratio, 1.0, 2))
+                .set_alignment(CellAlignment::Right),
             TableCell::new(format::spread(s.cpu_us_per_request, 1.0, 1))
                 .set_alignment(CellAlignment::Right),
             TableCell::new(format::spread(s.cpu_over_baseline_us, 1.0, 1))
@@ -436,13 +440,58 @@ pub fn print_envoy_table(results: &Results) {
         ]);
     }
     println!(
-        "\nEnvoy {} — {} round(s), open-loop rate {:.0} req/s ({}), {} connections, upstream {}",
+        "\nEnvoy {} — load runs: {} round(s) ([min–max] over rounds; `vs none` and `over baseline` paired with the same round's no filter), open-loop rate {:.0} req/s ({}), {} connections, upstream {}",
         envoy.settings.envoy_version,
         envoy.settings.rounds,
         envoy.settings.rate_rps,
         envoy.settings.rate_source,
         envoy.settings.connections,
         envoy.settings.upstream
+    );
+    println!("{table}");
+}
+
+/// The paired CPU slices through Envoy: per filter and variant the worker CPU per request and
+/// the paired difference and ratio to no filter, with 95% intervals.
+fn print_envoy_cpu(envoy: &filterbench_harness::envoy::EnvoyResults) {
+    if envoy.cpu.is_empty() {
+        return;
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec!["filter", "variant"];
+    header.extend(format::CPU_COLUMNS);
+    table.set_header(header);
+    let right = |text: String| TableCell::new(text).set_alignment(CellAlignment::Right);
+    for cpu in &envoy.cpu {
+        if let Some(error) = &cpu.error {
+            table.add_row([
+                TableCell::new(&cpu.filter),
+                TableCell::new("-"),
+                TableCell::new(format!(
+                    "ERROR {}",
+                    error.chars().take(80).collect::<String>()
+                )),
+            ]);
+        }
+        for cost in &cpu.costs {
+            let [rate, slices, worker, over, ratio, note] = format::cpu_columns(cpu, cost);
+            table.add_row([
+                TableCell::new(&cpu.filter),
+                TableCell::new(&cost.variant),
+                right(rate),
+                right(slices),
+                right(worker),
+                right(over),
+                right(ratio),
+                TableCell::new(note),
+            ]);
+        }
+    }
+    println!(
+        "\nEnvoy {} — worker CPU per request at a fixed rate, every variant of a filter in one Envoy, \
+         paired round by round with no filter (median over rounds, 95% bootstrap interval)",
+        envoy.settings.envoy_version
     );
     println!("{table}");
 }

@@ -5,11 +5,13 @@
 use anyhow::{Context, Result, bail};
 use filterbench_envoy::config::{self, UpstreamMode, Variant};
 use filterbench_envoy::instructions::CountSettings;
+use filterbench_envoy::paired_cpu::{self, CpuSettings};
 use filterbench_envoy::runner::{self, Event, Programs, Rate};
 use filterbench_envoy::tools::{self, Tool};
 use filterbench_harness::catalog;
 use filterbench_harness::environment;
 use filterbench_harness::envoy::{EnvoyInstructions, EnvoyResults, EnvoyRun};
+use filterbench_harness::envoy_cpu::EnvoyCpu;
 use filterbench_harness::results::{self, Results, SCHEMA_VERSION, Settings, Tool as Writer};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,16 +28,17 @@ pub struct EnvoyArgs {
     #[arg(long, value_delimiter = ',')]
     variant: Vec<String>,
     /// Length of each closed-loop and each open-loop run, e.g. 10s.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Warm-up load before measuring each variant.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
     /// Open-loop rate in requests/second, or `auto` (half of the baseline's max throughput).
     #[arg(long, default_value = "auto")]
     rate: String,
-    /// Rounds: every variant runs once per round, in a fresh random order.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds: every variant runs once per round, in a fresh random order ([min–max] of 5
+    /// rounds is a 94% interval for the median).
+    #[arg(long, default_value_t = 5)]
     repeat: u32,
     /// Concurrent connections of the load generators.
     #[arg(long, default_value_t = 50)]
@@ -44,7 +47,8 @@ pub struct EnvoyArgs {
     /// project's upstream server.
     #[arg(long, default_value = "direct")]
     upstream: String,
-    /// A first look: 2 s runs, 1 s warm-up, one round.
+    /// A first look: one round of 1 s load runs, 10 rounds of paired CPU slices, two bursts
+    /// of instructions.
     #[arg(long)]
     quick: bool,
     /// The Envoy binary (default: $FILTERBENCH_ENVOY, ~/.cache/filterbench/tools/bin, PATH).
@@ -59,16 +63,31 @@ pub struct EnvoyArgs {
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
-    /// What to measure, comma-separated: `time` (load runs: throughput, latency, CPU time,
-    /// memory) and/or `instructions` (instructions per request under valgrind's callgrind, one
-    /// Envoy per variant: the same count on a busy or a quiet machine; slow).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "time")]
+    /// What to measure, comma-separated: `cpu` (Envoy's worker CPU per request at a fixed rate,
+    /// every variant of a filter in one Envoy, paired slice by slice with no filter), `time`
+    /// (load runs: throughput, latency, CPU time, memory) and/or `instructions` (instructions
+    /// per request under valgrind's callgrind, one Envoy per variant: the same count on a busy
+    /// or a quiet machine; slow).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,time")]
     measure: Vec<EnvoyMeasure>,
+    /// Rounds of paired CPU slices (`--measure cpu`; 10 with --quick).
+    #[arg(long, default_value_t = CpuSettings::STANDARD.rounds)]
+    slices: u32,
+    /// Length of a paired CPU slice (`--measure cpu`).
+    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+    slice: Duration,
+    /// Requests per second within a paired CPU slice (`--measure cpu`), or `auto`: half the
+    /// capacity of the filter's slowest variant, measured in the warm-up, at most 10,000 (a
+    /// slice that falls behind its rate is left out).
+    #[arg(long, default_value = "auto")]
+    slice_rate: String,
 }
 
 /// What `filterbench envoy` measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum EnvoyMeasure {
+    /// Worker CPU per request at a fixed rate, paired in time with no filter.
+    Cpu,
     /// Load runs: throughput, latency, CPU time per request, memory.
     Time,
     /// Instructions per request under callgrind.
@@ -278,6 +297,93 @@ fn print_count(index: usize, total: usize, record: &EnvoyInstructions) {
     }
 }
 
+/// One line per finished round of paired slices: each variant's worker CPU per request.
+fn print_cpu_round(record: &EnvoyCpu, done: usize, total: usize) {
+    let Some(last) = record.slices.last() else {
+        return;
+    };
+    let variants = record.descriptions.len().max(1);
+    let of_round: Vec<_> = record
+        .slices
+        .iter()
+        .filter(|s| s.round == last.round)
+        .collect();
+    // Every tenth round, the first and the last.
+    let round = last.round + 1;
+    if of_round.len() < variants || (round % 10 != 0 && round != 1 && round != record.rounds) {
+        return;
+    }
+    let mut of_round = of_round;
+    of_round.sort_by_key(|s| filterbench_harness::envoy::variant_rank(&s.variant));
+    eprintln!(
+        "[{done:>4}/{total}] {:<10} {:>5.0} req/s, round {:>2}/{}: {}",
+        record.filter,
+        record.rate_rps,
+        last.round + 1,
+        record.rounds,
+        of_round
+            .iter()
+            .map(|s| format!("{} {:.1} µs", s.variant, s.worker_us_per_request()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// The paired CPU slices (`--measure cpu`), writing the records after every round.
+fn run_cpu(
+    settings: &runner::Settings,
+    cpu_settings: &CpuSettings,
+    base: &EnvoyResults,
+    out: &std::path::Path,
+    recorder: &Recorder,
+) -> Result<Vec<EnvoyCpu>> {
+    let slices: usize =
+        settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * cpu_settings.rounds as usize;
+    eprintln!(
+        "worker CPU per request, paired: one Envoy per filter with every variant on its own listener; \
+         {} rounds of {:?} slices at {} ({slices} slices, about {} minutes)",
+        cpu_settings.rounds,
+        cpu_settings.slice,
+        cpu_settings.rate.map_or(
+            "half the slowest variant's capacity".to_owned(),
+            |r| format!("{r:.0} req/s")
+        ),
+        (slices as f64 * cpu_settings.slice.as_secs_f64() / 60.0).ceil()
+    );
+    let mut finished: Vec<EnvoyCpu> = Vec::new();
+    let mut write_error = None;
+    let records = paired_cpu::measure(settings, cpu_settings, |record, done, total| {
+        print_cpu_round(record, done, total);
+        let variants = record.descriptions.len().max(1);
+        if record.slices.len() % variants != 0 {
+            return;
+        }
+        match finished.iter_mut().find(|f| f.filter == record.filter) {
+            Some(f) => *f = record.clone(),
+            None => finished.push(record.clone()),
+        }
+        let mut file = recorder.file(base.clone());
+        if let Some(e) = file.envoy.as_mut() {
+            e.cpu = finished.clone();
+            for cpu in &mut e.cpu {
+                filterbench_harness::envoy_cpu::summarize(cpu);
+            }
+        }
+        if let Err(e) = results::write_atomic(out, &file) {
+            write_error.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("cannot write results to {}", out.display()));
+    }
+    for record in &records {
+        if let Some(e) = &record.error {
+            eprintln!("{}: paired CPU slices stopped: {e}", record.filter);
+        }
+    }
+    Ok(records)
+}
+
 /// Runs `filterbench envoy`.
 pub fn command(args: EnvoyArgs) -> Result<()> {
     let matrix = matrix(&args)?;
@@ -299,7 +405,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     }
     let programs = Programs::find(args.envoy.as_deref())?;
     let (duration, warmup, rounds) = if args.quick {
-        (Duration::from_secs(2), Duration::from_secs(1), 1)
+        (Duration::from_secs(1), Duration::from_millis(500), 1)
     } else {
         (args.duration, args.warmup, args.repeat)
     };
@@ -323,6 +429,19 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     let out = args.out.clone();
     let quick = args.quick;
     let recorder = Recorder::new(quick, &programs);
+    if args.slices == 0 {
+        bail!("--slices must be at least 1");
+    }
+    let slice_rate = match args.slice_rate.as_str() {
+        "auto" => None,
+        n => match n.parse::<f64>() {
+            Ok(r) if r > 0.0 && r.is_finite() => Some(r),
+            _ => bail!("--slice-rate {n:?}: give requests/second (e.g. 5000) or auto"),
+        },
+    };
+    if args.slice.is_zero() {
+        bail!("--slice must be longer than 0, e.g. 250ms");
+    }
     let mut envoy = if args.measure.contains(&EnvoyMeasure::Time) {
         run_load(&settings, &programs, &out, &recorder)?
     } else {
@@ -331,6 +450,19 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
             ..EnvoyResults::default()
         }
     };
+    if args.measure.contains(&EnvoyMeasure::Cpu) {
+        let cpu_settings = if quick {
+            CpuSettings::QUICK
+        } else {
+            CpuSettings {
+                rounds: args.slices,
+                rate: slice_rate,
+                slice: args.slice,
+                ..CpuSettings::STANDARD
+            }
+        };
+        envoy.cpu = run_cpu(&settings, &cpu_settings, &envoy.clone(), &out, &recorder)?;
+    }
     if args.measure.contains(&EnvoyMeasure::Instructions) {
         let counting = if quick {
             CountSettings::QUICK

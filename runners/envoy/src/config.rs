@@ -479,48 +479,24 @@ pub struct Endpoints {
     pub mode: UpstreamMode,
 }
 
-/// The whole bootstrap for one variant.
+/// The whole bootstrap for one variant: one listener, `ingress`.
 pub fn bootstrap(chain: &FilterChain, endpoints: Endpoints) -> Value {
-    let mut http_filters = chain.http_filters.clone();
-    http_filters.push(json!({
-        "name": "envoy.filters.http.router",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
-    }));
-    let default_route = match endpoints.mode {
-        UpstreamMode::Direct => json!({
-            "match": {"prefix": "/"},
-            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}
-        }),
-        UpstreamMode::Server => json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}),
-    };
+    bootstrap_listeners(&[("ingress", chain)], endpoints)
+}
+
+/// A bootstrap with one listener per `(name, chain)`, each on its own ephemeral port with its
+/// own HTTP connection manager (stat prefix = name), all served by the same worker(s).
+pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: Endpoints) -> Value {
     let socket =
         |port: u16| json!({"socket_address": {"address": "127.0.0.1", "port_value": port}});
+    let listeners: Vec<Value> = chains
+        .iter()
+        .map(|(name, chain)| listener(name, chain, endpoints))
+        .collect();
     json!({
         "admin": {"address": socket(0)},
         "static_resources": {
-            "listeners": [{
-                "name": "ingress",
-                "address": socket(0),
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "ingress",
-                        "route_config": {"name": "local", "virtual_hosts": [{
-                            "name": "all",
-                            "domains": ["*"],
-                            "routes": [
-                                {
-                                    "match": {"prefix": "/", "headers": [{"name": ECHO_HEADER, "present_match": true}]},
-                                    "route": {"cluster": "upstream"}
-                                },
-                                default_route,
-                            ]
-                        }]},
-                        "http_filters": http_filters,
-                    }
-                }]}]
-            }],
+            "listeners": listeners,
             "clusters": [{
                 "name": "upstream",
                 "type": "STATIC",
@@ -539,6 +515,45 @@ pub fn bootstrap(chain: &FilterChain, endpoints: Endpoints) -> Value {
                 "max_active_downstream_connections": 10000
             }
         }]}
+    })
+}
+
+/// One listener named `name` on 127.0.0.1 (ephemeral port) running `chain` before the router.
+fn listener(name: &str, chain: &FilterChain, endpoints: Endpoints) -> Value {
+    let mut http_filters = chain.http_filters.clone();
+    http_filters.push(json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+    }));
+    let default_route = match endpoints.mode {
+        UpstreamMode::Direct => json!({
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}
+        }),
+        UpstreamMode::Server => json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}),
+    };
+    json!({
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": name,
+                "route_config": {"name": "local", "virtual_hosts": [{
+                    "name": "all",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {"prefix": "/", "headers": [{"name": ECHO_HEADER, "present_match": true}]},
+                            "route": {"cluster": "upstream"}
+                        },
+                        default_route,
+                    ]
+                }]},
+                "http_filters": http_filters,
+            }
+        }]}]
     })
 }
 

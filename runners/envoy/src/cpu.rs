@@ -76,6 +76,48 @@ pub fn process_cpu_us(pid: u32) -> std::io::Result<f64> {
     Ok((ticks(14)? + ticks(15)?) / hz * 1e6)
 }
 
+/// On-CPU time of thread `tid` of process `pid` so far, nanoseconds: the scheduler's own
+/// count (`/proc/PID/task/TID/schedstat`, first field), not the 10 ms ticks of `/proc/PID/stat`.
+pub fn thread_cpu_ns(pid: u32, tid: u32) -> std::io::Result<u64> {
+    let path = format!("/proc/{pid}/task/{tid}/schedstat");
+    let text = std::fs::read_to_string(&path)?;
+    text.split_whitespace()
+        .next()
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("unexpected {path}: {text:?}")))
+}
+
+/// On-CPU time of every thread process `pid` has now, summed, nanoseconds (threads that have
+/// exited are not counted).
+pub fn process_cpu_ns(pid: u32) -> std::io::Result<u64> {
+    let mut total = 0;
+    for tid in thread_ids(pid)? {
+        // A thread may exit between listing and reading.
+        total += thread_cpu_ns(pid, tid).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// Ids of the threads of process `pid`.
+pub fn thread_ids(pid: u32) -> std::io::Result<Vec<u32>> {
+    let mut ids: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Ids of the threads of process `pid` whose name (`comm`) is `name`.
+pub fn threads_named(pid: u32, name: &str) -> std::io::Result<Vec<u32>> {
+    Ok(thread_ids(pid)?
+        .into_iter()
+        .filter(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .collect())
+}
+
 /// Resident set (`VmRSS`) and its peak (`VmHWM`) of process `pid`, bytes.
 pub fn process_rss(pid: u32) -> std::io::Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -116,5 +158,26 @@ mod tests {
         );
         let (rss, peak) = process_rss(pid).unwrap();
         assert!(rss > 1 << 20 && peak >= rss, "{rss} {peak}");
+    }
+
+    #[test]
+    fn thread_cpu_is_counted_in_nanoseconds() {
+        let pid = std::process::id();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as u32;
+        let before = thread_cpu_ns(pid, tid).unwrap();
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < std::time::Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        }
+        let after = thread_cpu_ns(pid, tid).unwrap();
+        // 30 ms of spinning: at least 1 ms on the CPU even on a crowded machine, and at
+        // nanosecond resolution (not a multiple of 10 ms ticks).
+        assert!(after - before > 1_000_000, "{before} -> {after}");
+        assert!(process_cpu_ns(pid).unwrap() >= after);
+        assert!(thread_ids(pid).unwrap().contains(&tid));
+        let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap();
+        assert!(threads_named(pid, name.trim_end()).unwrap().contains(&tid));
     }
 }

@@ -11,6 +11,8 @@ pub mod cpu;
 pub mod http;
 pub mod instructions;
 pub mod load;
+pub mod paced;
+pub mod paired_cpu;
 pub mod process;
 pub mod runner;
 pub mod tools;

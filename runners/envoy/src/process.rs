@@ -81,7 +81,7 @@ pub struct Wrapper {
 pub struct EnvoyProcess {
     child: Child,
     admin: SocketAddr,
-    listener: SocketAddr,
+    listeners: Vec<(String, SocketAddr)>,
     ready_ms: f64,
     log: PathBuf,
 }
@@ -161,13 +161,13 @@ impl EnvoyProcess {
         let mut process = Self {
             child,
             admin: SocketAddr::from(([127, 0, 0, 1], 0)),
-            listener: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listeners: Vec::new(),
             ready_ms: 0.0,
             log,
         };
         let timeout = wrapper.map_or(READY_TIMEOUT, |w| w.ready_timeout);
         process.wait_ready(&admin_file, started, timeout)?;
-        process.listener = process.listener_address()?;
+        process.listeners = process.listener_addresses()?;
         Ok(process)
     }
 
@@ -222,17 +222,30 @@ impl EnvoyProcess {
         serde_json::from_slice(&r.body).map_err(|e| err(e.to_string()))
     }
 
-    fn listener_address(&self) -> Result<SocketAddr, EnvoyError> {
+    fn listener_addresses(&self) -> Result<Vec<(String, SocketAddr)>, EnvoyError> {
         let path = "/listeners?format=json";
         let v = self.admin_json(path)?;
-        let port = v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
-            .as_u64()
-            .filter(|p| *p > 0 && *p <= u16::MAX as u64)
-            .ok_or_else(|| EnvoyError::Admin {
+        let listeners: Vec<(String, SocketAddr)> = v["listener_statuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                let port = l["local_address"]["socket_address"]["port_value"]
+                    .as_u64()
+                    .filter(|p| *p > 0 && *p <= u16::MAX as u64)?;
+                Some((
+                    l["name"].as_str().unwrap_or_default().to_owned(),
+                    SocketAddr::from(([127, 0, 0, 1], port as u16)),
+                ))
+            })
+            .collect();
+        if listeners.is_empty() {
+            return Err(EnvoyError::Admin {
                 path: path.to_owned(),
                 detail: format!("no listener port in {v}"),
-            })?;
-        Ok(SocketAddr::from(([127, 0, 0, 1], port as u16)))
+            });
+        }
+        Ok(listeners)
     }
 
     /// Counters and gauges whose name matches the RE2 `filter` (e.g. `^wasm\.`).
@@ -259,9 +272,17 @@ impl EnvoyProcess {
         self.child.id()
     }
 
-    /// Address of the HTTP listener.
+    /// Address of the (first) HTTP listener.
     pub fn listener(&self) -> SocketAddr {
-        self.listener
+        self.listeners[0].1
+    }
+
+    /// Address of the listener named `name`, if there is one.
+    pub fn listener_named(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, addr)| *addr)
     }
 
     /// Start to ready, milliseconds.

@@ -127,12 +127,17 @@ struct Context<'a> {
     upstream: &'a Upstream,
 }
 
+/// Where a bootstrap's routes go: the upstream's port and the upstream mode of `settings`.
+pub(crate) fn endpoints(settings: &Settings, upstream: &Upstream) -> Endpoints {
+    Endpoints {
+        upstream_port: upstream.addr().port(),
+        mode: settings.upstream,
+    }
+}
+
 impl Context<'_> {
     fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            upstream_port: self.upstream.addr().port(),
-            mode: self.settings.upstream,
-        }
+        endpoints(self.settings, self.upstream)
     }
 
     fn load_spec(&self, duration: Duration) -> LoadSpec {
@@ -167,7 +172,10 @@ impl Context<'_> {
 
 /// The file `variant` loads into Envoy: the `.wasm` (V8) or the bridged module (native),
 /// built if needed; for the other variants a path that is not used.
-fn artifact_for(filter: &FilterSpec, variant: Variant) -> Result<PathBuf, artifacts::BuildError> {
+pub(crate) fn artifact_for(
+    filter: &FilterSpec,
+    variant: Variant,
+) -> Result<PathBuf, artifacts::BuildError> {
     match variant {
         Variant::V8 => {
             let source = artifacts::ensure_built_filter(filter)?;
@@ -368,7 +376,7 @@ pub fn run(
 
 /// Checks the matrix (configuration errors are found before anything runs), then places
 /// Envoy and the load on their CPUs and starts the upstream.
-fn prepare(settings: &Settings) -> Result<(Placement, Upstream), RunError> {
+pub(crate) fn prepare(settings: &Settings) -> Result<(Placement, Upstream), RunError> {
     preflight(settings)?;
     let placement = Placement::detect();
     let upstream = Upstream::start(placement.load).map_err(RunError::Upstream)?;

@@ -128,6 +128,43 @@ pub fn instruction_columns(e: &crate::envoy::EnvoyInstructions) -> [String; 6] {
     ]
 }
 
+/// `value [low, high]` with `digits` decimals, `-` for none.
+pub fn estimate(e: Option<crate::stats::Estimate>, digits: usize, suffix: &str) -> String {
+    e.map_or("-".to_owned(), |e| {
+        format!(
+            "{:.*}{suffix} [{:.*}, {:.*}]",
+            digits, e.value, digits, e.low, digits, e.high
+        )
+    })
+}
+
+/// Column names of [`cpu_columns`].
+pub const CPU_COLUMNS: [&str; 6] = [
+    "rate req/s",
+    "slices",
+    "worker µs/request",
+    "over no filter µs",
+    "ratio to no filter",
+    "note",
+];
+
+/// The figures of one variant's paired CPU slices, in table order: rate, slices kept, worker
+/// CPU per request, paired difference and ratio to no filter (each with its 95% interval), and
+/// what a reader must know.
+pub fn cpu_columns(
+    cpu: &crate::envoy_cpu::EnvoyCpu,
+    cost: &crate::envoy_cpu::CpuCost,
+) -> [String; 6] {
+    [
+        format!("{:.0}", cpu.rate_rps),
+        format!("{} × {}", cost.slices, cpu.requests_per_slice),
+        estimate(cost.worker_us, 1, ""),
+        estimate(cost.over_baseline_us, 1, ""),
+        estimate(cost.ratio_to_baseline, 2, "x"),
+        crate::envoy_cpu::cost_note(cost),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod conformance;
 pub mod environment;
 pub mod envoy;
+pub mod envoy_cpu;
 pub mod format;
 pub mod measure;
 pub mod merge;

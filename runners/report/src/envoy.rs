@@ -43,14 +43,15 @@ fn variants(envoy: &EnvoyResults, with_baseline: bool) -> Vec<String> {
     out
 }
 
-/// One grouped bar chart: per filter, one bar per variant (median) with a min–max whisker.
-struct Bars<'a> {
-    caption: String,
-    y_desc: &'a str,
-    filters: Vec<String>,
-    variants: Vec<String>,
+/// One grouped bar chart: per filter, one bar per variant (median) with a whisker (min–max, or
+/// an interval) where `n > 1`.
+pub(crate) struct Bars<'a> {
+    pub(crate) caption: String,
+    pub(crate) y_desc: &'a str,
+    pub(crate) filters: Vec<String>,
+    pub(crate) variants: Vec<String>,
     /// (filter, variant, value) of every bar.
-    values: Vec<(String, String, Spread)>,
+    pub(crate) values: Vec<(String, String, Spread)>,
 }
 
 /// The bars of `value` (times `scale`) for every summary row that has it.
@@ -214,7 +215,7 @@ fn latency<DB: DrawingBackend>(
     legend(&mut chart)
 }
 
-fn bar_chart(
+pub(crate) fn bar_chart(
     dir: &Path,
     name: &str,
     title: &str,
@@ -229,6 +230,7 @@ fn bar_chart(
 /// Draws the Envoy charts into `dir`.
 pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
+    out.extend(crate::envoy_cpu::chart(envoy, dir)?);
     if let Some(chart) = instructions_chart(envoy, dir)? {
         out.push(chart);
     }
@@ -351,41 +353,87 @@ fn instructions_chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>,
     .map(Some)
 }
 
-/// One sentence per filter: the extra CPU per request of each variant.
+/// One sentence per filter from the load runs: max throughput relative to no filter and —
+/// unless the paired CPU slices measured it better — CPU per request at max throughput over no
+/// filter, both from per-round pairs with the same round's baseline. A difference is stated
+/// only when [min–max] over the rounds excludes "no difference" (whose coverage, 1 − 2 × 0.5ⁿ,
+/// the sentence gives); a CPU cost whose whole range is negative is a measurement failure.
 pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
     filters(envoy)
         .iter()
         .filter_map(|filter| {
-            let parts: Vec<String> = envoy
-                .summary
-                .iter()
-                .filter(|s| &s.filter == filter)
-                .filter_map(|s| {
-                    let over = s.cpu_over_baseline_us?;
-                    // A filter cannot cost less than no filter: a negative median is the
-                    // baseline moving, not a result.
-                    Some(if over.median < 0.0 {
-                        format!(
-                            "{} not measurable (negative: {:+.1} µs, the baseline moved more than the filter costs)",
-                            s.variant, over.median
-                        )
-                    } else {
-                        format!("{} {:+.1} µs", s.variant, over.median)
-                    })
-                })
-                .collect();
+            let of_filter = |s: &&EnvoySummary| &s.filter == filter;
             let base = envoy
                 .summary
                 .iter()
-                .find(|s| &s.filter == filter && s.variant == BASELINE)?
-                .cpu_us_per_request?;
-            (!parts.is_empty()).then(|| {
+                .filter(of_filter)
+                .find(|s| s.variant == BASELINE)?;
+            let others: Vec<&EnvoySummary> = envoy
+                .summary
+                .iter()
+                .filter(of_filter)
+                .filter(|s| s.variant != BASELINE)
+                .collect();
+            let throughput: Vec<String> = others
+                .iter()
+                .filter_map(|s| {
+                    let r = s.max_rps_ratio?;
+                    if r.n < 2 {
+                        return Some(format!("{} {:.2}x", s.variant, r.median));
+                    }
+                    let range = format!("{:.2}x [{:.2}–{:.2}]", r.median, r.min, r.max);
+                    Some(match r.excludes(1.0) {
+                        Some(_) => format!("{} {range}", s.variant),
+                        None => format!("{} not told apart ({range})", s.variant),
+                    })
+                })
+                .collect();
+            let cpu: Vec<String> = others
+                .iter()
+                .filter_map(|s| {
+                    let o = s.cpu_over_baseline_us?;
+                    if o.n < 2 {
+                        return Some(format!("{} {:+.1} µs", s.variant, o.median));
+                    }
+                    let range = format!("{:+.1} µs [{:+.1}, {:+.1}]", o.median, o.min, o.max);
+                    Some(match o.excludes(0.0) {
+                        Some(true) => format!("{} {range}", s.variant),
+                        // A filter cannot cost less than no filter.
+                        Some(false) => format!(
+                            "{} not measurable (negative {range}: the baseline moved more than the filter costs)",
+                            s.variant
+                        ),
+                        None => format!("{} no cost shown ({range})", s.variant),
+                    })
+                })
+                .collect();
+            let rounds = base.max_rps.map_or(0, |m| m.n);
+            let coverage = base.max_rps.map_or(0.0, |m| m.coverage());
+            let mut parts = Vec::new();
+            if let (false, Some(max)) = (throughput.is_empty(), base.max_rps) {
+                parts.push(format!(
+                    "max throughput relative to no filter ({:.0} req/s): {}",
+                    max.median,
+                    throughput.join(", ")
+                ));
+            }
+            if let (false, true, Some(c)) = (cpu.is_empty(), envoy.cpu.is_empty(), base.cpu_us_per_request) {
+                parts.push(format!(
+                    "CPU per request at max throughput over no filter ({:.1} µs): {}",
+                    c.median,
+                    cpu.join(", ")
+                ));
+            }
+            let method = if rounds < 2 {
+                "one round: no interval, so no difference is stated".to_owned()
+            } else {
                 format!(
-                    "Envoy, {filter}: extra CPU per request over no filter ({:.1} µs): {}.",
-                    base.median,
-                    parts.join(", ")
+                    "{rounds} rounds, paired with no filter round by round; [min–max] of {rounds} rounds is a {:.0}% interval",
+                    coverage * 100.0
                 )
-            })
+            };
+            (!parts.is_empty())
+                .then(|| format!("Envoy, {filter}, load runs ({method}): {}.", parts.join("; ")))
         })
         .collect()
 }
@@ -481,6 +529,7 @@ pub fn section(envoy: &EnvoyResults) -> Section {
         "variant",
         "what runs",
         "max req/s",
+        "vs none",
         "Envoy CPU µs/req",
         "over baseline µs",
         "p50 ms",
@@ -502,6 +551,7 @@ pub fn section(envoy: &EnvoyResults) -> Section {
                 s.variant.clone(),
                 s.description.clone(),
                 format::spread(s.max_rps, 1.0, 0),
+                format::spread(s.max_rps_ratio, 1.0, 2),
                 format::spread(s.cpu_us_per_request, 1.0, 1),
                 format::spread(s.cpu_over_baseline_us, 1.0, 1),
                 format::spread(s.latency(50.0), 1.0, 2),
@@ -522,7 +572,7 @@ pub fn section(envoy: &EnvoyResults) -> Section {
     Section {
         title: "Envoy under load".to_owned(),
         intro: format!(
-            "Envoy {} with one worker{}; load from 127.0.0.1{} with {} connections: wrk for {:.0} s closed loop (max throughput), then oha for {:.0} s open loop at {:.0} req/s ({}) with coordinated-omission correction, after {:.0} s of warm-up. Upstream: {}. Each variant is checked through Envoy (headers forwarded, headers returned, local replies) before it is measured. Values are medians over {} interleaved round(s), [min–max] when there are several; a round whose baseline CPU per request strayed more than 10% from its median is flagged.",
+            "Envoy {} with one worker{}; load from 127.0.0.1{} with {} connections: wrk for {:.0} s closed loop (max throughput), then oha for {:.0} s open loop at {:.0} req/s ({}) with coordinated-omission correction, after {:.0} s of warm-up. Upstream: {}. Each variant is checked through Envoy (headers forwarded, headers returned, local replies) before it is measured. Values are medians over {} interleaved round(s), [min–max] when there are several (a distribution-free interval for the median: 75% for 3 rounds, 94% for 5, 97% for 6); `over baseline` and `vs none` pair each round with the same round's no-filter run; a round whose baseline CPU per request strayed more than 10% from its median is flagged, and an open-loop run that fell more than 2% short of its rate is `overloaded` and left out of the latency.",
             st.envoy_version,
             st.envoy_cpu
                 .map_or(String::new(), |c| format!(" pinned to CPU {c}")),

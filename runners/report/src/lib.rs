@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod envoy;
+pub mod envoy_cpu;
 mod html;
 pub mod languages;
 mod markdown;

@@ -65,6 +65,8 @@ impl Content {
             after_charts.push(startup_section(results, view));
         }
         if let Some(envoy) = &results.envoy {
+            findings.extend(crate::envoy_cpu::findings(envoy));
+            before_charts.extend(crate::envoy_cpu::section(envoy));
             findings.extend(crate::envoy::instruction_findings(envoy));
             before_charts.extend(crate::envoy::instructions_section(envoy));
             if !envoy.runs.is_empty() {

@@ -1,0 +1,189 @@
+//! The paired CPU part of an Envoy report (`--measure cpu`): a table of every variant's worker
+//! CPU per request and its paired cost over no filter with 95% intervals, one finding per
+//! filter that states a difference only where its interval excludes 0, and a chart of the
+//! costs with their intervals as whiskers.
+
+use crate::charts::{Chart, ChartError};
+use crate::envoy::{Bars, bar_chart};
+use crate::tables::{Section, Table};
+use filterbench_harness::envoy::{BASELINE, EnvoyResults, Spread};
+use filterbench_harness::envoy_cpu::{self, CostFinding, EnvoyCpu};
+use filterbench_harness::format;
+use filterbench_harness::stats::Estimate;
+use std::path::Path;
+
+/// The table: per filter and variant, rate, slices, worker CPU per request, and the paired
+/// difference and ratio to no filter.
+pub fn section(envoy: &EnvoyResults) -> Option<Section> {
+    if envoy.cpu.is_empty() {
+        return None;
+    }
+    let mut header = vec!["filter", "variant", "what runs"];
+    header.extend(format::CPU_COLUMNS);
+    let mut rows = Vec::new();
+    for cpu in &envoy.cpu {
+        if let Some(error) = &cpu.error {
+            rows.push(vec![
+                cpu.filter.clone(),
+                "-".to_owned(),
+                format!("stopped: {error}"),
+            ]);
+        }
+        for cost in &cpu.costs {
+            let mut row = vec![
+                cpu.filter.clone(),
+                cost.variant.clone(),
+                description(cpu, &cost.variant),
+            ];
+            row.extend(format::cpu_columns(cpu, cost));
+            rows.push(row);
+        }
+    }
+    let rounds = envoy.cpu.iter().map(|c| c.rounds).max().unwrap_or(0);
+    Some(Section {
+        title: "Envoy: CPU per request at a fixed rate, paired".to_owned(),
+        intro: format!(
+            "Envoy {} with one worker thread, one Envoy per filter hosting every variant on its own listener (so they share the process, the worker and the machine's state). In each of {rounds} rounds every listener gets one slice — a fixed number of requests on one keep-alive connection, paced at the filter's fixed rate (half of its slowest variant's capacity, measured in the warm-up, at most 10,000 req/s, so no slice queues) — in a fresh random order, and the worker thread's on-CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds) around each slice. A variant's cost is its worker CPU per request minus no filter's in the same round, seconds apart: the machine's speed changes cancel in the difference. Values are medians over rounds with 95% bootstrap intervals (resampling rounds); a slice that fell more than 2% behind its schedule or had a non-2xx answer is left out. Absolute µs move with this machine's speed state; the differences and ratios are the figures to compare.",
+            envoy.settings.envoy_version
+        ),
+        table: Table {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows,
+        },
+    })
+}
+
+fn description(cpu: &EnvoyCpu, variant: &str) -> String {
+    cpu.descriptions
+        .iter()
+        .find(|(v, _)| v == variant)
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default()
+}
+
+fn interval(e: &Estimate) -> String {
+    format!("[{:.1}, {:.1}]", e.low, e.high)
+}
+
+/// One sentence per filter: each variant's paired cost over no filter where its interval lies
+/// above 0 (otherwise "no cost shown", or a measurement failure when it lies below 0), then the
+/// native − V8 difference where both ran.
+pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
+    envoy
+        .cpu
+        .iter()
+        .filter_map(|cpu| {
+            let base = cpu
+                .costs
+                .iter()
+                .find(|c| c.variant == BASELINE)?
+                .worker_us?;
+            let parts: Vec<String> = cpu
+                .costs
+                .iter()
+                .filter(|c| c.variant != BASELINE)
+                .filter_map(|c| {
+                    let d = c.over_baseline_us?;
+                    Some(match c.finding {
+                        CostFinding::Costs => format!(
+                            "{} {:+.1} µs {} ({:.2}x)",
+                            c.variant,
+                            d.value,
+                            interval(&d),
+                            c.ratio_to_baseline.map_or(f64::NAN, |r| r.value)
+                        ),
+                        CostFinding::NotShown => format!(
+                            "{} no cost shown ({:+.1} µs {})",
+                            c.variant,
+                            d.value,
+                            interval(&d)
+                        ),
+                        CostFinding::NegativeFailure => format!(
+                            "{} not measurable (negative {:+.1} µs {}: a measurement failure)",
+                            c.variant,
+                            d.value,
+                            interval(&d)
+                        ),
+                        CostFinding::None => return None,
+                    })
+                })
+                .collect();
+            if parts.is_empty() {
+                return None;
+            }
+            let versus = envoy_cpu::paired_difference(cpu, "native", "v8")
+                .map(|t| {
+                    let e = t.estimate;
+                    let verdict = if e.high < 0.0 {
+                        "native costs less than V8"
+                    } else if e.low > 0.0 {
+                        "native costs more than V8"
+                    } else {
+                        "native and V8 not told apart"
+                    };
+                    format!(
+                        " Native − V8: {:+.1} µs {} ({verdict}).",
+                        e.value,
+                        interval(&e)
+                    )
+                })
+                .unwrap_or_default();
+            Some(format!(
+                "Envoy, {}: worker CPU per request over no filter ({:.1} µs) at {:.0} req/s, paired over {} rounds: {}.{versus}",
+                cpu.filter,
+                base.value,
+                cpu.rate_rps,
+                cpu.costs.iter().map(|c| c.paired_rounds).max().unwrap_or(0),
+                parts.join(", ")
+            ))
+        })
+        .collect()
+}
+
+/// Paired cost over no filter per filter and variant, whiskers its 95% interval.
+pub fn chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>, ChartError> {
+    let mut filters: Vec<String> = Vec::new();
+    let mut variants: Vec<String> = Vec::new();
+    let mut values = Vec::new();
+    for cpu in &envoy.cpu {
+        for c in cpu.costs.iter().filter(|c| c.variant != BASELINE) {
+            let Some(d) = c.over_baseline_us else {
+                continue;
+            };
+            if !filters.contains(&cpu.filter) {
+                filters.push(cpu.filter.clone());
+            }
+            if !variants.contains(&c.variant) {
+                variants.push(c.variant.clone());
+            }
+            values.push((
+                cpu.filter.clone(),
+                c.variant.clone(),
+                Spread {
+                    median: d.value,
+                    min: d.low,
+                    max: d.high,
+                    n: c.paired_rounds,
+                },
+            ));
+        }
+    }
+    if values.is_empty() {
+        return Ok(None);
+    }
+    variants.sort_by_key(|v| filterbench_harness::envoy::variant_rank(v));
+    bar_chart(
+        dir,
+        "envoy-cpu-paired",
+        "Envoy: worker CPU per request over no filter, paired",
+        "Envoy's worker-thread CPU time per request with the filter minus without it, in the same round seconds apart (one Envoy per filter, every variant on its own listener, slices at a fixed rate below every variant's capacity): median over rounds, whiskers the 95% bootstrap interval. Lower is better.",
+        &Bars {
+            caption: "Extra worker CPU per request (lower is better)".to_owned(),
+            y_desc: "µs / request over no filter",
+            filters,
+            variants,
+            values,
+        },
+    )
+    .map(Some)
+}
