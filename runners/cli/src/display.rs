@@ -398,6 +398,7 @@ pub fn print_envoy_table(results: &Results) {
     let Some(envoy) = &results.envoy else { return };
     print_envoy_instructions(envoy);
     print_envoy_cpu(envoy);
+    print_envoy_sweeps(envoy);
     if envoy.runs.is_empty() {
         return;
     }
@@ -447,6 +448,62 @@ pub fn print_envoy_table(results: &Results) {
         envoy.settings.rate_source,
         envoy.settings.connections,
         envoy.settings.upstream
+    );
+    println!("{table}");
+}
+
+/// The sweep points: memory and instructions per request against N.
+fn print_envoy_sweeps(envoy: &filterbench_harness::envoy::EnvoyResults) {
+    if envoy.sweeps.is_empty() {
+        return;
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "sweep",
+        "N",
+        "filter",
+        "variant",
+        "RSS ready / after load / peak MiB",
+        "V8 VMs",
+        "instructions/request",
+        "note",
+    ]);
+    let right = |text: String| TableCell::new(text).set_alignment(CellAlignment::Right);
+    let mib = |b: Option<u64>| b.map_or("-".to_owned(), |b| format!("{:.1}", b as f64 / 1048576.0));
+    for p in &envoy.sweeps {
+        table.add_row([
+            TableCell::new(&p.sweep),
+            right(p.n.to_string()),
+            TableCell::new(&p.filter),
+            TableCell::new(&p.variant),
+            right(format!(
+                "{} / {} / {}",
+                mib(p.rss_idle_bytes),
+                mib(p.rss_warm_bytes),
+                mib(p.rss_peak_bytes)
+            )),
+            right(p.wasm_vms.map_or("-".to_owned(), |v| v.to_string())),
+            right(p.instructions_median.map_or("-".to_owned(), |m| {
+                format!(
+                    "{m:.0} ({:.2}%)",
+                    p.instructions_spread.unwrap_or(0.0) * 100.0
+                )
+            })),
+            TableCell::new(
+                p.error
+                    .clone()
+                    .or_else(|| p.instructions_error.clone())
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect::<String>(),
+            ),
+        ]);
+    }
+    println!(
+        "\nEnvoy {} — sweeps: concurrency = N workers; chain = the filter N times in one chain; listeners = N listeners with a copy each (one VM per Wasm copy)",
+        envoy.settings.envoy_version
     );
     println!("{table}");
 }

@@ -7,10 +7,11 @@ use filterbench_envoy::config::{self, UpstreamMode, Variant};
 use filterbench_envoy::instructions::CountSettings;
 use filterbench_envoy::paired_cpu::{self, CpuSettings};
 use filterbench_envoy::runner::{self, Event, Programs, Rate};
+use filterbench_envoy::sweep::{self, Sweep, SweepSettings};
 use filterbench_envoy::tools::{self, Tool};
 use filterbench_harness::catalog;
 use filterbench_harness::environment;
-use filterbench_harness::envoy::{EnvoyInstructions, EnvoyResults, EnvoyRun};
+use filterbench_harness::envoy::{EnvoyInstructions, EnvoyResults, EnvoyRun, SweepPoint};
 use filterbench_harness::envoy_cpu::EnvoyCpu;
 use filterbench_harness::results::{self, Results, SCHEMA_VERSION, Settings, Tool as Writer};
 use std::path::PathBuf;
@@ -70,6 +71,16 @@ pub struct EnvoyArgs {
     /// or a quiet machine; slow).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,time")]
     measure: Vec<EnvoyMeasure>,
+    /// Sweep Envoy's worker count, e.g. `1,2,4`: memory (once ready, after load, peak) and,
+    /// with `--measure instructions`, instructions per request at each count. Sweeps run
+    /// instead of the matrix (default filter: headers).
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    concurrency: Vec<u32>,
+    /// Sweep the number of plugins, e.g. `1,2,4,8`: the filter N times in one chain, and N
+    /// listeners each with its own copy (every Wasm copy its own VM); measured as
+    /// `--concurrency`.
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    plugins: Vec<u32>,
     /// Rounds of paired CPU slices (`--measure cpu`; 10 with --quick).
     #[arg(long, default_value_t = CpuSettings::STANDARD.rounds)]
     slices: u32,
@@ -95,7 +106,10 @@ pub enum EnvoyMeasure {
 }
 
 fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
-    let names: Vec<String> = if args.filter.is_empty() {
+    let sweeping = !args.concurrency.is_empty() || !args.plugins.is_empty();
+    let names: Vec<String> = if args.filter.is_empty() && sweeping {
+        vec!["headers".to_owned()]
+    } else if args.filter.is_empty() {
         config::DEFAULT_FILTERS
             .iter()
             .map(|s| (*s).to_owned())
@@ -384,6 +398,100 @@ fn run_cpu(
     Ok(records)
 }
 
+fn print_point(point: &SweepPoint, index: usize, total: usize) {
+    let head = format!(
+        "[{index:>3}/{total}] {} {:>2} {:<10} {:<8}",
+        point.sweep, point.n, point.filter, point.variant
+    );
+    if let Some(e) = &point.error {
+        eprintln!("{head} ERROR {e}");
+        return;
+    }
+    let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / 1048576.0);
+    eprintln!(
+        "{head} RSS {:.1} MiB ready, {:.1} after load, {:.1} peak; {} V8 VMs{}",
+        mib(point.rss_idle_bytes),
+        mib(point.rss_warm_bytes),
+        mib(point.rss_peak_bytes),
+        point.wasm_vms.map_or("-".to_owned(), |v| v.to_string()),
+        match (&point.instructions_error, point.instructions_median) {
+            (Some(e), _) => format!("; instructions: {e}"),
+            (None, Some(m)) => format!(
+                "; {m:.0} instructions/request (spread {:.2}%)",
+                point.instructions_spread.unwrap_or(0.0) * 100.0
+            ),
+            _ => String::new(),
+        }
+    );
+}
+
+/// Instruction counting per sweep point: 500 warm-up requests, two bursts of 1,000.
+const SWEEP_COUNTING: CountSettings = CountSettings {
+    warmup_requests: 500,
+    requests: 1_000,
+    bursts: 2,
+};
+
+/// The sweeps (`--concurrency`, `--plugins`), writing the records after every point.
+fn run_sweeps(
+    args: &EnvoyArgs,
+    settings: &runner::Settings,
+    base: &EnvoyResults,
+    recorder: &Recorder,
+) -> Result<Vec<SweepPoint>, anyhow::Error> {
+    let check = |ns: &[u32], flag: &str| -> Result<()> {
+        if ns.iter().any(|n| *n == 0 || *n > 64) {
+            bail!("{flag}: give counts from 1 to 64, e.g. 1,2,4");
+        }
+        Ok(())
+    };
+    check(&args.concurrency, "--concurrency")?;
+    check(&args.plugins, "--plugins")?;
+    let mut sweeps = Vec::new();
+    if !args.concurrency.is_empty() {
+        sweeps.push((Sweep::Concurrency, args.concurrency.clone()));
+    }
+    if !args.plugins.is_empty() {
+        sweeps.push((Sweep::Chain, args.plugins.clone()));
+        sweeps.push((Sweep::Listeners, args.plugins.clone()));
+    }
+    let counting = args.measure.contains(&EnvoyMeasure::Instructions);
+    let sweep_settings = SweepSettings {
+        sweeps,
+        warmup: Duration::from_secs(1),
+        count: counting.then_some(if args.quick {
+            CountSettings::QUICK
+        } else {
+            SWEEP_COUNTING
+        }),
+    };
+    eprintln!(
+        "sweeps: memory{} per point",
+        if counting {
+            " and instructions per request (callgrind, 2 bursts)"
+        } else {
+            " (add --measure instructions to count instructions too)"
+        }
+    );
+    let mut so_far: Vec<SweepPoint> = Vec::new();
+    let mut write_error = None;
+    let points = sweep::run(settings, &sweep_settings, |point, index, total| {
+        print_point(point, index, total);
+        so_far.push(point.clone());
+        let mut file = recorder.file(base.clone());
+        if let Some(e) = file.envoy.as_mut() {
+            e.sweeps = so_far.clone();
+        }
+        if let Err(e) = results::write_atomic(&args.out, &file) {
+            write_error.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("cannot write results to {}", args.out.display()));
+    }
+    Ok(points)
+}
+
 /// Runs `filterbench envoy`.
 pub fn command(args: EnvoyArgs) -> Result<()> {
     let matrix = matrix(&args)?;
@@ -442,7 +550,8 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     if args.slice.is_zero() {
         bail!("--slice must be longer than 0, e.g. 250ms");
     }
-    let mut envoy = if args.measure.contains(&EnvoyMeasure::Time) {
+    let sweeping = !args.concurrency.is_empty() || !args.plugins.is_empty();
+    let mut envoy = if args.measure.contains(&EnvoyMeasure::Time) && !sweeping {
         run_load(&settings, &programs, &out, &recorder)?
     } else {
         EnvoyResults {
@@ -450,7 +559,10 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
             ..EnvoyResults::default()
         }
     };
-    if args.measure.contains(&EnvoyMeasure::Cpu) {
+    if sweeping {
+        envoy.sweeps = run_sweeps(&args, &settings, &envoy.clone(), &recorder)?;
+    }
+    if args.measure.contains(&EnvoyMeasure::Cpu) && !sweeping {
         let cpu_settings = if quick {
             CpuSettings::QUICK
         } else {
@@ -463,7 +575,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         };
         envoy.cpu = run_cpu(&settings, &cpu_settings, &envoy.clone(), &out, &recorder)?;
     }
-    if args.measure.contains(&EnvoyMeasure::Instructions) {
+    if args.measure.contains(&EnvoyMeasure::Instructions) && !sweeping {
         let counting = if quick {
             CountSettings::QUICK
         } else {

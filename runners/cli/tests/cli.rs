@@ -678,6 +678,73 @@ fn envoy_cpu_per_request_is_paired_slice_by_slice_with_intervals() {
 }
 
 #[test]
+fn envoy_sweeps_give_memory_and_vms_against_workers_and_plugins() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let (_dir, out, report, output) = envoy_run(
+        &envoy,
+        &[
+            "--concurrency",
+            "1,2",
+            "--plugins",
+            "1,2",
+            "--variant",
+            "v8",
+        ],
+    );
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let errors = schema_errors(&json);
+    assert!(errors.is_empty(), "{errors:?}");
+    // Sweeps run instead of the matrix.
+    assert!(
+        json["envoy"]["runs"]
+            .as_array()
+            .is_none_or(|r| r.is_empty())
+    );
+    let points = json["envoy"]["sweeps"].as_array().unwrap();
+    // concurrency and listeners: none and v8 at 1 and 2; chain: none once, v8 at 1 and 2.
+    assert_eq!(points.len(), 11, "{points:?}");
+    let point = |sweep: &str, variant: &str, n: u64| {
+        points
+            .iter()
+            .find(|p| p["sweep"] == sweep && p["variant"] == variant && p["n"] == n)
+            .unwrap_or_else(|| panic!("no {sweep} {variant} {n}"))
+    };
+    for p in points {
+        assert!(p["error"].is_null(), "{p}");
+        let (ready, warm, peak) = (
+            p["rss_idle_bytes"].as_u64().unwrap(),
+            p["rss_warm_bytes"].as_u64().unwrap(),
+            p["rss_peak_bytes"].as_u64().unwrap(),
+        );
+        assert!(ready > 10 << 20 && peak >= warm, "{p}");
+    }
+    // A V8 VM per worker, per copy in the chain, per listener's copy.
+    for sweep in ["concurrency", "chain", "listeners"] {
+        let vms = |n| point(sweep, "v8", n)["wasm_vms"].as_u64().unwrap();
+        assert!(vms(2) > vms(1), "{sweep}: {} vs {}", vms(2), vms(1));
+    }
+    assert!(point("concurrency", "none", 1)["wasm_vms"].is_null());
+    assert!(
+        stdout.contains("sweeps: concurrency = N workers"),
+        "{stdout}"
+    );
+    for chart in [
+        "envoy-sweep-concurrency-headers-memory",
+        "envoy-sweep-chain-headers-memory",
+        "envoy-sweep-listeners-headers-memory",
+    ] {
+        assert!(
+            report.join(format!("charts/{chart}.svg")).is_file(),
+            "{chart}"
+        );
+    }
+}
+
+#[test]
 fn envoy_instructions_per_request_are_counted_under_callgrind_and_repeat() {
     let Some(envoy) = filterbench_envoy_path() else {
         return;

@@ -470,6 +470,44 @@ fn lua_script(filter: &FilterSpec) -> Result<String, ConfigError> {
     })
 }
 
+/// Copy `index` of `chain` as a separate plugin: every Wasm filter in it gets its own VM id and
+/// plugin name (suffix `-index`; copy 0 is `chain` unchanged), so Envoy creates a VM per copy
+/// instead of sharing one. Other filters are copied as they are.
+pub fn numbered(chain: &FilterChain, index: u32) -> FilterChain {
+    let mut copy = chain.clone();
+    if index == 0 {
+        return copy;
+    }
+    // Only Wasm filters have `typed_config.config` (indexing would add it to the others).
+    let wasm_configs = copy
+        .http_filters
+        .iter_mut()
+        .filter_map(|f| f.get_mut("typed_config")?.get_mut("config"));
+    for config in wasm_configs {
+        if let Some(id) = config["vm_config"]["vm_id"].as_str().map(str::to_owned) {
+            config["vm_config"]["vm_id"] = json!(format!("{id}-{index}"));
+        }
+        if let Some(name) = config["name"].as_str().map(str::to_owned) {
+            config["name"] = json!(format!("{name}-{index}"));
+        }
+    }
+    copy
+}
+
+/// `copies` copies of `chain` one after another in one chain ([`numbered`]: one VM each).
+pub fn repeated(chain: &FilterChain, copies: u32) -> FilterChain {
+    FilterChain {
+        http_filters: (0..copies.max(1))
+            .flat_map(|i| numbered(chain, i).http_filters)
+            .collect(),
+        description: if copies > 1 {
+            format!("{} × {copies} in one chain", chain.description)
+        } else {
+            chain.description.clone()
+        },
+    }
+}
+
 /// Where the bootstrap's listener, admin and upstream are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoints {
@@ -576,6 +614,33 @@ mod tests {
             .iter()
             .map(|f| f["name"].as_str().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn repeated_chains_give_every_wasm_copy_its_own_vm() {
+        let c = chain("headers", Variant::V8);
+        let three = repeated(&c, 3);
+        assert_eq!(three.http_filters.len(), 3);
+        let ids: Vec<&str> = three
+            .http_filters
+            .iter()
+            .map(|f| {
+                f["typed_config"]["config"]["vm_config"]["vm_id"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ids, ["headers", "headers-1", "headers-2"]);
+        assert_eq!(
+            three.http_filters[2]["typed_config"]["config"]["name"],
+            "headers-2"
+        );
+        assert!(three.description.ends_with("× 3 in one chain"));
+        let lua = chain("headers", Variant::Lua);
+        let two = repeated(&lua, 2);
+        assert_eq!(two.http_filters[0], lua.http_filters[0]);
+        assert_eq!(two.http_filters[1], lua.http_filters[0]);
+        assert_eq!(repeated(&c, 1), c);
     }
 
     #[test]

@@ -110,12 +110,14 @@ pub fn valgrind_available() -> bool {
 }
 
 impl CountedEnvoy {
-    /// Starts Envoy on `bootstrap` under callgrind, in `dir` (config, log, dumps), pinned to `cpu`.
+    /// Starts Envoy on `bootstrap` with `concurrency` workers under callgrind, in `dir`
+    /// (config, log, dumps), pinned to `cpu`.
     pub fn start(
         envoy: &Path,
         bootstrap: &serde_json::Value,
         dir: &Path,
         cpu: Option<u32>,
+        concurrency: u32,
     ) -> Result<Self, CountError> {
         if !valgrind_available() {
             return Err(CountError::NoValgrind);
@@ -131,8 +133,9 @@ impl CountedEnvoy {
             ],
             ready_timeout: READY_UNDER_VALGRIND,
         };
-        let envoy = EnvoyProcess::start_wrapped(envoy, bootstrap, dir, cpu, Some(&wrapper))
-            .map_err(|e| CountError::Start(e.to_string()))?;
+        let envoy =
+            EnvoyProcess::start_wrapped(envoy, bootstrap, dir, cpu, Some(&wrapper), concurrency)
+                .map_err(|e| CountError::Start(e.to_string()))?;
         Ok(Self { envoy, dumps })
     }
 

@@ -15,5 +15,6 @@ pub mod paced;
 pub mod paired_cpu;
 pub mod process;
 pub mod runner;
+pub mod sweep;
 pub mod tools;
 pub mod upstream;

@@ -106,17 +106,18 @@ impl EnvoyProcess {
         dir: &Path,
         cpu: Option<u32>,
     ) -> Result<Self, EnvoyError> {
-        Self::start_wrapped(envoy, bootstrap, dir, cpu, None)
+        Self::start_wrapped(envoy, bootstrap, dir, cpu, None, 1)
     }
 
-    /// [`Self::start`], with Envoy run under `wrapper` when given (the process id is then the
-    /// wrapper's, which for valgrind is Envoy's own).
+    /// [`Self::start`] with `concurrency` worker threads, and with Envoy run under `wrapper`
+    /// when given (the process id is then the wrapper's, which for valgrind is Envoy's own).
     pub fn start_wrapped(
         envoy: &Path,
         bootstrap: &Value,
         dir: &Path,
         cpu: Option<u32>,
         wrapper: Option<&Wrapper>,
+        concurrency: u32,
     ) -> Result<Self, EnvoyError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
@@ -143,7 +144,9 @@ impl EnvoyProcess {
         command
             .arg("-c")
             .arg(&config)
-            .args(["--concurrency", "1", "--disable-hot-restart", "-l", "warn"])
+            .arg("--concurrency")
+            .arg(concurrency.max(1).to_string())
+            .args(["--disable-hot-restart", "-l", "warn"])
             .arg("--log-path")
             .arg(&log)
             .arg("--admin-address-path")

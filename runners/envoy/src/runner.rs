@@ -457,6 +457,7 @@ fn count_variant(
         &config::bootstrap(&chain, ctx.endpoints()),
         &dir,
         ctx.placement.envoy,
+        1,
     )
     .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
     let request = instructions::checked_request(filter, &envoy, variant == Variant::None)?;

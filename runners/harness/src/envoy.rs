@@ -35,6 +35,55 @@ pub struct EnvoyResults {
     /// filter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cpu: Vec<crate::envoy_cpu::EnvoyCpu>,
+    /// Memory and instructions per request against the number of workers or plugins
+    /// (`--concurrency`, `--plugins`), one entry per (sweep, N, filter, variant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweeps: Vec<SweepPoint>,
+}
+
+/// One point of a sweep: Envoy with `n` workers (`concurrency`), the filter `n` times in one
+/// chain (`chain`), or `n` listeners each with its own copy of the filter (`listeners`); every
+/// Wasm copy has its own VM.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SweepPoint {
+    /// `concurrency`, `chain` or `listeners`.
+    pub sweep: String,
+    /// Workers, copies in the chain, or listeners.
+    pub n: u32,
+    /// Bench filter name.
+    pub filter: String,
+    /// Variant name.
+    pub variant: String,
+    /// What ran.
+    pub description: String,
+    /// Why the point was not measured.
+    pub error: Option<String>,
+    /// Envoy's resident set once ready, bytes.
+    pub rss_idle_bytes: Option<u64>,
+    /// Resident set after load on every worker and listener, bytes.
+    pub rss_warm_bytes: Option<u64>,
+    /// Peak resident set (`VmHWM`) by then, bytes.
+    pub rss_peak_bytes: Option<u64>,
+    /// Wasm VMs Envoy reports active (`wasm.envoy.wasm.runtime.v8.active`).
+    pub wasm_vms: Option<u64>,
+    /// Instructions per request of each counted burst under callgrind (empty when not counted).
+    pub instructions_per_request: Vec<f64>,
+    /// Median of `instructions_per_request`.
+    pub instructions_median: Option<f64>,
+    /// (largest − smallest) ÷ median of the bursts.
+    pub instructions_spread: Option<f64>,
+    /// Why instructions could not be counted.
+    pub instructions_error: Option<String>,
+}
+
+impl SweepPoint {
+    /// Fills `instructions_median` and `instructions_spread` from the bursts.
+    pub fn summarize(&mut self) {
+        let spread = Spread::of(&self.instructions_per_request);
+        self.instructions_median = spread.map(|s| s.median);
+        self.instructions_spread = spread.map(|s| s.relative_range());
+    }
 }
 
 /// Instructions Envoy executes per request for one variant of one filter, counted under

@@ -95,13 +95,22 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
         }
         merged.envoy = match (merged.envoy.take(), run.envoy) {
             (Some(mut into), Some(more)) => {
+                // A file without load runs (paired CPU, instructions or sweeps only) lends no
+                // load settings.
+                if into.runs.is_empty() {
+                    into.settings = more.settings.clone();
+                } else if !more.runs.is_empty() {
+                    into.settings.rounds += more.settings.rounds;
+                }
                 // Rounds stay paired with their own baseline: later files get fresh round numbers.
                 let offset = into.runs.iter().map(|r| r.round + 1).max().unwrap_or(0);
                 into.runs.extend(more.runs.into_iter().map(|mut r| {
                     r.round += offset;
                     r
                 }));
-                into.settings.rounds += more.settings.rounds;
+                into.instructions.extend(more.instructions);
+                into.cpu.extend(more.cpu);
+                into.sweeps.extend(more.sweeps);
                 Some(into)
             }
             (a, b) => a.or(b),
@@ -146,6 +155,41 @@ mod tests {
                 .git_dirty,
             clean.environment.git_dirty
         );
+    }
+
+    #[test]
+    fn envoy_files_keep_their_paired_cpu_instructions_and_sweeps() {
+        let file = |filter: &str, rounds: u32| {
+            let mut f = minimal();
+            f.cells.clear();
+            let mut envoy = crate::envoy::EnvoyResults::default();
+            envoy.settings.rounds = rounds;
+            envoy.cpu.push(crate::envoy_cpu::EnvoyCpu {
+                filter: filter.to_owned(),
+                ..Default::default()
+            });
+            envoy.sweeps.push(crate::envoy::SweepPoint {
+                filter: filter.to_owned(),
+                ..Default::default()
+            });
+            envoy.instructions.push(crate::envoy::EnvoyInstructions {
+                filter: filter.to_owned(),
+                ..Default::default()
+            });
+            f.envoy = Some(envoy);
+            f
+        };
+        let merged = merge(vec![file("noop", 0), file("headers", 5)]).unwrap();
+        let envoy = merged.envoy.unwrap();
+        let filters = |names: Vec<&str>| names.join(",");
+        assert_eq!(
+            filters(envoy.cpu.iter().map(|c| c.filter.as_str()).collect()),
+            "noop,headers"
+        );
+        assert_eq!(envoy.sweeps.len(), 2);
+        assert_eq!(envoy.instructions.len(), 2);
+        // The first file made no load run: the second's settings stand.
+        assert_eq!(envoy.settings.rounds, 5);
     }
 
     #[test]

@@ -231,6 +231,7 @@ pub(crate) fn bar_chart(
 pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
     out.extend(crate::envoy_cpu::chart(envoy, dir)?);
+    out.extend(crate::envoy_sweep::charts(envoy, dir)?);
     if let Some(chart) = instructions_chart(envoy, dir)? {
         out.push(chart);
     }

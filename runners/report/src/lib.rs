@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod envoy;
 pub mod envoy_cpu;
+pub mod envoy_sweep;
 mod html;
 pub mod languages;
 mod markdown;

@@ -69,6 +69,7 @@ impl Content {
             before_charts.extend(crate::envoy_cpu::section(envoy));
             findings.extend(crate::envoy::instruction_findings(envoy));
             before_charts.extend(crate::envoy::instructions_section(envoy));
+            before_charts.extend(crate::envoy_sweep::section(envoy));
             if !envoy.runs.is_empty() {
                 findings.extend(crate::envoy::findings(envoy));
                 before_charts.push(crate::envoy::section(envoy));
