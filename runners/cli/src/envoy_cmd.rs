@@ -34,7 +34,8 @@ pub struct EnvoyArgs {
     /// Warm-up load before measuring each variant.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
-    /// Open-loop rate in requests/second, or `auto` (half of the baseline's max throughput).
+    /// Open-loop rate in requests/second, or `auto` (a quarter of the baseline's max
+    /// throughput, so every variant stays below its capacity).
     #[arg(long, default_value = "auto")]
     rate: String,
     /// Rounds: every variant runs once per round, in a fresh random order ([min–max] of 5

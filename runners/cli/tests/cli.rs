@@ -618,10 +618,15 @@ fn envoy_cpu_per_request_is_paired_slice_by_slice_with_intervals() {
     };
     let (_dir, out, report, output) = envoy_run(
         &envoy,
+        // 2,000 req/s: far below capacity, so a slice catches up after the stalls that
+        // tests running beside it cause (at 10,000 req/s such slices fell behind).
         &[
             "--measure",
             "cpu",
-            "--quick",
+            "--slices",
+            "10",
+            "--slice-rate",
+            "2000",
             "--filter",
             "headers",
             "--variant",
@@ -659,7 +664,8 @@ fn envoy_cpu_per_request_is_paired_slice_by_slice_with_intervals() {
     assert!(of("none")["over_baseline_us"].is_null());
     for variant in ["v8", "native"] {
         let c = of(variant);
-        assert!(c["paired_rounds"].as_u64().unwrap() >= 8, "{c}");
+        // Enough paired rounds for an interval (5), even if a few slices fell behind.
+        assert!(c["paired_rounds"].as_u64().unwrap() >= 5, "{c}");
         let d = &c["over_baseline_us"];
         let (low, value, high) = (
             d["low"].as_f64().unwrap(),

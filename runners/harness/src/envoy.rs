@@ -181,8 +181,13 @@ pub struct EnvoySettings {
     pub warmup_s: f64,
     /// Open-loop target rate for every variant, requests/second.
     pub rate_rps: f64,
-    /// How the rate was chosen: `auto` (half of the baseline's max throughput) or `fixed`.
+    /// How the rate was chosen: `auto` (`auto_fraction` of the baseline's max throughput) or
+    /// `fixed`.
     pub rate_source: String,
+    /// With `auto`: the fraction of the baseline's max throughput taken as the rate (absent in
+    /// files written before it was recorded, which took one half).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_fraction: Option<f64>,
     /// Rounds (every variant of every filter once per round).
     pub rounds: u32,
     /// Concurrent connections of the load generators.

@@ -582,10 +582,12 @@ pub fn section(envoy: &EnvoyResults) -> Section {
             st.duration_s,
             st.duration_s,
             st.rate_rps,
-            if st.rate_source == "auto" {
-                "half of the baseline's max throughput"
-            } else {
-                "as given"
+            match (st.rate_source.as_str(), st.auto_fraction) {
+                ("auto", Some(f)) if (f - 0.25).abs() < 1e-9 =>
+                    "a quarter of the baseline's max throughput".to_owned(),
+                ("auto", Some(f)) => format!("{f} of the baseline's max throughput"),
+                ("auto", None) => "half of the baseline's max throughput".to_owned(),
+                _ => "as given".to_owned(),
             },
             st.warmup_s,
             if st.upstream == "direct" {
