@@ -145,14 +145,22 @@ fn print_precision(results: &Results) {
         results.summary.noise_threshold * 100.0
     );
     let settings = &results.settings;
+    let run_level = if settings.between_run_sd > 0.0 {
+        format!(
+            ", times a run-level term of {:.1}% (--between-run; not on A/A)",
+            settings.between_run_sd * 100.0
+        )
+    } else {
+        ", with no run-level term: they do not cover what changes between runs".to_owned()
+    };
     if settings.runs > 1 {
         println!(
-            "intervals: bootstrap over {} measuring processes ({} rounds of {} ms each), their blocks and rounds",
+            "intervals: bootstrap over {} measuring processes ({} rounds of {} ms each), their blocks and rounds{run_level}",
             settings.runs, settings.rounds, settings.slice_ms
         );
     } else {
         println!(
-            "intervals: ONE measuring process ({} rounds of {} ms): they do not cover what changes between processes (code placement, heap history); the standard run splits over 3",
+            "intervals: ONE measuring process ({} rounds of {} ms): they do not cover what changes between processes (code placement, heap history); the standard run splits over 3{run_level}",
             settings.rounds, settings.slice_ms
         );
     }

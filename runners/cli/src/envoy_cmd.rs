@@ -234,6 +234,7 @@ impl Recorder {
                 pinned_cpu: envoy.settings.envoy_cpu,
                 pinning_error: None,
                 blocks: 0,
+                between_run_sd: 0.0,
             },
             cells: Vec::new(),
             phases: Vec::new(),

@@ -198,6 +198,12 @@ struct RunArgs {
     /// changes between processes (default: 3; 1 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     processes: Option<u32>,
+    /// The run-level term of every ratio interval, %: the relative change that all rounds of one
+    /// run share (a state of the machine that lasts the whole run), which no resampling inside
+    /// the run can see. `filterbench precision A.json B.json` estimates it for your machine from
+    /// two runs (default 1: measured on the 2-core reference machine, 0–1.4% over 15 pairs).
+    #[arg(long, default_value_t = 1.0, value_name = "PCT", value_parser = between_run_percent)]
+    between_run: f64,
     /// Make N whole runs in a row (each split over --processes) and merge them: N times the
     /// rounds.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -233,6 +239,19 @@ struct RunArgs {
     /// so far are kept, and `--resume` runs the rest.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     hang_timeout: Duration,
+}
+
+/// Parses `--between-run`: a percentage from 0 to 50.
+fn between_run_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{text}' is not a percentage (e.g. 1 or 0.5)"))?;
+    if (0.0..=50.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value}% is outside 0–50%"))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -398,6 +417,7 @@ fn run_command(args: RunArgs) -> Result<()> {
         quick: args.quick,
         phases: args.worker.is_none_or(processes::Worker::measures_phases),
         analyze: args.worker.is_none(),
+        between_run_sd: args.between_run / 100.0,
         workloads,
         unavailable,
         preflight: preflight_engine(),

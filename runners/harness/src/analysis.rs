@@ -54,6 +54,7 @@ pub fn analyze_steady(steady: &mut Steady, seed: u64) {
             &PairedSeries::new(values.iter().copied(), &origins),
             0.0,
             seed ^ salt,
+            0.0,
         )
         .map(|t| t.estimate.rounded(1))
     };
@@ -79,10 +80,11 @@ pub fn analyze(results: &mut Results) {
         }
     }
     let series = paired_series(&results.cells, &native);
-    fill_cells(&mut results.cells, &series);
-    let precision = flag_cells(&mut results.cells, &native);
+    let between_run_sd = results.settings.between_run_sd;
+    fill_cells(&mut results.cells, &series, between_run_sd);
+    let precision = flag_cells(&mut results.cells, &native, between_run_sd);
     fill_instruction_ratios(&mut results.cells, &native);
-    results.summary = summarize(&results.cells, &series, &native);
+    results.summary = summarize(&results.cells, &series, &native, between_run_sd);
     results.summary.noise_threshold = precision.1;
     results.summary.precision = precision.0;
     results.summary.speed = speed_states(&results.cells, &native);
@@ -269,7 +271,17 @@ fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
         .collect()
 }
 
-fn fill_cells(cells: &mut [Cell], series: &[CellSeries]) {
+/// The run-level term of `engine`'s ratios: none for the A/A cell (native against native: a
+/// change of the machine's state over the run moves both alike), `between_run_sd` otherwise.
+fn run_level_sd(engine: &str, between_run_sd: f64) -> f64 {
+    if engine == AA_ENGINE {
+        0.0
+    } else {
+        between_run_sd
+    }
+}
+
+fn fill_cells(cells: &mut [Cell], series: &[CellSeries], between_run_sd: f64) {
     // Ratios to the fastest WebAssembly engine: per round, the cell's paired ratio over the
     // fastest cell's paired ratio (both against native in the same round).
     let mut fastest: BTreeMap<Key, usize> = BTreeMap::new();
@@ -292,11 +304,12 @@ fn fill_cells(cells: &mut [Cell], series: &[CellSeries]) {
             fastest.insert(key, i);
         }
     }
-    let tested = |s: &Option<PairedSeries>, null: f64, seed: u64| {
-        s.as_ref()
-            .and_then(|s| stats::median_of_series(s, null, seed))
-    };
     for (i, cell) in cells.iter_mut().enumerate() {
+        let sd = run_level_sd(&cell.engine, between_run_sd);
+        let tested = |s: &Option<PairedSeries>, null: f64, seed: u64| {
+            s.as_ref()
+                .and_then(|s| stats::median_of_series(s, null, seed, sd))
+        };
         let seed = cell_seed(cell);
         let s = &series[i];
         let ratio: Option<Tested> = match &s.unpaired {
@@ -328,7 +341,7 @@ fn fill_cells(cells: &mut [Cell], series: &[CellSeries]) {
                 return None;
             }
             let relative = PairedSeries::ratios(&own.values, &best.values, &own.origins);
-            stats::median_of_series(&relative, 1.0, seed ^ 17).map(|t| t.estimate.rounded(4))
+            stats::median_of_series(&relative, 1.0, seed ^ 17, sd).map(|t| t.estimate.rounded(4))
         });
     }
 }
@@ -336,7 +349,7 @@ fn fill_cells(cells: &mut [Cell], series: &[CellSeries]) {
 /// Verdicts (equivalence margin, Benjamini–Hochberg over the run's engine cells), the noise
 /// threshold from the A/A cells, A/A precision per group, `noisy`, `implausible` and
 /// `unreliable`. Returns the precision table and the noise threshold.
-fn flag_cells(cells: &mut [Cell], native: &[String]) -> (Vec<AaSummary>, f64) {
+fn flag_cells(cells: &mut [Cell], native: &[String], between_run_sd: f64) -> (Vec<AaSummary>, f64) {
     let precision: Vec<AaSummary> = cells
         .iter()
         .filter(|c| c.engine == AA_ENGINE)
@@ -355,10 +368,14 @@ fn flag_cells(cells: &mut [Cell], native: &[String]) -> (Vec<AaSummary>, f64) {
         .map(|a| a.ratio.relative_half_width())
         .collect();
     half_widths.sort_by(f64::total_cmp);
+    // The half-width a cell measured as precisely as the A/A cell would have once the
+    // run-level term (which the A/A cell does not carry) is added; twice that is noisy.
+    let run_level = 1.96 * between_run_sd;
     let threshold = if half_widths.is_empty() {
-        MIN_NOISE_THRESHOLD
+        MIN_NOISE_THRESHOLD.max(2.0 * run_level)
     } else {
-        (2.0 * stats::quantile_of_sorted(&half_widths, 0.5)).max(MIN_NOISE_THRESHOLD)
+        let aa = stats::quantile_of_sorted(&half_widths, 0.5);
+        (2.0 * aa.hypot(run_level)).max(MIN_NOISE_THRESHOLD)
     };
     let threshold = stats::round_to(threshold, 4);
     let under_test = |c: &Cell| !native.contains(&c.engine) && !is_calibration(&c.engine);
@@ -434,7 +451,12 @@ fn fill_instruction_ratios(cells: &mut [Cell], native: &[String]) {
 /// floor), each with an interval from one bootstrap over all their series. Sweep points are
 /// left out (they are scaling curves); an engine's headline counts the Rust filters only (the
 /// other languages repeat noop and headers and have their own comparison).
-fn summarize(cells: &[Cell], series: &[CellSeries], native: &[String]) -> Summary {
+fn summarize(
+    cells: &[Cell],
+    series: &[CellSeries],
+    native: &[String],
+    between_run_sd: f64,
+) -> Summary {
     let mut engines: Vec<&str> = Vec::new();
     let mut filters: Vec<&str> = Vec::new();
     for c in cells {
@@ -466,15 +488,17 @@ fn summarize(cells: &[Cell], series: &[CellSeries], native: &[String]) -> Summar
     {
         let mut per_filter = Vec::new();
         let mut per_filter_above = Vec::new();
+        let sd = run_level_sd(engine, between_run_sd);
         for &filter in &filters {
             let pairs = of(engine, filter, ratio);
             let seed = stats::seed_for(&["filter-geomean", filter, engine]);
-            let Some(tested) = stats::nested_geomean(std::slice::from_ref(&pairs), seed) else {
+            let Some(tested) = stats::nested_geomean(std::slice::from_ref(&pairs), seed, sd) else {
                 continue;
             };
             let pairs_above = of(engine, filter, above);
-            let ratio_above = stats::nested_geomean(std::slice::from_ref(&pairs_above), seed ^ 1)
-                .map(|t| t.estimate.rounded(4));
+            let ratio_above =
+                stats::nested_geomean(std::slice::from_ref(&pairs_above), seed ^ 1, sd)
+                    .map(|t| t.estimate.rounded(4));
             filter_tests.push(tested.p_value);
             summary.filters.push(FilterSummary {
                 filter: filter.to_owned(),
@@ -493,11 +517,11 @@ fn summarize(cells: &[Cell], series: &[CellSeries], native: &[String]) -> Summar
             continue;
         }
         let seed = stats::seed_for(&["engine-geomean", engine]);
-        if let Some(tested) = stats::nested_geomean(&per_filter, seed) {
+        if let Some(tested) = stats::nested_geomean(&per_filter, seed, sd) {
             summary.engines.push(EngineSummary {
                 engine: engine.to_owned(),
                 geomean_ratio_to_native: tested.estimate.rounded(4),
-                geomean_ratio_above_floor: stats::nested_geomean(&per_filter_above, seed ^ 1)
+                geomean_ratio_above_floor: stats::nested_geomean(&per_filter_above, seed ^ 1, sd)
                     .map(|t| t.estimate.rounded(4)),
                 verdict: Verdict::judge(&tested.estimate, tested.p_value <= 0.05),
                 filters: per_filter.len(),

@@ -148,7 +148,7 @@ pub fn summarize(cpu: &mut EnvoyCpu) {
             let mine = kept(variant);
             let seed = stats::seed_for(&[&cpu.filter, variant, "envoy-cpu"]);
             let estimate = |values: Vec<f64>, origins: &[Origin]| {
-                stats::median_of_series(&PairedSeries::new(values, origins), 0.0, seed)
+                stats::median_of_series(&PairedSeries::new(values, origins), 0.0, seed, 0.0)
                     .map(|t| t.estimate)
             };
             let origins: Vec<Origin> = mine.iter().map(|s| Origin::new(0, s.round)).collect();
@@ -198,6 +198,7 @@ pub fn paired_difference(cpu: &EnvoyCpu, a: &str, b: &str) -> Option<stats::Test
         &PairedSeries::differences(&x, &y, &origins),
         0.0,
         stats::seed_for(&[&cpu.filter, a, b, "envoy-cpu-pair"]),
+        0.0,
     )
 }
 
@@ -231,8 +232,8 @@ fn pair_with_baseline(cost: &mut CpuCost, mine: &[&CpuSlice], baseline: &[&CpuSl
     }
     let (a, b, origins) = unzip(&pairs);
     let difference =
-        stats::median_of_series(&PairedSeries::differences(&a, &b, &origins), 0.0, seed);
-    let ratio = stats::median_of_series(&PairedSeries::ratios(&a, &b, &origins), 1.0, seed);
+        stats::median_of_series(&PairedSeries::differences(&a, &b, &origins), 0.0, seed, 0.0);
+    let ratio = stats::median_of_series(&PairedSeries::ratios(&a, &b, &origins), 1.0, seed, 0.0);
     cost.over_baseline_us = difference.map(|t| t.estimate);
     cost.p_value = difference.map(|t| t.p_value);
     cost.ratio_to_baseline = ratio.map(|t| t.estimate);

@@ -42,6 +42,13 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
         if repeats {
             merged.settings.runs += run.settings.runs;
         }
+        if !run.cells.is_empty() {
+            // The wider run-level term of the two stands.
+            merged.settings.between_run_sd = merged
+                .settings
+                .between_run_sd
+                .max(run.settings.between_run_sd);
+        }
         for engine in run.engines {
             if !merged.engines.iter().any(|e| e.name == engine.name) {
                 merged.engines.push(engine);

@@ -24,6 +24,15 @@ pub struct Precision {
     pub change_max_cell: String,
     /// Share of cells whose two 95% intervals overlap.
     pub overlapping: f64,
+    /// The same share with each interval's run-level term taken out (what the intervals alone
+    /// of the run's processes and rounds give).
+    pub overlapping_within_run: f64,
+    /// Per run: the run-level term its intervals carry (`settings.between_run_sd`).
+    pub between_run_sd: [f64; 2],
+    /// The run-level term these two runs show: the spread of per-cell log-ratio changes beyond
+    /// what the within-run intervals explain, per run (robust: 1.4826 × median absolute
+    /// deviation). Pass it as `--between-run` (in %) on this machine.
+    pub between_run_sd_estimate: f64,
     /// Per run: A/A cells, how many intervals contain 1, how many groups are unreliable.
     pub aa: [AaOutcome; 2],
     /// Per run: engine cells whose ratio is below 1, and those among them whose whole
@@ -72,6 +81,46 @@ pub struct NoopTimes {
 
 fn overlap(a: &Estimate, b: &Estimate) -> bool {
     a.low <= b.high && b.low <= a.high
+}
+
+/// 95% normal quantile: an interval's half-width in standard deviations.
+const Z95: f64 = 1.96;
+
+/// `ratio`'s interval with its run-level term `sd` taken out (on the log scale, half-widths
+/// combine as squares).
+fn within_run(ratio: &Estimate, sd: f64) -> Estimate {
+    let shrink = |half: f64| half.powi(2) - (Z95 * sd).powi(2);
+    let (low, high) = (
+        (ratio.value / ratio.low).ln(),
+        (ratio.high / ratio.value).ln(),
+    );
+    Estimate {
+        value: ratio.value,
+        low: ratio.value / shrink(low).max(0.0).sqrt().exp(),
+        high: ratio.value * shrink(high).max(0.0).sqrt().exp(),
+    }
+}
+
+/// The within-run standard deviation of a ratio's log, from its interval without the run-level term.
+fn within_sd(ratio: &Estimate) -> f64 {
+    (ratio.high / ratio.low).ln() / (2.0 * Z95)
+}
+
+/// The run-level standard deviation two runs show: the robust spread of the per-cell changes of
+/// log ratios, less the median within-run variance of the two, per run.
+fn between_run_estimate(pairs: &[(Estimate, Estimate)]) -> f64 {
+    let changes: Vec<f64> = pairs
+        .iter()
+        .map(|(a, b)| (b.value / a.value).ln())
+        .collect();
+    let centre = stats::median(&changes);
+    let deviations: Vec<f64> = changes.iter().map(|d| (d - centre).abs()).collect();
+    let spread = 1.4826 * stats::median(&deviations);
+    let within: Vec<f64> = pairs
+        .iter()
+        .map(|(a, b)| within_sd(a).powi(2) + within_sd(b).powi(2))
+        .collect();
+    ((spread.powi(2) - stats::median(&within)).max(0.0) / 2.0).sqrt()
 }
 
 fn engine_cell(c: &Cell, run: &Results) -> bool {
@@ -143,6 +192,9 @@ fn noop_times(run: &Results) -> NoopTimes {
 pub fn precision(a: &Results, b: &Results) -> Option<Precision> {
     let mut changes: Vec<(f64, String)> = Vec::new();
     let mut overlapping = 0;
+    let mut overlapping_within_run = 0;
+    let sd = [a.settings.between_run_sd, b.settings.between_run_sd];
+    let mut pairs = Vec::new();
     for ca in a.cells.iter().filter(|c| engine_cell(c, a)) {
         let Some(cb) = b.cells.iter().find(|c| {
             c.filter == ca.filter
@@ -162,6 +214,11 @@ pub fn precision(a: &Results, b: &Results) -> Option<Precision> {
         if overlap(&ra, &rb) {
             overlapping += 1;
         }
+        let (wa, wb) = (within_run(&ra, sd[0]), within_run(&rb, sd[1]));
+        if overlap(&wa, &wb) {
+            overlapping_within_run += 1;
+        }
+        pairs.push((wa, wb));
     }
     if changes.is_empty() {
         return None;
@@ -176,6 +233,12 @@ pub fn precision(a: &Results, b: &Results) -> Option<Precision> {
         change_max: stats::round_to(max, 4),
         change_max_cell: max_cell,
         overlapping: stats::round_to(overlapping as f64 / changes.len() as f64, 4),
+        overlapping_within_run: stats::round_to(
+            overlapping_within_run as f64 / changes.len() as f64,
+            4,
+        ),
+        between_run_sd: sd,
+        between_run_sd_estimate: stats::round_to(between_run_estimate(&pairs), 4),
         aa: [aa_outcome(a), aa_outcome(b)],
         below_native: [below_native(a), below_native(b)],
         noop_get_small: [noop_times(a), noop_times(b)],
@@ -201,9 +264,24 @@ pub fn render(p: &Precision) -> String {
         p.change_max_cell
     ));
     out.push_str(&format!(
-        "intervals overlapping between runs: {} (target >= 90%: {})\n",
+        "intervals overlapping between runs: {} (target >= 90%: {}); {} without their run-level term\n",
         pct(p.overlapping),
-        mark(p.overlapping >= 0.90)
+        mark(p.overlapping >= 0.90),
+        pct(p.overlapping_within_run),
+    ));
+    let assumed = p.between_run_sd[0].max(p.between_run_sd[1]);
+    out.push_str(&format!(
+        "run-level term: these two runs show {}; their intervals carry {}{}\n",
+        pct(p.between_run_sd_estimate),
+        pct(assumed),
+        if p.between_run_sd_estimate > assumed {
+            format!(
+                " (too small for this machine: run with --between-run {:.1})",
+                p.between_run_sd_estimate * 100.0
+            )
+        } else {
+            String::new()
+        }
     ));
     for (i, (aa, below)) in p.aa.iter().zip(&p.below_native).enumerate() {
         let run = ["A", "B"][i];
@@ -249,5 +327,39 @@ mod tests {
         };
         assert!(overlap(&e(1.0, 1.2), &e(1.1, 1.3)));
         assert!(!overlap(&e(1.0, 1.05), &e(1.06, 1.3)));
+    }
+
+    #[test]
+    fn the_run_level_term_comes_out_of_an_interval_and_is_estimated_from_the_changes() {
+        // An interval of ±2% in logs that carries a 1% run-level term: what is left is
+        // sqrt(0.0392² - 0.0196²) ≈ 0.034.
+        let wide = Estimate {
+            value: 2.0,
+            low: 2.0 / 0.0392f64.exp(),
+            high: 2.0 * 0.0392f64.exp(),
+        };
+        let narrow = within_run(&wide, 0.01);
+        assert!(
+            ((narrow.high / 2.0).ln() - 0.03395).abs() < 1e-4,
+            "{narrow:?}"
+        );
+        assert_eq!(within_run(&wide, 0.0), wide);
+        // Cells whose within-run intervals are tiny and whose changes spread with a standard
+        // deviation of 2% (a run-level term of 2% / sqrt 2 per run).
+        let tight = |value: f64| Estimate {
+            value,
+            low: value * 0.9999,
+            high: value * 1.0001,
+        };
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let pairs: Vec<(Estimate, Estimate)> = (0..4000)
+            .map(|_| {
+                let z: f64 = rng.sample(rand_distr::StandardNormal);
+                (tight(1.0), tight((0.02 * z).exp()))
+            })
+            .collect();
+        let estimate = between_run_estimate(&pairs);
+        assert!((estimate - 0.02 / 2f64.sqrt()).abs() < 0.001, "{estimate}");
     }
 }

@@ -460,6 +460,12 @@ pub struct Settings {
     /// Blocks of rounds per run: every cell got a fresh module load and instance per block.
     #[serde(default)]
     pub blocks: u32,
+    /// The run-level term of every ratio interval: the standard deviation, on the log scale, of
+    /// the relative change that all rounds of one run share and no resampling inside the run can
+    /// see (0.01 = 1%; 0 in files from before it existed). `filterbench precision` estimates it
+    /// from two runs.
+    #[serde(default)]
+    pub between_run_sd: f64,
 }
 
 fn one() -> u32 {

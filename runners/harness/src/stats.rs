@@ -12,10 +12,16 @@
 //! processes and not only what changes from round to round.
 //! Ratios between two cells pair their rounds (round *r* of both ran back to back), which
 //! cancels the drift of the machine between rounds.
+//! What all processes of one run share — a state of the machine that lasts the whole run —
+//! cannot be resampled from inside the run. Ratio intervals therefore also carry a run-level
+//! term: each bootstrap draw multiplies the statistic by `exp(sd · z)`, `z` standard normal,
+//! with `sd` the between-run standard deviation measured on the machine by two back-to-back
+//! runs (`filterbench precision` estimates it).
 
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -310,6 +316,10 @@ pub struct PairedSeries {
     pub values: Vec<f64>,
     /// The process and block of each kept round (the outer levels of the bootstrap).
     pub origins: Vec<Origin>,
+    /// How much a run-level relative change moves this series' statistic, in log terms: 1 for a
+    /// ratio, `b / (b − f)` for a ratio above the floor (the floor amplifies a change of the
+    /// baseline), 0 for absolute values and differences (no run-level term).
+    pub between_run_gain: f64,
 }
 
 impl PairedSeries {
@@ -320,10 +330,22 @@ impl PairedSeries {
             .zip(origins.iter().copied())
             .filter(|(v, _)| v.is_finite())
             .unzip();
-        Self { values, origins }
+        Self {
+            values,
+            origins,
+            between_run_gain: 0.0,
+        }
     }
 
-    /// Per-round ratios `a[r] / b[r]` (rounds with `b[r] <= 0` left out).
+    /// The same series with `gain` as its [`PairedSeries::between_run_gain`].
+    pub fn with_between_run_gain(self, gain: f64) -> Self {
+        Self {
+            between_run_gain: if gain.is_finite() { gain } else { 0.0 },
+            ..self
+        }
+    }
+
+    /// Per-round ratios `a[r] / b[r]` (rounds with `b[r] <= 0` left out); run-level gain 1.
     pub fn ratios(a: &[f64], b: &[f64], origins: &[Origin]) -> Self {
         Self::new(
             a.iter()
@@ -331,11 +353,14 @@ impl PairedSeries {
                 .map(|(a, b)| if *b > 0.0 { a / b } else { f64::NAN }),
             origins,
         )
+        .with_between_run_gain(1.0)
     }
 
     /// Per-round ratios above the floor, `(a[r] - f[r]) / (b[r] - f[r])` (rounds where the
-    /// baseline is not above the floor left out).
+    /// baseline is not above the floor left out); run-level gain `median(b) / median(b − f)`.
     pub fn ratios_above(a: &[f64], b: &[f64], floor: &[f64], origins: &[Origin]) -> Self {
+        let above: Vec<f64> = b.iter().zip(floor).map(|(b, f)| b - f).collect();
+        let gain = median(b) / median(&above);
         Self::new(
             a.iter().zip(b).zip(floor).map(|((a, b), f)| {
                 if b - f > 0.0 {
@@ -346,6 +371,7 @@ impl PairedSeries {
             }),
             origins,
         )
+        .with_between_run_gain(if gain > 1.0 { gain } else { 1.0 })
     }
 
     /// Per-round differences `a[r] - b[r]`.
@@ -457,10 +483,25 @@ fn bootstrap_tested(
     (low, high, p)
 }
 
+/// One draw of the run-level factor `exp(sd · gain · z)`.
+fn run_level_factor(rng: &mut StdRng, sd: f64, gain: f64) -> f64 {
+    if sd * gain == 0.0 {
+        return 1.0;
+    }
+    let z: f64 = rng.sample(StandardNormal);
+    (sd * gain * z).exp()
+}
+
 /// The median of one series' per-round values, with an interval from the hierarchical
-/// bootstrap (processes, blocks, then rounds) and the p-value against `null`. This is the estimator of every
+/// bootstrap (processes, blocks, then rounds, times the run-level factor of `between_run_sd`
+/// scaled by the series' gain) and the p-value against `null`. This is the estimator of every
 /// cell-level comparison: the median of per-round paired ratios.
-pub fn median_of_series(series: &PairedSeries, null: f64, seed: u64) -> Option<Tested> {
+pub fn median_of_series(
+    series: &PairedSeries,
+    null: f64,
+    seed: u64,
+    between_run_sd: f64,
+) -> Option<Tested> {
     if series.is_empty() {
         return None;
     }
@@ -470,6 +511,7 @@ pub fn median_of_series(series: &PairedSeries, null: f64, seed: u64) -> Option<T
     let (low, high, p_value) = bootstrap_tested(seed, null, |rng| {
         clusters.draw(rng, &mut idx);
         median_at(&series.values, &idx, &mut buffer)
+            * run_level_factor(rng, between_run_sd, series.between_run_gain)
     });
     Some(Tested {
         estimate: Estimate { value, low, high },
@@ -481,8 +523,14 @@ pub fn median_of_series(series: &PairedSeries, null: f64, seed: u64) -> Option<T
 /// median: a filter's ratio (one group, its workloads as series) or an engine's headline (one
 /// group per filter, each filter weighing the same). The interval resamples every series with
 /// the hierarchical bootstrap; series with the same origins (cells measured in the same rounds) are
-/// resampled jointly, others independently.
-pub fn nested_geomean(groups: &[Vec<&PairedSeries>], seed: u64) -> Option<Tested> {
+/// resampled jointly, others independently. The run-level term (`between_run_sd`) is drawn once
+/// per group: what moves between runs moves a whole filter (its native code), so a geomean over
+/// filters averages independent run-level changes.
+pub fn nested_geomean(
+    groups: &[Vec<&PairedSeries>],
+    seed: u64,
+    between_run_sd: f64,
+) -> Option<Tested> {
     let groups: Vec<Vec<&PairedSeries>> = groups
         .iter()
         .map(|g| g.iter().copied().filter(|s| !s.is_empty()).collect())
@@ -525,7 +573,17 @@ pub fn nested_geomean(groups: &[Vec<&PairedSeries>], seed: u64) -> Option<Tested
         for (d, (_, clusters)) in designs.iter().enumerate() {
             clusters.draw(rng, &mut draws[d]);
         }
-        combine(&mut |g, s| median_at(&groups[g][s].values, &draws[design_of[g][s]], &mut buffer))
+        let shifts: Vec<f64> = groups
+            .iter()
+            .map(|group| {
+                let gain =
+                    group.iter().map(|s| s.between_run_gain).sum::<f64>() / group.len() as f64;
+                run_level_factor(rng, between_run_sd, gain)
+            })
+            .collect();
+        combine(&mut |g, s| {
+            median_at(&groups[g][s].values, &draws[design_of[g][s]], &mut buffer) * shifts[g]
+        })
     });
     value.is_finite().then_some(Tested {
         estimate: Estimate { value, low, high },
@@ -696,6 +754,7 @@ mod tests {
                 &PairedSeries::new(rounds, &[Origin::default(); 20]),
                 0.0,
                 trial,
+                0.0,
             )
             .unwrap()
             .estimate;
@@ -725,7 +784,7 @@ mod tests {
             .map(|&d| synthetic_round(&mut rng, 500.0, 0.3, d))
             .collect();
         let blocks = Origin::of_blocks(&[0u32; 20]);
-        let same = median_of_series(&PairedSeries::ratios(&a, &b, &blocks), 1.0, 1).unwrap();
+        let same = median_of_series(&PairedSeries::ratios(&a, &b, &blocks), 1.0, 1, 0.0).unwrap();
         assert_eq!(
             Verdict::of_ratio(&same.estimate),
             Verdict::Inconclusive,
@@ -735,12 +794,12 @@ mod tests {
         assert!(same.p_value > 0.05, "{same:?}");
 
         let slower: Vec<f64> = a.iter().map(|x| x * 2.0).collect();
-        let twice = median_of_series(&PairedSeries::ratios(&slower, &b, &blocks), 1.0, 1)
+        let twice = median_of_series(&PairedSeries::ratios(&slower, &b, &blocks), 1.0, 1, 0.0)
             .unwrap()
             .estimate;
         assert_eq!(Verdict::of_ratio(&twice), Verdict::Slower, "{twice:?}");
         assert!(twice.low > 1.8 && twice.high < 2.2, "{twice:?}");
-        let faster = median_of_series(&PairedSeries::ratios(&b, &slower, &blocks), 1.0, 1)
+        let faster = median_of_series(&PairedSeries::ratios(&b, &slower, &blocks), 1.0, 1, 0.0)
             .unwrap()
             .estimate;
         assert_eq!(Verdict::of_ratio(&faster), Verdict::Faster, "{faster:?}");
@@ -757,7 +816,7 @@ mod tests {
         let a: Vec<f64> = speed.iter().map(|s| 300.0 * s).collect();
         let b: Vec<f64> = speed.iter().map(|s| 100.0 * s).collect();
         let blocks = Origin::of_blocks(&(0..60).map(|i| i / 15).collect::<Vec<u32>>());
-        let t = median_of_series(&PairedSeries::ratios(&a, &b, &blocks), 1.0, 1).unwrap();
+        let t = median_of_series(&PairedSeries::ratios(&a, &b, &blocks), 1.0, 1, 0.0).unwrap();
         assert!((t.estimate.value - 3.0).abs() < 1e-9, "{t:?}");
         assert!(t.estimate.high - t.estimate.low < 1e-9, "{t:?}");
         assert!(t.p_value < 0.01);
@@ -778,13 +837,14 @@ mod tests {
             .map(|i| level[i / 25] * (1.0 + 0.002 * (rng.random::<f64>() - 0.5)))
             .collect();
         let blocks = Origin::of_blocks(&(0..100).map(|i| (i / 25) as u32).collect::<Vec<u32>>());
-        let clustered = median_of_series(&PairedSeries::new(values.clone(), &blocks), 1.0, 3)
+        let clustered = median_of_series(&PairedSeries::new(values.clone(), &blocks), 1.0, 3, 0.0)
             .unwrap()
             .estimate;
         let flat = median_of_series(
             &PairedSeries::new(values, &[Origin::default(); 100]),
             1.0,
             3,
+            0.0,
         )
         .unwrap()
         .estimate;
@@ -810,7 +870,7 @@ mod tests {
             .collect();
         let flat: Vec<Origin> = (0..300).map(|i| Origin::new(0, (i / 10) as u32)).collect();
         let interval = |origins: &[Origin]| {
-            median_of_series(&PairedSeries::new(values.clone(), origins), 1.0, 4)
+            median_of_series(&PairedSeries::new(values.clone(), origins), 1.0, 4, 0.0)
                 .unwrap()
                 .estimate
         };
@@ -824,15 +884,48 @@ mod tests {
     }
 
     #[test]
+    fn the_run_level_term_widens_ratios_only_and_averages_out_over_filters() {
+        let origins = [Origin::default(); 40];
+        let ratio = PairedSeries::ratios(&[2.0; 40], &[1.0; 40], &origins);
+        let alone = median_of_series(&ratio, 1.0, 3, 0.0).unwrap().estimate;
+        assert_eq!((alone.low, alone.high), (2.0, 2.0));
+        // 95% of exp(0.01 z) lies within exp(±0.0196).
+        let with = median_of_series(&ratio, 1.0, 3, 0.01).unwrap().estimate;
+        assert_eq!(with.value, 2.0);
+        assert!(((with.high / 2.0).ln() - 0.0196).abs() < 0.002, "{with:?}");
+        assert!(((2.0 / with.low).ln() - 0.0196).abs() < 0.002, "{with:?}");
+        // Absolute differences carry none.
+        let difference = PairedSeries::differences(&[2.0; 40], &[1.0; 40], &origins);
+        let difference = median_of_series(&difference, 0.0, 3, 0.01)
+            .unwrap()
+            .estimate;
+        assert_eq!((difference.low, difference.high), (1.0, 1.0));
+        // Above a floor of half the baseline, a run-level change of the baseline counts twice.
+        let above = PairedSeries::ratios_above(&[3.0; 40], &[2.0; 40], &[1.0; 40], &origins);
+        assert_eq!(above.between_run_gain, 2.0);
+        let above = median_of_series(&above, 1.0, 3, 0.01).unwrap().estimate;
+        assert!(
+            ((above.high / 2.0).ln() - 0.0392).abs() < 0.004,
+            "{above:?}"
+        );
+        // Drawn once per filter: the geomean of four filters moves half as much.
+        let groups: Vec<Vec<&PairedSeries>> = (0..4).map(|_| vec![&ratio]).collect();
+        let four = nested_geomean(&groups, 3, 0.01).unwrap().estimate;
+        assert!(((four.high / 2.0).ln() - 0.0098).abs() < 0.0015, "{four:?}");
+        let one = nested_geomean(&groups[..1], 3, 0.01).unwrap().estimate;
+        assert!(((one.high / 2.0).ln() - 0.0196).abs() < 0.002, "{one:?}");
+    }
+
+    #[test]
     fn nested_geomean_weighs_groups_equally() {
         let blocks = [Origin::default(); 5];
         let two = PairedSeries::new([2.0; 5], &blocks);
         let eight = PairedSeries::new([8.0; 5], &blocks);
         let one = PairedSeries::new([1.0; 5], &blocks);
         // Group 1: geomean(2, 8) = 4; group 2: 1 → overall 2.
-        let t = nested_geomean(&[vec![&two, &eight], vec![&one]], 9).unwrap();
+        let t = nested_geomean(&[vec![&two, &eight], vec![&one]], 9, 0.0).unwrap();
         assert!((t.estimate.value - 2.0).abs() < 1e-9, "{t:?}");
-        assert!(nested_geomean(&[], 9).is_none());
+        assert!(nested_geomean(&[], 9, 0.0).is_none());
     }
 
     #[test]

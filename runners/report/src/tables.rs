@@ -177,6 +177,13 @@ fn findings(results: &Results) -> Vec<String> {
             ))
         ));
     }
+    let sd = results.settings.between_run_sd;
+    if sd > 0.0 && results.cells.iter().any(|c| c.ratio_to_native.is_some()) {
+        out.push(format!(
+            "Run-level term: what all processes of one run share (a state of the machine that lasts minutes) cannot be resampled inside the run, so every ratio's interval also carries a between-run standard deviation of {:.1}% (measured on the reference machine from pairs of back-to-back runs; the A/A cells carry none).",
+            sd * 100.0
+        ));
+    }
     let engine_cells: Vec<_> = timed_cells(results)
         .filter(|c| c.verdict_vs_native.is_some() && !analysis::is_calibration(&c.engine))
         .collect();
@@ -280,7 +287,7 @@ fn engines_section(results: &Results) -> Section {
     }
     Section {
         title: "Engines".to_owned(),
-        intro: "Each engine's lifecycle time over native Rust's (the same filter source built as a shared library): per cell, the median of per-round ratios, each round pairing a slice of the engine with an adjacent slice of native code; per filter, the geometric mean over its workloads (sweeps excluded); per engine, the geometric mean over filters. `Above host floor` takes the host's own per-request work (measured as the lifecycle with no guest, in the same rounds) out of both sides: (engine − floor) ÷ (native − floor). Intervals: 95%, hierarchical bootstrap over measuring processes, blocks (fresh module loads) and rounds. `within ±5%`: the whole interval lies within 5% of 1.".to_owned(),
+        intro: "Each engine's lifecycle time over native Rust's (the same filter source built as a shared library): per cell, the median of per-round ratios, each round pairing a slice of the engine with an adjacent slice of native code; per filter, the geometric mean over its workloads (sweeps excluded); per engine, the geometric mean over filters. `Above host floor` takes the host's own per-request work (measured as the lifecycle with no guest, in the same rounds) out of both sides: (engine − floor) ÷ (native − floor). Intervals: 95%, hierarchical bootstrap over measuring processes, blocks (fresh module loads) and rounds, times the run-level term (what a whole run shares). `within ±5%`: the whole interval lies within 5% of 1.".to_owned(),
         table,
     }
 }

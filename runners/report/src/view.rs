@@ -304,7 +304,11 @@ fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<
                     })
                     .collect();
                 let seed = stats::seed_for(&["language", &name, engine]);
-                if let Some(tested) = stats::nested_geomean(&[series.iter().collect()], seed) {
+                if let Some(tested) = stats::nested_geomean(
+                    &[series.iter().collect()],
+                    seed,
+                    results.settings.between_run_sd,
+                ) {
                     ratios.push(LanguageRatio {
                         filter: base.clone(),
                         language: language.name().to_owned(),

@@ -41,6 +41,7 @@ fn small_run() -> Results {
         preflight: None,
         phases: true,
         analyze: true,
+        between_run_sd: filterbench_harness::run::DEFAULT_BETWEEN_RUN_SD,
     };
     run::run(&subjects, &engines, &settings, &mut |_| {})
 }

@@ -36,6 +36,7 @@ pub fn tiny_run() -> RunSettings {
         preflight: None,
         phases: true,
         analyze: true,
+        between_run_sd: filterbench_harness::run::DEFAULT_BETWEEN_RUN_SD,
     }
 }
 
