@@ -8,7 +8,6 @@
 //! dependencies and release profile (LTO, `panic = "abort"`), so the code is built as the
 //! filters' native `.so` is.
 
-use crate::config::SUPPORTED_FILTERS;
 use crate::tools::{self, Tool};
 use filterbench_envoy_bridge::envoy_abi::{ENVOY_CALLBACKS, ENVOY_RELEASE};
 use filterbench_harness::artifacts::{self, BuildError};
@@ -18,18 +17,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Whether the bridge runs `filter` in Envoy: every Rust filter the Envoy runner supports except
-/// `metrics`, which defines its metrics while serving requests (their names carry the method and
-/// status); Envoy's dynamic modules only define metrics while the configuration is created, and
-/// the Rust SDK aborts on a refused definition.
-pub fn bridges(filter: &str) -> bool {
-    SUPPORTED_FILTERS.contains(&filter) && !filter.contains('@') && filter != "metrics"
-}
-
-/// The filters the bridge runs, in the Envoy runner's order.
-pub fn bridged_filters() -> impl Iterator<Item = &'static str> {
-    SUPPORTED_FILTERS.into_iter().filter(|f| bridges(f))
-}
+pub use crate::filters::{bridged_filters, bridges};
 
 /// Why the installed Envoy cannot load the bridged modules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -99,30 +99,12 @@ pub enum ConfigError {
     },
 }
 
-/// Filters the Envoy runner measures by default: those whose load request is a plain GET and
-/// that need nothing from Envoy but the request.
-pub const DEFAULT_FILTERS: [&str; 5] = ["noop", "headers", "jwt-auth", "waf", "rate-limit"];
-
-/// Filters the Envoy runner can run at all (the others need bodies or a callout cluster the
-/// runner does not set up yet), including the versions in other languages (V8 only).
-pub const SUPPORTED_FILTERS: [&str; 11] = [
-    "noop",
-    "headers",
-    "jwt-auth",
-    "waf",
-    "rate-limit",
-    "access-log",
-    "metrics",
-    "noop@assemblyscript",
-    "headers@assemblyscript",
-    "noop@c",
-    "headers@c",
-];
+pub use crate::filters::{DEFAULT_FILTERS, SUPPORTED_FILTERS};
 
 /// The variants `filter` has, in report order.
 pub fn variants_for(filter: &str) -> Vec<Variant> {
     let mut v = vec![Variant::None, Variant::V8];
-    if crate::bridge::bridges(filter) {
+    if crate::filters::bridges(filter) {
         v.push(Variant::Native);
     }
     if matches!(filter, "headers" | "jwt-auth" | "waf") {

@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod config;
 pub mod conformance;
 pub mod cpu;
+pub mod filters;
 pub mod http;
 pub mod instructions;
 pub mod load;

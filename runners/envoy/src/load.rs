@@ -6,6 +6,8 @@
 use crate::cpu;
 use crate::process::die_with_parent;
 use filterbench_harness::envoy::{LoadResult, Percentile};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -160,35 +162,50 @@ done = function(summary, latency, requests)
 end
 "#;
 
+/// What the `done()` hook of [`WRK_SCRIPT`] prints: counts, and latency percentiles in µs.
+#[derive(Deserialize)]
+struct WrkDone {
+    requests: u64,
+    duration_us: u64,
+    connect: u64,
+    read: u64,
+    write: u64,
+    status: u64,
+    timeout: u64,
+    p50: u64,
+    p75: u64,
+    p90: u64,
+    p99: u64,
+    #[serde(rename = "p99.9")]
+    p99_9: u64,
+}
+
 /// Parses the line wrk's `done()` hook printed.
 pub fn parse_wrk(stdout: &str) -> Option<LoadResult> {
     let line = stdout.lines().find_map(|l| l.strip_prefix(WRK_MARKER))?;
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    let n = |k: &str| v[k].as_u64();
-    let requests = n("requests")?;
-    let duration_s = n("duration_us")? as f64 / 1e6;
-    let latency_ms = [50.0, 75.0, 90.0, 99.0, 99.9]
-        .iter()
-        .filter_map(|&p| {
-            let key = if p == 99.9 {
-                "p99.9".to_owned()
-            } else {
-                format!("p{p}")
-            };
-            Some(Percentile {
-                percentile: p,
-                ms: n(&key)? as f64 / 1e3,
-            })
-        })
-        .collect();
+    let done: WrkDone = serde_json::from_str(line).ok()?;
+    let duration_s = done.duration_us as f64 / 1e6;
+    let latency_ms = [
+        (50.0, done.p50),
+        (75.0, done.p75),
+        (90.0, done.p90),
+        (99.0, done.p99),
+        (99.9, done.p99_9),
+    ]
+    .into_iter()
+    .map(|(percentile, us)| Percentile {
+        percentile,
+        ms: us as f64 / 1e3,
+    })
+    .collect();
     Some(LoadResult {
         tool: "wrk".to_owned(),
         target_rps: None,
-        achieved_rps: per_second(requests, duration_s),
-        requests,
+        achieved_rps: per_second(done.requests, duration_s),
+        requests: done.requests,
         duration_s,
-        errors: n("connect")? + n("read")? + n("write")? + n("timeout")?,
-        non_2xx: n("status")?,
+        errors: done.connect + done.read + done.write + done.timeout,
+        non_2xx: done.status,
         cpu_us_per_request: None,
         latency_ms,
     })
@@ -246,41 +263,57 @@ fn run_and_parse(
     })
 }
 
+/// The parts of oha's JSON report (`--output-format json`) read here.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OhaReport {
+    summary: OhaSummary,
+    /// Responses per status code (`"200"`: count).
+    #[serde(default)]
+    status_code_distribution: BTreeMap<String, u64>,
+    /// Failed requests per error message.
+    #[serde(default)]
+    error_distribution: BTreeMap<String, u64>,
+    /// `"p50"`: seconds (null without responses).
+    #[serde(default)]
+    latency_percentiles: BTreeMap<String, Option<f64>>,
+}
+
+#[derive(Deserialize)]
+struct OhaSummary {
+    /// Wall time of the run, seconds.
+    total: f64,
+}
+
 /// Parses oha's JSON output (`--output-format json`).
 pub fn parse_oha(stdout: &str, target_rps: f64) -> Option<LoadResult> {
     let start = stdout.find('{')?;
-    let v: serde_json::Value = serde_json::from_str(&stdout[start..]).ok()?;
-    let summary = &v["summary"];
-    let duration_s = summary["total"].as_f64()?;
-    let statuses = v["statusCodeDistribution"].as_object()?;
-    let count = |pred: &dyn Fn(&str) -> bool| -> u64 {
-        statuses
-            .iter()
-            .filter(|(k, _)| pred(k))
-            .filter_map(|(_, n)| n.as_u64())
-            .sum()
-    };
-    let ok = count(&|k| k.starts_with('2'));
-    let requests = count(&|_| true);
-    // Requests still in flight at the deadline are reported as errors; they are not failures.
-    let errors: u64 = v["errorDistribution"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| !k.contains("deadline"))
-        .filter_map(|(_, n)| n.as_u64())
-        .sum();
-    let latency_ms = v["latencyPercentiles"]
-        .as_object()?
+    let report: OhaReport = serde_json::from_str(&stdout[start..]).ok()?;
+    let duration_s = report.summary.total;
+    let statuses = &report.status_code_distribution;
+    let ok: u64 = statuses
         .iter()
-        .filter_map(|(k, secs)| {
+        .filter(|(code, _)| code.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    let requests: u64 = statuses.values().sum();
+    // Requests still in flight at the deadline are reported as errors; they are not failures.
+    let errors: u64 = report
+        .error_distribution
+        .iter()
+        .filter(|(message, _)| !message.contains("deadline"))
+        .map(|(_, n)| n)
+        .sum();
+    let mut latency_ms: Vec<Percentile> = report
+        .latency_percentiles
+        .iter()
+        .filter_map(|(key, secs)| {
             Some(Percentile {
-                percentile: k.strip_prefix('p')?.parse().ok()?,
-                ms: secs.as_f64()? * 1e3,
+                percentile: key.strip_prefix('p')?.parse().ok()?,
+                ms: (*secs)? * 1e3,
             })
         })
-        .collect::<Vec<_>>();
-    let mut latency_ms = latency_ms;
+        .collect();
     latency_ms.sort_by(|a, b| a.percentile.total_cmp(&b.percentile));
     Some(LoadResult {
         tool: "oha".to_owned(),
@@ -363,5 +396,25 @@ mod tests {
         assert_eq!(r.latency(99.9), Some(7.0));
         assert_eq!(r.latency(50.0), Some(0.9));
         assert!(parse_wrk("unable to connect to 127.0.0.1:1 Connection refused").is_none());
+    }
+
+    #[test]
+    fn oha_json_report_is_parsed() {
+        // The shape of `oha --output-format json` (fields not read here included).
+        let out = r#"{"summary":{"successRate":1.0,"total":2.0,"slowest":0.01,"fastest":0.0001,
+            "average":0.001,"requestsPerSec":500.0,"totalData":0,"sizePerRequest":0,"sizePerSec":0},
+            "responseTimeHistogram":{"0.001":990},
+            "latencyPercentiles":{"p10":0.0004,"p50":0.0009,"p99":0.004,"p99.9":0.007,"p99.99":null},
+            "rps":{"mean":500.0},"details":{},
+            "statusCodeDistribution":{"200":990,"503":6},
+            "errorDistribution":{"aborted due to deadline":3,"connection closed":4}}"#;
+        let r = parse_oha(out, 500.0).unwrap();
+        assert_eq!((r.requests, r.non_2xx, r.errors), (996, 6, 4));
+        assert_eq!(r.achieved_rps, 498.0);
+        let ms = |p: f64| r.latency(p).unwrap();
+        assert!((ms(50.0) - 0.9).abs() < 1e-9 && (ms(99.9) - 7.0).abs() < 1e-9);
+        assert_eq!(r.latency(99.99), None, "a null percentile is left out");
+        assert_eq!(r.latency_ms.first().map(|p| p.percentile), Some(10.0));
+        assert!(parse_oha("error: connection refused", 1.0).is_none());
     }
 }

@@ -13,11 +13,11 @@ use crate::load::{self, LoadRequest, LoadSpec};
 use crate::process::EnvoyProcess;
 use crate::tools::{self, Tool};
 use crate::upstream::Upstream;
-use filterbench_harness::artifacts;
 use filterbench_harness::catalog::FilterSpec;
 use filterbench_harness::envoy::{
     self as records, EnvoyInstructions, EnvoyResults, EnvoyRun, EnvoySettings, LoadResult,
 };
+use filterbench_harness::{artifacts, polyglot};
 use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -184,7 +184,7 @@ pub(crate) fn artifact_for(
 ) -> Result<PathBuf, artifacts::BuildError> {
     match variant {
         Variant::V8 => {
-            let source = artifacts::ensure_built_filter(filter)?;
+            let source = polyglot::ensure_built(filter)?;
             Ok(source
                 .wasm
                 .unwrap_or_else(|| artifacts::wasm_path(filter.crate_name)))

@@ -10,7 +10,7 @@ use filterbench_envoy::process::{EnvoyError, EnvoyProcess};
 use filterbench_envoy::runner::{self, Event, Programs, Rate};
 use filterbench_envoy::upstream::{ECHO_HEADER, Echo};
 use filterbench_envoy::{conformance, http};
-use filterbench_harness::{artifacts, catalog};
+use filterbench_harness::{artifacts, catalog, polyglot};
 use std::time::Duration;
 
 fn spec(name: &str) -> catalog::FilterSpec {
@@ -171,8 +171,7 @@ fn filters_in_other_languages_pass_the_catalog_checks_on_v8() {
     };
     for (name, _, _) in catalog::LANGUAGE_VARIANTS {
         let filter = spec(name);
-        let source =
-            artifacts::ensure_built_filter(&filter).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let source = polyglot::ensure_built(&filter).unwrap_or_else(|e| panic!("{name}: {e}"));
         let chain =
             config::filter_chain(&filter, Variant::V8, source.wasm.as_ref().unwrap()).unwrap();
         let running = common::start(&envoy, &chain).unwrap_or_else(|e| panic!("{name}: {e}"));

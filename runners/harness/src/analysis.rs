@@ -20,9 +20,7 @@ use crate::workloads;
 pub use filterbench_host::FLOOR_ENGINE;
 use std::collections::BTreeMap;
 
-/// Engine name of the A/A cells: a second, independent instance of native code, compared with
-/// native code like every engine. Its ratio measures the run's precision.
-pub const AA_ENGINE: &str = "native-aa";
+pub use crate::results::AA_ENGINE;
 
 /// Smallest noise threshold: a ratio interval narrower than ±2% is never flagged noisy.
 pub const MIN_NOISE_THRESHOLD: f64 = 0.02;

@@ -151,11 +151,7 @@ pub fn publish(from: &Path, to: &Path) -> Result<(), BuildError> {
     if std::fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
         return Ok(());
     }
-    let dir = to.parent().expect("artifact paths have a parent");
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
-    let tmp = to.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(|e| err(&tmp, e))?;
-    std::fs::rename(&tmp, to).map_err(|e| err(to, e))
+    crate::paths::write_atomic(to, &bytes).map_err(|e| err(to, e))
 }
 
 /// Names of the crates in the bench-filters workspace: the catalog's filters and the probes.
@@ -206,11 +202,4 @@ pub fn ensure_built(crate_name: &str) -> Result<ModuleSource, BuildError> {
         wasm: Some(wasm_path(crate_name)),
         native: Some(native_path(crate_name)),
     })
-}
-
-/// Builds the artifacts of a catalog filter in whatever language it is written in.
-pub fn ensure_built_filter(
-    filter: &crate::catalog::FilterSpec,
-) -> Result<ModuleSource, BuildError> {
-    crate::polyglot::ensure_built(filter)
 }

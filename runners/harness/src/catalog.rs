@@ -4,8 +4,10 @@
 //! filters' code, so a filter (or an engine) that misbehaves is caught.
 
 use crate::workloads;
-pub use crate::workloads::{Workload, workload, workloads};
-use filterbench_host::{HeaderMap, UpstreamReply, UpstreamRoute};
+pub use crate::workloads::{JWT_FORGED, JWT_VALID, Workload, workload, workloads};
+use filterbench_host::{
+    FilterError, FilterInstance, HeaderMap, LoadedModule, PluginSpec, UpstreamReply, UpstreamRoute,
+};
 
 /// Header edits one direction of a stream is expected to show.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,11 +142,6 @@ fn replace_request(list: &[(&str, &str)]) -> Option<Expected> {
     })
 }
 
-/// A valid HS256 token for the `jwt-auth` configuration (sub alice, aud api.example.com,
-/// scope items:read, exp 2100-01-01), signed with [`JWT_SECRET`].
-pub const JWT_VALID: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6ImFwaS5leGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMCwic2NvcGUiOiJpdGVtczpyZWFkIn0.zblc78QcSUcltpLYL9HR7CQyJjWjlZwZX01l33ycB74";
-/// The same claims signed with another key.
-pub const JWT_FORGED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6ImFwaS5leGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMCwic2NvcGUiOiJpdGVtczpyZWFkIn0.r0tdkGBLPtB4mI79J53meoFXxYok_8-FJT0WkXqKi5c";
 /// The HMAC key `jwt-auth` is configured with.
 pub const JWT_SECRET: &str = "filterbench-hs256-secret";
 
@@ -508,6 +505,26 @@ pub fn expand_workload_names(names: &[String]) -> Vec<String> {
             None => vec![name.clone()],
         })
         .collect()
+}
+
+/// The plugin (configuration) of a subject.
+pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
+    PluginSpec {
+        upstreams: std::sync::Arc::new(filter.upstreams.clone()),
+        vm_configuration: filter.vm_config.clone().into_bytes(),
+        memory_limit_bytes: filter.memory_limit_bytes,
+        ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
+    }
+}
+
+/// Instantiates and starts a module for a filter.
+pub fn start_instance(
+    module: &dyn LoadedModule,
+    filter: &FilterSpec,
+) -> Result<Box<dyn FilterInstance>, FilterError> {
+    let mut instance = module.instantiate(plugin_for(filter))?;
+    instance.start()?;
+    Ok(instance)
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 
 use crate::paths;
 use filterbench_host::EngineInfo;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::process::Command;
 
 /// Where and with what a run was made.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Environment {
     /// CPU model name.
     pub cpu_model: String,

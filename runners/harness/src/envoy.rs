@@ -3,11 +3,11 @@
 //! medians with their spread over rounds. Rounds are the unit: each variant of a filter runs
 //! once per round, in a fresh random order, so drift hits every variant alike.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The variant name of the no-filter baseline.
-pub const BASELINE: &str = "none";
+pub use crate::envoy_variants::{BASELINE, variant_rank};
 
 /// A round whose baseline CPU per request is further than this fraction from the median
 /// baseline of its filter is flagged as drifted.
@@ -18,7 +18,7 @@ pub const DRIFT_TOLERANCE: f64 = 0.10;
 pub const OVERLOAD_TOLERANCE: f64 = 0.02;
 
 /// Everything one `filterbench envoy` run produced.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnvoyResults {
     /// How the load was generated.
     pub settings: EnvoySettings,
@@ -44,7 +44,7 @@ pub struct EnvoyResults {
 /// One point of a sweep: Envoy with `n` workers (`concurrency`), the filter `n` times in one
 /// chain (`chain`), or `n` listeners each with its own copy of the filter (`listeners`); every
 /// Wasm copy has its own VM.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SweepPoint {
     /// `concurrency`, `chain` or `listeners`.
@@ -91,7 +91,7 @@ impl SweepPoint {
 /// number of requests on one keep-alive connection after a warm-up; what Envoy executes while
 /// idle (timers, stats flushes), measured over an equal idle interval right after, is
 /// subtracted pro rata.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnvoyInstructions {
     /// Bench filter name.
     pub filter: String,
@@ -171,7 +171,7 @@ pub fn summarize_instructions(entries: &mut [EnvoyInstructions]) {
 }
 
 /// Settings of an Envoy run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnvoySettings {
     /// Envoy version string (`envoy --version`).
     pub envoy_version: String,
@@ -203,7 +203,7 @@ pub struct EnvoySettings {
 }
 
 /// One variant of one filter, measured once (one round).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnvoyRun {
     /// Bench filter name.
     pub filter: String,
@@ -236,7 +236,7 @@ pub struct EnvoyRun {
 }
 
 /// One load-generator run against Envoy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LoadResult {
     /// `wrk` or `oha`.
     pub tool: String,
@@ -260,7 +260,7 @@ pub struct LoadResult {
 }
 
 /// One point of a latency distribution.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Percentile {
     /// Percentile, 0–100 (e.g. 99.9).
     pub percentile: f64,
@@ -286,7 +286,7 @@ impl LoadResult {
 }
 
 /// Median and range of one quantity over rounds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Spread {
     /// Median over rounds.
     pub median: f64,
@@ -348,7 +348,7 @@ impl Spread {
 }
 
 /// One variant of one filter over all rounds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnvoySummary {
     /// Bench filter name.
     pub filter: String,
@@ -426,14 +426,6 @@ impl EnvoySummary {
 
 fn cpu_at_max(run: &EnvoyRun) -> Option<f64> {
     run.throughput.as_ref()?.cpu_us_per_request
-}
-
-/// Report order of variants: the baseline first, then Wasm, native, Envoy's own, Lua.
-pub fn variant_rank(variant: &str) -> usize {
-    ["none", "v8", "native", "builtin", "lua"]
-        .iter()
-        .position(|v| *v == variant)
-        .unwrap_or(usize::MAX)
 }
 
 /// Flags drifted baseline rounds in `runs` and summarizes them per (filter, variant): filters in

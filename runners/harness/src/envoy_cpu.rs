@@ -6,8 +6,9 @@
 //! no-filter slice of the same round — seconds apart, on the same process and machine state —
 //! summarized as the median over rounds with a bootstrap interval.
 
-use crate::envoy::BASELINE;
+use crate::envoy_variants::{BASELINE, variant_rank};
 use crate::stats::{self, Estimate, Origin, PairedSeries};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A slice whose requests took more than this fraction longer than the schedule allows fell
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const BEHIND_TOLERANCE: f64 = 0.02;
 
 /// The paired CPU measurement of one filter.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct EnvoyCpu {
     /// Bench filter name.
@@ -41,7 +42,7 @@ pub struct EnvoyCpu {
 }
 
 /// One slice: a fixed number of requests to one variant's listener.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CpuSlice {
     /// Round (0-based).
     pub round: u32,
@@ -81,7 +82,7 @@ impl CpuSlice {
 }
 
 /// What the paired difference to no filter says.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CostFinding {
     /// The baseline itself, or too few paired rounds to say anything.
@@ -97,7 +98,7 @@ pub enum CostFinding {
 }
 
 /// One variant's CPU per request and its paired cost over no filter.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CpuCost {
     /// Variant name.
     pub variant: String,
@@ -133,7 +134,7 @@ pub fn summarize(cpu: &mut EnvoyCpu) {
             variants.push(s.variant.clone());
         }
     }
-    variants.sort_by_key(|v| crate::envoy::variant_rank(v));
+    variants.sort_by_key(|v| variant_rank(v));
     let rate = cpu.rate_rps;
     let kept = |variant: &str| -> Vec<&CpuSlice> {
         cpu.slices

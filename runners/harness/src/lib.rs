@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod environment;
 pub mod envoy;
 pub mod envoy_cpu;
+pub mod envoy_variants;
 pub mod format;
 pub mod measure;
 pub mod merge;

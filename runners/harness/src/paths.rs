@@ -1,6 +1,25 @@
 //! Where the repository and build outputs are.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory (created with
+/// the directories it needs), then renamed over `path`, so a reader sees the old file or the
+/// new one, never part of one. The file is readable by all (0644), like any file written here.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".filterbench-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
 
 /// The repository root: `$FILTERBENCH_ROOT` if set, else the checkout this crate was built from.
 pub fn repo_root() -> PathBuf {

@@ -2,10 +2,10 @@
 //! instantiate (+ `proxy_on_vm_start` + `proxy_on_configure`), the first request on a fresh
 //! instance, and memory per live instance.
 
+use crate::catalog::start_instance;
 use crate::catalog::{FilterSpec, Workload};
 use crate::measure::MeasureSettings;
 use crate::results::{MemoryUse, PhaseRecord, PhaseTiming};
-use crate::run::start_instance;
 use filterbench_host::{Engine, FilterError, FilterInstance, LoadedModule, ModuleSource};
 use std::time::Instant;
 

@@ -5,6 +5,7 @@
 use crate::environment::Environment;
 use crate::stats::{Estimate, Origin, SampleSummary, Verdict};
 use filterbench_host::EngineInfo;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use std::path::Path;
 pub const SCHEMA_VERSION: u32 = 5;
 
 /// Outcome of the conformance check of one cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Conformance {
     /// The filter had exactly the expected effects; the cell was timed.
@@ -30,7 +31,7 @@ pub enum Conformance {
 }
 
 /// One (filter, engine, workload) combination.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Cell {
     /// Filter name.
     pub filter: String,
@@ -104,7 +105,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// Steady-state measurement of one cell: every lifecycle after warm-up, in interleaved rounds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Steady {
     /// All samples pooled (HdrHistogram): percentiles and the spectrum, wall time, ns.
     pub wall: SampleSummary,
@@ -127,7 +128,7 @@ pub struct Steady {
 }
 
 /// Per-round statistics of a cell, one element per round, in run order.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RoundSeries {
     /// Lifecycles timed in the round.
     pub lifecycles: Vec<u64>,
@@ -258,7 +259,7 @@ impl RoundSeries {
 }
 
 /// Instructions counted under callgrind for one cell.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InstructionCount {
     /// Instructions per lifecycle (total counted / lifecycles).
     pub per_lifecycle: f64,
@@ -269,7 +270,7 @@ pub struct InstructionCount {
 }
 
 /// Timings of one start-up phase, ns.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PhaseTiming {
     /// Every sample, ns, in the order taken.
     pub samples_ns: Vec<f64>,
@@ -309,7 +310,7 @@ impl PhaseTiming {
 }
 
 /// Memory taken by instances of a module.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryUse {
     /// Instances that were alive at once for the measurement.
     pub instances: u32,
@@ -320,7 +321,7 @@ pub struct MemoryUse {
 }
 
 /// Start-up phases of one (filter, engine): everything before the steady state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PhaseRecord {
     /// Filter name.
     pub filter: String,
@@ -345,7 +346,7 @@ pub struct PhaseRecord {
 }
 
 /// One module of the run and its artifact sizes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModuleRecord {
     /// Filter name, as in `cells[].filter`.
     pub filter: String,
@@ -356,7 +357,7 @@ pub struct ModuleRecord {
 }
 
 /// One engine configuration of the run: exactly what ran (or why it could not).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EngineRecord {
     /// Selectable name, as in `cells[].engine`.
     pub name: String,
@@ -409,7 +410,7 @@ impl EngineRecord {
                 "host floor: the same stream lifecycle with callbacks that return at once, no guest",
             ),
             record(
-                crate::analysis::AA_ENGINE,
+                AA_ENGINE,
                 "calibration",
                 "native",
                 "A/A: a second, independent instance of native code, compared with native code",
@@ -432,7 +433,7 @@ impl EngineRecord {
 }
 
 /// Measurement settings of the run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
     /// Whether `--quick` was used.
     pub quick: bool,
@@ -473,7 +474,7 @@ fn one() -> u32 {
 }
 
 /// The tool that wrote the file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Tool {
     /// Always `filterbench`.
     pub name: String,
@@ -482,7 +483,7 @@ pub struct Tool {
 }
 
 /// A whole run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Results {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -511,7 +512,7 @@ pub struct Results {
 }
 
 /// Aggregates over cells.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// Per engine: geometric mean over filters of the ratio to native.
     pub engines: Vec<EngineSummary>,
@@ -531,7 +532,7 @@ pub struct Summary {
 /// The machine's speed during a run, read from the canary loop timed at the start of every
 /// round. Flagged, not corrected: adjacent pairs cancel the speed state, and this says how
 /// often the machine was slow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SpeedStates {
     /// Rounds with a canary reading.
     pub rounds: usize,
@@ -554,7 +555,7 @@ pub struct SpeedStates {
 
 /// The A/A comparison of one filter and workload: native code against a second, independent
 /// native instance, measured like every other cell. Its interval should contain 1.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AaSummary {
     /// Filter name.
     pub filter: String,
@@ -580,7 +581,7 @@ impl Summary {
 }
 
 /// One engine's overall slowdown against native.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EngineSummary {
     /// Engine configuration name.
     pub engine: String,
@@ -599,7 +600,7 @@ pub struct EngineSummary {
 }
 
 /// One filter's slowdown against native on one engine, over its workloads.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FilterSummary {
     /// Filter name.
     pub filter: String,
@@ -616,24 +617,21 @@ pub struct FilterSummary {
     pub workloads: usize,
 }
 
-/// Writes `results` to `path` atomically (temporary file in the same directory, then rename).
+/// Engine name of the A/A cells: a second, independent instance of native code, compared with
+/// native code like every engine. Its ratio measures the run's precision.
+pub const AA_ENGINE: &str = "native-aa";
+
+/// Writes `results` to `path` atomically (see [`crate::paths::write_atomic`]).
 pub fn write_atomic(path: &Path, results: &Results) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
     // Compact: the per-round series make a pretty-printed file several times larger.
     let json = serde_json::to_vec(results).map_err(std::io::Error::other)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::paths::write_atomic(path, &json)
+}
+
+/// The JSON Schema of a results file, generated from these types. It is committed as
+/// `docs/results.schema.json`, and a test fails when the two differ.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Results)).expect("a JSON Schema is JSON")
 }
 
 /// Reads a results file.

@@ -3,19 +3,19 @@
 //! A cell that fails never stops the others.
 
 use crate::analysis::AA_ENGINE;
-use crate::artifacts::{self, BuildError};
+use crate::artifacts::BuildError;
 use crate::catalog::{self, FilterSpec};
 use crate::conformance;
 use crate::environment;
 use crate::measure::{self, MeasureSettings, TimedCell};
 use crate::phases;
+use crate::polyglot;
 use crate::results::{
     Cell, Conformance, EngineRecord, ModuleRecord, Results, SCHEMA_VERSION, Settings, Steady, Tool,
 };
 use crate::{analysis, stats, sys};
 use filterbench_host::{
     Engine, FLOOR_ENGINE, FilterError, FilterInstance, FloorInstance, LoadedModule, ModuleSource,
-    PluginSpec,
 };
 use std::rc::Rc;
 
@@ -35,7 +35,7 @@ pub fn subjects(filters: &[FilterSpec]) -> Result<Vec<Subject>, BuildError> {
         .map(|f| {
             Ok(Subject {
                 filter: f.clone(),
-                source: artifacts::ensure_built_filter(f)?,
+                source: polyglot::ensure_built(f)?,
             })
         })
         .collect()
@@ -52,7 +52,7 @@ pub fn subjects_skipping_missing_toolchains(
     let mut built = Vec::new();
     let mut skipped = Vec::new();
     for f in filters {
-        match artifacts::ensure_built_filter(f) {
+        match polyglot::ensure_built(f) {
             Ok(source) => built.push(Subject {
                 filter: f.clone(),
                 source,
@@ -171,25 +171,7 @@ pub enum Event<'a> {
     },
 }
 
-/// The plugin (configuration) of a subject.
-pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
-    PluginSpec {
-        upstreams: std::sync::Arc::new(filter.upstreams.clone()),
-        vm_configuration: filter.vm_config.clone().into_bytes(),
-        memory_limit_bytes: filter.memory_limit_bytes,
-        ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
-    }
-}
-
-/// Instantiates and starts a module for a filter.
-pub fn start_instance(
-    module: &dyn LoadedModule,
-    filter: &FilterSpec,
-) -> Result<Box<dyn FilterInstance>, FilterError> {
-    let mut instance = module.instantiate(plugin_for(filter))?;
-    instance.start()?;
-    Ok(instance)
-}
+pub use crate::catalog::{plugin_for, start_instance};
 
 /// A checked cell and, when it may be timed, its instance.
 struct Checked<'a> {

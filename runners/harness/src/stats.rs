@@ -22,11 +22,12 @@ use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Summary of a set of per-lifecycle timings, in nanoseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SampleSummary {
     /// Number of samples (one per lifecycle).
     pub samples: u64,
@@ -195,7 +196,7 @@ pub fn round_percentiles(samples: &mut [u64]) -> [f64; 4] {
 
 /// A point estimate with its 95% confidence interval, in the unit of the quantity (ns for
 /// latencies, a plain factor for ratios).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Estimate {
     /// Point estimate.
     pub value: f64,
@@ -617,7 +618,7 @@ pub const EQUIVALENCE_MARGIN: f64 = 0.05;
 pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
 
 /// What a ratio's confidence interval says about `a` compared with `b`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The whole interval is below 1: `a` takes less time.

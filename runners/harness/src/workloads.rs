@@ -3,8 +3,13 @@
 //! chunks (as a proxy reads them off a socket), and two scaling sweeps (header count 8 → 128,
 //! body size 1 KiB → 1 MiB) that show how cost grows with work.
 
-use crate::catalog::{JWT_FORGED, JWT_VALID};
 use filterbench_host::{HeaderMap, HttpExchange};
+
+/// A valid HS256 token for the `jwt-auth` configuration (sub alice, aud api.example.com,
+/// scope items:read, exp 2100-01-01), signed with `catalog::JWT_SECRET`.
+pub const JWT_VALID: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6ImFwaS5leGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMCwic2NvcGUiOiJpdGVtczpyZWFkIn0.zblc78QcSUcltpLYL9HR7CQyJjWjlZwZX01l33ycB74";
+/// The same claims signed with another key.
+pub const JWT_FORGED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6ImFwaS5leGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMCwic2NvcGUiOiJpdGVtczpyZWFkIn0.r0tdkGBLPtB4mI79J53meoFXxYok_8-FJT0WkXqKi5c";
 
 /// A named request/response shape.
 #[derive(Clone, Debug)]

@@ -139,3 +139,20 @@ fn the_schema_rejects_a_renamed_field() {
     });
     assert!(!schema().is_valid(&json));
 }
+
+#[test]
+fn the_committed_schema_is_the_one_generated_from_the_types() {
+    let path = paths::repo_root().join("docs/results.schema.json");
+    let generated = serde_json::to_string_pretty(&results::json_schema()).unwrap() + "\n";
+    if std::env::var_os("FILTERBENCH_WRITE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is not the schema generated from the results types (runners/harness/src/results.rs \
+         and the types it uses): regenerate it with \
+         FILTERBENCH_WRITE_SCHEMA=1 cargo test -p filterbench-harness --test results_schema",
+        path.display()
+    );
+}

@@ -84,7 +84,7 @@ pub(crate) fn font(size: u32) -> TextStyle<'static> {
 }
 
 /// Draws all charts that have data into `dir` (SVG and PNG) and returns them.
-pub fn draw_all(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
+pub fn draw_in_process(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     register_font();
     std::fs::create_dir_all(dir).map_err(|e| ChartError {
         chart: dir.display().to_string(),
@@ -161,10 +161,6 @@ pub fn draw_all(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
             &draw_svg,
             &draw_png,
         )?);
-    }
-    charts.extend(crate::languages::draw(view, dir)?);
-    if let Some(envoy) = &view.envoy {
-        charts.extend(crate::envoy::draw(envoy, dir)?);
     }
     Ok(charts)
 }

@@ -3,7 +3,7 @@
 //! its colour in every chart (baseline grey, V8 blue, native green, built-in orange, Lua purple).
 
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
-use crate::tables::{Section, Table};
+use crate::document::{Section, Table};
 use filterbench_harness::envoy::{BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread};
 use filterbench_harness::format;
 use plotters::coord::Shift;
@@ -227,11 +227,9 @@ pub(crate) fn bar_chart(
     charts::render(dir, name, title, caption, svg, png)
 }
 
-/// Draws the Envoy charts into `dir`.
+/// Draws the charts of the Envoy load runs and instruction counts into `dir`.
 pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
-    out.extend(crate::envoy_cpu::chart(envoy, dir)?);
-    out.extend(crate::envoy_sweep::charts(envoy, dir)?);
     if let Some(chart) = instructions_chart(envoy, dir)? {
         out.push(chart);
     }

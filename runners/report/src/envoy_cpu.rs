@@ -4,8 +4,8 @@
 //! costs with their intervals as whiskers.
 
 use crate::charts::{Chart, ChartError};
+use crate::document::{Section, Table};
 use crate::envoy::{Bars, bar_chart};
-use crate::tables::{Section, Table};
 use filterbench_harness::envoy::{BASELINE, EnvoyResults, Spread};
 use filterbench_harness::envoy_cpu::{self, CostFinding, EnvoyCpu};
 use filterbench_harness::format;

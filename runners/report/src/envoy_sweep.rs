@@ -3,8 +3,8 @@
 //! line per variant in its usual colour.
 
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend};
+use crate::document::{Section, Table};
 use crate::envoy::variant_colour;
-use crate::tables::{Section, Table};
 use filterbench_harness::envoy::{EnvoyResults, SweepPoint, variant_rank};
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -1,7 +1,7 @@
 //! The self-contained HTML report: one file, charts inline as SVG, no external resources.
 
 use crate::charts::Chart;
-use crate::tables::{Content, Section, Table};
+use crate::document::{Content, Section, Table};
 use filterbench_harness::results::Results;
 use std::fmt::Write as _;
 

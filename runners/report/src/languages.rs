@@ -3,7 +3,7 @@
 //! size of each language's artifacts.
 
 use crate::charts::{Mark, category_label, err, estimates, font, legend_at, log_range, render};
-use crate::tables::{Section, Table};
+use crate::document::{Section, Table};
 use crate::view::{LanguageRatio, View};
 use filterbench_harness::catalog::Language;
 use filterbench_harness::format;

@@ -2,7 +2,9 @@
 //! inline, opens offline), `README.md` (renders on GitHub, charts as images), `charts/*.svg`
 //! and `charts/*.png`, and a copy of the results.
 
+mod assemble;
 pub mod charts;
+pub mod document;
 pub mod envoy;
 pub mod envoy_cpu;
 pub mod envoy_sweep;
@@ -53,8 +55,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
 pub fn write(results: &Results, dir: &Path) -> Result<Written, ReportError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let view = view::View::of(results);
-    let charts = charts::draw_all(&view, &dir.join("charts"))?;
-    let content = tables::Content::of(results, &view);
+    let charts = assemble::draw_all(&view, &dir.join("charts"))?;
+    let content = document::Content::of(results, &view);
     let index_html = dir.join("index.html");
     std::fs::write(&index_html, html::render(results, &content, &charts))
         .map_err(io(&index_html))?;

@@ -1,7 +1,7 @@
 //! The Markdown report (renders on GitHub, charts as SVG images next to it).
 
 use crate::charts::Chart;
-use crate::tables::{Content, Section, Table};
+use crate::document::{Content, Section, Table};
 use filterbench_harness::results::Results;
 use std::fmt::Write as _;
 

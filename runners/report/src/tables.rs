@@ -1,40 +1,10 @@
-//! The report's text and tables, independent of the output format.
+//! The in-process run's text and tables, independent of the output format.
 
+use crate::document::{Section, Table};
 use crate::view::{self, View};
 use filterbench_harness::results::{Conformance, Results};
 use filterbench_harness::stats::Verdict;
 use filterbench_harness::{analysis, format};
-
-/// A table: header and rows of plain text.
-#[derive(Clone, Debug, Default)]
-pub struct Table {
-    /// Column names.
-    pub header: Vec<String>,
-    /// Rows, as many cells as the header.
-    pub rows: Vec<Vec<String>>,
-}
-
-/// A titled part of the report.
-#[derive(Clone, Debug)]
-pub struct Section {
-    /// Heading.
-    pub title: String,
-    /// Paragraph before the table.
-    pub intro: String,
-    /// The table (may be empty).
-    pub table: Table,
-}
-
-/// Everything textual in a report.
-#[derive(Clone, Debug)]
-pub struct Content {
-    /// Key findings, one sentence each.
-    pub findings: Vec<String>,
-    /// Sections shown before the charts.
-    pub before_charts: Vec<Section>,
-    /// Sections shown after the charts.
-    pub after_charts: Vec<Section>,
-}
 
 /// A row whose first cells are `lead` and the rest empty, `width` cells in all.
 fn padded(lead: Vec<String>, width: usize) -> Vec<String> {
@@ -47,49 +17,12 @@ fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-impl Content {
-    /// Builds the text of the report.
-    pub fn of(results: &Results, view: &View) -> Self {
-        let has_cells = !results.cells.is_empty();
-        let mut findings = if has_cells {
-            findings(results)
-        } else {
-            Vec::new()
-        };
-        let mut before_charts = Vec::new();
-        let mut after_charts = Vec::new();
-        if has_cells {
-            before_charts.push(engines_section(results));
-            before_charts.extend(crate::languages::section(view));
-            after_charts.push(cells_section(results));
-            after_charts.push(startup_section(results, view));
-        }
-        if let Some(envoy) = &results.envoy {
-            findings.extend(crate::envoy_cpu::findings(envoy));
-            before_charts.extend(crate::envoy_cpu::section(envoy));
-            findings.extend(crate::envoy::instruction_findings(envoy));
-            before_charts.extend(crate::envoy::instructions_section(envoy));
-            before_charts.extend(crate::envoy_sweep::section(envoy));
-            if !envoy.runs.is_empty() {
-                findings.extend(crate::envoy::findings(envoy));
-                before_charts.push(crate::envoy::section(envoy));
-            }
-        }
-        after_charts.push(environment_section(results));
-        Self {
-            findings,
-            before_charts,
-            after_charts,
-        }
-    }
-}
-
 fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_harness::results::Cell> {
     results.cells.iter().filter(|c| c.steady.is_some())
 }
 
 /// At most five sentences, each stating only what its interval supports.
-fn findings(results: &Results) -> Vec<String> {
+pub(crate) fn findings(results: &Results) -> Vec<String> {
     let mut out = Vec::new();
     let engines = results.summary.engines_fastest_first();
     let above = |e: &filterbench_harness::results::EngineSummary| {
@@ -241,7 +174,7 @@ fn findings(results: &Results) -> Vec<String> {
     out
 }
 
-fn engines_section(results: &Results) -> Section {
+pub(crate) fn engines_section(results: &Results) -> Section {
     let mut table = Table {
         header: strings([
             "engine",
@@ -292,7 +225,7 @@ fn engines_section(results: &Results) -> Section {
     }
 }
 
-fn cells_section(results: &Results) -> Section {
+pub(crate) fn cells_section(results: &Results) -> Section {
     let mut table = Table {
         header: strings([
             "filter",
@@ -380,7 +313,7 @@ fn cells_section(results: &Results) -> Section {
     }
 }
 
-fn startup_section(results: &Results, view: &View) -> Section {
+pub(crate) fn startup_section(results: &Results, view: &View) -> Section {
     let mut table = Table {
         header: strings([
             "filter",
@@ -437,7 +370,7 @@ fn startup_section(results: &Results, view: &View) -> Section {
     }
 }
 
-fn environment_section(results: &Results) -> Section {
+pub(crate) fn environment_section(results: &Results) -> Section {
     let env = &results.environment;
     let s = &results.settings;
     let mut rows = vec![

@@ -1,9 +1,9 @@
 //! Helpers shared by the harness integration tests: real engines, real bench filters.
 #![allow(dead_code)]
 
-use filterbench_harness::artifacts;
 use filterbench_harness::measure::MeasureSettings;
 use filterbench_harness::run::{EngineSlot, RunSettings};
+use filterbench_harness::{artifacts, polyglot};
 use filterbench_host::ModuleSource;
 use std::time::Duration;
 
@@ -42,8 +42,7 @@ pub fn tiny_run() -> RunSettings {
 
 /// Builds a catalog filter in its language and returns its artifacts.
 pub fn built_filter(filter: &filterbench_harness::catalog::FilterSpec) -> ModuleSource {
-    artifacts::ensure_built_filter(filter)
-        .unwrap_or_else(|e| panic!("cannot build {}: {e}", filter.name))
+    polyglot::ensure_built(filter).unwrap_or_else(|e| panic!("cannot build {}: {e}", filter.name))
 }
 
 /// Builds the bench filters (once per test process) and returns the artifacts of `crate_name`.
