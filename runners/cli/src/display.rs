@@ -179,6 +179,22 @@ fn print_precision(results: &Results) {
             filterbench_harness::analysis::SLOW_STATE_FACTOR,
             speed.fast_canary_ns / 1e3
         );
+        if let Some(fast) = speed.fast_share {
+            let mixed = results.cells.iter().filter(|c| c.mixed_state).count();
+            println!(
+                "ratios come from the {:.0}% of rounds in the fast state (canary within {:.0}% of its fast time){}",
+                fast * 100.0,
+                (filterbench_harness::analysis::FAST_STATE_FACTOR - 1.0) * 100.0,
+                if mixed > 0 {
+                    format!(
+                        "; {mixed} cells had fewer than {} such rounds and use all (mixed state)",
+                        filterbench_harness::analysis::MIN_FAST_ROUNDS
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
         if let (Some(share), Some(fast), Some(median)) = (
             speed.memory_slow_share,
             speed.fast_memory_ns,
@@ -294,6 +310,9 @@ pub fn print_table(results: &Results) {
         }
         if cell.unreliable {
             verdict.push_str(" (A/A unreliable)");
+        }
+        if cell.mixed_state {
+            verdict.push_str(" (mixed state)");
         }
         let mut row = vec![
             TableCell::new(&cell.filter),

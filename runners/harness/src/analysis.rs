@@ -91,6 +91,69 @@ pub fn analyze(results: &mut Results) {
 /// A round is in the slow state when its canary took more than this times the fast state.
 pub const SLOW_STATE_FACTOR: f64 = 1.3;
 
+/// A round is in the fast state proper when its canary took at most this times the fast state.
+/// Comparisons are estimated from those rounds: on a noisy machine the state moves ratios, not
+/// only times (in one run native noop took 104 ns in one process and 258 ns in the next while
+/// the canary moved 13%, and an interpreter's ratio to it went from 28x to 18x), which pairing
+/// cannot cancel; the fast state is the one a run can reproduce.
+pub const FAST_STATE_FACTOR: f64 = 1.05;
+
+/// Fewest fast-state rounds a comparison is estimated from alone; with fewer, all rounds are
+/// used and the cell is marked `mixed_state`.
+pub const MIN_FAST_ROUNDS: usize = 8;
+
+/// Which rounds of `canary` (ns per round) ran in the fast state (`fast`: the run's fast
+/// canary). `None` when all rounds are to be used: no canary readings, or fewer than
+/// [`MIN_FAST_ROUNDS`] fast ones (then the second value is true).
+fn fast_state_rounds(
+    canary: &[f64],
+    rounds: usize,
+    fast: Option<f64>,
+) -> (Option<Vec<bool>>, bool) {
+    let Some(fast) = fast.filter(|_| canary.len() == rounds && rounds > 0) else {
+        return (None, false);
+    };
+    let keep: Vec<bool> = canary
+        .iter()
+        .map(|c| *c > 0.0 && *c <= FAST_STATE_FACTOR * fast)
+        .collect();
+    let kept = keep.iter().filter(|k| **k).count();
+    if kept < MIN_FAST_ROUNDS.min(rounds) {
+        (None, true)
+    } else {
+        (Some(keep), false)
+    }
+}
+
+/// The values of `values` whose entry in `keep` is true (all of them without a mask).
+fn kept<T: Copy>(values: &[T], keep: Option<&[bool]>) -> Vec<T> {
+    match keep {
+        Some(keep) => values
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| *v)
+            .collect(),
+        None => values.to_vec(),
+    }
+}
+
+/// The run's fast canary: the 10th percentile of the native cells' canary readings.
+fn fast_canary(cells: &[Cell], native: &[String]) -> Option<f64> {
+    let mut values: Vec<f64> = cells
+        .iter()
+        .filter(|c| native.contains(&c.engine))
+        .filter_map(timed)
+        .flat_map(|s| s.rounds.canary_ns.iter().copied())
+        .filter(|v| *v > 0.0)
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(stats::quantile_of_sorted(&values, 0.1))
+}
+
 /// The speed states of the run from the canary readings of the native cells (one per round of
 /// each filter group).
 fn speed_states(cells: &[Cell], native: &[String]) -> Option<crate::results::SpeedStates> {
@@ -120,6 +183,13 @@ fn speed_states(cells: &[Cell], native: &[String]) -> Option<crate::results::Spe
     };
     let (fast, median, slow_share, rounds) = readings(|s| &s.rounds.canary_ns)?;
     let memory = readings(|s| &s.rounds.memory_canary_ns);
+    let fast_rounds = cells
+        .iter()
+        .filter(|c| native.contains(&c.engine))
+        .filter_map(timed)
+        .flat_map(|s| s.rounds.canary_ns.iter())
+        .filter(|v| **v > 0.0 && **v <= FAST_STATE_FACTOR * fast)
+        .count();
     Some(crate::results::SpeedStates {
         rounds,
         fast_canary_ns: fast,
@@ -128,6 +198,10 @@ fn speed_states(cells: &[Cell], native: &[String]) -> Option<crate::results::Spe
         fast_memory_ns: memory.map(|m| m.0),
         median_memory_ns: memory.map(|m| m.1),
         memory_slow_share: memory.map(|m| m.2),
+        fast_share: Some(stats::round_to(
+            fast_rounds as f64 / rounds.max(1) as f64,
+            4,
+        )),
     })
 }
 
@@ -144,6 +218,10 @@ struct CellSeries {
     time_above_floor: Option<PairedSeries>,
     /// The baseline ran at other times (no pairing possible): the old ratio of medians.
     unpaired: Option<Unpaired>,
+    /// Rounds the series were estimated from, when only the fast-state ones.
+    fast_rounds: Option<usize>,
+    /// Too few fast-state rounds: all were used.
+    mixed_state: bool,
 }
 
 /// Round series of a cell and of a baseline that did not run next to it.
@@ -204,6 +282,7 @@ pub fn aligned_ratios(a: &Cell, b: &Cell) -> Option<PairedSeries> {
 }
 
 fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
+    let fast = fast_canary(cells, native);
     let natives: BTreeMap<Key, &Cell> = cells
         .iter()
         .filter(|c| native.contains(&c.engine) && timed(c).is_some())
@@ -249,20 +328,31 @@ fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
                 });
                 return out;
             };
-            out.ratio = Some(PairedSeries::ratios(&r.p50_ns, &base_p50, &origins));
-            out.cpu = Some(PairedSeries::ratios(&r.cpu_ns, &base_cpu, &origins));
+            let (mask, mixed) = fast_state_rounds(&r.canary_ns, r.len(), fast);
+            out.mixed_state = mixed;
+            out.fast_rounds = mask.as_ref().map(|m| m.iter().filter(|k| **k).count());
+            let keep = mask.as_deref();
+            let origins = kept(&origins, keep);
+            let own_p50 = kept(&r.p50_ns, keep);
+            let base_p50 = kept(&base_p50, keep);
+            out.ratio = Some(PairedSeries::ratios(&own_p50, &base_p50, &origins));
+            out.cpu = Some(PairedSeries::ratios(
+                &kept(&r.cpu_ns, keep),
+                &kept(&base_cpu, keep),
+                &origins,
+            ));
             let floor = floors
                 .get(&(base_cell.filter.clone(), cell.workload.clone()))
                 .and_then(|f| timed(f));
             if let Some(floor) = floor
                 && cell.engine != FLOOR_ENGINE
             {
-                let floor_p50 = aligned(own, floor, &floor.rounds.p50_ns);
+                let floor_p50 = kept(&aligned(own, floor, &floor.rounds.p50_ns), keep);
                 out.above_floor = Some(PairedSeries::ratios_above(
-                    &r.p50_ns, &base_p50, &floor_p50, &origins,
+                    &own_p50, &base_p50, &floor_p50, &origins,
                 ));
                 out.time_above_floor =
-                    Some(PairedSeries::differences(&r.p50_ns, &floor_p50, &origins));
+                    Some(PairedSeries::differences(&own_p50, &floor_p50, &origins));
             }
             out
         })
@@ -321,6 +411,8 @@ fn fill_cells(cells: &mut [Cell], series: &[CellSeries], between_run_sd: f64) {
             }
             None => tested(&s.ratio, 1.0, seed),
         };
+        cell.fast_rounds = s.fast_rounds;
+        cell.mixed_state = s.mixed_state;
         cell.ratio_to_native = ratio.map(|t| t.estimate.rounded(4));
         cell.ratio_p_value = ratio.map(|t| stats::round_to(t.p_value, 5));
         cell.cpu_ratio_to_native = match &s.unpaired {
@@ -540,4 +632,72 @@ fn summarize(
         };
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::RoundSeries;
+    use crate::results::test_cells::{results_with, timed as cell};
+
+    #[test]
+    fn fast_state_rounds_need_a_canary_and_enough_of_them() {
+        let canary: Vec<f64> = (0..20)
+            .map(|i| if i < 12 { 100.0 } else { 120.0 })
+            .collect();
+        let (mask, mixed) = fast_state_rounds(&canary, 20, Some(100.0));
+        assert_eq!(mask.unwrap().iter().filter(|k| **k).count(), 12);
+        assert!(!mixed);
+        let mostly_slow: Vec<f64> = (0..20).map(|i| if i < 5 { 100.0 } else { 120.0 }).collect();
+        assert_eq!(
+            fast_state_rounds(&mostly_slow, 20, Some(100.0)),
+            (None, true)
+        );
+        assert_eq!(fast_state_rounds(&[], 20, Some(100.0)), (None, false));
+        assert_eq!(fast_state_rounds(&canary, 20, None), (None, false));
+    }
+
+    #[test]
+    fn ratios_come_from_the_fast_state_rounds() {
+        // 40 rounds: in the 24 fast ones (canary 100 ns) the engine takes 3x native; in the 16
+        // slow ones (canary 112 ns, a noisy neighbour) native slows down 2x and the engine
+        // hardly at all, so the ratio there is 1.6x. All rounds would give a median near 3x
+        // but an interval reaching towards 1.6x; the fast state gives 3x.
+        let n = 40;
+        let slow = |i: usize| i % 5 >= 3;
+        let canary: Vec<f64> = (0..n)
+            .map(|i| if slow(i) { 112.0 } else { 100.0 })
+            .collect();
+        let native: Vec<f64> = (0..n)
+            .map(|i| if slow(i) { 200.0 } else { 100.0 })
+            .collect();
+        let engine: Vec<f64> = (0..n)
+            .map(|i| if slow(i) { 320.0 } else { 300.0 })
+            .collect();
+        let rounds = |p50: Vec<f64>, baseline: Vec<f64>| RoundSeries {
+            lifecycles: vec![1; n],
+            cpu_ns: p50.clone(),
+            p90_ns: p50.clone(),
+            p99_ns: p50.clone(),
+            p999_ns: p50.clone(),
+            round: (0..n as u32).collect(),
+            canary_ns: canary.clone(),
+            baseline_cpu_ns: baseline.clone(),
+            baseline_p50_ns: baseline,
+            p50_ns: p50,
+            ..RoundSeries::default()
+        };
+        let mut results = results_with(vec![
+            cell("native", rounds(native.clone(), Vec::new())),
+            cell("wasmtime-cranelift", rounds(engine, native)),
+        ]);
+        analyze(&mut results);
+        let c = &results.cells[1];
+        assert_eq!(c.fast_rounds, Some(24));
+        assert!(!c.mixed_state);
+        let ratio = c.ratio_to_native.unwrap();
+        assert_eq!((ratio.value, ratio.low, ratio.high), (3.0, 3.0, 3.0));
+        let speed = results.summary.speed.unwrap();
+        assert_eq!(speed.fast_share, Some(0.6));
+    }
 }

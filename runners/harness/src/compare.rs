@@ -124,51 +124,19 @@ pub fn any_regression(changes: &[CellChange]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Cell, Conformance, RoundSeries, Steady};
-    use crate::stats::SampleSummary;
+    use crate::results::{Cell, Conformance, RoundSeries};
 
-    fn results_with(cells: Vec<Cell>) -> Results {
-        let mut r: Results =
-            serde_json::from_str(include_str!("../tests/data/minimal-results.json")).unwrap();
-        r.cells = cells;
-        r
-    }
+    use crate::results::test_cells::results_with;
 
     fn cell(engine: &str, rounds: Vec<f64>) -> Cell {
-        let wall = SampleSummary {
-            samples: 1,
-            median_ns: 1.0,
-            p90_ns: 1.0,
-            p99_ns: 1.0,
-            p999_ns: 1.0,
-            mean_ns: 1.0,
-            min_ns: 1.0,
-            max_ns: 1.0,
-            stddev_ns: 0.0,
-            cv: 0.0,
-            spectrum: Vec::new(),
-        };
-        let mut c: Cell = serde_json::from_value(serde_json::json!({
-            "filter": "noop", "engine": engine, "workload": "get-small",
-            "conformance": "pass", "error": null, "error_kind": null, "diff": [],
-            "steady": null, "ratio_to_native": null, "verdict_vs_native": null
-        }))
-        .unwrap();
-        assert_eq!(c.conformance, Conformance::Pass);
-        c.steady = Some(Steady {
-            wall,
-            histogram: String::new(),
-            rounds: RoundSeries {
+        let c = crate::results::test_cells::timed(
+            engine,
+            RoundSeries {
                 p50_ns: rounds,
                 ..RoundSeries::default()
             },
-            median: None,
-            p90: None,
-            p99: None,
-            p999: None,
-            cpu: None,
-            round_cv: 0.0,
-        });
+        );
+        assert_eq!(c.conformance, Conformance::Pass);
         c
     }
 

@@ -88,6 +88,15 @@ pub struct Cell {
     /// 2%: the run could not tell native code from itself there, so its ratios are unreliable.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unreliable: bool,
+    /// Rounds the comparisons with the baseline were estimated from: those in which the
+    /// machine was in its fast state (see `summary.speed`). Null when all rounds were used (no
+    /// canary, or too few fast rounds: then `mixed_state` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_rounds: Option<usize>,
+    /// Set when too few of this cell's rounds ran in the machine's fast state to estimate its
+    /// comparisons from them alone: they mix the machine's states, which move ratios.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mixed_state: bool,
     /// Instructions per lifecycle counted under callgrind (`--measure instructions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionCount>,
@@ -125,6 +134,23 @@ pub struct Steady {
     pub cpu: Option<Estimate>,
     /// Coefficient of variation of the round medians (drift between rounds).
     pub round_cv: f64,
+}
+
+impl Steady {
+    /// A measurement whose estimates are not computed yet (the analysis fills them in).
+    pub fn unanalysed(wall: SampleSummary, histogram: String, rounds: RoundSeries) -> Self {
+        Self {
+            wall,
+            histogram,
+            rounds,
+            median: None,
+            p90: None,
+            p99: None,
+            p999: None,
+            cpu: None,
+            round_cv: 0.0,
+        }
+    }
 }
 
 /// Per-round statistics of a cell, one element per round, in run order.
@@ -551,6 +577,10 @@ pub struct SpeedStates {
     /// Share of rounds whose memory canary took more than 1.3 times its fast state.
     #[serde(default)]
     pub memory_slow_share: Option<f64>,
+    /// Share of rounds in the fast state proper (canary within 5% of the fast state): the
+    /// rounds comparisons are estimated from.
+    #[serde(default)]
+    pub fast_share: Option<f64>,
 }
 
 /// The A/A comparison of one filter and workload: native code against a second, independent
@@ -638,4 +668,32 @@ pub fn json_schema() -> serde_json::Value {
 pub fn read(path: &Path) -> std::io::Result<Results> {
     let bytes = std::fs::read(path)?;
     serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+}
+
+/// Cells for the analysis' unit tests.
+#[cfg(test)]
+pub(crate) mod test_cells {
+    use super::*;
+
+    /// A conformant noop/get-small cell of `engine` measured in `rounds`.
+    pub fn timed(engine: &str, rounds: RoundSeries) -> Cell {
+        let mut c: Cell = serde_json::from_value(serde_json::json!({
+            "filter": "noop", "engine": engine, "workload": "get-small",
+            "conformance": "pass", "error": null, "error_kind": null, "diff": [],
+            "steady": null, "ratio_to_native": null, "verdict_vs_native": null
+        }))
+        .expect("a minimal cell");
+        let wall = crate::stats::summarize(&[1]).expect("one sample");
+        c.steady = Some(Steady::unanalysed(wall, String::new(), rounds));
+        c
+    }
+
+    /// The minimal results file with `cells`.
+    pub fn results_with(cells: Vec<Cell>) -> Results {
+        let mut r: Results =
+            serde_json::from_str(include_str!("../tests/data/minimal-results.json"))
+                .expect("the minimal results file reads");
+        r.cells = cells;
+        r
+    }
 }

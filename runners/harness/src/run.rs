@@ -269,6 +269,8 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         noisy: false,
         implausible: None,
         unreliable: false,
+        fast_rounds: None,
+        mixed_state: false,
         instructions: None,
         instructions_error: None,
         traps: 0,
@@ -792,16 +794,12 @@ fn record_measurements(results: &mut Results, indices: Vec<usize>, timed: Vec<Ti
             });
             cell.error_kind = Some(error.kind().to_owned());
         }
-        cell.steady = stats::summarize_histogram(&timed.histogram).map(|wall| Steady {
-            wall,
-            histogram: stats::encode_histogram(&timed.histogram),
-            rounds: timed.rounds,
-            median: None,
-            p90: None,
-            p99: None,
-            p999: None,
-            cpu: None,
-            round_cv: 0.0,
+        cell.steady = stats::summarize_histogram(&timed.histogram).map(|wall| {
+            Steady::unanalysed(
+                wall,
+                stats::encode_histogram(&timed.histogram),
+                timed.rounds,
+            )
         });
     }
 }

@@ -103,11 +103,22 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
                 String::new()
             },
             results.summary.noise_threshold * 100.0,
-            results.summary.speed.as_ref().map_or(String::new(), |s| format!(
-                "; {:.0}% of rounds ran with the machine in a slow state (canary loop over {:.1}x its fastest), which the adjacent pairs cancel",
-                s.slow_share * 100.0,
-                analysis::SLOW_STATE_FACTOR
-            ))
+            results.summary.speed.as_ref().map_or(String::new(), |s| match s.fast_share {
+                Some(fast) => format!(
+                    "; ratios come from the {:.0}% of rounds the machine spent in its fast state (a canary loop within {:.0}% of its fastest), because on a busy machine the state moves ratios, not only times{}",
+                    fast * 100.0,
+                    (analysis::FAST_STATE_FACTOR - 1.0) * 100.0,
+                    match results.cells.iter().filter(|c| c.mixed_state).count() {
+                        0 => String::new(),
+                        n => format!(" ({n} cells had fewer than {} such rounds and use all: marked mixed state)", analysis::MIN_FAST_ROUNDS),
+                    }
+                ),
+                None => format!(
+                    "; {:.0}% of rounds ran with the machine in a slow state (canary loop over {:.1}x its fastest), which the adjacent pairs cancel",
+                    s.slow_share * 100.0,
+                    analysis::SLOW_STATE_FACTOR
+                ),
+            })
         ));
     }
     let sd = results.settings.between_run_sd;
@@ -282,6 +293,9 @@ pub(crate) fn cells_section(results: &Results) -> Section {
         }
         if c.unreliable {
             verdict.push_str(", A/A unreliable");
+        }
+        if c.mixed_state {
+            verdict.push_str(", mixed state");
         }
         table.rows.push(vec![
             c.filter.clone(),
