@@ -211,8 +211,10 @@ fn build_all() -> Result<(), BuildError> {
         "the bench filters with the Envoy bridge (native variant)",
     )?;
     for name in &crates {
-        let stem = format!("libenvoy_{}.so", name.replace('-', "_"));
-        artifacts::publish(&out.join(&stem), &module_path(name))?;
+        artifacts::publish(
+            out.file(&format!("envoy-{name}"), ".so")?,
+            &module_path(name),
+        )?;
     }
     Ok(())
 }

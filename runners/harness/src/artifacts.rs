@@ -6,7 +6,9 @@
 //! result is cached.
 
 use crate::paths;
+use cargo_metadata::Message;
 use filterbench_host::ModuleSource;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -85,7 +87,7 @@ pub fn native_path(crate_name: &str) -> PathBuf {
         .join(format!("lib{}.so", artifact_stem(crate_name)))
 }
 
-fn cargo_build(target: Option<&str>) -> Result<PathBuf, BuildError> {
+fn cargo_build(target: Option<&str>) -> Result<BuiltFiles, BuildError> {
     let what = format!("the bench filters for {}", target.unwrap_or("native"));
     cargo_release_build(
         &filters_source_dir(),
@@ -95,19 +97,51 @@ fn cargo_build(target: Option<&str>) -> Result<PathBuf, BuildError> {
     )
 }
 
+/// The files one `cargo build` produced, per library target, as cargo's JSON messages name them
+/// (not guessed from the target directory's layout).
+#[derive(Debug, Default)]
+pub struct BuiltFiles(BTreeMap<String, Vec<PathBuf>>);
+
+impl BuiltFiles {
+    /// The file of library `crate_name` (`-` or `_`) whose name ends with `suffix` (`.wasm`,
+    /// `.so`).
+    pub fn file(&self, crate_name: &str, suffix: &str) -> Result<&Path, BuildError> {
+        let target = artifact_stem(crate_name);
+        self.0
+            .get(&target)
+            .into_iter()
+            .flatten()
+            .find(|f| f.to_string_lossy().ends_with(suffix))
+            .map(PathBuf::as_path)
+            .ok_or_else(|| BuildError::Artifact {
+                path: format!("{target}{suffix}"),
+                detail: format!(
+                    "cargo reported no {suffix} file for {crate_name} (it reported {})",
+                    self.0.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            })
+    }
+}
+
 /// `cargo build --release --workspace` of the workspace in `source` into `build_dir` (for
-/// `target`, else the host); returns the directory holding the outputs. `what` names the build
-/// in errors.
+/// `target`, else the host); returns what cargo reports it built. `what` names the build in
+/// errors.
 pub fn cargo_release_build(
     source: &Path,
     build_dir: &Path,
     target: Option<&str>,
     what: &str,
-) -> Result<PathBuf, BuildError> {
+) -> Result<BuiltFiles, BuildError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(source)
-        .args(["build", "--release", "--workspace", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--workspace",
+            "--message-format=json-render-diagnostics",
+            "--target-dir",
+        ])
         .arg(build_dir)
         // A jobserver inherited from an outer cargo is not ours to use.
         .env_remove("CARGO_MAKEFLAGS")
@@ -135,10 +169,17 @@ pub fn cargo_release_build(
             log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    Ok(match target {
-        Some(target) => build_dir.join(target).join("release"),
-        None => build_dir.join("release"),
-    })
+    let mut built = BuiltFiles::default();
+    for message in Message::parse_stream(output.stdout.as_slice()).flatten() {
+        if let Message::CompilerArtifact(artifact) = message {
+            built
+                .0
+                .entry(artifact.target.name.clone())
+                .or_default()
+                .extend(artifact.filenames.into_iter().map(PathBuf::from));
+        }
+    }
+    Ok(built)
 }
 
 /// Copies `from` to `to` atomically unless `to` already has the same bytes.
@@ -167,18 +208,13 @@ fn workspace_crates() -> Vec<String> {
 
 fn build_all() -> Result<(), BuildError> {
     let crates = workspace_crates();
-    let wasm_dir = cargo_build(Some(WASM_TARGET))?;
+    let wasm = cargo_build(Some(WASM_TARGET))?;
     for name in &crates {
-        let stem = artifact_stem(name);
-        publish(&wasm_dir.join(format!("{stem}.wasm")), &wasm_path(name))?;
+        publish(wasm.file(name, ".wasm")?, &wasm_path(name))?;
     }
-    let native_dir = cargo_build(None)?;
+    let native = cargo_build(None)?;
     for name in &crates {
-        let stem = artifact_stem(name);
-        publish(
-            &native_dir.join(format!("lib{stem}.so")),
-            &native_path(name),
-        )?;
+        publish(native.file(name, ".so")?, &native_path(name))?;
     }
     Ok(())
 }

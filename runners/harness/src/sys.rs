@@ -1,32 +1,33 @@
 //! Operating-system plumbing for measurement: which CPUs this process may use and pinning the
-//! measuring thread to one of them (Linux `sched_getaffinity` / `sched_setaffinity`).
+//! measuring thread to one of them (Linux `sched_getaffinity` / `sched_setaffinity`, through nix).
+
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::unistd::Pid;
 
 /// CPUs this process may run on (its affinity mask, e.g. a container's cpuset), ascending.
 /// Empty when the kernel does not say.
 pub fn allowed_cpus() -> Vec<u32> {
-    // SAFETY: `set` is a plain bitmask owned here; sched_getaffinity fills it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        (0..libc::CPU_SETSIZE as u32)
-            .filter(|&cpu| libc::CPU_ISSET(cpu as usize, &set))
-            .collect()
+    let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .map(|cpu| cpu as u32)
+        .collect()
+}
+
+/// Restricts the calling thread to `cpus`.
+fn set_affinity_to(cpus: &[u32]) -> std::io::Result<()> {
+    let mut set = CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu as usize).map_err(std::io::Error::from)?;
     }
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(std::io::Error::from)
 }
 
 /// Restricts the calling thread to `cpu`. Async-signal-safe (usable between fork and exec).
 pub fn set_affinity(cpu: u32) -> std::io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET only writes inside it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu as usize, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    set_affinity_to(&[cpu])
 }
 
 /// The measuring thread pinned to one CPU for as long as the guard lives; the previous mask is
@@ -55,14 +56,9 @@ impl CpuPin {
 
 impl Drop for CpuPin {
     fn drop(&mut self) {
-        // SAFETY: builds a set of the CPUs read in `last_allowed` and restores it.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            for &cpu in &self.previous {
-                libc::CPU_SET(cpu as usize, &mut set);
-            }
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        }
+        // Restoring can only fail if the mask read in `last_allowed` became invalid; the thread
+        // then stays pinned, which is harmless.
+        let _ = set_affinity_to(&self.previous);
     }
 }
 
