@@ -132,19 +132,31 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
         .filter(|c| c.verdict_vs_native.is_some() && !analysis::is_calibration(&c.engine))
         .collect();
     if !engine_cells.is_empty() {
+        // An implausible cell's verdict is not a finding: it is counted apart.
         let count = |v: Verdict| {
             engine_cells
                 .iter()
-                .filter(|c| c.verdict_vs_native == Some(v))
+                .filter(|c| c.verdict_vs_native == Some(v) && c.implausible.is_none())
                 .count()
         };
+        let flagged = engine_cells
+            .iter()
+            .filter(|c| c.implausible.is_some())
+            .count();
         out.push(format!(
-            "Of {} engine cells: {} slower than native, {} within ±5% of native, {} inconclusive, {} faster (verdicts at a 5% false-discovery rate over all cells).",
+            "Of {} engine cells: {} slower than native, {} within ±5% of native, {} inconclusive, {} faster{} (verdicts at a 5% false-discovery rate over all cells).",
             engine_cells.len(),
             count(Verdict::Slower),
             count(Verdict::Equivalent),
             count(Verdict::Inconclusive),
             count(Verdict::Faster),
+            if flagged > 0 {
+                format!(
+                    ", {flagged} implausible (faster than native code of the same source: a measurement effect, see the cells table)"
+                )
+            } else {
+                String::new()
+            },
         ));
     }
     let implausible: Vec<_> = engine_cells
