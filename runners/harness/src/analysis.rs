@@ -273,11 +273,19 @@ fn aligned(own: &Steady, other: &Steady, values: &[f64]) -> Vec<f64> {
 
 /// Per-round ratios `a / b` of two cells measured in the same rounds (aligned by block and
 /// round id; the rounds of a filter's languages are shared), `None` when they share no round.
-/// Not adjacent slices, so less tightly paired than a cell with its own baseline.
-pub fn aligned_ratios(a: &Cell, b: &Cell) -> Option<PairedSeries> {
+/// Not adjacent slices, so less tightly paired than a cell with its own baseline. Like every
+/// comparison, from the fast-state rounds of `results` when `a` has enough of them.
+pub fn aligned_ratios(results: &Results, a: &Cell, b: &Cell) -> Option<PairedSeries> {
     let (own, other) = (timed(a)?, timed(b)?);
-    let base = aligned(own, other, &other.rounds.p50_ns);
-    let series = PairedSeries::ratios(&own.rounds.p50_ns, &base, &own.rounds.origins());
+    let fast = fast_canary(&results.cells, &native_engines(results));
+    let (mask, _) = fast_state_rounds(&own.rounds.canary_ns, own.rounds.len(), fast);
+    let keep = mask.as_deref();
+    let base = kept(&aligned(own, other, &other.rounds.p50_ns), keep);
+    let series = PairedSeries::ratios(
+        &kept(&own.rounds.p50_ns, keep),
+        &base,
+        &kept(&own.rounds.origins(), keep),
+    );
     (!series.is_empty()).then_some(series)
 }
 

@@ -300,7 +300,7 @@ fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<
                                 && native.contains(&r.engine.as_str())
                                 && r.workload == c.workload
                         })?;
-                        analysis::aligned_ratios(c, reference)
+                        analysis::aligned_ratios(results, c, reference)
                     })
                     .collect();
                 let seed = stats::seed_for(&["language", &name, engine]);
