@@ -1,50 +1,44 @@
-//! `proxy_get_shared_data` / `proxy_set_shared_data`: a process-wide key-value store with
-//! compare-and-swap, as Envoy's Wasm filter keeps one per VM id across worker threads. Envoy's
-//! dynamic modules have no such store, so the bridge holds it.
+//! The process-wide shared data of the bridged filters: Envoy's Wasm filter keeps one store per
+//! VM id across worker threads; Envoy's dynamic modules have no such store, so the bridge holds
+//! one, with the semantics every host shares ([`SharedDataMap`]).
 
 use crate::proxy_abi::Status;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use crate::proxy_abi::shared_data::SharedDataMap;
+use std::sync::{LazyLock, Mutex};
 
-/// Key → (value, CAS version).
-type Entries = BTreeMap<Vec<u8>, (Vec<u8>, u32)>;
-
-/// Values with their CAS version (never 0: 0 means "no check" in `set`).
-#[derive(Debug, Default)]
+/// A [`SharedDataMap`] behind a lock, usable from every worker thread.
+#[derive(Debug)]
 pub struct SharedData {
-    entries: Mutex<Entries>,
+    entries: LazyLock<Mutex<SharedDataMap>>,
 }
 
 impl SharedData {
     /// An empty store.
     pub const fn new() -> Self {
         Self {
-            entries: Mutex::new(BTreeMap::new()),
+            entries: LazyLock::new(|| Mutex::new(SharedDataMap::new())),
         }
     }
 
     /// The value of `key` and its CAS version.
     pub fn get(&self, key: &[u8]) -> Result<(Vec<u8>, u32), Status> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).cloned().ok_or(Status::NotFound)
+        entries.get(key).map(|(value, cas)| (value.to_vec(), cas))
     }
 
     /// Stores `value` under `key` if `cas` is 0 or the current version; `CAS_MISMATCH` else.
     pub fn set(&self, key: &[u8], value: &[u8], cas: u32) -> Status {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get_mut(key) {
-            Some((stored, version)) => {
-                if cas != 0 && cas != *version {
-                    return Status::CasMismatch;
-                }
-                *stored = value.to_vec();
-                *version = version.wrapping_add(1).max(1);
-            }
-            None => {
-                entries.insert(key.to_vec(), (value.to_vec(), 1));
-            }
+        match entries.set(key, value, cas) {
+            Ok(()) => Status::Ok,
+            Err(status) => status,
         }
-        Status::Ok
+    }
+}
+
+impl Default for SharedData {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -53,23 +47,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compare_and_swap_guards_concurrent_writers() {
-        let data = SharedData::new();
-        assert_eq!(data.get(b"k"), Err(Status::NotFound));
-        assert_eq!(data.set(b"k", b"a", 0), Status::Ok);
+    fn one_store_serves_every_thread() {
+        let data = std::sync::Arc::new(SharedData::new());
+        let writer = {
+            let data = std::sync::Arc::clone(&data);
+            std::thread::spawn(move || data.set(b"k", b"a", 0))
+        };
+        assert_eq!(writer.join().unwrap(), Status::Ok);
         let (value, cas) = data.get(b"k").unwrap();
-        assert_eq!(value, b"a");
-        assert_eq!(data.set(b"k", b"b", cas), Status::Ok);
-        assert_eq!(
-            data.set(b"k", b"c", cas),
-            Status::CasMismatch,
-            "stale version"
-        );
-        assert_eq!(data.get(b"k").unwrap().0, b"b");
-        assert_eq!(
-            data.set(b"k", b"d", 0),
-            Status::Ok,
-            "0 writes unconditionally"
-        );
+        assert_eq!((value.as_slice(), cas), (&b"a"[..], 1));
+        assert_eq!(data.set(b"k", b"b", cas + 1), Status::CasMismatch);
     }
 }

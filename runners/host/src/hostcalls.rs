@@ -608,20 +608,7 @@ pub fn proxy_set_shared_data<G: Guest + ?Sized>(
 ) -> HostResult {
     simple(g, |mem, state| {
         let (key, value) = (mem.read(key, key_size)?, mem.read(value, value_size)?);
-        match state.shared_data.get_mut(key) {
-            Some((stored, stored_cas)) => {
-                if cas != 0 && cas != *stored_cas {
-                    return Err(Status::CasMismatch);
-                }
-                stored.clear();
-                stored.extend_from_slice(value);
-                *stored_cas = stored_cas.wrapping_add(1).max(1);
-            }
-            None => {
-                state.shared_data.insert(key.to_vec(), (value.to_vec(), 1));
-            }
-        }
-        Ok(())
+        state.shared_data.set(key, value, cas)
     })
 }
 
@@ -636,12 +623,9 @@ pub fn proxy_get_shared_data<G: Guest + ?Sized>(
 ) -> HostResult {
     let mut cas = 0;
     let status = return_bytes(g, return_value, return_value_size, |mem, state, out| {
-        let (value, stored_cas) = state
-            .shared_data
-            .get(mem.read(key, key_size)?)
-            .ok_or(Status::NotFound)?;
+        let (value, stored_cas) = state.shared_data.get(mem.read(key, key_size)?)?;
         out.extend_from_slice(value);
-        cas = *stored_cas;
+        cas = stored_cas;
         Ok(())
     })?;
     if status != Status::Ok.raw() {

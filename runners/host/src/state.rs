@@ -471,7 +471,7 @@ pub struct HostState {
     /// The active stream.
     pub stream: StreamState,
     /// Shared data: key → (value, CAS).
-    pub shared_data: HashMap<Bytes, (Bytes, u32)>,
+    pub shared_data: filterbench_proxy_abi::shared_data::SharedDataMap,
     /// Shared queues; id = index + 1.
     pub queues: Vec<Queue>,
     /// Queues that received an item and whose owner must get `proxy_on_queue_ready`.
@@ -509,7 +509,7 @@ impl HostState {
             root_context_id: 0,
             effective_context_id: 0,
             stream: StreamState::default(),
-            shared_data: HashMap::new(),
+            shared_data: Default::default(),
             queues: Vec::new(),
             ready_queues: Vec::new(),
             metrics: Vec::new(),

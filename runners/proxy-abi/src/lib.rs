@@ -3,6 +3,7 @@
 //! No dependencies: the bridge is built next to the bench filters, with their lock file.
 
 pub mod pairs;
+pub mod shared_data;
 
 /// `proxy_status_t`: what every hostcall returns.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
