@@ -138,6 +138,11 @@ fn kept<T: Copy>(values: &[T], keep: Option<&[bool]>) -> Vec<T> {
     }
 }
 
+/// The fast canary of `results` (see [`aligned_ratios`]), ns; `None` without canary readings.
+pub fn run_fast_canary(results: &Results) -> Option<f64> {
+    fast_canary(&results.cells, &native_engines(results))
+}
+
 /// The run's fast canary: the 10th percentile of the native cells' canary readings.
 fn fast_canary(cells: &[Cell], native: &[String]) -> Option<f64> {
     let mut values: Vec<f64> = cells
@@ -274,10 +279,9 @@ fn aligned(own: &Steady, other: &Steady, values: &[f64]) -> Vec<f64> {
 /// Per-round ratios `a / b` of two cells measured in the same rounds (aligned by block and
 /// round id; the rounds of a filter's languages are shared), `None` when they share no round.
 /// Not adjacent slices, so less tightly paired than a cell with its own baseline. Like every
-/// comparison, from the fast-state rounds of `results` when `a` has enough of them.
-pub fn aligned_ratios(results: &Results, a: &Cell, b: &Cell) -> Option<PairedSeries> {
+/// comparison, from the fast-state rounds (`fast`: [`run_fast_canary`]) when `a` has enough.
+pub fn aligned_ratios(fast: Option<f64>, a: &Cell, b: &Cell) -> Option<PairedSeries> {
     let (own, other) = (timed(a)?, timed(b)?);
-    let fast = fast_canary(&results.cells, &native_engines(results));
     let (mask, _) = fast_state_rounds(&own.rounds.canary_ns, own.rounds.len(), fast);
     let keep = mask.as_deref();
     let base = kept(&aligned(own, other, &other.rounds.p50_ns), keep);

@@ -265,6 +265,7 @@ fn multi_language_filters(results: &Results) -> Vec<String> {
 }
 
 fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<LanguageSize>) {
+    let fast = analysis::run_fast_canary(results);
     let native: Vec<&str> = results
         .engines
         .iter()
@@ -300,7 +301,7 @@ fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<
                                 && native.contains(&r.engine.as_str())
                                 && r.workload == c.workload
                         })?;
-                        analysis::aligned_ratios(results, c, reference)
+                        analysis::aligned_ratios(fast, c, reference)
                     })
                     .collect();
                 let seed = stats::seed_for(&["language", &name, engine]);
