@@ -420,6 +420,31 @@ pub fn print_comparison(changes: &[filterbench_harness::compare::CellChange], th
     );
 }
 
+/// Whether behaviour is identical cell by cell; the differing cells, one line each.
+pub fn print_behaviour(behaviour: &filterbench_harness::compare::BehaviourComparison) {
+    if behaviour.changes.is_empty() {
+        println!(
+            "behaviour: identical in all {} cells (conformance, errors, effects)",
+            behaviour.cells_in_both
+        );
+        return;
+    }
+    println!(
+        "behaviour: {} of {} cells differ (or are in one run only):",
+        behaviour.changes.len(),
+        behaviour.cells_in_both
+    );
+    for c in &behaviour.changes {
+        println!(
+            "  {} / {} / {}: {}",
+            c.filter,
+            c.engine,
+            c.workload,
+            c.differences.join("; ")
+        );
+    }
+}
+
 /// The Envoy table: per filter and variant, medians [min–max] over rounds.
 pub fn print_envoy_table(results: &Results) {
     let Some(envoy) = &results.envoy else { return };

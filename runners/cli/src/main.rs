@@ -52,7 +52,8 @@ enum Command {
         out: PathBuf,
     },
     /// Compare two results files cell by cell: change of the median with a 95% interval and a
-    /// verdict. Exits with status 2 when a cell regressed beyond the threshold.
+    /// verdict, and whether each cell's behaviour (conformance, errors, effects) is identical.
+    /// Exits with status 2 when a cell regressed beyond the threshold, 3 when behaviour differs.
     Compare {
         /// The baseline results.
         old: PathBuf,
@@ -616,8 +617,11 @@ fn compare_command(
         );
     }
     display::print_comparison(&changes, threshold);
+    let behaviour = compare::compare_behaviour(&old_results, &new_results);
+    display::print_behaviour(&behaviour);
     if let Some(path) = json {
-        std::fs::write(path, serde_json::to_vec_pretty(&changes)?)
+        let both = serde_json::json!({ "changes": changes, "behaviour": behaviour });
+        std::fs::write(path, serde_json::to_vec_pretty(&both)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if compare::any_regression(&changes) {
@@ -626,6 +630,13 @@ fn compare_command(
             threshold * 100.0
         );
         std::process::exit(2);
+    }
+    if !behaviour.changes.is_empty() {
+        eprintln!(
+            "behaviour differs in {} cells: exit status 3",
+            behaviour.changes.len()
+        );
+        std::process::exit(3);
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! `compare OLD NEW`: per cell, the change of the median with a 95% interval (rounds of the two
 //! runs resampled independently) and a verdict against a threshold; instructions per lifecycle
-//! are compared too when both files have them (deterministic: no interval needed).
+//! are compared too when both files have them (deterministic: no interval needed). And, cell by
+//! cell, whether behaviour changed: the set of cells, conformance outcomes, error kinds, effect
+//! differences and observed effects must be identical in two runs of the same filters (what a
+//! refactoring or an engine upgrade must keep).
 
-use crate::results::Results;
+use crate::results::{Cell, Results};
 use crate::stats::{self, Estimate};
 use serde::Serialize;
 
@@ -121,6 +124,84 @@ pub fn any_regression(changes: &[CellChange]) -> bool {
     })
 }
 
+/// How one cell's behaviour differs between two runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BehaviourChange {
+    /// Filter name.
+    pub filter: String,
+    /// Engine name.
+    pub engine: String,
+    /// Workload name.
+    pub workload: String,
+    /// What differs, one line each (`conformance: pass → fail`, `only in the old run`, …).
+    pub differences: Vec<String>,
+}
+
+/// Cells present in both runs and how many of them behave identically.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BehaviourComparison {
+    /// Cells present in both runs.
+    pub cells_in_both: usize,
+    /// Cells whose behaviour differs, or that only one run has.
+    pub changes: Vec<BehaviourChange>,
+}
+
+/// The behaviour of a cell as a list of `(field, value)` pairs: conformance outcome, error
+/// kind, effect differences, observed effects, and whether it trapped while timed.
+fn behaviour(cell: &Cell) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "conformance",
+            format!("{:?}", cell.conformance).to_lowercase(),
+        ),
+        ("error kind", cell.error_kind.clone().unwrap_or_default()),
+        (
+            "differences from the expected effects",
+            cell.diff.join("; "),
+        ),
+        ("observed effects", cell.observed.join("; ")),
+        ("trapped while timed", (cell.traps > 0).to_string()),
+    ]
+}
+
+/// Compares the behaviour of every cell of `old` and `new`, cell by cell.
+pub fn compare_behaviour(old: &Results, new: &Results) -> BehaviourComparison {
+    let key = |c: &Cell| (c.filter.clone(), c.engine.clone(), c.workload.clone());
+    let change = |c: &Cell, differences: Vec<String>| BehaviourChange {
+        filter: c.filter.clone(),
+        engine: c.engine.clone(),
+        workload: c.workload.clone(),
+        differences,
+    };
+    let mut cells_in_both = 0;
+    let mut changes = Vec::new();
+    for o in &old.cells {
+        let Some(n) = new.cells.iter().find(|n| key(n) == key(o)) else {
+            changes.push(change(o, vec!["only in the old run".to_owned()]));
+            continue;
+        };
+        cells_in_both += 1;
+        let differences: Vec<String> = behaviour(o)
+            .into_iter()
+            .zip(behaviour(n))
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((field, a), (_, b))| format!("{field}: {a:?} → {b:?}"))
+            .collect();
+        if !differences.is_empty() {
+            changes.push(change(o, differences));
+        }
+    }
+    for n in &new.cells {
+        if !old.cells.iter().any(|o| key(o) == key(n)) {
+            changes.push(change(n, vec!["only in the new run".to_owned()]));
+        }
+    }
+    BehaviourComparison {
+        cells_in_both,
+        changes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +257,36 @@ mod tests {
         assert_eq!(Change::of(&e(0.98, 1.08), 0.05), Change::Inconclusive);
         assert_eq!(Change::of(&e(1.06, 1.08), 0.05), Change::Regressed);
         assert_eq!(Change::of_exact(1.2, 0.05), Change::Regressed);
+    }
+
+    #[test]
+    fn behaviour_is_compared_cell_by_cell() {
+        let old = results_with(vec![
+            cell("wasmi-eager", vec![1.0; 8]),
+            cell("native", vec![1.0; 8]),
+        ]);
+        let same = compare_behaviour(&old, &old);
+        assert_eq!(same.cells_in_both, 2);
+        assert!(same.changes.is_empty());
+
+        let mut failing = cell("wasmi-eager", vec![1.0; 8]);
+        failing.conformance = Conformance::Fail;
+        failing.diff = vec!["missing header x-added".to_owned()];
+        let new = results_with(vec![failing, cell("wamr-fast-interp", vec![1.0; 8])]);
+        let changed = compare_behaviour(&old, &new);
+        assert_eq!(changed.cells_in_both, 1);
+        let lines: Vec<String> = changed
+            .changes
+            .iter()
+            .map(|c| format!("{}: {}", c.engine, c.differences.join(" | ")))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "wasmi-eager: conformance: \"pass\" → \"fail\" | differences from the expected effects: \"\" → \"missing header x-added\"",
+                "native: only in the old run",
+                "wamr-fast-interp: only in the new run",
+            ]
+        );
     }
 }

@@ -9,7 +9,9 @@
 //! - [`state`]: per-VM host state (header maps, shared data, queues, metrics, properties);
 //! - [`lifecycle`]: root and stream lifecycles, identical for every engine;
 //! - [`wasm32`]: type mappings of the ABI tables for typed wasm32 engine APIs;
-//! - [`engine`]: the traits engine adapters implement;
+//! - [`engine`]: the traits engine adapters implement to load modules;
+//! - [`vm`]: the low-level instance trait adapters implement, and the instantiate sequence and
+//!   callbacks written once above it;
 //! - [`floor`]: the lifecycle with no guest, timed as the host's own cost.
 
 pub mod abi;
@@ -22,6 +24,7 @@ pub mod lifecycle;
 pub mod memory;
 pub use filterbench_proxy_abi::pairs;
 pub mod state;
+pub mod vm;
 pub mod wasm32;
 
 pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};

@@ -16,10 +16,11 @@
 
 mod exports;
 
-use filterbench_host::abi::{AbiVersion, Action};
+use filterbench_host::abi::AbiVersion;
+use filterbench_host::vm::{self, Kind, Signature, WasmVm};
 use filterbench_host::{
-    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
-    ModuleSource, PluginSpec,
+    CallError, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    ModuleSource, PluginSpec, TrapKind,
 };
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use std::path::Path;
@@ -28,100 +29,99 @@ use std::sync::Arc;
 /// `proxy_on_memory_allocate(size) -> ptr` of a native filter.
 type AllocFn = unsafe extern "C" fn(usize) -> *mut u8;
 
-macro_rules! native_arg {
-    (u32) => {
-        u32
-    };
-    (size) => {
-        usize
-    };
-    (flag) => {
-        bool
-    };
-}
-
-macro_rules! native_ret {
-    (none) => {
-        ()
-    };
-    (flag) => {
-        bool
-    };
-    (action) => {
-        u32
-    };
-}
-
-macro_rules! to_native {
-    (u32, $v:expr) => {
-        $v
-    };
-    (size, $v:expr) => {
-        $v as usize
-    };
-    (flag, $v:expr) => {
-        $v
-    };
-}
-
-macro_rules! convert {
-    (none, $v:expr) => {
-        $v
-    };
-    (flag, $v:expr) => {
-        $v
-    };
-    (action, $v:expr) => {
-        Action::from_raw($v)
-    };
-}
-
-macro_rules! callback_table {
-    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
-        /// The callbacks the library exports, as C function pointers.
+/// Declares [`NativeFn`] and its typing from a table: variant, native signature of the
+/// exports the host calls (see [`filterbench_host::vm`]), and the function pointer type.
+macro_rules! native_fns {
+    ($( $(#[$doc:meta])* $variant:ident ([$( $param:ident ),*], $result:pat) = $ty:ty; )*) => {
+        /// A callback or start function of a native library, one variant per native signature.
         #[derive(Clone, Copy)]
-        struct CallbackFns {
-            $( $method: Option<unsafe extern "C" fn($( native_arg!($kind) ),*) -> native_ret!($ret)>, )*
+        enum NativeFn {
+            $( $(#[$doc])* $variant($ty), )*
         }
 
-        impl CallbackFns {
-            fn resolve(lib: &Library) -> Self {
-                Self {
-                    $( $method: symbol(lib, $export), )*
+        impl NativeFn {
+            /// Types the symbol at `address` by `signature`; `None` for a signature no
+            /// Proxy-Wasm export has.
+            ///
+            /// # Safety
+            /// `address` must be a function with `signature` in the Proxy-Wasm ABI's native form.
+            unsafe fn typed(address: usize, signature: Signature) -> Option<Self> {
+                let ptr = address as *const ();
+                match (signature.params, signature.result) {
+                    $(
+                        ([$( Kind::$param ),*], $result) => {
+                            // SAFETY: per the contract, the function has this signature.
+                            Some(Self::$variant(unsafe { std::mem::transmute::<*const (), $ty>(ptr) }))
+                        }
+                    )*
+                    _ => None,
                 }
             }
-        }
-
-        impl Callbacks for NativeInstance {
-            fn host(&mut self) -> &mut HostState {
-                &mut self.host
-            }
-
-            fn module_name(&self) -> &str {
-                &self.module.name
-            }
-
-            fn engine_name(&self) -> &str {
-                ENGINE_NAME
-            }
-
-            $(
-                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
-                    let Some(func) = self.module.callbacks.$method else {
-                        return Ok(filterbench_host::callback_default!($ret));
-                    };
-                    let _current = exports::Current::enter(&mut self.host, self.module.alloc);
-                    // SAFETY: the symbol has this signature in every Proxy-Wasm SDK's native build;
-                    // native filters are trusted code (see the crate docs).
-                    let value = unsafe { func($( to_native!($kind, $arg) ),*) };
-                    Ok(convert!($ret, value))
-                }
-            )*
         }
     };
 }
 
-filterbench_host::for_each_callback!(callback_table);
+native_fns! {
+    /// `_initialize`, `_start`.
+    Start([], None) = unsafe extern "C" fn();
+    /// `proxy_on_memory_allocate`.
+    Allocator([Size], Some(Kind::Size)) = AllocFn;
+    /// `proxy_on_tick`, `proxy_on_log`, `proxy_on_delete`.
+    Id([U32], None) = unsafe extern "C" fn(u32);
+    /// `proxy_on_done`.
+    IdToFlag([U32], Some(Kind::Flag)) = unsafe extern "C" fn(u32) -> bool;
+    /// `proxy_on_context_create`, `proxy_on_queue_ready`.
+    TwoIds([U32, U32], None) = unsafe extern "C" fn(u32, u32);
+    /// `proxy_on_vm_start`, `proxy_on_configure`.
+    IdSizeToFlag([U32, Size], Some(Kind::Flag)) = unsafe extern "C" fn(u32, usize) -> bool;
+    /// `proxy_on_request_trailers`, `proxy_on_response_trailers`.
+    IdSizeToAction([U32, Size], Some(Kind::U32)) = unsafe extern "C" fn(u32, usize) -> u32;
+    /// Headers and body callbacks.
+    IdSizeFlagToAction([U32, Size, Flag], Some(Kind::U32)) =
+        unsafe extern "C" fn(u32, usize, bool) -> u32;
+    /// `proxy_on_http_call_response`.
+    CallResponse([U32, U32, Size, Size, Size], None) =
+        unsafe extern "C" fn(u32, u32, usize, usize, usize);
+}
+
+impl NativeFn {
+    /// Calls the function with `args` converted to its native types; `None` when their number
+    /// does not match.
+    ///
+    /// # Safety
+    /// The library the function came from is loaded, and a [`exports::Current`] is entered.
+    #[inline]
+    unsafe fn call(self, args: &[u32]) -> Option<u32> {
+        let size = |v: u32| v as usize;
+        // SAFETY: per the contract; native filters are trusted code (see the crate docs).
+        unsafe {
+            Some(match (self, args) {
+                (Self::Start(f), []) => {
+                    f();
+                    0
+                }
+                (Self::Allocator(f), &[n]) => f(size(n)) as usize as u32,
+                (Self::Id(f), &[id]) => {
+                    f(id);
+                    0
+                }
+                (Self::IdToFlag(f), &[id]) => f(id).into(),
+                (Self::TwoIds(f), &[a, b]) => {
+                    f(a, b);
+                    0
+                }
+                (Self::IdSizeToFlag(f), &[id, n]) => f(id, size(n)).into(),
+                (Self::IdSizeToAction(f), &[id, n]) => f(id, size(n)),
+                (Self::IdSizeFlagToAction(f), &[id, n, eos]) => f(id, size(n), eos != 0),
+                (Self::CallResponse(f), &[id, token, h, b, t]) => {
+                    f(id, token, size(h), size(b), size(t));
+                    0
+                }
+                _ => return None,
+            })
+        }
+    }
+}
 
 /// Name of the native engine in listings and results.
 pub const ENGINE_NAME: &str = "native";
@@ -183,13 +183,19 @@ impl NativeEngine {
                 module: name.to_owned(),
                 export: "proxy_on_memory_allocate".to_owned(),
             })?;
-        let initialize: Option<unsafe extern "C" fn()> = symbol(&lib, "_initialize");
-        let callbacks = CallbackFns::resolve(&lib);
+        let exports = vm::LOOKED_UP_EXPORTS
+            .iter()
+            .map(|&export| {
+                (
+                    export,
+                    symbol::<*const ()>(&lib, export).map(|p| p as usize),
+                )
+            })
+            .collect();
         Ok(Box::new(NativeModule(Arc::new(ModuleInner {
             name: name.to_owned(),
             alloc,
-            initialize,
-            callbacks,
+            exports,
             _lib: lib,
         }))))
     }
@@ -226,8 +232,9 @@ impl Engine for NativeEngine {
 struct ModuleInner {
     name: String,
     alloc: AllocFn,
-    initialize: Option<unsafe extern "C" fn()>,
-    callbacks: CallbackFns,
+    /// The address of every export the host looks up ([`vm::LOOKED_UP_EXPORTS`]), resolved
+    /// once at load so instances do not search the symbol table.
+    exports: Vec<(&'static str, Option<usize>)>,
     // Declared last: the library must outlive the function pointers above.
     _lib: Library,
 }
@@ -236,18 +243,14 @@ struct NativeModule(Arc<ModuleInner>);
 
 impl LoadedModule for NativeModule {
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
-        let mut instance = NativeInstance {
+        // `_initialize` (run by `vm::start`) registers the filter's root-context factory in the
+        // SDK's per-thread state, so it runs for every instance (it is idempotent for SDK
+        // filters).
+        vm::start(NativeInstance {
             module: Arc::clone(&self.0),
             host: Box::new(HostState::new(plugin)),
-        };
-        if let Some(initialize) = self.0.initialize {
-            // `_initialize` registers the filter's root-context factory in the SDK's per-thread
-            // state, so it runs for every instance (it is idempotent for SDK filters).
-            let _current = exports::Current::enter(&mut instance.host, self.0.alloc);
-            // SAFETY: `_initialize` takes no arguments in every Proxy-Wasm SDK.
-            unsafe { initialize() };
-        }
-        Ok(Box::new(instance))
+            alloc: self.0.alloc,
+        })
     }
 }
 
@@ -256,4 +259,61 @@ struct NativeInstance {
     module: Arc<ModuleInner>,
     /// Boxed so hostcalls can reach it through a stable pointer during callbacks.
     host: Box<HostState>,
+    alloc: AllocFn,
+}
+
+impl WasmVm for NativeInstance {
+    type Func = NativeFn;
+
+    fn module_name(&self) -> &str {
+        &self.module.name
+    }
+
+    fn engine_name(&self) -> &str {
+        ENGINE_NAME
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        &mut self.host
+    }
+
+    fn linear_memory_bytes(&mut self) -> Option<u64> {
+        None
+    }
+
+    fn function(&mut self, name: &str, signature: Signature) -> Result<Option<NativeFn>, String> {
+        let address = match self.module.exports.iter().find(|(n, _)| *n == name) {
+            Some((_, address)) => *address,
+            None => symbol::<*const ()>(&self.module._lib, name).map(|p| p as usize),
+        };
+        let Some(address) = address else {
+            return Ok(None);
+        };
+        // SAFETY: the Proxy-Wasm ABI gives the export this signature in native builds.
+        unsafe { NativeFn::typed(address, signature) }
+            .map(Some)
+            .ok_or_else(|| format!("no native form of {signature:?}"))
+    }
+
+    #[inline]
+    fn call(
+        &mut self,
+        func: &NativeFn,
+        callback: &'static str,
+        args: &[u32],
+    ) -> Result<u32, CallError> {
+        let _current = exports::Current::enter(&mut self.host, self.alloc);
+        // SAFETY: the library is held by `self.module`; the current instance is entered.
+        unsafe { func.call(args) }.ok_or_else(|| CallError {
+            callback,
+            kind: TrapKind::Host,
+            message: "called with another number of arguments than its signature has".to_owned(),
+        })
+    }
+
+    fn use_allocator(&mut self, allocator: NativeFn) {
+        if let NativeFn::Allocator(alloc) = allocator {
+            self.alloc = alloc;
+        }
+    }
 }

@@ -11,8 +11,9 @@ use filterbench_host::abi::{PROXY_MODULE, WASI_MODULES};
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
 use filterbench_host::memory::GuestMemory;
+use filterbench_host::vm::{self, Signature, WasmVm};
 use filterbench_host::{
-    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    CallError, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
     ModuleSource, PluginSpec, TrapKind,
 };
 use std::ffi::{CStr, CString, c_char, c_void};
@@ -456,122 +457,35 @@ impl Drop for ModuleHandle {
 
 struct WamrModule(Rc<ModuleHandle>);
 
-/// Converts the result cell of a call (`none`: nothing to read).
-macro_rules! result_from_cell {
-    (none, $cell:expr) => {
-        ()
-    };
-    ($kind:ident, $cell:expr) => {
-        filterbench_host::wasm32_callback_convert!($kind, $cell)
-    };
-}
-
-macro_rules! callback_table {
-    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
-        /// The callbacks the module exports (null when absent).
-        struct CallbackFuncs {
-            $( $method: sys::wasm_function_inst_t, )*
-        }
-
-        impl CallbackFuncs {
-            fn resolve(module_inst: sys::wasm_module_inst_t, module: &str, engine: &str) -> Result<Self, FilterError> {
-                Ok(Self {
-                    $( $method: lookup(module_inst, concat!($export, "\0"), [$( stringify!($kind) ),*].len(), module, engine)?, )*
-                })
-            }
-        }
-
-        impl Callbacks for WamrInstance {
-            fn host(&mut self) -> &mut HostState {
-                // SAFETY: `data` is owned by this instance; no guest code runs during this borrow.
-                unsafe { &mut (*self.data).host }
-            }
-
-            fn linear_memory_bytes(&mut self) -> Option<u64> {
-                // SAFETY: `module_inst` is alive for as long as this instance.
-                unsafe {
-                    let memory = sys::wasm_runtime_get_default_memory(self.module_inst);
-                    (!memory.is_null()).then(|| {
-                        sys::wasm_memory_get_cur_page_count(memory)
-                            * sys::wasm_memory_get_bytes_per_page(memory)
-                    })
-                }
-            }
-
-            fn module_name(&self) -> &str {
-                &self.module.name
-            }
-
-            fn engine_name(&self) -> &str {
-                self.module.engine_name
-            }
-
-            $(
-                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
-                    let func = self.funcs.$method;
-                    if func.is_null() {
-                        return Ok(filterbench_host::callback_default!($ret));
-                    }
-                    let mut argv = [0u32; 8];
-                    let args = [$( filterbench_host::wasm32_callback_arg!($kind, $arg) as u32 ),*];
-                    argv[..args.len()].copy_from_slice(&args);
-                    self.call(func, $export, args.len() as u32, &mut argv)?;
-                    Ok(result_from_cell!($ret, argv[0] as i32))
-                }
-            )*
-        }
-    };
-}
-
-filterbench_host::for_each_callback!(callback_table);
-
-/// Looks up an optional export with `params` i32 parameters; the wrong arity is an error.
-fn lookup(
-    module_inst: sys::wasm_module_inst_t,
-    name_nul: &str,
-    params: usize,
-    module: &str,
-    engine: &str,
-) -> Result<sys::wasm_function_inst_t, FilterError> {
-    // SAFETY: a live instance and a NUL-terminated name.
-    unsafe {
-        let func =
-            sys::wasm_runtime_lookup_function(module_inst, name_nul.as_ptr() as *const c_char);
-        if !func.is_null() && sys::wasm_func_get_param_count(func, module_inst) as usize != params {
-            return Err(FilterError::Load {
-                module: module.to_owned(),
-                engine: engine.to_owned(),
-                detail: format!(
-                    "export {} has the wrong signature",
-                    name_nul.trim_end_matches('\0')
-                ),
-            });
-        }
-        Ok(func)
-    }
+/// An export of one instance, with its parameter count.
+#[derive(Copy, Clone)]
+struct WamrFunc {
+    raw: sys::wasm_function_inst_t,
+    params: u32,
+    returns: bool,
 }
 
 impl LoadedModule for WamrModule {
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
         let handle = &self.0;
-        let fail = |callback: &'static str, message: String| FilterError::Trap {
+        let fail = |message: String| FilterError::Trap {
             module: handle.name.clone(),
             engine: handle.engine_name.to_owned(),
             source: CallError {
-                callback,
+                callback: "instantiation",
                 kind: trap_kind(&message),
                 message,
             },
         };
         ensure_thread_env();
         let mut error = [0 as c_char; 256];
-        // SAFETY: a loaded module; the error buffer is writable for its length.
         // The plugin's memory limit caps linear memory (WAMR counts 64 KiB pages).
         let args = sys::InstantiationArgs {
             default_stack_size: AUX_STACK_SIZE,
             host_managed_heap_size: 0,
             max_memory_pages: max_memory_pages(handle.memory_pages, plugin.memory_limit_bytes),
         };
+        // SAFETY: a loaded module; the error buffer is writable for its length.
         let module_inst = unsafe {
             sys::wasm_runtime_instantiate_ex(
                 handle.raw,
@@ -581,7 +495,7 @@ impl LoadedModule for WamrModule {
             )
         };
         if module_inst.is_null() {
-            return Err(fail("instantiation", c_message(&error)));
+            return Err(fail(c_message(&error)));
         }
         // From here on `WamrInstance::drop` releases everything.
         let data = Box::into_raw(Box::new(InstanceData {
@@ -593,48 +507,18 @@ impl LoadedModule for WamrModule {
         unsafe { sys::wasm_runtime_set_custom_data(module_inst, data as *mut c_void) };
         // SAFETY: a live instance.
         let exec_env = unsafe { sys::wasm_runtime_create_exec_env(module_inst, EXEC_STACK_SIZE) };
-        let mut instance = WamrInstance {
+        let instance = WamrInstance {
             module: Rc::clone(handle),
             module_inst,
             exec_env,
             data,
-            funcs: CallbackFuncs::resolve(module_inst, &handle.name, handle.engine_name)?,
         };
         if exec_env.is_null() {
             return Err(fail(
-                "instantiation",
                 "WAMR could not create an execution environment".to_owned(),
             ));
         }
-        let alloc = match lookup(
-            module_inst,
-            "proxy_on_memory_allocate\0",
-            1,
-            &handle.name,
-            handle.engine_name,
-        )? {
-            f if f.is_null() => {
-                lookup(module_inst, "malloc\0", 1, &handle.name, handle.engine_name)?
-            }
-            f => f,
-        };
-        // SAFETY: `data` is live and not borrowed elsewhere now.
-        unsafe { (*data).alloc = alloc };
-        for (start, name) in [("_initialize", "_initialize\0"), ("_start", "_start\0")] {
-            let func = lookup(module_inst, name, 0, &handle.name, handle.engine_name)?;
-            if !func.is_null() {
-                let mut argv = [0u32; 1];
-                instance
-                    .call(func, start, 0, &mut argv)
-                    .map_err(|source| FilterError::Trap {
-                        module: handle.name.clone(),
-                        engine: handle.engine_name.to_owned(),
-                        source,
-                    })?;
-                break;
-            }
-        }
-        Ok(Box::new(instance))
+        vm::start(instance)
     }
 }
 
@@ -644,25 +528,91 @@ struct WamrInstance {
     module_inst: sys::wasm_module_inst_t,
     exec_env: sys::wasm_exec_env_t,
     data: *mut InstanceData,
-    funcs: CallbackFuncs,
 }
 
-impl WamrInstance {
-    /// Calls `func` with `argc` argument cells from `argv`; results come back in `argv[0]`.
+impl WasmVm for WamrInstance {
+    type Func = WamrFunc;
+
+    fn module_name(&self) -> &str {
+        &self.module.name
+    }
+
+    fn engine_name(&self) -> &str {
+        self.module.engine_name
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        // SAFETY: `data` is owned by this instance; no guest code runs during this borrow.
+        unsafe { &mut (*self.data).host }
+    }
+
+    fn linear_memory_bytes(&mut self) -> Option<u64> {
+        // SAFETY: `module_inst` is alive for as long as this instance.
+        unsafe {
+            let memory = sys::wasm_runtime_get_default_memory(self.module_inst);
+            (!memory.is_null()).then(|| {
+                sys::wasm_memory_get_cur_page_count(memory)
+                    * sys::wasm_memory_get_bytes_per_page(memory)
+            })
+        }
+    }
+
+    fn function(&mut self, name: &str, signature: Signature) -> Result<Option<WamrFunc>, String> {
+        let name = CString::new(name).map_err(|e| e.to_string())?;
+        // SAFETY: a live instance and a NUL-terminated name.
+        let (raw, params, results) = unsafe {
+            let raw = sys::wasm_runtime_lookup_function(self.module_inst, name.as_ptr());
+            if raw.is_null() {
+                return Ok(None);
+            }
+            (
+                raw,
+                sys::wasm_func_get_param_count(raw, self.module_inst),
+                sys::wasm_func_get_result_count(raw, self.module_inst),
+            )
+        };
+        let want = (
+            signature.params.len() as u32,
+            u32::from(signature.result.is_some()),
+        );
+        if (params, results) != want {
+            return Err(format!(
+                "{params} parameters and {results} results, not {} and {}",
+                want.0, want.1
+            ));
+        }
+        Ok(Some(WamrFunc {
+            raw,
+            params,
+            returns: results == 1,
+        }))
+    }
+
+    #[inline]
     fn call(
         &mut self,
-        func: sys::wasm_function_inst_t,
+        func: &WamrFunc,
         callback: &'static str,
-        argc: u32,
-        argv: &mut [u32],
-    ) -> Result<(), CallError> {
+        args: &[u32],
+    ) -> Result<u32, CallError> {
+        let mut argv = [0u32; 8];
+        if args.len() != func.params as usize || args.len() > argv.len() {
+            return Err(CallError {
+                callback,
+                kind: TrapKind::Host,
+                message: "called with another number of arguments than its signature has"
+                    .to_owned(),
+            });
+        }
+        argv[..args.len()].copy_from_slice(args);
         ensure_thread_env();
         // SAFETY: a live exec env and function of this instance; argv has room for every
         // argument and the result.
-        let ok =
-            unsafe { sys::wasm_runtime_call_wasm(self.exec_env, func, argc, argv.as_mut_ptr()) };
+        let ok = unsafe {
+            sys::wasm_runtime_call_wasm(self.exec_env, func.raw, func.params, argv.as_mut_ptr())
+        };
         if ok {
-            return Ok(());
+            return Ok(if func.returns { argv[0] } else { 0 });
         }
         let exception = take_exception(self.module_inst);
         // SAFETY: the call has returned; nothing else borrows the data.
@@ -678,6 +628,11 @@ impl WamrInstance {
                 message: exception,
             }),
         }
+    }
+
+    fn use_allocator(&mut self, allocator: WamrFunc) {
+        // SAFETY: `data` is live and not borrowed elsewhere now.
+        unsafe { (*self.data).alloc = allocator.raw };
     }
 }
 

@@ -10,8 +10,10 @@ use filterbench_host::engine::CALL_FUEL;
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
 use filterbench_host::memory::GuestMemory;
+use filterbench_host::vm::{self, Signature, WasmVm};
+use filterbench_host::wasm32::{Wasm32Result, Wasm32Shape};
 use filterbench_host::{
-    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    CallError, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
     ModuleSource, PluginSpec, TrapKind,
 };
 use std::sync::Arc;
@@ -264,7 +266,7 @@ fn call_error(
 }
 
 /// wasmer's parameter list type: `()`, a bare type for one parameter, a tuple for more
-/// (callback parameters are all wasm `i32`).
+/// (every parameter is a wasm `i32`).
 macro_rules! wasmer_params {
     () => {
         ()
@@ -273,81 +275,42 @@ macro_rules! wasmer_params {
         i32
     };
     ($( $many:ident ),+) => {
-        ( $( filterbench_host::wasm32_hostcall_param!($many), )+ )
+        ( $( filterbench_host::wasm32_i32!($many), )+ )
     };
 }
 
-macro_rules! callback_table {
-    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
-        /// Typed handles of the callbacks the module exports.
-        struct CallbackFuncs {
-            $( $method: Option<TypedFunction<wasmer_params!($( $kind ),*), filterbench_host::wasm32_callback_result!($ret)>>, )*
+macro_rules! typed_funcs {
+    ($( $shape:ident ( $( $p:ident ),* ) -> $r:ty ; )*) => {
+        /// A typed handle of an export, one variant per wasm32 shape.
+        enum Func {
+            $( $shape(TypedFunction<wasmer_params!($( $p ),*), $r>), )*
         }
 
-        impl CallbackFuncs {
-            fn resolve(instance: &Instance, store: &Store, module: &str) -> Result<Self, FilterError> {
-                Ok(Self {
-                    $( $method: typed_export(instance, store, module, $export)?, )*
+        impl Func {
+            fn typed(func: &Function, store: &Store, shape: Wasm32Shape) -> Result<Self, String> {
+                Ok(match shape {
+                    $( Wasm32Shape::$shape => Self::$shape(func.typed(store).map_err(|e| e.to_string())?), )*
                 })
             }
-        }
 
-        impl Callbacks for WasmerInstance {
-            fn host(&mut self) -> &mut HostState {
-                &mut self.env.as_mut(&mut self.store).host
-            }
-
-            fn linear_memory_bytes(&mut self) -> Option<u64> {
-                let memory = self.env.as_ref(&self.store).memory.clone()?;
-                Some(memory.view(&self.store).data_size())
-            }
-
-            fn module_name(&self) -> &str {
-                &self.module_name
-            }
-
-            fn engine_name(&self) -> &str {
-                self.engine_name
-            }
-
-            $(
-                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
-                    let Some(func) = &self.funcs.$method else {
-                        return Ok(filterbench_host::callback_default!($ret));
-                    };
-                    if let Some(metering) = &self.metering {
-                        metering.arm(&mut self.store);
-                    }
-                    match func.call(&mut self.store, $( filterbench_host::wasm32_callback_arg!($kind, $arg) ),*) {
-                        Ok(value) => Ok(filterbench_host::wasm32_callback_convert!($ret, value)),
-                        Err(error) => Err(call_error($export, &error, &mut self.store, self.metering.as_ref())),
-                    }
+            fn call(&self, store: &mut Store, args: &[u32]) -> Result<u32, RuntimeError> {
+                match self {
+                    $( Self::$shape(f) => {
+                        let &[$( $p ),*] = args else {
+                            return Err(RuntimeError::new(WRONG_ARGUMENT_COUNT));
+                        };
+                        f.call(store, $( $p as i32 ),*).map(Wasm32Result::into_u32)
+                    } )*
                 }
-            )*
+            }
         }
     };
 }
 
-filterbench_host::for_each_callback!(callback_table);
+filterbench_host::for_each_wasm32_shape!(typed_funcs);
 
-/// Looks up an optional typed export; present with the wrong signature is an error.
-fn typed_export<P: wasmer::WasmTypeList, R: wasmer::WasmTypeList>(
-    instance: &Instance,
-    store: &Store,
-    module: &str,
-    name: &str,
-) -> Result<Option<TypedFunction<P, R>>, FilterError> {
-    let Ok(func) = instance.exports.get_function(name) else {
-        return Ok(None);
-    };
-    func.typed::<P, R>(store)
-        .map(Some)
-        .map_err(|e| FilterError::Load {
-            module: module.to_owned(),
-            engine: "wasmer".to_owned(),
-            detail: format!("export {name} has the wrong signature: {e}"),
-        })
-}
+/// Why a call was refused before entering the guest (a host bug, never a module's fault).
+const WRONG_ARGUMENT_COUNT: &str = "called with another number of arguments than its signature has";
 
 /// Every operator costs one point, like wasmtime's and wasmi's fuel.
 fn unit_cost(_operator: &wasmer::wasmparser::Operator<'_>) -> u64 {
@@ -566,11 +529,6 @@ impl LoadedModule for WasmerModule {
     }
 
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
-        let fail = |source: CallError| FilterError::Trap {
-            module: self.module_name.clone(),
-            engine: self.engine_name.to_owned(),
-            source,
-        };
         let pages = u32::try_from(plugin.memory_limit_bytes >> 16).unwrap_or(65536);
         INSTANCE_LIMIT_PAGES.with(|l| l.set(pages.clamp(1, 65536)));
         let mut store = Store::new(self.engine.clone());
@@ -585,48 +543,25 @@ impl LoadedModule for WasmerModule {
         let mut imports = Imports::new();
         define_proxy(&mut imports, &mut store, &env);
         define_wasi(&mut imports, &mut store, &env);
-        let instance = Instance::new(&mut store, &self.module, &imports).map_err(|e| {
-            fail(CallError {
-                callback: "instantiation",
-                kind: TrapKind::Other,
-                message: e.to_string(),
-            })
-        })?;
-        let metering = MeteringGlobals::find(&instance);
-        let memory = instance.exports.get_memory("memory").ok().cloned();
-        let alloc = match typed_export::<i32, i32>(
-            &instance,
-            &store,
-            &self.module_name,
-            "proxy_on_memory_allocate",
-        )? {
-            Some(f) => Some(f),
-            None => typed_export::<i32, i32>(&instance, &store, &self.module_name, "malloc")?,
-        };
-        let data = env.as_mut(&mut store);
-        data.memory = memory;
-        data.alloc = alloc;
-        for start in ["_initialize", "_start"] {
-            if let Some(init) = typed_export::<(), ()>(&instance, &store, &self.module_name, start)?
-            {
-                if let Some(metering) = &metering {
-                    metering.arm(&mut store);
-                }
-                init.call(&mut store)
-                    .map_err(|e| fail(call_error(start, &e, &mut store, metering.as_ref())))?;
-                break;
-            }
-        }
-        let funcs = CallbackFuncs::resolve(&instance, &store, &self.module_name)?;
-        Ok(Box::new(WasmerInstance {
+        let instance =
+            Instance::new(&mut store, &self.module, &imports).map_err(|e| FilterError::Trap {
+                module: self.module_name.clone(),
+                engine: self.engine_name.to_owned(),
+                source: CallError {
+                    callback: "instantiation",
+                    kind: TrapKind::Other,
+                    message: e.to_string(),
+                },
+            })?;
+        env.as_mut(&mut store).memory = instance.exports.get_memory("memory").ok().cloned();
+        vm::start(WasmerInstance {
             store,
             env,
-            funcs,
-            metering,
+            metering: MeteringGlobals::find(&instance),
+            instance,
             module_name: self.module_name.clone(),
             engine_name: self.engine_name,
-            _instance: instance,
-        }))
+        })
     }
 }
 
@@ -634,9 +569,57 @@ impl LoadedModule for WasmerModule {
 struct WasmerInstance {
     store: Store,
     env: FunctionEnv<EnvData>,
-    funcs: CallbackFuncs,
     metering: Option<MeteringGlobals>,
+    instance: Instance,
     module_name: String,
     engine_name: &'static str,
-    _instance: Instance,
+}
+
+impl WasmVm for WasmerInstance {
+    type Func = Func;
+
+    fn module_name(&self) -> &str {
+        &self.module_name
+    }
+
+    fn engine_name(&self) -> &str {
+        self.engine_name
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        &mut self.env.as_mut(&mut self.store).host
+    }
+
+    fn linear_memory_bytes(&mut self) -> Option<u64> {
+        let memory = self.env.as_ref(&self.store).memory.clone()?;
+        Some(memory.view(&self.store).data_size())
+    }
+
+    fn function(&mut self, name: &str, signature: Signature) -> Result<Option<Func>, String> {
+        let Ok(func) = self.instance.exports.get_function(name) else {
+            return Ok(None);
+        };
+        let shape = Wasm32Shape::of(signature).ok_or("no wasm32 shape for it")?;
+        Func::typed(func, &self.store, shape).map(Some)
+    }
+
+    #[inline]
+    fn call(
+        &mut self,
+        func: &Func,
+        callback: &'static str,
+        args: &[u32],
+    ) -> Result<u32, CallError> {
+        if let Some(metering) = &self.metering {
+            metering.arm(&mut self.store);
+        }
+        func.call(&mut self.store, args)
+            .map_err(|e| call_error(callback, &e, &mut self.store, self.metering.as_ref()))
+    }
+
+    fn use_allocator(&mut self, allocator: Func) {
+        if let Func::Value1(alloc) = allocator {
+            self.env.as_mut(&mut self.store).alloc = Some(alloc);
+        }
+    }
 }

@@ -10,8 +10,10 @@ use filterbench_host::engine::CALL_FUEL;
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
 use filterbench_host::memory::GuestMemory;
+use filterbench_host::vm::{self, Signature, WasmVm};
+use filterbench_host::wasm32::{Wasm32Result, Wasm32Shape};
 use filterbench_host::{
-    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    CallError, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
     ModuleSource, PluginSpec, TrapKind,
 };
 use wasmi::{Caller, CompilationMode, Config, Linker, Memory, Module, Store, TrapCode, TypedFunc};
@@ -78,7 +80,7 @@ impl wasmi::errors::HostError for GuestStopped {}
 struct StoreData {
     host: HostState,
     memory: Option<Memory>,
-    alloc: Option<TypedFunc<i32, i32>>,
+    alloc: Option<TypedFunc<(i32,), i32>>,
 }
 
 /// The per-instance memory limit of the plugin (a refused grow makes `memory.grow` return -1).
@@ -137,7 +139,7 @@ impl Guest for CallerGuest<'_, '_> {
             return Ok(0);
         };
         alloc
-            .call(&mut *self.0, size as i32)
+            .call(&mut *self.0, (size as i32,))
             .map(|addr| addr as u32 as u64)
             .map_err(|e| HostTrap(format!("proxy_on_memory_allocate trapped: {e}")))
     }
@@ -215,56 +217,38 @@ fn call_error(callback: &'static str, error: &wasmi::Error) -> CallError {
     }
 }
 
-macro_rules! callback_table {
-    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
-        /// Typed handles of the callbacks the module exports.
-        struct CallbackFuncs {
-            $( $method: Option<TypedFunc<( $( filterbench_host::wasm32_hostcall_param!($kind), )* ), filterbench_host::wasm32_callback_result!($ret)>>, )*
+macro_rules! typed_funcs {
+    ($( $shape:ident ( $( $p:ident ),* ) -> $r:ty ; )*) => {
+        /// A typed handle of an export, one variant per wasm32 shape.
+        enum Func {
+            $( $shape(TypedFunc<( $( filterbench_host::wasm32_i32!($p), )* ), $r>), )*
         }
 
-        impl CallbackFuncs {
-            fn resolve(instance: &wasmi::Instance, store: &Store<StoreData>, module: &str) -> Result<Self, FilterError> {
-                Ok(Self {
-                    $( $method: typed_export(instance, store, module, $export)?, )*
+        impl Func {
+            fn typed(func: wasmi::Func, store: &Store<StoreData>, shape: Wasm32Shape) -> Result<Self, wasmi::Error> {
+                Ok(match shape {
+                    $( Wasm32Shape::$shape => Self::$shape(func.typed(store)?), )*
                 })
             }
-        }
 
-        impl Callbacks for WasmiInstance {
-            fn host(&mut self) -> &mut HostState {
-                &mut self.store.data_mut().host
-            }
-
-            fn linear_memory_bytes(&mut self) -> Option<u64> {
-                let memory = self.store.data().memory?;
-                Some(memory.data_size(&self.store) as u64)
-            }
-
-            fn module_name(&self) -> &str {
-                &self.module_name
-            }
-
-            fn engine_name(&self) -> &str {
-                self.configuration.name
-            }
-
-            $(
-                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
-                    let Some(func) = &self.funcs.$method else {
-                        return Ok(filterbench_host::callback_default!($ret));
-                    };
-                    arm_fuel(&mut self.store, self.configuration);
-                    match func.call(&mut self.store, ( $( filterbench_host::wasm32_callback_arg!($kind, $arg), )* )) {
-                        Ok(value) => Ok(filterbench_host::wasm32_callback_convert!($ret, value)),
-                        Err(error) => Err(call_error($export, &error)),
-                    }
+            fn call(&self, store: &mut Store<StoreData>, args: &[u32]) -> Result<u32, wasmi::Error> {
+                match self {
+                    $( Self::$shape(f) => {
+                        let &[$( $p ),*] = args else {
+                            return Err(wasmi::Error::new(WRONG_ARGUMENT_COUNT));
+                        };
+                        f.call(store, ( $( $p as i32, )* )).map(Wasm32Result::into_u32)
+                    } )*
                 }
-            )*
+            }
         }
     };
 }
 
-filterbench_host::for_each_callback!(callback_table);
+filterbench_host::for_each_wasm32_shape!(typed_funcs);
+
+/// Why a call was refused before entering the guest (a host bug, never a module's fault).
+const WRONG_ARGUMENT_COUNT: &str = "called with another number of arguments than its signature has";
 
 /// Gives the next callback its full fuel budget on the fuel configuration.
 fn arm_fuel(store: &mut Store<StoreData>, configuration: Configuration) {
@@ -272,25 +256,6 @@ fn arm_fuel(store: &mut Store<StoreData>, configuration: Configuration) {
         // Only fails when fuel is not enabled, which `configuration.fuel` rules out.
         let _ = store.set_fuel(CALL_FUEL);
     }
-}
-
-/// Looks up an optional typed export; present with the wrong signature is an error.
-fn typed_export<P: wasmi::WasmParams, R: wasmi::WasmResults>(
-    instance: &wasmi::Instance,
-    store: &Store<StoreData>,
-    module: &str,
-    name: &str,
-) -> Result<Option<TypedFunc<P, R>>, FilterError> {
-    let Some(func) = instance.get_func(store, name) else {
-        return Ok(None);
-    };
-    func.typed::<P, R>(store)
-        .map(Some)
-        .map_err(|e| FilterError::Load {
-            module: module.to_owned(),
-            engine: "wasmi".to_owned(),
-            detail: format!("export {name} has the wrong signature: {e}"),
-        })
 }
 
 /// A wasmi configuration with the host linked in.
@@ -376,11 +341,6 @@ struct WasmiModule {
 
 impl LoadedModule for WasmiModule {
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
-        let trap = |callback: &'static str, e: &wasmi::Error| FilterError::Trap {
-            module: self.module_name.clone(),
-            engine: self.configuration.name.to_owned(),
-            source: call_error(callback, e),
-        };
         let data = StoreData {
             host: HostState::new(plugin),
             memory: None,
@@ -392,44 +352,74 @@ impl LoadedModule for WasmiModule {
         let instance = self
             .linker
             .instantiate_and_start(&mut store, &self.module)
-            .map_err(|e| trap("instantiation", &e))?;
-        let memory = instance.get_memory(&store, "memory");
-        let alloc = match typed_export::<i32, i32>(
-            &instance,
-            &store,
-            &self.module_name,
-            "proxy_on_memory_allocate",
-        )? {
-            Some(f) => Some(f),
-            None => typed_export::<i32, i32>(&instance, &store, &self.module_name, "malloc")?,
-        };
-        store.data_mut().memory = memory;
-        store.data_mut().alloc = alloc;
-        arm_fuel(&mut store, self.configuration);
-        if let Some(init) =
-            typed_export::<(), ()>(&instance, &store, &self.module_name, "_initialize")?
-        {
-            init.call(&mut store, ())
-                .map_err(|e| trap("_initialize", &e))?;
-        } else if let Some(start) =
-            typed_export::<(), ()>(&instance, &store, &self.module_name, "_start")?
-        {
-            start.call(&mut store, ()).map_err(|e| trap("_start", &e))?;
-        }
-        let funcs = CallbackFuncs::resolve(&instance, &store, &self.module_name)?;
-        Ok(Box::new(WasmiInstance {
+            .map_err(|e| FilterError::Trap {
+                module: self.module_name.clone(),
+                engine: self.configuration.name.to_owned(),
+                source: call_error("instantiation", &e),
+            })?;
+        store.data_mut().memory = instance.get_memory(&store, "memory");
+        vm::start(WasmiInstance {
             store,
-            funcs,
+            instance,
             module_name: self.module_name.clone(),
             configuration: self.configuration,
-        }))
+        })
     }
 }
 
 /// One instance in its own store.
 struct WasmiInstance {
     store: Store<StoreData>,
-    funcs: CallbackFuncs,
+    instance: wasmi::Instance,
     module_name: String,
     configuration: Configuration,
+}
+
+impl WasmVm for WasmiInstance {
+    type Func = Func;
+
+    fn module_name(&self) -> &str {
+        &self.module_name
+    }
+
+    fn engine_name(&self) -> &str {
+        self.configuration.name
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        &mut self.store.data_mut().host
+    }
+
+    fn linear_memory_bytes(&mut self) -> Option<u64> {
+        let memory = self.store.data().memory?;
+        Some(memory.data_size(&self.store) as u64)
+    }
+
+    fn function(&mut self, name: &str, signature: Signature) -> Result<Option<Func>, String> {
+        let Some(func) = self.instance.get_func(&self.store, name) else {
+            return Ok(None);
+        };
+        let shape = Wasm32Shape::of(signature).ok_or("no wasm32 shape for it")?;
+        Func::typed(func, &self.store, shape)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    #[inline]
+    fn call(
+        &mut self,
+        func: &Func,
+        callback: &'static str,
+        args: &[u32],
+    ) -> Result<u32, CallError> {
+        arm_fuel(&mut self.store, self.configuration);
+        func.call(&mut self.store, args)
+            .map_err(|e| call_error(callback, &e))
+    }
+
+    fn use_allocator(&mut self, allocator: Func) {
+        if let Func::Value1(alloc) = allocator {
+            self.store.data_mut().alloc = Some(alloc);
+        }
+    }
 }

@@ -11,8 +11,10 @@ use filterbench_host::engine::{CALL_DEADLINE, CALL_FUEL};
 use filterbench_host::hostcalls::{self, Guest, HostTrap};
 use filterbench_host::inspect;
 use filterbench_host::memory::GuestMemory;
+use filterbench_host::vm::{self, Signature, WasmVm};
+use filterbench_host::wasm32::{Wasm32Result, Wasm32Shape};
 use filterbench_host::{
-    CallError, Callbacks, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
+    CallError, Engine, EngineInfo, FilterError, FilterInstance, HostState, LoadedModule,
     ModuleSource, PluginSpec, TrapKind,
 };
 use std::sync::Arc;
@@ -167,7 +169,7 @@ pub fn create(name: &str) -> Option<Result<WasmtimeEngine, String>> {
 struct StoreData {
     host: HostState,
     memory: Option<Memory>,
-    alloc: Option<TypedFunc<i32, i32>>,
+    alloc: Option<TypedFunc<(i32,), i32>>,
 }
 
 /// The per-instance memory limit of the plugin (a refused grow makes `memory.grow` return -1).
@@ -213,7 +215,7 @@ impl Guest for CallerGuest<'_, '_> {
             return Ok(0);
         };
         alloc
-            .call(&mut *self.0, size as i32)
+            .call(&mut *self.0, (size as i32,))
             .map(|addr| addr as u32 as u64)
             .map_err(|e| {
                 HostTrap(format!(
@@ -316,56 +318,38 @@ fn call_error(callback: &'static str, error: &wasmtime::Error) -> CallError {
     }
 }
 
-macro_rules! callback_table {
-    ($( $method:ident = $export:literal ( $( $arg:ident : $kind:ident ),* ) -> $ret:ident ; )*) => {
-        /// Typed handles of the callbacks the module exports.
-        struct CallbackFuncs {
-            $( $method: Option<TypedFunc<( $( filterbench_host::wasm32_hostcall_param!($kind), )* ), filterbench_host::wasm32_callback_result!($ret)>>, )*
+macro_rules! typed_funcs {
+    ($( $shape:ident ( $( $p:ident ),* ) -> $r:ty ; )*) => {
+        /// A typed handle of an export, one variant per wasm32 shape.
+        enum Func {
+            $( $shape(TypedFunc<( $( filterbench_host::wasm32_i32!($p), )* ), $r>), )*
         }
 
-        impl CallbackFuncs {
-            fn resolve(instance: &wasmtime::Instance, store: &mut Store<StoreData>, module: &str) -> Result<Self, FilterError> {
-                Ok(Self {
-                    $( $method: typed_export(instance, store, module, $export)?, )*
+        impl Func {
+            fn typed(func: wasmtime::Func, store: &Store<StoreData>, shape: Wasm32Shape) -> wasmtime::Result<Self> {
+                Ok(match shape {
+                    $( Wasm32Shape::$shape => Self::$shape(func.typed(store)?), )*
                 })
             }
-        }
 
-        impl Callbacks for WasmtimeInstance {
-            fn host(&mut self) -> &mut HostState {
-                &mut self.store.data_mut().host
-            }
-
-            fn linear_memory_bytes(&mut self) -> Option<u64> {
-                let memory = self.store.data().memory?;
-                Some(memory.data_size(&self.store) as u64)
-            }
-
-            fn module_name(&self) -> &str {
-                &self.module_name
-            }
-
-            fn engine_name(&self) -> &str {
-                self.engine_name
-            }
-
-            $(
-                fn $method(&mut self, $( $arg: filterbench_host::callback_arg_type!($kind) ),*) -> Result<filterbench_host::callback_result_type!($ret), CallError> {
-                    let Some(func) = &self.funcs.$method else {
-                        return Ok(filterbench_host::callback_default!($ret));
-                    };
-                    arm_deadline(&mut self.store, self.options);
-                    match func.call(&mut self.store, ( $( filterbench_host::wasm32_callback_arg!($kind, $arg), )* )) {
-                        Ok(value) => Ok(filterbench_host::wasm32_callback_convert!($ret, value)),
-                        Err(error) => Err(call_error($export, &error)),
-                    }
+            fn call(&self, store: &mut Store<StoreData>, args: &[u32]) -> wasmtime::Result<u32> {
+                match self {
+                    $( Self::$shape(f) => {
+                        let &[$( $p ),*] = args else {
+                            return Err(wasmtime::Error::msg(WRONG_ARGUMENT_COUNT));
+                        };
+                        f.call(store, ( $( $p as i32, )* )).map(Wasm32Result::into_u32)
+                    } )*
                 }
-            )*
+            }
         }
     };
 }
 
-filterbench_host::for_each_callback!(callback_table);
+filterbench_host::for_each_wasm32_shape!(typed_funcs);
+
+/// Why a call was refused before entering the guest (a host bug, never a module's fault).
+const WRONG_ARGUMENT_COUNT: &str = "called with another number of arguments than its signature has";
 
 /// Gives the next callback its full budget (epoch deadline or fuel) on metered configurations.
 fn arm_deadline(store: &mut Store<StoreData>, options: Options) {
@@ -382,25 +366,6 @@ fn arm_deadline(store: &mut Store<StoreData>, options: Options) {
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Epoch ticks a callback may run for: [`CALL_DEADLINE`] / [`EPOCH_TICK`].
 const EPOCH_TICKS_PER_DEADLINE: u64 = (CALL_DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64;
-
-/// Looks up an optional typed export; present with the wrong signature is an error.
-fn typed_export<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
-    instance: &wasmtime::Instance,
-    store: &mut Store<StoreData>,
-    module: &str,
-    name: &str,
-) -> Result<Option<TypedFunc<P, R>>, FilterError> {
-    let Some(func) = instance.get_func(&mut *store, name) else {
-        return Ok(None);
-    };
-    func.typed::<P, R>(&*store)
-        .map(Some)
-        .map_err(|e| FilterError::Load {
-            module: module.to_owned(),
-            engine: "wasmtime".to_owned(),
-            detail: format!("export {name} has the wrong signature: {}", describe(&e)),
-        })
-}
 
 /// Advances an engine's epoch every [`EPOCH_TICK`] until dropped.
 struct EpochTicker {
@@ -560,11 +525,6 @@ impl LoadedModule for WasmtimeModule {
     }
 
     fn instantiate(&self, plugin: PluginSpec) -> Result<Box<dyn FilterInstance>, FilterError> {
-        let trap = |callback: &'static str, e: &wasmtime::Error| FilterError::Trap {
-            module: self.module_name.clone(),
-            engine: self.engine_name.to_owned(),
-            source: call_error(callback, e),
-        };
         let data = StoreData {
             host: HostState::new(plugin),
             memory: None,
@@ -576,46 +536,76 @@ impl LoadedModule for WasmtimeModule {
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| trap("instantiation", &e))?;
-        let memory = instance.get_memory(&mut store, "memory");
-        let alloc = match typed_export::<i32, i32>(
-            &instance,
-            &mut store,
-            &self.module_name,
-            "proxy_on_memory_allocate",
-        )? {
-            Some(f) => Some(f),
-            None => typed_export::<i32, i32>(&instance, &mut store, &self.module_name, "malloc")?,
-        };
-        store.data_mut().memory = memory;
-        store.data_mut().alloc = alloc;
-        arm_deadline(&mut store, self.options);
-        if let Some(init) =
-            typed_export::<(), ()>(&instance, &mut store, &self.module_name, "_initialize")?
-        {
-            init.call(&mut store, ())
-                .map_err(|e| trap("_initialize", &e))?;
-        } else if let Some(start) =
-            typed_export::<(), ()>(&instance, &mut store, &self.module_name, "_start")?
-        {
-            start.call(&mut store, ()).map_err(|e| trap("_start", &e))?;
-        }
-        let funcs = CallbackFuncs::resolve(&instance, &mut store, &self.module_name)?;
-        Ok(Box::new(WasmtimeInstance {
+            .map_err(|e| FilterError::Trap {
+                module: self.module_name.clone(),
+                engine: self.engine_name.to_owned(),
+                source: call_error("instantiation", &e),
+            })?;
+        store.data_mut().memory = instance.get_memory(&mut store, "memory");
+        vm::start(WasmtimeInstance {
             store,
-            funcs,
+            instance,
             module_name: self.module_name.clone(),
             engine_name: self.engine_name,
             options: self.options,
-        }))
+        })
     }
 }
 
 /// One instance in its own store.
 struct WasmtimeInstance {
     store: Store<StoreData>,
-    funcs: CallbackFuncs,
+    instance: wasmtime::Instance,
     module_name: String,
     engine_name: &'static str,
     options: Options,
+}
+
+impl WasmVm for WasmtimeInstance {
+    type Func = Func;
+
+    fn module_name(&self) -> &str {
+        &self.module_name
+    }
+
+    fn engine_name(&self) -> &str {
+        self.engine_name
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        &mut self.store.data_mut().host
+    }
+
+    fn linear_memory_bytes(&mut self) -> Option<u64> {
+        let memory = self.store.data().memory?;
+        Some(memory.data_size(&self.store) as u64)
+    }
+
+    fn function(&mut self, name: &str, signature: Signature) -> Result<Option<Func>, String> {
+        let Some(func) = self.instance.get_func(&mut self.store, name) else {
+            return Ok(None);
+        };
+        let shape = Wasm32Shape::of(signature).ok_or("no wasm32 shape for it")?;
+        Func::typed(func, &self.store, shape)
+            .map(Some)
+            .map_err(|e| describe(&e))
+    }
+
+    #[inline]
+    fn call(
+        &mut self,
+        func: &Func,
+        callback: &'static str,
+        args: &[u32],
+    ) -> Result<u32, CallError> {
+        arm_deadline(&mut self.store, self.options);
+        func.call(&mut self.store, args)
+            .map_err(|e| call_error(callback, &e))
+    }
+
+    fn use_allocator(&mut self, allocator: Func) {
+        if let Func::Value1(alloc) = allocator {
+            self.store.data_mut().alloc = Some(alloc);
+        }
+    }
 }
