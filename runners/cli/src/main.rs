@@ -41,8 +41,9 @@ enum Command {
         /// What to list.
         what: ListWhat,
     },
-    /// Write a report folder (index.html, README.md, charts, results) from results files;
-    /// several files are merged (e.g. runs of the same matrix on the same machine).
+    /// Print the table of results files and write a report folder (index.html, README.md,
+    /// charts, results); several files are merged (e.g. runs of the same matrix on the same
+    /// machine).
     Report {
         /// Results files written by `filterbench run`.
         #[arg(required = true, value_name = "RESULTS.json")]
@@ -592,6 +593,8 @@ fn report_command(files: &[PathBuf], out: &std::path::Path) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let merged = filterbench_harness::merge::merge(runs).context("no results given")?;
+    display::print_table(&merged);
+    display::print_envoy_table(&merged);
     write_report(&merged, out)
 }
 

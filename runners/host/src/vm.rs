@@ -70,11 +70,11 @@ pub trait WasmVm {
     /// Calls `func` with `args` (one per parameter of the signature it was looked up with:
     /// sizes and ids as they are, flags as 0 or 1) and returns its result (0 when it has none).
     /// On a trap or a stopped call, the error names `callback`.
-    fn call(
+    fn call<const N: usize>(
         &mut self,
         func: &Self::Func,
         callback: &'static str,
-        args: &[u32],
+        args: [u32; N],
     ) -> Result<u32, CallError>;
     /// Makes `allocator` (looked up with [`Signature::ALLOCATOR`]) the function hostcalls call
     /// to place data in guest memory. Until then they get address 0 (out of memory).
@@ -107,7 +107,7 @@ pub fn start<V: WasmVm + 'static>(mut vm: V) -> Result<Box<dyn FilterInstance>, 
     }
     for name in START_EXPORTS {
         if let Some(start) = export(&mut vm, name, Signature::START)? {
-            vm.call(&start, name, &[])
+            vm.call(&start, name, [])
                 .map_err(|source| FilterError::Trap {
                     module: vm.module_name().to_owned(),
                     engine: vm.engine_name().to_owned(),
@@ -207,12 +207,12 @@ macro_rules! vm_callbacks {
             }
 
             $(
-                #[inline]
+                #[inline(always)]
                 fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError> {
                     let Some(func) = &self.exports.$method else {
                         return Ok($crate::callback_default!($ret));
                     };
-                    let value = self.vm.call(func, $export, &[$( $arg as u32 ),*])?;
+                    let value = self.vm.call(func, $export, [$( $arg as u32 ),*])?;
                     Ok(from_u32!($ret, value))
                 }
             )*

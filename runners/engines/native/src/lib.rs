@@ -90,7 +90,7 @@ impl NativeFn {
     ///
     /// # Safety
     /// The library the function came from is loaded, and a [`exports::Current`] is entered.
-    #[inline]
+    #[inline(always)]
     unsafe fn call(self, args: &[u32]) -> Option<u32> {
         let size = |v: u32| v as usize;
         // SAFETY: per the contract; native filters are trusted code (see the crate docs).
@@ -295,16 +295,16 @@ impl WasmVm for NativeInstance {
             .ok_or_else(|| format!("no native form of {signature:?}"))
     }
 
-    #[inline]
-    fn call(
+    #[inline(always)]
+    fn call<const N: usize>(
         &mut self,
         func: &NativeFn,
         callback: &'static str,
-        args: &[u32],
+        args: [u32; N],
     ) -> Result<u32, CallError> {
         let _current = exports::Current::enter(&mut self.host, self.alloc);
         // SAFETY: the library is held by `self.module`; the current instance is entered.
-        unsafe { func.call(args) }.ok_or_else(|| CallError {
+        unsafe { func.call(&args) }.ok_or_else(|| CallError {
             callback,
             kind: TrapKind::Host,
             message: "called with another number of arguments than its signature has".to_owned(),

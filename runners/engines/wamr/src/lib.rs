@@ -588,12 +588,12 @@ impl WasmVm for WamrInstance {
         }))
     }
 
-    #[inline]
-    fn call(
+    #[inline(always)]
+    fn call<const N: usize>(
         &mut self,
         func: &WamrFunc,
         callback: &'static str,
-        args: &[u32],
+        args: [u32; N],
     ) -> Result<u32, CallError> {
         let mut argv = [0u32; 8];
         if args.len() != func.params as usize || args.len() > argv.len() {
@@ -604,7 +604,7 @@ impl WasmVm for WamrInstance {
                     .to_owned(),
             });
         }
-        argv[..args.len()].copy_from_slice(args);
+        argv[..N].copy_from_slice(&args);
         ensure_thread_env();
         // SAFETY: a live exec env and function of this instance; argv has room for every
         // argument and the result.

@@ -293,6 +293,7 @@ macro_rules! typed_funcs {
                 })
             }
 
+            #[inline(always)]
             fn call(&self, store: &mut Store, args: &[u32]) -> Result<u32, RuntimeError> {
                 match self {
                     $( Self::$shape(f) => {
@@ -603,17 +604,17 @@ impl WasmVm for WasmerInstance {
         Func::typed(func, &self.store, shape).map(Some)
     }
 
-    #[inline]
-    fn call(
+    #[inline(always)]
+    fn call<const N: usize>(
         &mut self,
         func: &Func,
         callback: &'static str,
-        args: &[u32],
+        args: [u32; N],
     ) -> Result<u32, CallError> {
         if let Some(metering) = &self.metering {
             metering.arm(&mut self.store);
         }
-        func.call(&mut self.store, args)
+        func.call(&mut self.store, &args)
             .map_err(|e| call_error(callback, &e, &mut self.store, self.metering.as_ref()))
     }
 

@@ -231,6 +231,7 @@ macro_rules! typed_funcs {
                 })
             }
 
+            #[inline(always)]
             fn call(&self, store: &mut Store<StoreData>, args: &[u32]) -> Result<u32, wasmi::Error> {
                 match self {
                     $( Self::$shape(f) => {
@@ -405,15 +406,15 @@ impl WasmVm for WasmiInstance {
             .map_err(|e| e.to_string())
     }
 
-    #[inline]
-    fn call(
+    #[inline(always)]
+    fn call<const N: usize>(
         &mut self,
         func: &Func,
         callback: &'static str,
-        args: &[u32],
+        args: [u32; N],
     ) -> Result<u32, CallError> {
         arm_fuel(&mut self.store, self.configuration);
-        func.call(&mut self.store, args)
+        func.call(&mut self.store, &args)
             .map_err(|e| call_error(callback, &e))
     }
 

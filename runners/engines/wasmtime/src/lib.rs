@@ -332,6 +332,7 @@ macro_rules! typed_funcs {
                 })
             }
 
+            #[inline(always)]
             fn call(&self, store: &mut Store<StoreData>, args: &[u32]) -> wasmtime::Result<u32> {
                 match self {
                     $( Self::$shape(f) => {
@@ -591,15 +592,15 @@ impl WasmVm for WasmtimeInstance {
             .map_err(|e| describe(&e))
     }
 
-    #[inline]
-    fn call(
+    #[inline(always)]
+    fn call<const N: usize>(
         &mut self,
         func: &Func,
         callback: &'static str,
-        args: &[u32],
+        args: [u32; N],
     ) -> Result<u32, CallError> {
         arm_deadline(&mut self.store, self.options);
-        func.call(&mut self.store, args)
+        func.call(&mut self.store, &args)
             .map_err(|e| call_error(callback, &e))
     }
 

@@ -1,0 +1,292 @@
+//! `filterbench envoy`: bad input, records and reports, CPU per request, sweeps, instructions.
+
+use super::*;
+
+#[test]
+fn envoy_bad_input_gives_one_line_errors_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.json");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["envoy", "--filter", "body-redact", "--out", out],
+            "filter body-redact cannot run in the Envoy runner yet",
+        ),
+        (
+            &["envoy", "--filter", "nope", "--out", out],
+            "unknown filter 'nope': the Envoy runner takes noop, headers",
+        ),
+        (
+            &["envoy", "--variant", "wasm", "--out", out],
+            "unknown variant 'wasm': use none, v8, native, builtin or lua",
+        ),
+        (
+            &["envoy", "--rate", "fast", "--out", out],
+            "--rate \"fast\": give requests/second",
+        ),
+        (
+            &["envoy", "--envoy", "/nonexistent/envoy", "--out", out],
+            "envoy not found (looked at /nonexistent/envoy): run scripts/setup-envoy.sh",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = filterbench(args);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
+fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
+    let envoy = filterbench_envoy_path();
+    let Some(envoy) = envoy else { return };
+    let (_dir, out, report, output) = envoy_run(
+        &envoy,
+        &[
+            "--measure",
+            "time",
+            "--filter",
+            "noop",
+            "--variant",
+            "v8",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--repeat",
+            "1",
+            "--rate",
+            "300",
+            "--connections",
+            "4",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(stderr.contains("round 1 noop"), "{stderr}");
+    assert!(stdout.contains("over baseline µs"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 5);
+    let errors = schema_errors(&json);
+    assert!(
+        errors.is_empty(),
+        "envoy.json vs docs/results.schema.json: {errors:?}"
+    );
+    let runs = json["envoy"]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "baseline and v8");
+    assert!(
+        runs.iter()
+            .all(|r| r["error"].is_null() && r["conformant"] == true)
+    );
+    assert_eq!(json["envoy"]["settings"]["rate_rps"], 300.0);
+    assert!(
+        json["environment"]["tools"]["envoy"]
+            .as_str()
+            .unwrap()
+            .contains("1.40")
+    );
+    for chart in [
+        "envoy-throughput",
+        "envoy-cpu",
+        "envoy-rss",
+        "envoy-latency-noop",
+    ] {
+        assert!(
+            report.join(format!("charts/{chart}.svg")).is_file(),
+            "{chart}"
+        );
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("Envoy under load"));
+    assert!(html.contains("Envoy, noop, load runs (one round: no interval"));
+}
+
+#[test]
+fn envoy_cpu_per_request_is_paired_slice_by_slice_with_intervals() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let (_dir, out, report, output) = envoy_run(
+        &envoy,
+        // 2,000 req/s: far below capacity, so a slice catches up after the stalls that
+        // tests running beside it cause (at 10,000 req/s such slices fell behind).
+        &[
+            "--measure",
+            "cpu",
+            "--slices",
+            "10",
+            "--slice-rate",
+            "2000",
+            "--filter",
+            "headers",
+            "--variant",
+            "v8,native",
+        ],
+    );
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stderr.contains("headers") && stderr.contains("round 10/10"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("over no filter µs"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let errors = schema_errors(&json);
+    assert!(errors.is_empty(), "{errors:?}");
+    let cpu = &json["envoy"]["cpu"][0];
+    assert!(cpu["error"].is_null(), "{cpu}");
+    let per_slice = cpu["requests_per_slice"].as_u64().unwrap();
+    let slices = cpu["slices"].as_array().unwrap();
+    // Ten rounds of one slice per listener (none, v8, native), each every request answered.
+    assert_eq!(slices.len(), 30);
+    for s in slices {
+        assert_eq!(s["requests"].as_u64(), Some(per_slice), "{s}");
+        assert_eq!(s["non_2xx"], 0, "{s}");
+        // The worker is one of Envoy's threads; it did work for every request.
+        let (worker, process) = (
+            s["worker_ns"].as_u64().unwrap(),
+            s["process_ns"].as_u64().unwrap(),
+        );
+        assert!(worker > per_slice * 1_000 && process >= worker, "{s}");
+    }
+    let costs = cpu["costs"].as_array().unwrap();
+    let of = |variant: &str| costs.iter().find(|c| c["variant"] == variant).unwrap();
+    assert!(of("none")["over_baseline_us"].is_null());
+    for variant in ["v8", "native"] {
+        let c = of(variant);
+        // Enough paired rounds for an interval (5), even if a few slices fell behind.
+        assert!(c["paired_rounds"].as_u64().unwrap() >= 5, "{c}");
+        let d = &c["over_baseline_us"];
+        let (low, value, high) = (
+            d["low"].as_f64().unwrap(),
+            d["value"].as_f64().unwrap(),
+            d["high"].as_f64().unwrap(),
+        );
+        assert!(low <= value && value <= high, "{c}");
+    }
+    // V8 running the headers filter costs the worker more than no filter (point estimate;
+    // 9–18 µs measured on this machine).
+    assert!(of("v8")["over_baseline_us"]["value"].as_f64().unwrap() > 0.0);
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("Envoy: CPU per request at a fixed rate, paired"));
+    assert!(html.contains("Envoy, headers: worker CPU per request over no filter"));
+    assert!(report.join("charts/envoy-cpu-paired.svg").is_file());
+}
+
+#[test]
+fn envoy_sweeps_give_memory_and_vms_against_workers_and_plugins() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let (_dir, out, report, output) = envoy_run(
+        &envoy,
+        &[
+            "--concurrency",
+            "1,2",
+            "--plugins",
+            "1,2",
+            "--variant",
+            "v8",
+        ],
+    );
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let errors = schema_errors(&json);
+    assert!(errors.is_empty(), "{errors:?}");
+    // Sweeps run instead of the matrix.
+    assert!(
+        json["envoy"]["runs"]
+            .as_array()
+            .is_none_or(|r| r.is_empty())
+    );
+    let points = json["envoy"]["sweeps"].as_array().unwrap();
+    // concurrency and listeners: none and v8 at 1 and 2; chain: none once, v8 at 1 and 2.
+    assert_eq!(points.len(), 11, "{points:?}");
+    let point = |sweep: &str, variant: &str, n: u64| {
+        points
+            .iter()
+            .find(|p| p["sweep"] == sweep && p["variant"] == variant && p["n"] == n)
+            .unwrap_or_else(|| panic!("no {sweep} {variant} {n}"))
+    };
+    for p in points {
+        assert!(p["error"].is_null(), "{p}");
+        let (ready, warm, peak) = (
+            p["rss_idle_bytes"].as_u64().unwrap(),
+            p["rss_warm_bytes"].as_u64().unwrap(),
+            p["rss_peak_bytes"].as_u64().unwrap(),
+        );
+        assert!(ready > 10 << 20 && peak >= warm, "{p}");
+    }
+    // A V8 VM per worker, per copy in the chain, per listener's copy.
+    for sweep in ["concurrency", "chain", "listeners"] {
+        let vms = |n| point(sweep, "v8", n)["wasm_vms"].as_u64().unwrap();
+        assert!(vms(2) > vms(1), "{sweep}: {} vs {}", vms(2), vms(1));
+    }
+    assert!(point("concurrency", "none", 1)["wasm_vms"].is_null());
+    assert!(
+        stdout.contains("sweeps: concurrency = N workers"),
+        "{stdout}"
+    );
+    for chart in [
+        "envoy-sweep-concurrency-headers-memory",
+        "envoy-sweep-chain-headers-memory",
+        "envoy-sweep-listeners-headers-memory",
+    ] {
+        assert!(
+            report.join(format!("charts/{chart}.svg")).is_file(),
+            "{chart}"
+        );
+    }
+}
+
+#[test]
+fn envoy_instructions_per_request_are_counted_under_callgrind_and_repeat() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let (_dir, out, report, output) = envoy_run(
+        &envoy,
+        &[
+            "--measure",
+            "instructions",
+            "--quick",
+            "--filter",
+            "noop",
+            "--variant",
+            "v8",
+        ],
+    );
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stdout.contains("instructions per request under callgrind"),
+        "{stdout}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let counts = json["envoy"]["instructions"].as_array().unwrap();
+    assert_eq!(counts.len(), 2, "baseline and v8: {counts:?}");
+    let of = |variant: &str| counts.iter().find(|c| c["variant"] == variant).unwrap();
+    let (none, v8) = (of("none"), of("v8"));
+    for count in [none, v8] {
+        assert!(count["error"].is_null(), "{count}");
+        assert_eq!(count["per_request"].as_array().unwrap().len(), 2, "{count}");
+        // Envoy itself does tens of thousands of instructions per request.
+        assert!(count["median"].as_f64().unwrap() > 10_000.0, "{count}");
+        // Instruction counts repeat: two bursts within 2% (0.1% measured here).
+        assert!(count["spread"].as_f64().unwrap() < 0.02, "{count}");
+    }
+    // The Wasm filter adds instructions, part of them in V8's JIT code.
+    assert!(v8["over_baseline"].as_f64().unwrap() > 0.0, "{v8}");
+    assert!(v8["ratio_to_baseline"].as_f64().unwrap() > 1.0, "{v8}");
+    let share = v8["filter_code_share"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 1.0, "{v8}");
+    assert!(none["filter_code_share"].is_null(), "{none}");
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("Envoy: instructions per request"));
+    assert!(report.join("charts/envoy-instructions.svg").is_file());
+}
