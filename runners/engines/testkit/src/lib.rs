@@ -263,12 +263,27 @@ pub fn missing_callbacks_take_the_defaults(configuration: &Configuration) {
     );
 }
 
-/// Expands to one `#[test]` per check of this crate, each run on every configuration that
-/// `$configurations` (an expression giving `Vec<Configuration>`) lists.
+/// Expands to one `#[test]` per check of this crate, each run on every configuration of the
+/// adapter crate `$adapter` (its `CONFIGURATIONS`, `create(name)` and `load_bytes`).
 #[macro_export]
 macro_rules! vm_tests {
-    ($configurations:expr) => {
-        $crate::vm_tests!(@each $configurations;
+    ($adapter:ident) => {
+        fn configurations() -> Vec<$crate::Configuration> {
+            $adapter::CONFIGURATIONS
+                .iter()
+                .map(|c| {
+                    let engine = $adapter::create(c.name)
+                        .expect("a configuration of this adapter")
+                        .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+                    $crate::Configuration {
+                        name: c.name,
+                        load: Box::new(move |name, bytes| engine.load_bytes(name, bytes)),
+                    }
+                })
+                .collect()
+        }
+
+        $crate::vm_tests!(@each
             start_functions,
             malloc_is_the_fallback_allocator,
             callback_arguments_and_results,
@@ -277,11 +292,11 @@ macro_rules! vm_tests {
             missing_callbacks_take_the_defaults,
         );
     };
-    (@each $configurations:expr; $( $check:ident, )*) => {
+    (@each $( $check:ident, )*) => {
         $(
             #[test]
             fn $check() {
-                let configurations: Vec<$crate::Configuration> = $configurations;
+                let configurations = configurations();
                 assert!(!configurations.is_empty(), "no configuration to test");
                 for configuration in &configurations {
                     $crate::$check(configuration);

@@ -1,20 +1,4 @@
 //! The fast tier on every wasmer configuration: small WAT modules through this adapter's
 //! low-level VM wiring (see the filterbench-engine-testkit crate).
 
-use filterbench_engine_testkit::Configuration;
-
-fn configurations() -> Vec<Configuration> {
-    filterbench_engine_wasmer::CONFIGURATIONS
-        .iter()
-        .map(|c| {
-            let engine = filterbench_engine_wasmer::WasmerEngine::new(*c)
-                .unwrap_or_else(|e| panic!("{}: {e}", c.name));
-            Configuration {
-                name: c.name,
-                load: Box::new(move |name, bytes| engine.load_bytes(name, bytes)),
-            }
-        })
-        .collect()
-}
-
-filterbench_engine_testkit::vm_tests!(configurations());
+filterbench_engine_testkit::vm_tests!(filterbench_engine_wasmer);
