@@ -6,20 +6,9 @@
 use crate::envoy_abi::{Attribute, BodyType, HeaderType};
 use crate::proxy_abi::{LogLevel, MetricType};
 
-/// An update of a metric Envoy defined for the configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricUpdate {
-    /// Add to a counter.
-    Increment(u64),
-    /// Add to a gauge.
-    GaugeAdd(u64),
-    /// Subtract from a gauge.
-    GaugeSub(u64),
-    /// Set a gauge.
-    GaugeSet(u64),
-    /// Record a histogram value.
-    Record(u64),
-}
+/// An update of a metric Envoy defined for the configuration (the semantics are shared with the
+/// in-process host).
+pub use crate::proxy_abi::metrics::MetricUpdate;
 
 /// Envoy's side of one HTTP stream. Byte slices borrow Envoy's own buffers: they stay valid
 /// until the next call that changes the stream (the borrow checker enforces it).

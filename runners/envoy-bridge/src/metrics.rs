@@ -5,7 +5,7 @@
 //! `UNIMPLEMENTED`.
 
 use crate::host::{ConfigHost, MetricUpdate};
-use crate::proxy_abi::{MetricType, Status};
+use crate::proxy_abi::{MetricType, Status, metrics};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -27,7 +27,8 @@ impl Metrics {
     /// the first time.
     pub fn define(&self, config: &impl ConfigHost, kind: u32, name: &[u8]) -> Result<u32, Status> {
         let kind = MetricType::from_raw(kind).ok_or(Status::BadArgument)?;
-        let name = std::str::from_utf8(name).map_err(|_| Status::BadArgument)?;
+        let name = metrics::name(name);
+        let name: &str = &name;
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = registry.by_name.get(&(kind, name.to_owned())) {
             return Ok(id);
@@ -53,25 +54,13 @@ impl Metrics {
     /// `proxy_increment_metric`: Envoy's id and update for adding `delta` to metric `id`.
     pub fn increment(&self, id: u32, delta: i64) -> Result<(usize, MetricUpdate), Status> {
         let (kind, envoy_id) = self.lookup(id)?;
-        let update = match kind {
-            MetricType::Counter if delta >= 0 => MetricUpdate::Increment(delta as u64),
-            MetricType::Gauge if delta >= 0 => MetricUpdate::GaugeAdd(delta as u64),
-            MetricType::Gauge => MetricUpdate::GaugeSub(delta.unsigned_abs()),
-            MetricType::Counter | MetricType::Histogram => return Err(Status::BadArgument),
-        };
-        Ok((envoy_id, update))
+        Ok((envoy_id, metrics::increment(kind, delta)?))
     }
 
     /// `proxy_record_metric`: Envoy's id and update for recording `value` in metric `id`.
-    /// Setting a counter needs its current value, which Envoy does not give: `UNIMPLEMENTED`.
     pub fn record(&self, id: u32, value: u64) -> Result<(usize, MetricUpdate), Status> {
         let (kind, envoy_id) = self.lookup(id)?;
-        let update = match kind {
-            MetricType::Gauge => MetricUpdate::GaugeSet(value),
-            MetricType::Histogram => MetricUpdate::Record(value),
-            MetricType::Counter => return Err(Status::Unimplemented),
-        };
-        Ok((envoy_id, update))
+        Ok((envoy_id, metrics::record(kind, value)))
     }
 }
 
@@ -100,6 +89,7 @@ mod tests {
             Ok((101, MetricUpdate::Increment(2)))
         );
         assert_eq!(metrics.increment(requests, -1), Err(Status::BadArgument));
+        assert_eq!(metrics.increment(requests, 0), Err(Status::BadArgument));
         assert_eq!(
             metrics.increment(inflight, -3),
             Ok((103, MetricUpdate::GaugeSub(3)))
@@ -112,7 +102,11 @@ mod tests {
             metrics.record(inflight, 5),
             Ok((103, MetricUpdate::GaugeSet(5)))
         );
-        assert_eq!(metrics.record(requests, 5), Err(Status::Unimplemented));
+        assert_eq!(
+            metrics.record(requests, 5),
+            Ok((101, MetricUpdate::Increment(5))),
+            "recording into a counter adds to it, as in Envoy's Wasm host"
+        );
         assert_eq!(metrics.increment(42, 1), Err(Status::NotFound));
     }
 }

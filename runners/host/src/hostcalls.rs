@@ -10,6 +10,7 @@ use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, 
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
 use crate::state::{HeaderMap, HostState, LocalResponse, PendingCall};
+use filterbench_proxy_abi::metrics;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A hostcall that must stop the guest: the message says why.
@@ -746,28 +747,24 @@ pub fn proxy_define_metric<G: Guest + ?Sized>(
 ) -> HostResult {
     simple(g, |mem, state| {
         let kind = MetricType::from_raw(metric_type).ok_or(Status::BadArgument)?;
-        let name = String::from_utf8_lossy(mem.read(name, name_size)?).into_owned();
+        let name = metrics::name(mem.read(name, name_size)?).into_owned();
         let id = state.define_metric(kind, &name);
         mem.write_u32(return_id, id)
     })
 }
 
-/// `proxy_record_metric(id, value)`: sets a gauge, adds to a counter, records into a histogram.
+/// `proxy_record_metric(id, value)`: adds to a counter, sets a gauge, records into a histogram
+/// (`value` is a `u64` in the ABI; the table carries it as the wasm `i64` it crosses as).
 pub fn proxy_record_metric<G: Guest + ?Sized>(g: &mut G, metric_id: u32, value: i64) -> HostResult {
     simple(g, |_, state| {
         let metric = state.metric_mut(metric_id)?;
-        match metric.kind {
-            MetricType::Gauge => metric.value = value,
-            MetricType::Counter | MetricType::Histogram => {
-                metric.value = metric.value.wrapping_add(value)
-            }
-        }
-        metric.updates += 1;
+        metric.apply(metrics::record(metric.kind, value as u64));
         Ok(())
     })
 }
 
-/// `proxy_increment_metric(id, offset)`: counters may only grow; histograms cannot be incremented.
+/// `proxy_increment_metric(id, offset)`: counters only grow (by a positive offset); histograms
+/// cannot be incremented.
 pub fn proxy_increment_metric<G: Guest + ?Sized>(
     g: &mut G,
     metric_id: u32,
@@ -775,12 +772,7 @@ pub fn proxy_increment_metric<G: Guest + ?Sized>(
 ) -> HostResult {
     simple(g, |_, state| {
         let metric = state.metric_mut(metric_id)?;
-        match metric.kind {
-            MetricType::Histogram => return Err(Status::BadArgument),
-            MetricType::Counter if offset < 0 => return Err(Status::BadArgument),
-            _ => metric.value = metric.value.wrapping_add(offset),
-        }
-        metric.updates += 1;
+        metric.apply(metrics::increment(metric.kind, offset)?);
         Ok(())
     })
 }
@@ -793,9 +785,7 @@ pub fn proxy_get_metric<G: Guest + ?Sized>(
 ) -> HostResult {
     simple(g, |mem, state| {
         let metric = state.metric_mut(metric_id)?;
-        if metric.kind == MetricType::Histogram {
-            return Err(Status::BadArgument);
-        }
+        metrics::readable(metric.kind)?;
         let value = metric.value as u64;
         mem.write_u64(return_value, value)
     })

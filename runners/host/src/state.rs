@@ -4,6 +4,7 @@
 
 use crate::abi::{LogLevel, MetricType, Status};
 use crate::pairs::Bytes;
+use filterbench_proxy_abi::metrics::MetricUpdate;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -391,6 +392,21 @@ pub struct Metric {
     pub value: i64,
     /// Number of values recorded (histograms) or updates (counters, gauges).
     pub updates: u64,
+}
+
+impl Metric {
+    /// Applies a metric hostcall's update (see [`filterbench_proxy_abi::metrics`]): counters and
+    /// gauges keep their value, histograms the sum of recorded values; every update counts.
+    pub fn apply(&mut self, update: MetricUpdate) {
+        self.value = match update {
+            MetricUpdate::Increment(v) | MetricUpdate::GaugeAdd(v) | MetricUpdate::Record(v) => {
+                self.value.wrapping_add(v as i64)
+            }
+            MetricUpdate::GaugeSub(v) => self.value.wrapping_sub(v as i64),
+            MetricUpdate::GaugeSet(v) => v as i64,
+        };
+        self.updates += 1;
+    }
 }
 
 /// A shared queue.
