@@ -4,7 +4,7 @@
 
 use crate::envoy_abi;
 use crate::host::StreamHost;
-use crate::proxy_abi::Status;
+use crate::proxy_abi::{Status, properties};
 
 /// Who the plugin is, for the `plugin_*` properties.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,20 +15,13 @@ pub struct PluginIdentity {
     pub vm_id: String,
 }
 
-/// The dotted form of a NUL-separated property path (`request\0path` → `request.path`).
-pub fn dotted(path: &[u8]) -> Result<String, Status> {
-    let path = path.strip_suffix(b"\0").unwrap_or(path);
-    let text = std::str::from_utf8(path).map_err(|_| Status::BadArgument)?;
-    Ok(text.replace('\0', "."))
-}
-
 /// The value of the property at `path`; `stream` is `None` outside a stream callback.
 pub fn get(
     stream: Option<&impl StreamHost>,
     plugin: &PluginIdentity,
     path: &[u8],
 ) -> Result<Vec<u8>, Status> {
-    let path = dotted(path)?;
+    let path = properties::dotted(path);
     match path.as_str() {
         "plugin_name" => return Ok(plugin.name.clone().into_bytes()),
         "plugin_root_id" => return Ok(Vec::new()),
@@ -77,6 +70,10 @@ mod tests {
             get(None::<&FakeStream>, &plugin, b"request\0path"),
             Err(Status::NotFound)
         );
-        assert_eq!(get(Some(&host), &plugin, b"\xff"), Err(Status::BadArgument));
+        assert_eq!(
+            get(Some(&host), &plugin, b"\xff"),
+            Err(Status::NotFound),
+            "a path that is not UTF-8 names nothing, as in Envoy"
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, 
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
 use crate::state::{HeaderMap, HostState, LocalResponse, PendingCall};
-use filterbench_proxy_abi::metrics;
+use filterbench_proxy_abi::{metrics, properties};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A hostcall that must stop the guest: the message says why.
@@ -135,11 +135,6 @@ fn buffer_mut(state: &mut HostState, raw: u32) -> Result<&mut Vec<u8>, Status> {
         BufferType::HttpResponseBody => state.stream.response_body.as_mut().ok_or(Status::NotFound),
         _ => Err(Status::BadArgument),
     }
-}
-
-fn property_path(raw: &[u8]) -> String {
-    let trimmed = raw.strip_suffix(&[0]).unwrap_or(raw);
-    String::from_utf8_lossy(trimmed).replace('\0', ".")
 }
 
 fn now_nanos() -> u64 {
@@ -804,7 +799,7 @@ pub fn proxy_get_property<G: Guest + ?Sized>(
     return_value_size: u64,
 ) -> HostResult {
     return_bytes(g, return_value, return_value_size, |mem, state, out| {
-        let path = property_path(mem.read(path, path_size)?);
+        let path = properties::dotted(mem.read(path, path_size)?);
         out.extend_from_slice(&state.property(&path).ok_or(Status::NotFound)?);
         Ok(())
     })
@@ -819,7 +814,7 @@ pub fn proxy_set_property<G: Guest + ?Sized>(
     value_size: u64,
 ) -> HostResult {
     simple(g, |mem, state| {
-        let path = property_path(mem.read(path, path_size)?);
+        let path = properties::dotted(mem.read(path, path_size)?);
         let value = mem.read(value, value_size)?.to_vec();
         state.properties.insert(path, value);
         Ok(())

@@ -4,6 +4,7 @@
 
 pub mod metrics;
 pub mod pairs;
+pub mod properties;
 pub mod shared_data;
 
 /// `proxy_status_t`: what every hostcall returns.
