@@ -10,7 +10,8 @@
 use crate::envoy_abi::BodyType;
 use crate::host::StreamHost;
 use crate::pairs;
-use crate::proxy_abi::{Action, BufferType, Status, StreamType};
+use crate::proxy_abi::{Action, BufferType, Status, StreamType, buffers};
+use std::ops::Range;
 
 /// Owned header pairs.
 type OwnedPairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -122,10 +123,7 @@ impl StreamCore {
         let request = direction(buffer)?;
         let chunks = self.chunks(host, request);
         let total: usize = chunks.iter().map(|c| c.len()).sum();
-        if start > total {
-            return Err(Status::BadArgument);
-        }
-        let end = start.saturating_add(max).min(total);
+        let Range { start, end } = buffers::read_range(total, start, max)?;
         let mut out = Vec::with_capacity(end - start);
         let mut offset = 0;
         for chunk in chunks {
@@ -139,9 +137,9 @@ impl StreamCore {
         Ok(out)
     }
 
-    /// `proxy_set_buffer_bytes` for a body, as Envoy's Wasm filter defines it: `start == 0`
-    /// replaces the first `size` bytes with `data`; `start` at or past the end appends; anything
-    /// else is `BAD_ARGUMENT`. Envoy's dynamic modules can only append and drain, so the new
+    /// `proxy_set_buffer_bytes` for a body, by Envoy's rules (`proxy_abi::buffers::Write`):
+    /// `start == 0` replaces the first `size` bytes with `data`; `start` at or past the end
+    /// appends; anything else is `BAD_ARGUMENT`. Envoy's dynamic modules can only append and drain, so the new
     /// body is written as one piece where the filter sees it (received data during a body
     /// callback, else the buffered body).
     pub fn set_body(
@@ -156,18 +154,11 @@ impl StreamCore {
             Ok(request) => request,
             Err(status) => return status,
         };
-        let current: Vec<u8> = self.chunks(host, request).concat();
-        let new = if start == 0 {
-            let mut new = data.to_vec();
-            new.extend_from_slice(&current[size.min(current.len())..]);
-            new
-        } else if start >= current.len() {
-            let mut new = current.clone();
-            new.extend_from_slice(data);
-            new
-        } else {
-            return Status::BadArgument;
-        };
+        let mut new: Vec<u8> = self.chunks(host, request).concat();
+        match buffers::Write::of(new.len(), start, size) {
+            Ok(write) => write.apply(&mut new, data),
+            Err(status) => return status,
+        }
         let (buffered, received) = body_types(request);
         let in_body = self.in_body == Some(request);
         let mut ok = true;

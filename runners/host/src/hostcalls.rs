@@ -10,7 +10,7 @@ use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, 
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
 use crate::state::{HeaderMap, HostState, LocalResponse, PendingCall};
-use filterbench_proxy_abi::{metrics, properties};
+use filterbench_proxy_abi::{buffers, metrics, properties};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A hostcall that must stop the guest: the message says why.
@@ -200,18 +200,15 @@ pub fn proxy_get_buffer_bytes<G: Guest + ?Sized>(
 ) -> HostResult {
     return_bytes(g, return_data, return_size, |_, state, out| {
         let bytes = buffer(state, buffer_type)?;
-        let len = bytes.len() as u64;
-        if start > len {
-            return Err(Status::BadArgument);
-        }
-        let end = start.saturating_add(max_size).min(len);
-        out.extend_from_slice(&bytes[start as usize..end as usize]);
+        let range = buffers::read_range(bytes.len(), word(start), word(max_size))?;
+        out.extend_from_slice(&bytes[range]);
         Ok(())
     })
 }
 
-/// `proxy_set_buffer_bytes(type, start, size, data, data_size)`: replaces `[start, start+size)`
-/// with `data` (so `(0, 0)` prepends and `start ≥ len` appends).
+/// `proxy_set_buffer_bytes(type, start, size, data, data_size)`: by Envoy's rules, `start` 0
+/// replaces the first `size` bytes with `data` (so `(0, 0)` prepends), `start ≥ len` appends,
+/// anything else is `BAD_ARGUMENT`.
 pub fn proxy_set_buffer_bytes<G: Guest + ?Sized>(
     g: &mut G,
     buffer_type: u32,
@@ -223,12 +220,14 @@ pub fn proxy_set_buffer_bytes<G: Guest + ?Sized>(
     simple(g, |mem, state| {
         let data = mem.read(data, data_size)?;
         let buf = buffer_mut(state, buffer_type)?;
-        let len = buf.len() as u64;
-        let from = start.min(len) as usize;
-        let to = start.saturating_add(size).min(len) as usize;
-        buf.splice(from..to, data.iter().copied());
+        buffers::Write::of(buf.len(), word(start), word(size))?.apply(buf, data);
         Ok(())
     })
+}
+
+/// A 64-bit argument as a host size (saturating: no buffer is that long).
+fn word(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
 }
 
 /// `proxy_get_buffer_status(type, ret_size, ret_flags)`: buffer length and flags (0).

@@ -2,6 +2,7 @@
 //! by the in-process host (`filterbench-host`) and the Envoy bridge (`filterbench-envoy-bridge`).
 //! No dependencies: the bridge is built next to the bench filters, with their lock file.
 
+pub mod buffers;
 pub mod metrics;
 pub mod pairs;
 pub mod properties;

@@ -10,7 +10,7 @@ use super::ffi;
 use crate::headers;
 use crate::host::{ConfigHost, MetricUpdate, StreamHost};
 use crate::properties;
-use crate::proxy_abi::{BufferType, LogLevel, Status};
+use crate::proxy_abi::{BufferType, LogLevel, Status, buffers};
 use crate::shared_data::SharedData;
 
 /// Shared data of every filter in this module, across worker threads.
@@ -142,9 +142,8 @@ pub unsafe extern "C" fn proxy_get_buffer_bytes(
                 return Status::NotFound as u32;
             };
             let bytes = &config.plugin_config;
-            let start = start.min(bytes.len());
-            let end = start.saturating_add(max).min(bytes.len());
-            give_result(Ok(&bytes[start..end]), ret_ptr, ret_len)
+            let range = buffers::read_range(bytes.len(), start, max);
+            give_result(range.map(|r| &bytes[r]), ret_ptr, ret_len)
         }
         Some(BufferType::VmConfiguration) => give_result(Ok(&[]), ret_ptr, ret_len),
         _ => with_stream(|s| match s.core.get_body(&s.envoy, buffer, start, max) {
