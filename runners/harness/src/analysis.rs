@@ -650,7 +650,7 @@ fn summarize(
 mod tests {
     use super::*;
     use crate::results::RoundSeries;
-    use crate::results::test_cells::{results_with, timed as cell};
+    use crate::test_cells::{results_with, timed as cell};
 
     #[test]
     fn fast_state_rounds_need_a_canary_and_enough_of_them() {

@@ -207,10 +207,10 @@ mod tests {
     use super::*;
     use crate::results::{Cell, Conformance, RoundSeries};
 
-    use crate::results::test_cells::results_with;
+    use crate::test_cells::results_with;
 
     fn cell(engine: &str, rounds: Vec<f64>) -> Cell {
-        let c = crate::results::test_cells::timed(
+        let c = crate::test_cells::timed(
             engine,
             RoundSeries {
                 p50_ns: rounds,

@@ -1,24 +1,23 @@
-//! The filterbench harness: what to run (catalog), how to get it (artifacts), whether it is
-//! right (conformance), how fast it is (measure, stats) and how results are stored (results).
+//! The filterbench harness: how to get a filter (artifacts, other languages), how to run it
+//! (conformance first, then measured rounds in processes), and what the numbers say (analysis,
+//! comparisons, precision, merges). What runs comes from `filterbench-catalog` and where the
+//! numbers go from `filterbench-results`; both are re-exported here under their old paths.
 
 pub mod analysis;
 pub mod artifacts;
-pub mod catalog;
 pub mod compare;
-pub mod conformance;
-pub mod environment;
-pub mod envoy;
-pub mod envoy_cpu;
-pub mod envoy_variants;
 pub mod format;
 pub mod measure;
 pub mod merge;
-pub mod paths;
 pub mod phases;
 pub mod polyglot;
 pub mod precision;
-pub mod results;
 pub mod run;
-pub mod stats;
 pub mod sys;
-pub mod workloads;
+#[cfg(test)]
+mod test_cells;
+
+pub use filterbench_catalog::{catalog, conformance, workloads};
+pub use filterbench_results::{
+    environment, envoy, envoy_cpu, envoy_variants, paths, results, stats,
+};

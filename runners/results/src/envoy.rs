@@ -443,7 +443,10 @@ pub fn summarize(runs: &mut [EnvoyRun]) -> Vec<EnvoySummary> {
             keys.push(key);
         }
     }
-    let catalog: Vec<&str> = crate::catalog::filters().iter().map(|f| f.name).collect();
+    let catalog: Vec<&str> = filterbench_catalog::catalog::filters()
+        .iter()
+        .map(|f| f.name)
+        .collect();
     keys.sort_by_key(|(f, v)| {
         (
             catalog.iter().position(|x| x == f).unwrap_or(usize::MAX),

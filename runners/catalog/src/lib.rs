@@ -1,0 +1,7 @@
+//! What filterbench runs: the catalog of bench filters (with their languages, plugin
+//! configurations and expected effects), the workloads they run on, and the conformance check
+//! that compares what a filter did with what it should do.
+
+pub mod catalog;
+pub mod conformance;
+pub mod workloads;
