@@ -6,7 +6,7 @@ use crate::charts::{self, Chart, ChartError};
 use crate::document::Content;
 use crate::view::View;
 use crate::{envoy, envoy_cpu, envoy_sweep, languages, tables};
-use filterbench_harness::results::Results;
+use filterbench_results::results::Results;
 use std::path::Path;
 
 /// Draws every chart of the report into `dir`, in report order.

@@ -3,7 +3,7 @@
 //! desktop fonts; every engine keeps its colour in every chart.
 
 use crate::view::{self, View};
-use filterbench_harness::format;
+use filterbench_analysis::format;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -274,7 +274,7 @@ fn slowdown<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> R
     let width = 0.8 / engines.len().max(1) as f64;
     for (j, engine) in engines.iter().enumerate() {
         let c = colour(view, engine);
-        let points: Vec<(f64, &filterbench_harness::stats::Estimate)> = view
+        let points: Vec<(f64, &filterbench_results::stats::Estimate)> = view
             .filter_ratios
             .iter()
             .filter(|r| &&r.engine == engine)

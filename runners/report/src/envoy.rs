@@ -4,8 +4,8 @@
 
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
 use crate::document::{Section, Table};
-use filterbench_harness::envoy::{BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread};
-use filterbench_harness::format;
+use filterbench_analysis::format;
+use filterbench_results::envoy::{BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -39,7 +39,7 @@ fn variants(envoy: &EnvoyResults, with_baseline: bool) -> Vec<String> {
             out.push(s.variant.clone());
         }
     }
-    out.sort_by_key(|v| filterbench_harness::envoy::variant_rank(v));
+    out.sort_by_key(|v| filterbench_results::envoy::variant_rank(v));
     out
 }
 
@@ -335,7 +335,7 @@ fn instructions_chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>,
             variants.push(v.clone());
         }
     }
-    variants.sort_by_key(|v| filterbench_harness::envoy::variant_rank(v));
+    variants.sort_by_key(|v| filterbench_results::envoy::variant_rank(v));
     bar_chart(
         dir,
         "envoy-instructions",
@@ -544,7 +544,7 @@ pub fn section(envoy: &EnvoyResults) -> Section {
         .summary
         .iter()
         .map(|s| {
-            let note = filterbench_harness::envoy::summary_note(s);
+            let note = filterbench_results::envoy::summary_note(s);
             vec![
                 s.filter.clone(),
                 s.variant.clone(),

@@ -6,10 +6,10 @@
 use crate::charts::{Chart, ChartError};
 use crate::document::{Section, Table};
 use crate::envoy::{Bars, bar_chart};
-use filterbench_harness::envoy::{BASELINE, EnvoyResults, Spread};
-use filterbench_harness::envoy_cpu::{self, CostFinding, EnvoyCpu};
-use filterbench_harness::format;
-use filterbench_harness::stats::Estimate;
+use filterbench_analysis::format;
+use filterbench_results::envoy::{BASELINE, EnvoyResults, Spread};
+use filterbench_results::envoy_cpu::{self, CostFinding, EnvoyCpu};
+use filterbench_results::stats::Estimate;
 use std::path::Path;
 
 /// The table: per filter and variant, rate, slices, worker CPU per request, and the paired
@@ -171,7 +171,7 @@ pub fn chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>, ChartErr
     if values.is_empty() {
         return Ok(None);
     }
-    variants.sort_by_key(|v| filterbench_harness::envoy::variant_rank(v));
+    variants.sort_by_key(|v| filterbench_results::envoy::variant_rank(v));
     bar_chart(
         dir,
         "envoy-cpu-paired",

@@ -5,7 +5,7 @@
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend};
 use crate::document::{Section, Table};
 use crate::envoy::variant_colour;
-use filterbench_harness::envoy::{EnvoyResults, SweepPoint, variant_rank};
+use filterbench_results::envoy::{EnvoyResults, SweepPoint, variant_rank};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

@@ -5,8 +5,8 @@
 use crate::charts::{Mark, category_label, err, estimates, font, legend_at, log_range, render};
 use crate::document::{Section, Table};
 use crate::view::{LanguageRatio, View};
-use filterbench_harness::catalog::Language;
-use filterbench_harness::format;
+use filterbench_analysis::format;
+use filterbench_catalog::catalog::Language;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -117,7 +117,7 @@ fn chart<DB: DrawingBackend>(
     let height = 0.8 / languages.len().max(1) as f64;
     for (j, language) in languages.iter().enumerate() {
         let c = colour(language);
-        let points: Vec<(f64, &filterbench_harness::stats::Estimate)> = rows
+        let points: Vec<(f64, &filterbench_results::stats::Estimate)> = rows
             .iter()
             .filter(|r| r.language == *language)
             .filter_map(|r| {

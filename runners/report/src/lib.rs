@@ -14,7 +14,7 @@ mod markdown;
 pub mod tables;
 pub mod view;
 
-use filterbench_harness::results::{self, Results};
+use filterbench_results::results::{self, Results};
 use std::path::{Path, PathBuf};
 
 /// What a report run wrote.

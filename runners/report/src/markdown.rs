@@ -2,7 +2,7 @@
 
 use crate::charts::Chart;
 use crate::document::{Content, Section, Table};
-use filterbench_harness::results::Results;
+use filterbench_results::results::Results;
 use std::fmt::Write as _;
 
 fn cell(text: &str) -> String {

@@ -2,9 +2,9 @@
 
 use crate::document::{Section, Table};
 use crate::view::{self, View};
-use filterbench_harness::results::{Conformance, Results};
-use filterbench_harness::stats::Verdict;
-use filterbench_harness::{analysis, format};
+use filterbench_analysis::{analysis, format};
+use filterbench_results::results::{Conformance, Results};
+use filterbench_results::stats::Verdict;
 
 /// A row whose first cells are `lead` and the rest empty, `width` cells in all.
 fn padded(lead: Vec<String>, width: usize) -> Vec<String> {
@@ -17,7 +17,7 @@ fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_harness::results::Cell> {
+fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_results::results::Cell> {
     results.cells.iter().filter(|c| c.steady.is_some())
 }
 
@@ -25,7 +25,7 @@ fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_harness::
 pub(crate) fn findings(results: &Results) -> Vec<String> {
     let mut out = Vec::new();
     let engines = results.summary.engines_fastest_first();
-    let above = |e: &filterbench_harness::results::EngineSummary| {
+    let above = |e: &filterbench_results::results::EngineSummary| {
         e.geomean_ratio_above_floor
             .as_ref()
             .map_or(String::new(), |r| {
@@ -35,7 +35,7 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
     // Engines whose interval overlaps the extreme one's, or that differ from it by less than
     // the run's own precision (the A/A-calibrated noise threshold), cannot be told apart from it.
     let precision = results.summary.noise_threshold;
-    let tied = |extreme: &filterbench_harness::results::EngineSummary| {
+    let tied = |extreme: &filterbench_results::results::EngineSummary| {
         let e = &extreme.geomean_ratio_to_native;
         let others: Vec<&str> = engines
             .iter()
@@ -167,7 +167,7 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
         let large = implausible
             .iter()
             .filter(|c| {
-                filterbench_harness::workloads::LARGE_BODY_WORKLOADS.contains(&c.workload.as_str())
+                filterbench_catalog::workloads::LARGE_BODY_WORKLOADS.contains(&c.workload.as_str())
             })
             .count();
         out.push(format!(
@@ -286,7 +286,7 @@ pub(crate) fn cells_section(results: &Results) -> Section {
             ));
             continue;
         };
-        let est = |e: &Option<filterbench_harness::stats::Estimate>| {
+        let est = |e: &Option<filterbench_results::stats::Estimate>| {
             e.as_ref().map_or("-".to_owned(), |e| format::ns(e.value))
         };
         let mut verdict = c
@@ -354,7 +354,7 @@ pub(crate) fn startup_section(results: &Results, view: &View) -> Section {
         ]),
         rows: Vec::new(),
     };
-    let ms = |p: &Option<filterbench_harness::results::PhaseTiming>| {
+    let ms = |p: &Option<filterbench_results::results::PhaseTiming>| {
         p.as_ref()
             .map_or("-".to_owned(), |t| format::ns(t.median_ns))
     };

@@ -1,9 +1,9 @@
 //! What the charts and tables show, extracted once from a results file.
 
-use filterbench_harness::analysis;
-use filterbench_harness::catalog::{Language, split_language};
-use filterbench_harness::results::{Cell, Results};
-use filterbench_harness::stats::{self, Estimate};
+use filterbench_analysis::analysis;
+use filterbench_catalog::catalog::{Language, split_language};
+use filterbench_results::results::{Cell, Results};
+use filterbench_results::stats::{self, Estimate};
 
 /// One filter's ratio to native on one engine.
 #[derive(Clone, Debug)]
@@ -108,7 +108,7 @@ pub struct View {
     /// Scaling sweeps that were run.
     pub sweeps: Vec<Sweep>,
     /// Load runs through Envoy, when the results have them.
-    pub envoy: Option<filterbench_harness::envoy::EnvoyResults>,
+    pub envoy: Option<filterbench_results::envoy::EnvoyResults>,
     /// Filters run in several languages: every language and engine against Rust on native.
     pub languages: Vec<LanguageRatio>,
     /// Artifact sizes of the filters run in several languages.
@@ -129,7 +129,7 @@ pub fn sweep_point(workload: &str) -> Option<(&'static str, f64)> {
     Some(("body", digits.parse::<f64>().ok()? * scale))
 }
 
-fn timed(cell: &Cell) -> Option<&filterbench_harness::results::Steady> {
+fn timed(cell: &Cell) -> Option<&filterbench_results::results::Steady> {
     cell.steady.as_ref().filter(|s| s.median.is_some())
 }
 
