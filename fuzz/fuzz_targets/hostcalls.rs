@@ -8,7 +8,7 @@ use filterbench_host::{HeaderMap, HttpExchange, LoadedModule, ModuleSource, Plug
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-const INTERPRETER: &str = include_str!("../../runners/harness/tests/data/hostcall-interpreter.wat");
+const INTERPRETER: &str = include_str!("../../runners/engines/tests/data/hostcall-interpreter.wat");
 
 fn module_path() -> &'static std::path::PathBuf {
     static PATH: OnceLock<std::path::PathBuf> = OnceLock::new();

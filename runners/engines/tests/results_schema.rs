@@ -152,7 +152,7 @@ fn the_committed_schema_is_the_one_generated_from_the_types() {
         committed == generated,
         "{} is not the schema generated from the results types (runners/harness/src/results.rs \
          and the types it uses): regenerate it with \
-         FILTERBENCH_WRITE_SCHEMA=1 cargo test -p filterbench-harness --test results_schema",
+         FILTERBENCH_WRITE_SCHEMA=1 cargo test -p filterbench-engines --test results_schema",
         path.display()
     );
 }
