@@ -8,6 +8,7 @@
 use crate::results::{Cell, Results};
 use crate::stats::{self, Estimate};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What a change says, given the threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -164,9 +165,15 @@ fn behaviour(cell: &Cell) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A cell's identity: (filter, engine, workload).
+fn key(c: &Cell) -> (&str, &str, &str) {
+    (&c.filter, &c.engine, &c.workload)
+}
+
 /// Compares the behaviour of every cell of `old` and `new`, cell by cell.
 pub fn compare_behaviour(old: &Results, new: &Results) -> BehaviourComparison {
-    let key = |c: &Cell| (c.filter.clone(), c.engine.clone(), c.workload.clone());
+    let old_by_key: HashMap<_, &Cell> = old.cells.iter().map(|c| (key(c), c)).collect();
+    let new_by_key: HashMap<_, &Cell> = new.cells.iter().map(|c| (key(c), c)).collect();
     let change = |c: &Cell, differences: Vec<String>| BehaviourChange {
         filter: c.filter.clone(),
         engine: c.engine.clone(),
@@ -176,7 +183,7 @@ pub fn compare_behaviour(old: &Results, new: &Results) -> BehaviourComparison {
     let mut cells_in_both = 0;
     let mut changes = Vec::new();
     for o in &old.cells {
-        let Some(n) = new.cells.iter().find(|n| key(n) == key(o)) else {
+        let Some(n) = new_by_key.get(&key(o)) else {
             changes.push(change(o, vec!["only in the old run".to_owned()]));
             continue;
         };
@@ -192,7 +199,7 @@ pub fn compare_behaviour(old: &Results, new: &Results) -> BehaviourComparison {
         }
     }
     for n in &new.cells {
-        if !old.cells.iter().any(|o| key(o) == key(n)) {
+        if !old_by_key.contains_key(&key(n)) {
             changes.push(change(n, vec!["only in the new run".to_owned()]));
         }
     }

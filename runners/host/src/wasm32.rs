@@ -41,42 +41,6 @@ macro_rules! wasm32_to_host {
     };
 }
 
-/// The wasm result type of a callback result kind (`none` → `()`, otherwise `i32`).
-#[macro_export]
-macro_rules! wasm32_callback_result {
-    (none) => {
-        ()
-    };
-    ($other:ident) => {
-        i32
-    };
-}
-
-/// Converts a callback argument (host type) to its wasm `i32`.
-#[macro_export]
-macro_rules! wasm32_callback_arg {
-    (flag, $v:expr) => {
-        $v as i32
-    };
-    ($kind:ident, $v:expr) => {
-        $v as i32
-    };
-}
-
-/// Converts a callback's wasm result to the host's type.
-#[macro_export]
-macro_rules! wasm32_callback_convert {
-    (none, $v:expr) => {
-        $v
-    };
-    (flag, $v:expr) => {
-        $v != 0
-    };
-    (action, $v:expr) => {
-        $crate::abi::Action::from_raw($v as u32)
-    };
-}
-
 /// Expands `$m!` with every wasm32 shape an export the host calls can have (the signatures of
 /// [`crate::vm`]'s lookups: start functions, allocators, callbacks): a name, one placeholder per
 /// `i32` parameter, and the result type (`()` or `i32`). Adapters with typed function handles
