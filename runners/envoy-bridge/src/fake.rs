@@ -2,7 +2,7 @@
 //! as separate entries in order; setting a key replaces all its values), for the unit tests.
 
 use crate::envoy_abi::{Attribute, BodyType, HeaderType};
-use crate::host::{ConfigHost, MetricUpdate, StreamHost};
+use crate::host::{ConfigHost, LogHost, MetricUpdate, StreamHost};
 use crate::proxy_abi::{LogLevel, MetricType};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -44,18 +44,6 @@ impl FakeStream {
                 .collect(),
             ..Self::default()
         }
-    }
-
-    pub fn request_pairs(&self) -> Vec<(&str, &str)> {
-        self.request
-            .iter()
-            .map(|(k, v)| {
-                (
-                    std::str::from_utf8(k).unwrap(),
-                    std::str::from_utf8(v).unwrap(),
-                )
-            })
-            .collect()
     }
 
     fn map(&self, map: HeaderType) -> &Map {
@@ -205,7 +193,9 @@ impl ConfigHost for FakeConfig {
         self.updates.lock().unwrap().push((envoy_id, update));
         true
     }
+}
 
+impl LogHost for FakeConfig {
     fn log(&self, level: LogLevel, message: &[u8]) {
         self.logs.lock().unwrap().push((level, message.to_vec()));
     }

@@ -1,102 +1,72 @@
-//! The header-map hostcalls (`proxy_get_header_map_value`, `…_pairs`, `…_set_header_map_pairs`,
-//! `…_add/replace/remove_header_map_value`) on Envoy's header maps, with the semantics of
-//! Envoy's Wasm filter: keys are lower-cased, a missing header is `NOT_FOUND`, a map that is not
-//! the stream's own (HTTP-call response, gRPC metadata) is reported rather than faked.
+//! Envoy's header maps behind the shared header-map rules
+//! (`filterbench_proxy_abi::header_maps`, the same rules the in-process host follows): which
+//! Envoy map a Proxy-Wasm map is, and which maps the bridge cannot offer — no HTTP call is made
+//! through the bridge, so an HTTP-call response is `NOT_FOUND`; gRPC metadata is
+//! `UNIMPLEMENTED`; an edit Envoy refuses (a map that is gone or not there yet) is
+//! `BAD_ARGUMENT`.
 
 use crate::envoy_abi::HeaderType;
 use crate::host::StreamHost;
-use crate::pairs;
+use crate::proxy_abi::header_maps::HeaderMaps;
 use crate::proxy_abi::{MapType, Status};
-use std::borrow::Cow;
+use std::ops::DerefMut;
 
-/// The Envoy header map a raw `proxy_map_type_t` addresses.
-pub fn envoy_map(raw: u32) -> Result<HeaderType, Status> {
-    let map = MapType::from_raw(raw).ok_or(Status::BadArgument)?;
+/// The Envoy header map a Proxy-Wasm map is.
+pub fn envoy_map(map: MapType) -> Result<HeaderType, Status> {
     HeaderType::for_map(map).ok_or(match map {
-        // No HTTP call was made through the bridge, so there is no response to read.
         MapType::HttpCallResponseHeaders | MapType::HttpCallResponseTrailers => Status::NotFound,
         _ => Status::Unimplemented,
     })
 }
 
-/// `key` in lower case (Envoy's header maps are keyed by lower-case names), borrowed when it
-/// already is.
-fn lower(key: &[u8]) -> Cow<'_, [u8]> {
-    if key.iter().any(u8::is_ascii_uppercase) {
-        Cow::Owned(key.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(key)
-    }
-}
+/// One stream's header maps, as the shared rules see them: a handle to the stream (`&mut`
+/// inside Envoy, a box in the tests).
+pub struct EnvoyMaps<H>(pub H);
 
-/// `proxy_get_header_map_value`: the first value of `key`.
-pub fn value<'h>(host: &'h impl StreamHost, map: u32, key: &[u8]) -> Result<&'h [u8], Status> {
-    let map = envoy_map(map)?;
-    host.header(map, &lower(key)).ok_or(Status::NotFound)
-}
-
-/// `proxy_get_header_map_pairs`: the whole map, serialized.
-pub fn pairs(host: &impl StreamHost, map: u32) -> Result<Vec<u8>, Status> {
-    let map = envoy_map(map)?;
-    Ok(pairs::serialize(&host.headers(map)))
-}
-
-/// `proxy_get_header_map_size`-style count of entries.
-pub fn count(host: &impl StreamHost, map: u32) -> Result<usize, Status> {
-    Ok(host.header_count(envoy_map(map)?))
-}
-
-fn done(applied: bool) -> Status {
+fn applied(applied: bool) -> Result<(), Status> {
     if applied {
-        Status::Ok
+        Ok(())
     } else {
-        // Envoy refuses edits to a map that is gone or not yet there (e.g. request headers
-        // after they were sent upstream).
-        Status::BadArgument
+        Err(Status::BadArgument)
     }
 }
 
-/// `proxy_set_header_map_pairs`: replaces the whole map with the serialized `bytes`.
-pub fn set_pairs(host: &mut impl StreamHost, map: u32, bytes: &[u8]) -> Status {
-    let map = match envoy_map(map) {
-        Ok(map) => map,
-        Err(status) => return status,
-    };
-    let Ok(new) = pairs::deserialize(bytes) else {
-        return Status::BadArgument;
-    };
-    let old: Vec<Vec<u8>> = host.headers(map).iter().map(|(k, _)| k.to_vec()).collect();
-    let mut applied = true;
-    for key in old {
-        applied &= host.set_header(map, &key, None);
+impl<H> HeaderMaps for EnvoyMaps<H>
+where
+    H: DerefMut<Target: StreamHost>,
+{
+    fn entries(
+        &self,
+        map: MapType,
+    ) -> Result<impl Iterator<Item = (&[u8], &[u8])> + Clone + '_, Status> {
+        Ok(self.0.headers(envoy_map(map)?).into_iter())
     }
-    for (key, value) in new {
-        applied &= host.add_header(map, &lower(key), value);
-    }
-    done(applied)
-}
 
-/// `proxy_replace_header_map_value`: sets `key` to `value`, dropping its other values.
-pub fn replace(host: &mut impl StreamHost, map: u32, key: &[u8], value: &[u8]) -> Status {
-    match envoy_map(map) {
-        Ok(map) => done(host.set_header(map, &lower(key), Some(value))),
-        Err(status) => status,
+    fn value(&self, map: MapType, key: &[u8]) -> Result<Option<&[u8]>, Status> {
+        Ok(self.0.header(envoy_map(map)?, key))
     }
-}
 
-/// `proxy_add_header_map_value`: adds a value to `key`.
-pub fn add(host: &mut impl StreamHost, map: u32, key: &[u8], value: &[u8]) -> Status {
-    match envoy_map(map) {
-        Ok(map) => done(host.add_header(map, &lower(key), value)),
-        Err(status) => status,
+    fn set(&mut self, map: MapType, key: &[u8], value: Option<&[u8]>) -> Result<(), Status> {
+        applied(self.0.set_header(envoy_map(map)?, key, value))
     }
-}
 
-/// `proxy_remove_header_map_value`: removes `key` (OK when it was absent).
-pub fn remove(host: &mut impl StreamHost, map: u32, key: &[u8]) -> Status {
-    match envoy_map(map) {
-        Ok(map) => done(host.set_header(map, &lower(key), None)),
-        Err(status) => status,
+    fn add(&mut self, map: MapType, key: &[u8], value: &[u8]) -> Result<(), Status> {
+        applied(self.0.add_header(envoy_map(map)?, key, value))
+    }
+
+    fn clear(&mut self, map: MapType) -> Result<(), Status> {
+        let map = envoy_map(map)?;
+        let keys: Vec<Vec<u8>> = self
+            .0
+            .headers(map)
+            .iter()
+            .map(|(k, _)| k.to_vec())
+            .collect();
+        let mut all = true;
+        for key in keys {
+            all &= self.0.set_header(map, &key, None);
+        }
+        applied(all)
     }
 }
 
@@ -104,52 +74,26 @@ pub fn remove(host: &mut impl StreamHost, map: u32, key: &[u8]) -> Status {
 mod tests {
     use super::*;
     use crate::fake::FakeStream;
-
-    const REQ: u32 = 0;
-    const RESP: u32 = 2;
+    use crate::proxy_abi::{header_maps, suite};
 
     #[test]
-    fn reads_the_first_value_with_the_key_lower_cased() {
-        let mut s = FakeStream::with_request(&[("x-a", "1"), ("x-a", "2"), (":path", "/p")]);
-        assert_eq!(value(&s, REQ, b"X-A"), Ok(b"1".as_slice()));
-        assert_eq!(value(&s, REQ, b"x-missing"), Err(Status::NotFound));
-        assert_eq!(value(&s, 9, b"x-a"), Err(Status::BadArgument));
-        assert_eq!(value(&s, 6, b"x-a"), Err(Status::NotFound));
-        assert_eq!(value(&s, 4, b"x-a"), Err(Status::Unimplemented));
-        assert_eq!(count(&s, REQ), Ok(3));
-        assert_eq!(add(&mut s, RESP, b"X-Out", b"v"), Status::Ok);
-        assert_eq!(s.response, vec![(b"x-out".to_vec(), b"v".to_vec())]);
+    fn header_maps_follow_the_shared_rules() {
+        suite::header_maps(|request| EnvoyMaps(Box::new(FakeStream::with_request(request))));
     }
 
     #[test]
-    fn pairs_are_serialized_in_envoys_order() {
-        let s = FakeStream::with_request(&[(":path", "/p"), ("x-a", "1")]);
-        let bytes = pairs(&s, REQ).unwrap();
+    fn maps_the_bridge_cannot_offer_are_reported() {
+        let mut s = FakeStream::with_request(&[("x-a", "1")]);
+        let maps = EnvoyMaps(&mut s);
         assert_eq!(
-            pairs::deserialize(&bytes).unwrap(),
-            vec![(b":path".as_slice(), b"/p".as_slice()), (b"x-a", b"1")]
+            header_maps::value(&maps, 4, b"x-a"),
+            Err(Status::Unimplemented),
+            "gRPC metadata"
         );
-    }
-
-    #[test]
-    fn replace_add_and_remove_follow_envoys_wasm_semantics() {
-        let mut s = FakeStream::with_request(&[("x-a", "1"), ("x-a", "2"), ("x-b", "b")]);
-        assert_eq!(replace(&mut s, REQ, b"x-a", b"3"), Status::Ok);
-        assert_eq!(add(&mut s, REQ, b"x-b", b"c"), Status::Ok);
-        assert_eq!(remove(&mut s, REQ, b"x-absent"), Status::Ok);
-        assert_eq!(remove(&mut s, REQ, b"x-a"), Status::Ok);
-        assert_eq!(s.request_pairs(), vec![("x-b", "b"), ("x-b", "c")]);
-    }
-
-    #[test]
-    fn set_pairs_replaces_the_whole_map() {
-        let mut s = FakeStream::with_request(&[("x-old", "1"), (":path", "/")]);
-        let new = pairs::serialize(&[(b":path".as_slice(), b"/new".as_slice()), (b"X-New", b"2")]);
-        assert_eq!(set_pairs(&mut s, REQ, &new), Status::Ok);
-        assert_eq!(s.request_pairs(), vec![(":path", "/new"), ("x-new", "2")]);
         assert_eq!(
-            set_pairs(&mut s, REQ, &new[..new.len() - 2]),
-            Status::BadArgument
+            header_maps::value(&maps, 7, b"x-a"),
+            Err(Status::NotFound),
+            "no HTTP call, no response trailers"
         );
     }
 
@@ -157,6 +101,14 @@ mod tests {
     fn edits_of_an_unavailable_map_are_refused() {
         let mut s = FakeStream::with_request(&[]);
         s.frozen = true;
-        assert_eq!(replace(&mut s, REQ, b"x", b"y"), Status::BadArgument);
+        let mut maps = EnvoyMaps(&mut s);
+        assert_eq!(
+            header_maps::replace(&mut maps, 0, b"x", b"y"),
+            Err(Status::BadArgument)
+        );
+        assert_eq!(
+            header_maps::add(&mut maps, 2, b"X-Out", b"v"),
+            Err(Status::BadArgument)
+        );
     }
 }

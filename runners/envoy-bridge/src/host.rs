@@ -1,5 +1,5 @@
-//! What the bridge needs from Envoy, as two small traits: one HTTP stream ([`StreamHost`]) and
-//! one filter configuration ([`ConfigHost`]). Inside Envoy they are implemented over the
+//! What the bridge needs from Envoy, as three small traits: one HTTP stream ([`StreamHost`]),
+//! one filter configuration ([`ConfigHost`]) and the log ([`LogHost`]). Inside Envoy they are implemented over the
 //! dynamic-module callbacks (`module::envoy`); the unit tests implement them with in-memory
 //! fakes, so every hostcall's translation is tested without Envoy.
 
@@ -53,6 +53,10 @@ pub trait ConfigHost {
     fn define_metric(&self, kind: MetricType, name: &str) -> Option<usize>;
     /// Updates a metric outside any stream (e.g. from `proxy_on_configure`).
     fn update_metric(&self, envoy_id: usize, update: MetricUpdate) -> bool;
+}
+
+/// Envoy's log (process-wide: a filter may log outside any configuration or stream).
+pub trait LogHost {
     /// Writes a line to Envoy's log under the dynamic-modules logger.
     fn log(&self, level: LogLevel, message: &[u8]);
     /// Whether Envoy would print a line at `level`.

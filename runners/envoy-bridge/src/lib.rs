@@ -26,6 +26,7 @@
 pub mod envoy_abi;
 pub mod headers;
 pub mod host;
+pub mod logging;
 pub mod metrics;
 pub mod properties;
 pub mod shared_data;

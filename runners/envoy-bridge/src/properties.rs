@@ -1,79 +1,102 @@
-//! `proxy_get_property`: Proxy-Wasm property paths (segments separated by NUL bytes) answered
-//! from Envoy's attributes where the dynamic-module ABI exposes them, and from the plugin's own
-//! identity for `plugin_name`, `plugin_root_id` and `plugin_vm_id`.
+//! Envoy behind the shared property rules (`filterbench_proxy_abi::properties`, the same rules
+//! the in-process host follows): a dotted path is answered from the Envoy attribute of that name
+//! where the dynamic-module ABI exposes one; the `plugin_*` properties from the filter's names.
 
 use crate::envoy_abi;
 use crate::host::StreamHost;
-use crate::proxy_abi::{Status, properties};
+use crate::proxy_abi::properties::{PluginIdentity, PropertySource};
+use std::borrow::Borrow;
+use std::ops::Deref;
 
-/// Who the plugin is, for the `plugin_*` properties.
+/// The filter's names, for the `plugin_*` properties.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PluginIdentity {
+pub struct PluginNames {
     /// The filter name Envoy's configuration gives (`filter_name`).
     pub name: String,
     /// The VM id (the bridge uses the filter name: one "VM" per module).
     pub vm_id: String,
 }
 
-/// The value of the property at `path`; `stream` is `None` outside a stream callback.
-pub fn get(
-    stream: Option<&impl StreamHost>,
-    plugin: &PluginIdentity,
-    path: &[u8],
-) -> Result<Vec<u8>, Status> {
-    let path = properties::dotted(path);
-    match path.as_str() {
-        "plugin_name" => return Ok(plugin.name.clone().into_bytes()),
-        "plugin_root_id" => return Ok(Vec::new()),
-        "plugin_vm_id" => return Ok(plugin.vm_id.clone().into_bytes()),
-        _ => {}
+/// Where a property is read: the stream being called (`None` in a root callback) and the
+/// filter's names (handles: references inside Envoy, owned values in the tests).
+pub struct EnvoyProperties<S, P> {
+    /// The stream, if a stream callback is running.
+    pub stream: Option<S>,
+    /// The filter's names.
+    pub plugin: P,
+}
+
+impl<S, P> PropertySource for EnvoyProperties<S, P>
+where
+    S: Deref<Target: StreamHost>,
+    P: Borrow<PluginNames>,
+{
+    fn plugin(&self) -> PluginIdentity<'_> {
+        let plugin = self.plugin.borrow();
+        PluginIdentity {
+            name: &plugin.name,
+            root_id: "",
+            vm_id: &plugin.vm_id,
+        }
     }
-    let attribute = envoy_abi::attribute(&path).ok_or(Status::NotFound)?;
-    stream
-        .and_then(|s| s.attribute(attribute))
-        .ok_or(Status::NotFound)
+
+    fn property(&self, path: &str) -> Option<Vec<u8>> {
+        let attribute = envoy_abi::attribute(path)?;
+        self.stream.as_ref()?.attribute(attribute)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fake::FakeStream;
+    use crate::proxy_abi::{Status, properties, suite};
+
+    const PLUGIN: &PluginNames = &PluginNames {
+        name: String::new(),
+        vm_id: String::new(),
+    };
 
     #[test]
-    fn paths_become_attributes_or_plugin_identity() {
+    fn properties_follow_the_shared_rules() {
+        suite::properties(|path| {
+            let mut stream = FakeStream::default();
+            stream.attributes.insert(0, path.as_bytes().to_vec());
+            EnvoyProperties {
+                stream: Some(Box::new(stream)),
+                plugin: PluginNames {
+                    name: "waf".into(),
+                    vm_id: "waf-vm".into(),
+                },
+            }
+        });
+    }
+
+    #[test]
+    fn paths_become_envoy_attributes() {
         let mut host = FakeStream::default();
-        host.attributes.insert(0, b"/index.html".to_vec());
-        host.attributes.insert(15, 200i64.to_le_bytes().to_vec());
-        let plugin = PluginIdentity {
-            name: "waf".into(),
-            vm_id: "waf".into(),
+        host.attributes.insert(15, properties::int(200));
+        let source = EnvoyProperties {
+            stream: Some(&host),
+            plugin: PLUGIN,
         };
         assert_eq!(
-            get(Some(&host), &plugin, b"request\0path").unwrap(),
-            b"/index.html"
+            properties::get(&source, b"response\0code\0"),
+            Ok(200i64.to_le_bytes().to_vec())
         );
         assert_eq!(
-            get(Some(&host), &plugin, b"response\0code\0").unwrap(),
-            200i64.to_le_bytes()
-        );
-        assert_eq!(get(Some(&host), &plugin, b"plugin_name").unwrap(), b"waf");
-        assert_eq!(
-            get(Some(&host), &plugin, b"request\0method"),
+            properties::get(&source, b"request\0method"),
             Err(Status::NotFound),
             "an attribute Envoy does not have"
         );
+        let root = EnvoyProperties::<&FakeStream, _> {
+            stream: None,
+            plugin: PLUGIN,
+        };
         assert_eq!(
-            get(Some(&host), &plugin, b"no\0such"),
-            Err(Status::NotFound)
-        );
-        assert_eq!(
-            get(None::<&FakeStream>, &plugin, b"request\0path"),
-            Err(Status::NotFound)
-        );
-        assert_eq!(
-            get(Some(&host), &plugin, b"\xff"),
+            properties::get(&root, b"request\0path"),
             Err(Status::NotFound),
-            "a path that is not UTF-8 names nothing, as in Envoy"
+            "no stream in a root callback"
         );
     }
 }

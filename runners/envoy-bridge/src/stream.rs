@@ -9,7 +9,7 @@
 
 use crate::envoy_abi::BodyType;
 use crate::host::StreamHost;
-use crate::pairs;
+use crate::proxy_abi::local_reply::{LocalReplies, LocalReply};
 use crate::proxy_abi::{Action, BufferType, Status, StreamType, buffers};
 use std::ops::Range;
 
@@ -172,32 +172,6 @@ impl StreamCore {
         if ok { Status::Ok } else { Status::BadArgument }
     }
 
-    /// `proxy_send_local_response`: checks the arguments and defers the reply.
-    pub fn send_local_response(
-        &mut self,
-        status: u32,
-        details: &[u8],
-        body: &[u8],
-        headers: &[u8],
-    ) -> Status {
-        let Ok(headers) = pairs::deserialize(headers) else {
-            return Status::BadArgument;
-        };
-        if !(100..=999).contains(&status) {
-            return Status::BadArgument;
-        }
-        self.deferred.push(Deferred::Reply {
-            status,
-            headers: headers
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_vec()))
-                .collect(),
-            body: body.to_vec(),
-            details: details.to_vec(),
-        });
-        Status::Ok
-    }
-
     /// `proxy_continue_stream`: defers resuming the request or the response.
     pub fn continue_stream(&mut self, stream: u32) -> Status {
         match StreamType::from_raw(stream) {
@@ -240,6 +214,31 @@ impl StreamCore {
     }
 }
 
+/// The shared local-reply rules (`filterbench_proxy_abi::local_reply`) decide; the bridge
+/// defers the reply until the filter's callback has returned.
+impl LocalReplies for StreamCore {
+    fn replied(&self) -> Result<bool, Status> {
+        let pending = self
+            .deferred
+            .iter()
+            .any(|d| matches!(d, Deferred::Reply { .. }));
+        Ok(self.replied || pending)
+    }
+
+    fn send_local_reply(&mut self, reply: LocalReply<'_>) {
+        self.deferred.push(Deferred::Reply {
+            status: reply.status,
+            headers: reply
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_vec()))
+                .collect(),
+            body: reply.body.to_vec(),
+            details: reply.details.to_vec(),
+        });
+    }
+}
+
 impl Deferred {
     /// Asks Envoy to do it.
     pub fn apply(self, host: &mut impl StreamHost) {
@@ -265,6 +264,8 @@ impl Deferred {
 mod tests {
     use super::*;
     use crate::fake::FakeStream;
+    use crate::pairs;
+    use crate::proxy_abi::{local_reply, suite};
 
     const REQUEST_BODY: u32 = 0;
 
@@ -330,13 +331,28 @@ mod tests {
     }
 
     #[test]
+    fn local_replies_follow_the_shared_rules() {
+        suite::local_replies(
+            || StreamCore::new(3),
+            |core| {
+                let mut host = FakeStream::default();
+                core.flush(&mut host);
+                host.sent
+                    .into_iter()
+                    .map(|s| (s.status, s.headers, s.body, s.details))
+                    .collect()
+            },
+        );
+    }
+
+    #[test]
     fn local_replies_and_resumes_wait_for_the_callback_to_return() {
         let mut host = FakeStream::default();
         let mut core = StreamCore::new(3);
         let headers = pairs::serialize(&[(b"X-Waf-Rule".as_slice(), b"sqli".as_slice())]);
         assert_eq!(
-            core.send_local_response(403, b"waf", b"blocked\n", &headers),
-            Status::Ok
+            local_reply::send(&mut core, 403, b"waf", b"blocked\n", &headers, -1),
+            Ok(())
         );
         assert_eq!(core.continue_stream(0), Status::Ok);
         assert!(
@@ -358,12 +374,9 @@ mod tests {
         );
         assert!(!core.has_deferred());
         assert_eq!(
-            core.send_local_response(42, b"", b"", b""),
-            Status::BadArgument
-        );
-        assert_eq!(
-            core.send_local_response(200, b"", b"", b"\x05\0\0"),
-            Status::BadArgument
+            local_reply::send(&mut core, 200, b"", b"", b"", -1),
+            Err(Status::BadArgument),
+            "a stream is answered once"
         );
         assert_eq!(core.continue_stream(9), Status::BadArgument);
         assert_eq!(core.continue_stream(1), Status::Ok);

@@ -6,11 +6,11 @@
 //! allocator). Guest input is hostile: every pointer/length pair is bounds-checked and a bad one
 //! yields `INVALID_MEMORY_ACCESS` (`FAULT` for WASI); nothing here panics on guest input.
 
-use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, errno};
+use crate::abi::{BufferType, LogLevel, MetricType, Status, StreamType, errno};
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
-use crate::state::{HeaderMap, HostState, LocalResponse, PendingCall};
-use filterbench_proxy_abi::{buffers, metrics, properties};
+use crate::state::{HeaderMap, HostState, PendingCall};
+use filterbench_proxy_abi::{buffers, header_maps, local_reply, logging, metrics, properties};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A hostcall that must stop the guest: the message says why.
@@ -96,10 +96,6 @@ fn copy_to_guest<G: Guest + ?Sized>(
     })())
 }
 
-fn map_type(raw: u32) -> Result<MapType, Status> {
-    MapType::from_raw(raw).ok_or(Status::BadArgument)
-}
-
 fn read_map<'m>(
     mem: &'m GuestMemory<'_>,
     ptr: u64,
@@ -154,19 +150,14 @@ pub fn proxy_log<G: Guest + ?Sized>(
     message_size: u64,
 ) -> HostResult {
     simple(g, |mem, state| {
-        let level = LogLevel::from_raw(level).ok_or(Status::BadArgument)?;
-        let text = mem.read(message, message_size)?;
-        if level >= state.plugin.log_level {
-            state.logs.push(level, text);
-        }
-        Ok(())
+        logging::log(state, level, mem.read(message, message_size)?)
     })
 }
 
 /// `proxy_get_log_level(ret)`: writes the plugin's log level.
 pub fn proxy_get_log_level<G: Guest + ?Sized>(g: &mut G, return_level: u64) -> HostResult {
     simple(g, |mem, state| {
-        mem.write_u32(return_level, state.plugin.log_level.raw())
+        mem.write_u32(return_level, logging::log_level(state))
     })
 }
 
@@ -245,7 +236,7 @@ pub fn proxy_get_buffer_status<G: Guest + ?Sized>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// env: header maps
+// env: header maps (the rules: `filterbench_proxy_abi::header_maps`)
 
 /// `proxy_get_header_map_size(map, ret_size)`: serialized size of the map.
 pub fn proxy_get_header_map_size<G: Guest + ?Sized>(
@@ -254,10 +245,8 @@ pub fn proxy_get_header_map_size<G: Guest + ?Sized>(
     return_size: u64,
 ) -> HostResult {
     simple(g, |mem, state| {
-        let map = state
-            .map(self::map_type(map_type)?)
-            .ok_or(Status::NotFound)?;
-        mem.write_word(return_size, map.serialized_size() as u64)
+        let size = header_maps::serialized_size(state, map_type)?;
+        mem.write_word(return_size, size as u64)
     })
 }
 
@@ -269,11 +258,7 @@ pub fn proxy_get_header_map_pairs<G: Guest + ?Sized>(
     return_size: u64,
 ) -> HostResult {
     return_bytes(g, return_data, return_size, |_, state, out| {
-        let map = state
-            .map(self::map_type(map_type)?)
-            .ok_or(Status::NotFound)?;
-        map.serialize_into(out);
-        Ok(())
+        header_maps::serialize(state, map_type, out)
     })
 }
 
@@ -285,13 +270,7 @@ pub fn proxy_set_header_map_pairs<G: Guest + ?Sized>(
     data_size: u64,
 ) -> HostResult {
     simple(g, |mem, state| {
-        let kind = self::map_type(map_type)?;
-        let pairs = read_map(mem, data, data_size)?;
-        state
-            .map_mut(kind)
-            .ok_or(Status::NotFound)?
-            .set_pairs(&pairs);
-        Ok(())
+        header_maps::set_pairs(state, map_type, mem.read(data, data_size)?)
     })
 }
 
@@ -305,14 +284,14 @@ pub fn proxy_get_header_map_value<G: Guest + ?Sized>(
     return_size: u64,
 ) -> HostResult {
     return_bytes(g, return_data, return_size, |mem, state, out| {
-        let map = state
-            .map(self::map_type(map_type)?)
-            .ok_or(Status::NotFound)?;
-        let value = map.get(mem.read(key, key_size)?).ok_or(Status::NotFound)?;
+        let value = header_maps::value(state, map_type, mem.read(key, key_size)?)?;
         out.extend_from_slice(value);
         Ok(())
     })
 }
+
+/// A shared header-map edit (`header_maps::add` or `header_maps::replace`).
+type MapEdit = fn(&mut HostState, u32, &[u8], &[u8]) -> Result<(), Status>;
 
 /// Reads a key and a value from guest memory and applies `edit` to header map `map_type`.
 fn edit_map_value<G: Guest + ?Sized>(
@@ -320,13 +299,11 @@ fn edit_map_value<G: Guest + ?Sized>(
     map_type: u32,
     (key, key_size): (u64, u64),
     (value, value_size): (u64, u64),
-    edit: fn(&mut HeaderMap, &[u8], &[u8]),
+    edit: MapEdit,
 ) -> HostResult {
     simple(g, |mem, state| {
-        let kind = self::map_type(map_type)?;
         let (key, value) = (mem.read(key, key_size)?, mem.read(value, value_size)?);
-        edit(state.map_mut(kind).ok_or(Status::NotFound)?, key, value);
-        Ok(())
+        edit(state, map_type, key, value)
     })
 }
 
@@ -344,7 +321,7 @@ pub fn proxy_add_header_map_value<G: Guest + ?Sized>(
         map_type,
         (key, key_size),
         (value, value_size),
-        HeaderMap::add,
+        header_maps::add,
     )
 }
 
@@ -362,7 +339,7 @@ pub fn proxy_replace_header_map_value<G: Guest + ?Sized>(
         map_type,
         (key, key_size),
         (value, value_size),
-        HeaderMap::replace,
+        header_maps::replace,
     )
 }
 
@@ -374,10 +351,7 @@ pub fn proxy_remove_header_map_value<G: Guest + ?Sized>(
     key_size: u64,
 ) -> HostResult {
     simple(g, |mem, state| {
-        let kind = self::map_type(map_type)?;
-        let key = mem.read(key, key_size)?;
-        state.map_mut(kind).ok_or(Status::NotFound)?.remove(key);
-        Ok(())
+        header_maps::remove(state, map_type, mem.read(key, key_size)?)
     })
 }
 
@@ -463,21 +437,10 @@ pub fn proxy_send_local_response<G: Guest + ?Sized>(
     grpc_status: i32,
 ) -> HostResult {
     simple(g, |mem, state| {
-        if state.stream.context_id == 0 {
-            return Err(Status::NotFound);
-        }
-        if state.stream.local_response.is_some() {
-            return Err(Status::BadArgument);
-        }
-        let response = LocalResponse {
-            status_code,
-            details: mem.read(details, details_size)?.to_vec(),
-            body: mem.read(body, body_size)?.to_vec(),
-            headers: read_header_map(mem, headers, headers_size)?,
-            grpc_status,
-        };
-        state.stream.local_response = Some(response);
-        Ok(())
+        let details = mem.read(details, details_size)?;
+        let body = mem.read(body, body_size)?;
+        let headers = mem.read(headers, headers_size)?;
+        local_reply::send(state, status_code, details, body, headers, grpc_status)
     })
 }
 
@@ -798,8 +761,7 @@ pub fn proxy_get_property<G: Guest + ?Sized>(
     return_value_size: u64,
 ) -> HostResult {
     return_bytes(g, return_value, return_value_size, |mem, state, out| {
-        let path = properties::dotted(mem.read(path, path_size)?);
-        out.extend_from_slice(&state.property(&path).ok_or(Status::NotFound)?);
+        out.extend_from_slice(&properties::get(state, mem.read(path, path_size)?)?);
         Ok(())
     })
 }
@@ -908,9 +870,7 @@ pub fn fd_write<G: Guest + ?Sized>(
             let len = fault(mem.read_word(iov + word))?;
             text.extend_from_slice(fault(mem.read(ptr, len))?);
         }
-        if level >= state.plugin.log_level {
-            state.logs.push(level, &text);
-        }
+        logging::write(state, level, &text);
         fault(mem.write_word(return_written, text.len() as u64))
     })())
 }

@@ -6,6 +6,8 @@
 //! - [`hostcalls`]: every hostcall, written once against [`hostcalls::Guest`];
 //! - [`inspect`]: engine-independent checks of a module's bytes before compiling;
 //! - [`memory`]: bounds-checked wasm32 memory and trusted native memory;
+//! - [`semantics`]: where the shared hostcall rules (`filterbench_proxy_abi`: header maps,
+//!   logging, local replies, properties) find their data in [`state::HostState`];
 //! - [`state`]: per-VM host state (header maps, shared data, queues, metrics, properties);
 //! - [`lifecycle`]: root and stream lifecycles, identical for every engine;
 //! - [`wasm32`]: type mappings of the ABI tables for typed wasm32 engine APIs;
@@ -23,6 +25,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod memory;
 pub use filterbench_proxy_abi::pairs;
+pub mod semantics;
 pub mod state;
 pub mod vm;
 pub mod wasm32;

@@ -76,7 +76,7 @@ impl HeaderMap {
     }
 
     /// The entries in order, as (key, value).
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone + '_ {
         self.entries.iter().map(|e| self.entry(e))
     }
 
@@ -169,31 +169,6 @@ impl HeaderMap {
     pub fn assign(&mut self, other: &HeaderMap) {
         self.arena.clone_from(&other.arena);
         self.entries.clone_from(&other.entries);
-    }
-
-    /// Size of the map in Proxy-Wasm's serialized form, bytes.
-    pub fn serialized_size(&self) -> usize {
-        4 + self
-            .iter()
-            .map(|(k, v)| 10 + k.len() + v.len())
-            .sum::<usize>()
-    }
-
-    /// Appends the map in Proxy-Wasm's serialized form to `out` (as
-    /// `filterbench_proxy_abi::pairs::serialize_into` does for a list of pairs).
-    pub fn serialize_into(&self, out: &mut Vec<u8>) {
-        out.reserve(self.serialized_size());
-        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
-        for (k, v) in self.iter() {
-            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-        }
-        for (k, v) in self.iter() {
-            out.extend_from_slice(k);
-            out.push(0);
-            out.extend_from_slice(v);
-            out.push(0);
-        }
     }
 }
 

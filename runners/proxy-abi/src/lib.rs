@@ -1,12 +1,19 @@
-//! The Proxy-Wasm ABI's values (spec v0.2.1 "Types") and its header-map serialization, shared
-//! by the in-process host (`filterbench-host`) and the Envoy bridge (`filterbench-envoy-bridge`).
+//! The Proxy-Wasm ABI's values (spec v0.2.1 "Types"), its header-map serialization, and the
+//! hostcall rules, shared by the in-process host (`filterbench-host`) and the Envoy bridge
+//! (`filterbench-envoy-bridge`): header maps, logging, local replies, properties, shared data,
+//! metrics and buffers, each behind a small trait for where the data lives. [`suite`] is the
+//! behavioural test both implementations run.
 //! No dependencies: the bridge is built next to the bench filters, with their lock file.
 
 pub mod buffers;
+pub mod header_maps;
+pub mod local_reply;
+pub mod logging;
 pub mod metrics;
 pub mod pairs;
 pub mod properties;
 pub mod shared_data;
+pub mod suite;
 
 /// `proxy_status_t`: what every hostcall returns.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -62,24 +62,36 @@ impl std::error::Error for PairsError {}
 
 /// Serialized size in bytes of `pairs` (4 + 8 per pair + keys + values + 2 per pair).
 pub fn serialized_size<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> usize {
-    4 + pairs
-        .iter()
-        .map(|(k, v)| 10 + k.as_ref().len() + v.as_ref().len())
-        .sum::<usize>()
+    entries_size(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
 }
 
 /// Appends the serialized form of `pairs` to `out`.
 pub fn serialize_into<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)], out: &mut Vec<u8>) {
-    out.reserve(serialized_size(pairs));
-    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
-    for (k, v) in pairs {
-        out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
+    serialize_entries_into(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), out);
+}
+
+/// Serialized size in bytes of the (key, value) entries `entries` yields.
+pub fn entries_size<'a>(entries: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> usize {
+    4 + entries.map(|(k, v)| 10 + k.len() + v.len()).sum::<usize>()
+}
+
+/// Appends the serialized form of the (key, value) entries `entries` yields to `out`, walking
+/// them three times (size, lengths, bytes) instead of collecting them: no allocation once `out`
+/// has the room.
+pub fn serialize_entries_into<'a, I>(entries: I, out: &mut Vec<u8>)
+where
+    I: Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+{
+    out.reserve(entries_size(entries.clone()));
+    out.extend_from_slice(&(entries.clone().count() as u32).to_le_bytes());
+    for (k, v) in entries.clone() {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
     }
-    for (k, v) in pairs {
-        out.extend_from_slice(k.as_ref());
+    for (k, v) in entries {
+        out.extend_from_slice(k);
         out.push(0);
-        out.extend_from_slice(v.as_ref());
+        out.extend_from_slice(v);
         out.push(0);
     }
 }

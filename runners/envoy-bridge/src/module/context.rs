@@ -4,7 +4,7 @@
 use super::envoy::{EnvoyConfig, EnvoyStream};
 use super::ffi;
 use crate::metrics::Metrics;
-use crate::properties::PluginIdentity;
+use crate::properties::PluginNames;
 use crate::stream::StreamCore;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -16,7 +16,7 @@ pub struct ConfigState {
     /// Envoy's configuration object.
     pub envoy: EnvoyConfig,
     /// `plugin_name` / `plugin_vm_id`.
-    pub plugin: PluginIdentity,
+    pub plugin: PluginNames,
     /// The bytes `proxy_on_configure` reads as PLUGIN_CONFIGURATION.
     pub plugin_config: Vec<u8>,
     /// Metrics defined by the filter.

@@ -4,8 +4,8 @@ use super::ffi::{
     self, ConfigEnvoyPtr, EnvoyBuffer, EnvoyHttpHeader, FilterEnvoyPtr, ModuleBuffer,
 };
 use crate::envoy_abi::{self, Attribute, BodyType, HeaderType};
-use crate::host::{ConfigHost, MetricUpdate, StreamHost};
-use crate::proxy_abi::{LogLevel, MetricType};
+use crate::host::{ConfigHost, LogHost, MetricUpdate, StreamHost};
+use crate::proxy_abi::{LogLevel, MetricType, properties};
 
 /// One HTTP stream inside Envoy.
 pub struct EnvoyStream(pub FilterEnvoyPtr);
@@ -204,7 +204,7 @@ impl StreamHost for EnvoyStream {
                         self.0, id, &mut value,
                     )
                 }
-                .then(|| value.to_le_bytes().to_vec())
+                .then(|| properties::int(value as i64))
             }
             Attribute::Bool(id) => {
                 let mut value = false;
@@ -213,7 +213,7 @@ impl StreamHost for EnvoyStream {
                         self.0, id, &mut value,
                     )
                 }
-                .then(|| vec![u8::from(value)])
+                .then(|| properties::boolean(value))
             }
         }
     }
@@ -292,7 +292,13 @@ impl ConfigHost for EnvoyConfig {
         // SAFETY: no labels; the configuration pointer lives until config destroy.
         unsafe { call(self.0, envoy_id, std::ptr::null_mut(), 0, value) == METRICS_OK }
     }
+}
 
+/// Envoy's process-wide log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EnvoyLogger;
+
+impl LogHost for EnvoyLogger {
     fn log(&self, level: LogLevel, message: &[u8]) {
         log(level, message);
     }

@@ -8,7 +8,7 @@ use super::ffi::{self, ConfigEnvoyPtr, EnvoyBuffer, EnvoyHttpHeader, FilterEnvoy
 use crate::envoy_abi::{self, HeaderType};
 use crate::host::StreamHost;
 use crate::metrics::Metrics;
-use crate::properties::PluginIdentity;
+use crate::properties::PluginNames;
 use crate::proxy_abi::{Action, LogLevel};
 use crate::stream::StreamCore;
 use std::ffi::{c_char, c_void};
@@ -37,7 +37,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     let state = Box::into_raw(Box::new(ConfigState {
         id: context::next_config_id(),
         envoy: EnvoyConfig(config_envoy),
-        plugin: PluginIdentity {
+        plugin: PluginNames {
             name: name.clone(),
             vm_id: name.clone(),
         },

@@ -5,12 +5,15 @@
 //! into the VM. Signatures follow the Rust SDK's declarations (enums cross as `u32`).
 
 use super::context::{self, ConfigState, Current, StreamState};
-use super::envoy;
+use super::envoy::{self, EnvoyLogger};
 use super::ffi;
-use crate::headers;
+use crate::headers::EnvoyMaps;
 use crate::host::{ConfigHost, MetricUpdate, StreamHost};
-use crate::properties;
-use crate::proxy_abi::{BufferType, LogLevel, Status, buffers};
+use crate::logging::EnvoyLog;
+use crate::properties::EnvoyProperties;
+use crate::proxy_abi::{
+    BufferType, LogLevel, Status, buffers, header_maps, local_reply, logging, properties,
+};
 use crate::shared_data::SharedData;
 
 /// Shared data of every filter in this module, across worker threads.
@@ -62,6 +65,11 @@ fn give_result(result: Result<&[u8], Status>, ret_ptr: *mut *mut u8, ret_len: *m
     }
 }
 
+/// A shared rule's result as the status to return.
+fn status(result: Result<(), Status>) -> Status {
+    result.err().unwrap_or(Status::Ok)
+}
+
 /// Runs `f` on the current stream; outside a stream callback, `BAD_ARGUMENT`.
 fn with_stream(f: impl FnOnce(&mut StreamState) -> Status) -> u32 {
     match context::current() {
@@ -83,12 +91,9 @@ fn config() -> Option<&'static ConfigState> {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn proxy_log(level: u32, message: *const u8, size: usize) -> u32 {
-    let Some(level) = LogLevel::from_raw(level) else {
-        return Status::BadArgument as u32;
-    };
     // SAFETY: the filter's buffer.
-    envoy::log(level, unsafe { bytes(message, size) });
-    Status::Ok as u32
+    let message = unsafe { bytes(message, size) };
+    status(logging::log(&mut EnvoyLog(EnvoyLogger), level, message)) as u32
 }
 
 #[unsafe(no_mangle)]
@@ -96,12 +101,8 @@ pub unsafe extern "C" fn proxy_get_log_level(ret_level: *mut u32) -> u32 {
     if ret_level.is_null() {
         return Status::InvalidMemoryAccess as u32;
     }
-    let level = (0..=5)
-        .filter_map(LogLevel::from_raw)
-        .find(|&l| envoy::log_enabled(l))
-        .unwrap_or(LogLevel::Critical);
     // SAFETY: non-null out-pointer.
-    unsafe { *ret_level = level as u32 };
+    unsafe { *ret_level = logging::log_level(&EnvoyLog(EnvoyLogger)) };
     Status::Ok as u32
 }
 
@@ -172,9 +173,12 @@ pub unsafe extern "C" fn proxy_get_header_map_pairs(
     ret_ptr: *mut *mut u8,
     ret_len: *mut usize,
 ) -> u32 {
-    with_stream(|s| match headers::pairs(&s.envoy, map) {
-        Ok(data) => give(&data, ret_ptr, ret_len),
-        Err(status) => status,
+    with_stream(|s| {
+        let mut data = Vec::new();
+        match header_maps::serialize(&EnvoyMaps(&mut s.envoy), map, &mut data) {
+            Ok(()) => give(&data, ret_ptr, ret_len),
+            Err(status) => status,
+        }
     })
 }
 
@@ -182,7 +186,13 @@ pub unsafe extern "C" fn proxy_get_header_map_pairs(
 pub unsafe extern "C" fn proxy_set_header_map_pairs(map: u32, data: *const u8, size: usize) -> u32 {
     // SAFETY: the filter's buffer.
     let data = unsafe { bytes(data, size) };
-    with_stream(|s| headers::set_pairs(&mut s.envoy, map, data))
+    with_stream(|s| {
+        status(header_maps::set_pairs(
+            &mut EnvoyMaps(&mut s.envoy),
+            map,
+            data,
+        ))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -195,10 +205,12 @@ pub unsafe extern "C" fn proxy_get_header_map_value(
 ) -> u32 {
     // SAFETY: the filter's buffer.
     let key = unsafe { bytes(key, key_len) };
-    with_stream(|s| match headers::value(&s.envoy, map, key) {
-        Ok(value) => give(value, ret_ptr, ret_len),
-        Err(status) => status,
-    })
+    with_stream(
+        |s| match header_maps::value(&EnvoyMaps(&mut s.envoy), map, key) {
+            Ok(value) => give(value, ret_ptr, ret_len),
+            Err(status) => status,
+        },
+    )
 }
 
 #[unsafe(no_mangle)]
@@ -209,7 +221,7 @@ pub unsafe extern "C" fn proxy_remove_header_map_value(
 ) -> u32 {
     // SAFETY: the filter's buffer.
     let key = unsafe { bytes(key, key_len) };
-    with_stream(|s| headers::remove(&mut s.envoy, map, key))
+    with_stream(|s| status(header_maps::remove(&mut EnvoyMaps(&mut s.envoy), map, key)))
 }
 
 #[unsafe(no_mangle)]
@@ -222,7 +234,14 @@ pub unsafe extern "C" fn proxy_replace_header_map_value(
 ) -> u32 {
     // SAFETY: the filter's buffers.
     let (key, value) = unsafe { (bytes(key, key_len), bytes(value, value_len)) };
-    with_stream(|s| headers::replace(&mut s.envoy, map, key, value))
+    with_stream(|s| {
+        status(header_maps::replace(
+            &mut EnvoyMaps(&mut s.envoy),
+            map,
+            key,
+            value,
+        ))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -235,7 +254,14 @@ pub unsafe extern "C" fn proxy_add_header_map_value(
 ) -> u32 {
     // SAFETY: the filter's buffers.
     let (key, value) = unsafe { (bytes(key, key_len), bytes(value, value_len)) };
-    with_stream(|s| headers::add(&mut s.envoy, map, key, value))
+    with_stream(|s| {
+        status(header_maps::add(
+            &mut EnvoyMaps(&mut s.envoy),
+            map,
+            key,
+            value,
+        ))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -253,12 +279,20 @@ pub unsafe extern "C" fn proxy_get_property(
             let stream = unsafe { &*stream };
             // SAFETY: configurations outlive their streams.
             let plugin = unsafe { &(*stream.config).plugin };
-            properties::get(Some(&stream.envoy), plugin, path)
+            let source = EnvoyProperties {
+                stream: Some(&stream.envoy),
+                plugin,
+            };
+            properties::get(&source, path)
         }
         Current::Root(config, _) => {
             // SAFETY: see `config`.
             let plugin = unsafe { &(*config).plugin };
-            properties::get(None::<&envoy::EnvoyStream>, plugin, path)
+            let source = EnvoyProperties {
+                stream: None::<&envoy::EnvoyStream>,
+                plugin,
+            };
+            properties::get(&source, path)
         }
         Current::Idle => Err(Status::NotFound),
     };
@@ -328,7 +362,7 @@ pub unsafe extern "C" fn proxy_send_local_response(
     body_len: usize,
     headers: *const u8,
     headers_len: usize,
-    _grpc_status: i32,
+    grpc_status: i32,
 ) -> u32 {
     // SAFETY: the filter's buffers.
     let (details, body, headers) = unsafe {
@@ -338,7 +372,10 @@ pub unsafe extern "C" fn proxy_send_local_response(
             bytes(headers, headers_len),
         )
     };
-    with_stream(|s| s.core.send_local_response(status, details, body, headers))
+    with_stream(|s| {
+        let sent = local_reply::send(&mut s.core, status, details, body, headers, grpc_status);
+        self::status(sent)
+    })
 }
 
 #[unsafe(no_mangle)]
