@@ -15,6 +15,9 @@ fn absent() -> Status {
 }
 
 impl HeaderMaps for HostState {
+    /// `HeaderMap` compares keys ignoring ASCII case and stores them lower case.
+    const MATCHES_ANY_CASE: bool = true;
+
     #[inline]
     fn entries(
         &self,

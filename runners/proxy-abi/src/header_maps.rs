@@ -6,7 +6,8 @@
 //! - an unknown map type is `BAD_ARGUMENT`; a map that does not exist now answers the status
 //!   the implementation gives (the host: `NOT_FOUND`; the bridge: `NOT_FOUND` for an HTTP-call
 //!   response, `UNIMPLEMENTED` for gRPC metadata, `BAD_ARGUMENT` for an edit Envoy refuses);
-//! - keys are lower-cased before they reach the map (Envoy keys its maps by lower-case names);
+//! - keys are matched whatever their ASCII case and stored lower case (Envoy keys its maps by
+//!   lower-case names);
 //! - a missing header is `NOT_FOUND`; removing a missing header is `OK`;
 //! - replace sets the first entry and drops the key's other values; add keeps them;
 //! - set-pairs parses the whole serialized map first (`BAD_ARGUMENT` when it is malformed) and
@@ -16,9 +17,15 @@ use crate::pairs;
 use crate::{MapType, Status};
 use std::borrow::Cow;
 
-/// Where a stream's header maps live. Keys passed in are lower case; every method answers
-/// `Err(status)` when `map` does not exist (or refuses the edit) at this point.
+/// Where a stream's header maps live. Keys passed in are lower case (unless
+/// [`HeaderMaps::MATCHES_ANY_CASE`]); every method answers `Err(status)` when `map` does not
+/// exist (or refuses the edit) at this point.
 pub trait HeaderMaps {
+    /// True when the maps themselves match keys whatever their ASCII case and store them lower
+    /// case: the rules then pass keys as the filter wrote them, saving a scan and a copy per
+    /// hostcall (the in-process host's maps do; Envoy's are keyed by lower-case names only).
+    const MATCHES_ANY_CASE: bool = false;
+
     /// The entries of `map` in order, keys lower case.
     fn entries(
         &self,
@@ -47,6 +54,16 @@ pub fn map_type(raw: u32) -> Result<MapType, Status> {
     MapType::from_raw(raw).ok_or(Status::BadArgument)
 }
 
+/// `key` as `H` must see it: lower case unless `H` matches any case.
+#[inline]
+fn key_for<H: HeaderMaps + ?Sized>(key: &[u8]) -> Cow<'_, [u8]> {
+    if H::MATCHES_ANY_CASE {
+        Cow::Borrowed(key)
+    } else {
+        lower_case(key)
+    }
+}
+
 /// `key` in lower case, borrowed when it already is (no allocation on the usual path).
 pub fn lower_case(key: &[u8]) -> Cow<'_, [u8]> {
     if key.iter().any(u8::is_ascii_uppercase) {
@@ -57,8 +74,8 @@ pub fn lower_case(key: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// `proxy_get_header_map_value`: the first value of `key`; `NOT_FOUND` when absent.
-pub fn value<'h>(maps: &'h impl HeaderMaps, map: u32, key: &[u8]) -> Result<&'h [u8], Status> {
-    maps.value(map_type(map)?, &lower_case(key))?
+pub fn value<'h, H: HeaderMaps>(maps: &'h H, map: u32, key: &[u8]) -> Result<&'h [u8], Status> {
+    maps.value(map_type(map)?, &key_for::<H>(key))?
         .ok_or(Status::NotFound)
 }
 
@@ -74,32 +91,32 @@ pub fn serialize(maps: &impl HeaderMaps, map: u32, out: &mut Vec<u8>) -> Result<
 }
 
 /// `proxy_set_header_map_pairs`: replaces the whole map with the serialized `bytes`.
-pub fn set_pairs(maps: &mut impl HeaderMaps, map: u32, bytes: &[u8]) -> Result<(), Status> {
+pub fn set_pairs<H: HeaderMaps>(maps: &mut H, map: u32, bytes: &[u8]) -> Result<(), Status> {
     let map = map_type(map)?;
     let new = pairs::deserialize(bytes).map_err(|_| Status::BadArgument)?;
     maps.clear(map)?;
     for (key, value) in new {
-        maps.add(map, &lower_case(key), value)?;
+        maps.add(map, &key_for::<H>(key), value)?;
     }
     Ok(())
 }
 
 /// `proxy_add_header_map_value`: appends a value for `key`.
-pub fn add(maps: &mut impl HeaderMaps, map: u32, key: &[u8], value: &[u8]) -> Result<(), Status> {
-    maps.add(map_type(map)?, &lower_case(key), value)
+pub fn add<H: HeaderMaps>(maps: &mut H, map: u32, key: &[u8], value: &[u8]) -> Result<(), Status> {
+    maps.add(map_type(map)?, &key_for::<H>(key), value)
 }
 
 /// `proxy_replace_header_map_value`: sets `key` to `value`, dropping its other values.
-pub fn replace(
-    maps: &mut impl HeaderMaps,
+pub fn replace<H: HeaderMaps>(
+    maps: &mut H,
     map: u32,
     key: &[u8],
     value: &[u8],
 ) -> Result<(), Status> {
-    maps.set(map_type(map)?, &lower_case(key), Some(value))
+    maps.set(map_type(map)?, &key_for::<H>(key), Some(value))
 }
 
 /// `proxy_remove_header_map_value`: removes `key` (`OK` when it was absent).
-pub fn remove(maps: &mut impl HeaderMaps, map: u32, key: &[u8]) -> Result<(), Status> {
-    maps.set(map_type(map)?, &lower_case(key), None)
+pub fn remove<H: HeaderMaps>(maps: &mut H, map: u32, key: &[u8]) -> Result<(), Status> {
+    maps.set(map_type(map)?, &key_for::<H>(key), None)
 }

@@ -83,7 +83,11 @@ where
     I: Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
 {
     out.reserve(entries_size(entries.clone()));
-    out.extend_from_slice(&(entries.clone().count() as u32).to_le_bytes());
+    let count = match entries.size_hint() {
+        (lower, Some(upper)) if lower == upper => lower,
+        _ => entries.clone().count(),
+    };
+    out.extend_from_slice(&(count as u32).to_le_bytes());
     for (k, v) in entries.clone() {
         out.extend_from_slice(&(k.len() as u32).to_le_bytes());
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
