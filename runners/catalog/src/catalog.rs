@@ -117,6 +117,9 @@ pub struct FilterSpec {
     pub expect: Expectation,
     /// Largest linear memory an instance may grow to, bytes (`--memory-limit`).
     pub memory_limit_bytes: u64,
+    /// Header and metric names whose values change with time (a rate limiter's reset time):
+    /// compared across engines by presence only (`--volatile`). Lower case.
+    pub volatile: Vec<String>,
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -332,6 +335,7 @@ pub fn filters() -> Vec<FilterSpec> {
             workloads: workloads.to_vec(),
             expect,
             memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
+            volatile: Vec::new(),
         }
     };
     let mut rust = vec![
@@ -473,6 +477,7 @@ pub fn user_module(
     plugin_config: String,
     vm_config: String,
     workloads: Vec<&'static str>,
+    volatile: Vec<String>,
 ) -> FilterSpec {
     FilterSpec {
         name,
@@ -485,6 +490,10 @@ pub fn user_module(
         workloads,
         expect: |_| None,
         memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
+        volatile: volatile
+            .into_iter()
+            .map(|name| name.to_ascii_lowercase())
+            .collect(),
     }
 }
 

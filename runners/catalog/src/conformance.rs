@@ -173,10 +173,15 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
     diff
 }
 
+/// What an observation shows in place of a volatile value.
+pub const VOLATILE: &str = "(volatile: compared by presence)";
+
 /// The effects a stream had, one line each, for modules without stated expectations: local
 /// response, headers forwarded both ways, body sizes and digests, metrics, and how many
-/// messages were logged at each level (not their text: it may hold timings).
-pub fn observe(state: &HostState) -> Vec<String> {
+/// messages were logged at each level (not their text: it may hold timings). Headers and
+/// metrics named in `volatile` (lower case) are recorded by presence, not value.
+pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
+    let is_volatile = |name: &[u8]| volatile.iter().any(|v| v.as_bytes() == name);
     use std::hash::{DefaultHasher, Hash, Hasher};
     let stream = &state.stream;
     let mut lines = vec![match &stream.local_response {
@@ -190,7 +195,13 @@ pub fn observe(state: &HostState) -> Vec<String> {
         let mut pairs: Vec<String> = map
             .iter()
             .flat_map(|m| m.to_pairs())
-            .map(|p| format!("{what}: {}", show(&p)))
+            .map(|p| {
+                if is_volatile(&p.0) {
+                    format!("{what}: {}: {VOLATILE}", String::from_utf8_lossy(&p.0))
+                } else {
+                    format!("{what}: {}", show(&p))
+                }
+            })
             .collect();
         pairs.sort();
         lines.extend(pairs);
@@ -210,7 +221,13 @@ pub fn observe(state: &HostState) -> Vec<String> {
     let mut metrics: Vec<String> = state
         .metrics
         .iter()
-        .map(|m| format!("metric {} = {}", m.name, m.value))
+        .map(|m| {
+            if is_volatile(m.name.as_bytes()) {
+                format!("metric {} = {VOLATILE}", m.name)
+            } else {
+                format!("metric {} = {}", m.name, m.value)
+            }
+        })
         .collect();
     metrics.sort();
     lines.extend(metrics);
@@ -257,6 +274,23 @@ pub fn run_and_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volatile_headers_and_metrics_are_observed_by_presence() {
+        let mut state = HostState::new(filterbench_host::PluginSpec::new("own", ""));
+        state.stream.response_headers = Some(HeaderMap::from_pairs(&[
+            ("ratelimit-reset", "41"),
+            ("x-kept", "1"),
+        ]));
+        let id = state.define_metric(filterbench_host::abi::MetricType::Gauge, "last_seen");
+        state.metric_mut(id).unwrap().value = 1_733_000_000;
+        let volatile = ["ratelimit-reset".to_owned(), "last_seen".to_owned()];
+        let lines = observe(&state, &volatile);
+        assert!(lines.contains(&format!("response header: ratelimit-reset: {VOLATILE}")));
+        assert!(lines.contains(&"response header: x-kept: 1".to_owned()));
+        assert!(lines.contains(&format!("metric last_seen = {VOLATILE}")));
+        assert!(observe(&state, &[]).contains(&"response header: ratelimit-reset: 41".to_owned()));
+    }
 
     #[test]
     fn the_edit_model_adds_replaces_and_removes() {

@@ -1,5 +1,6 @@
 //! Bring your own module: turns `--module PATH.wasm [--native PATH.so] [--plugin-config …]
-//! [--vm-config …]` into a run subject whose effects are observed and compared across engines.
+//! [--vm-config …] [--volatile NAMES]` into a run subject whose effects are observed and
+//! compared across engines (on get-small, or on the `--workload`s asked for).
 
 use anyhow::{Context, Result, bail};
 use filterbench_harness::catalog;
@@ -36,6 +37,7 @@ pub fn subject(
     native: Option<&PathBuf>,
     plugin_config: Option<&str>,
     vm_config: Option<&str>,
+    volatile: &[String],
 ) -> Result<Subject> {
     if !module.is_file() {
         bail!(
@@ -62,6 +64,7 @@ pub fn subject(
         config_value("--plugin-config", plugin_config)?,
         config_value("--vm-config", vm_config)?,
         vec!["get-small"],
+        volatile.to_vec(),
     );
     Ok(Subject {
         filter,

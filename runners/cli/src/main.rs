@@ -127,6 +127,10 @@ struct SubjectArgs {
     /// With --module: the VM configuration, a file path or inline value.
     #[arg(long, value_name = "FILE|JSON", requires = "module")]
     vm_config: Option<String>,
+    /// With --module: headers or metrics whose values change with time (a reset time, a
+    /// timestamp), comma-separated; engines are compared on their presence only.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', requires = "module")]
+    volatile: Vec<String>,
 }
 
 impl SubjectArgs {
@@ -147,6 +151,9 @@ impl SubjectArgs {
                         args.extend([flag.to_owned(), value.clone()]);
                     }
                 }
+                if !self.volatile.is_empty() {
+                    args.extend(["--volatile".to_owned(), self.volatile.join(",")]);
+                }
             }
             // An exact name: `headers` alone would also select headers@c and the others.
             None => args.extend(["--filter".to_owned(), select::exact(filter)]),
@@ -162,6 +169,7 @@ impl SubjectArgs {
                 self.native.as_ref(),
                 self.plugin_config.as_deref(),
                 self.vm_config.as_deref(),
+                &self.volatile,
             )?]),
             None => {
                 let filters = select::filters(&self.filter)?;
@@ -371,6 +379,7 @@ fn run_command(args: RunArgs) -> Result<()> {
     select::check_writable(&out)?;
     // Built and checked here, so a bad filter or module is reported once, before any process.
     let mut subjects = args.subject.subjects()?;
+    check_something_runs(&subjects, &workloads)?;
     let processes = match args.worker {
         Some(_) => 1,
         None => args.processes.unwrap_or(if args.quick { 1 } else { 3 }),
@@ -510,6 +519,55 @@ fn run_command(args: RunArgs) -> Result<()> {
     measure_instructions_and_finish(&args, results)
 }
 
+/// Fails when no subject runs on any of the workloads asked for (instead of an empty run), and
+/// warns for each subject that runs on none of them.
+fn check_something_runs(subjects: &[run::Subject], workloads: &Option<Vec<String>>) -> Result<()> {
+    let Some(asked) = workloads else {
+        return Ok(());
+    };
+    let idle: Vec<&run::Subject> = subjects
+        .iter()
+        .filter(|s| run::planned_workloads(s, workloads).is_empty())
+        .collect();
+    let why = |s: &run::Subject| {
+        format!(
+            "filter {} has no expected effects on {} (its workloads: {})",
+            s.filter.name,
+            asked.join(", "),
+            s.filter.workloads.join(", ")
+        )
+    };
+    if idle.len() == subjects.len() {
+        let reasons: Vec<String> = idle.iter().map(|s| why(s)).collect();
+        anyhow::bail!(
+            "nothing to run: {}; choose other workloads (`filterbench list workloads`) or filters",
+            reasons.join("; ")
+        );
+    }
+    for subject in idle {
+        eprintln!("warning: {}; it is left out", why(subject));
+    }
+    Ok(())
+}
+
+/// Exit status of a run in which a requested cell failed its check or ended in an error (an
+/// engine missing from this build does not count).
+pub const FAILED_CELLS_EXIT_STATUS: i32 = 4;
+
+/// The cells that failed their check or ended in an error other than an engine missing from
+/// this build.
+fn failed_cells(results: &results::Results) -> Vec<&results::Cell> {
+    results
+        .cells
+        .iter()
+        .filter(|c| match c.conformance {
+            results::Conformance::Fail => true,
+            results::Conformance::Error => c.error_kind.as_deref() != Some("unavailable"),
+            _ => false,
+        })
+        .collect()
+}
+
 /// Counts instructions when `--measure instructions` asked for it, then [`finish`]es.
 fn measure_instructions_and_finish(args: &RunArgs, results: results::Results) -> Result<()> {
     let mut results = results;
@@ -548,6 +606,26 @@ fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     println!("\nresults written to {}", shown.display());
     if !args.no_report {
         write_report(&results, &args.report)?;
+    }
+    let failed = failed_cells(&results);
+    if !failed.is_empty() {
+        let named: Vec<String> = failed
+            .iter()
+            .take(5)
+            .map(|c| format!("{} on {} ({})", c.filter, c.engine, c.workload))
+            .collect();
+        eprintln!(
+            "{} of {} cells failed their check or ended in an error: {}{} — exit status {FAILED_CELLS_EXIT_STATUS}",
+            failed.len(),
+            results.cells.len(),
+            named.join(", "),
+            if failed.len() > named.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+        std::process::exit(FAILED_CELLS_EXIT_STATUS);
     }
     Ok(())
 }

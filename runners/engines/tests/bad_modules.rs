@@ -46,6 +46,7 @@ fn spec(name: &'static str) -> FilterSpec {
         workloads: vec!["get-small"],
         expect: |_| Some(Expected::default()),
         memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
+        volatile: Vec::new(),
     }
 }
 

@@ -209,12 +209,16 @@ fn check_cell(
         }
         Ok(_) if expected.is_none() => {
             cell.conformance = Conformance::Observed;
-            cell.observed = conformance::observe(instance.state());
+            cell.observed = conformance::observe(instance.state(), &filter.volatile);
             Some(instance)
         }
         Ok(_) => Some(instance),
     }
 }
+
+/// The last line of an observation difference: how to compare a value that changes with time.
+pub const VOLATILE_HINT: &str = "a header or metric whose value changes with time (a reset time, a \
+     timestamp) can be compared by presence only: --volatile NAME";
 
 /// For cells without expectations: every engine must have had the same effects as the
 /// reference (native when it ran, else the first engine that ran). Cells that differ fail.
@@ -229,16 +233,17 @@ fn compare_observations(checked: &mut [Checked<'_>]) {
         let same = |c: &Checked<'_>| observed(c) && c.cell.workload == workload;
         let reference = checked
             .iter()
-            .filter(|c| same(c))
-            .max_by_key(|c| c.native)
+            .find(|c| same(c) && c.native)
+            .or_else(|| checked.iter().find(|c| same(c)))
             .map(|c| (c.cell.engine.clone(), c.cell.observed.clone()));
         let Some((reference_engine, reference)) = reference else {
             continue;
         };
         for c in checked.iter_mut().filter(|c| same(c)) {
-            let diff =
+            let mut diff =
                 conformance::diff_observations(&reference_engine, &reference, &c.cell.observed);
             if !diff.is_empty() {
+                diff.push(VOLATILE_HINT.to_owned());
                 c.cell.conformance = Conformance::Fail;
                 c.cell.diff = diff;
                 c.instance = None;
@@ -293,15 +298,29 @@ pub fn run(
     run_resumable(subjects, engines, settings, None, observe, &mut |_| {})
 }
 
-/// Whether `subject` runs on workload `w` in this run.
+/// Whether `subject` runs on workload `w` in this run: its own workloads by default; of those
+/// asked for, the ones it has an expectation for — any of them for a module that is only
+/// observed (a user's own).
 fn runs_on(subject: &Subject, selected: &Option<Vec<String>>, w: &catalog::Workload) -> bool {
+    let filter = &subject.filter;
     match selected {
         Some(selected) => {
             selected.iter().any(|s| s == w.name)
-                && (subject.filter.workloads.is_empty() || (subject.filter.expect)(w).is_some())
+                && (filter.workloads.contains(&w.name)
+                    || filter.observe_only()
+                    || (filter.expect)(w).is_some())
         }
-        None => subject.filter.workloads.contains(&w.name),
+        None => filter.workloads.contains(&w.name),
     }
+}
+
+/// The workloads `subject` runs on in this run (empty: it would run nothing).
+pub fn planned_workloads(subject: &Subject, selected: &Option<Vec<String>>) -> Vec<&'static str> {
+    catalog::workloads()
+        .iter()
+        .filter(|w| runs_on(subject, selected, w))
+        .map(|w| w.name)
+        .collect()
 }
 
 /// Error cells for every (engine, workload) of `subject`: what a run records for a filter it
@@ -823,7 +842,13 @@ mod tests {
 
     fn observed_cell(engine: &str, lines: &[&str]) -> Cell {
         let workload = catalog::workload("get-small").unwrap();
-        let filter = catalog::user_module("own", String::new(), String::new(), vec!["get-small"]);
+        let filter = catalog::user_module(
+            "own",
+            String::new(),
+            String::new(),
+            vec!["get-small"],
+            Vec::new(),
+        );
         let mut cell = new_cell(&filter, engine, &workload);
         cell.conformance = Conformance::Observed;
         cell.observed = lines.iter().map(|l| (*l).to_owned()).collect();
@@ -865,8 +890,32 @@ mod tests {
             cells[2].cell.diff,
             [
                 "native has, this engine not: request header: x: 1",
-                "this engine has, native not: request header: x: 2"
+                "this engine has, native not: request header: x: 2",
+                VOLATILE_HINT
             ]
+        );
+    }
+
+    #[test]
+    fn without_native_the_first_engine_is_the_reference() {
+        let exchange = catalog::workload("get-small").unwrap().exchange;
+        let checked = |engine: &str, value: &str| Checked {
+            cell: observed_cell(engine, &[&format!("request header: x: {value}")]),
+            instance: None,
+            module: None,
+            exchange: &exchange,
+            native: false,
+        };
+        let mut cells = vec![checked("a", "1"), checked("b", "2"), checked("c", "2")];
+        compare_observations(&mut cells);
+        let outcomes: Vec<_> = cells.iter().map(|c| c.cell.conformance).collect();
+        assert_eq!(
+            outcomes,
+            [Conformance::Observed, Conformance::Fail, Conformance::Fail]
+        );
+        assert_eq!(
+            cells[1].cell.diff[0],
+            "a has, this engine not: request header: x: 1"
         );
     }
 }

@@ -158,6 +158,11 @@ enum Flow {
     Reset,
 }
 
+/// How many of the module's last log lines a trap's message shows.
+const TRAP_LOG_LINES: usize = 3;
+
+/// The error for a trapped callback: the engine's message, a hint when the memory limit was the
+/// cause, and the module's last log lines (where a Rust SDK filter writes its panic message).
 fn trap<C: Callbacks + ?Sized>(c: &mut C, mut source: CallError) -> FilterError {
     let state = c.host();
     if state.memory_limit_hit {
@@ -165,6 +170,12 @@ fn trap<C: Callbacks + ?Sized>(c: &mut C, mut source: CallError) -> FilterError 
             " (the instance had been refused memory beyond its limit of {} MiB; raise it with --memory-limit)",
             state.plugin.memory_limit_bytes >> 20
         ));
+    }
+    // A Rust filter logs its panic message just before it traps: show it with the trap.
+    let last = state.logs.last(TRAP_LOG_LINES);
+    if !last.is_empty() {
+        source.message.push_str("; the module's last log lines: ");
+        source.message.push_str(&last);
     }
     FilterError::Trap {
         module: c.module_name().to_owned(),

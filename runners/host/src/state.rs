@@ -323,6 +323,18 @@ impl LogSink {
             .join("\n")
     }
 
+    /// The last `count` kept records, oldest first, as `[level] message` joined by " | "
+    /// (empty when nothing was logged).
+    pub fn last(&self, count: usize) -> String {
+        let skip = self.records.len().saturating_sub(count);
+        self.records
+            .iter()
+            .skip(skip)
+            .map(|r| format!("[{:?}] {}", r.level, r.message))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
     /// Forgets every record.
     pub fn clear(&mut self) {
         self.records.clear();

@@ -56,3 +56,82 @@ fn a_users_own_module_runs_on_every_engine_with_its_effects_observed() {
     }
     assert!(json["modules"][0]["wasm_bytes"].as_u64().unwrap() > 1000);
 }
+
+#[test]
+fn a_users_module_runs_on_the_workloads_asked_for() {
+    let probe = filterbench_harness::artifacts::ensure_built("lifecycle-probe").unwrap();
+    let wasm = probe.wasm.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, json) = quick_run(
+        dir.path(),
+        &[
+            "--module",
+            wasm.to_str().unwrap(),
+            "--workload",
+            "get-large-headers,post-1k",
+            "--engine",
+            "wasmi-eager,wasmtime-cranelift",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mut cells: Vec<String> = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["conformance"], "observed", "{c}");
+            format!("{} {}", c["engine"], c["workload"]).replace('"', "")
+        })
+        .collect();
+    cells.sort();
+    assert_eq!(
+        cells,
+        [
+            "wasmi-eager get-large-headers",
+            "wasmi-eager post-1k",
+            "wasmtime-cranelift get-large-headers",
+            "wasmtime-cranelift post-1k"
+        ]
+    );
+}
+
+#[test]
+fn a_module_that_traps_fails_the_run_and_its_error_shows_the_panic_message() {
+    // Logs a panic message, then traps, in proxy_on_request_headers: what a Rust SDK filter
+    // does when it panics.
+    let wasm = proxy_wasm_module(
+        r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 16) "panicked at src/lib.rs:7: no such header")
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $log (i32.const 5) (i32.const 16) (i32.const 40)))
+    unreachable)"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("panicking.wasm");
+    std::fs::write(&module, wasm).unwrap();
+    let (output, json) = quick_run(
+        dir.path(),
+        &[
+            "--module",
+            module.to_str().unwrap(),
+            "--engine",
+            "wasmtime-cranelift",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("1 of 1 cells failed their check or ended in an error"),
+        "{stderr}"
+    );
+    let cell = &json["cells"][0];
+    assert_eq!(cell["conformance"], "error", "{cell}");
+    assert_eq!(cell["error_kind"], "trap", "{cell}");
+    assert!(
+        cell["error"]
+            .as_str()
+            .unwrap()
+            .contains("[Critical] panicked at src/lib.rs:7: no such header"),
+        "{cell}"
+    );
+}

@@ -23,6 +23,44 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs `filterbench run --quick --no-report ARGS --out DIR/run.json`: the output and the
+/// results written (`Null` when none were).
+fn quick_run(dir: &std::path::Path, args: &[&str]) -> (Output, serde_json::Value) {
+    let out = dir.join("run.json");
+    let mut all = vec![
+        "run",
+        "--quick",
+        "--no-report",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let output = filterbench(&all);
+    let json = std::fs::read(&out)
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (output, json)
+}
+
+/// A Proxy-Wasm module: `imports` (WAT), one exported page of memory, the ABI marker, a bump
+/// allocator as `proxy_on_memory_allocate`, and the `fields` given.
+fn proxy_wasm_module(imports: &str, fields: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $at))
+  {fields})"#
+    ))
+    .expect("valid WAT")
+}
+
 /// Runs `filterbench envoy --envoy ENVOY ARGS --out DIR/envoy.json --report DIR/report`:
 /// (the folder, the results, the report folder, the output).
 fn envoy_run(envoy: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf, PathBuf, Output) {

@@ -201,7 +201,7 @@ pub fn wrong_signature_names_the_export(configuration: &Configuration) {
 }
 
 /// A trap in `_initialize` is reported as a trap of `_initialize` with its kind; a trap in a
-/// callback names the callback.
+/// callback names the callback and shows what the module logged just before (a panic message).
 pub fn traps_name_their_callback(configuration: &Configuration) {
     let wasm = module("", r#"(func (export "_initialize") unreachable)"#);
     match instantiate(configuration, &wasm) {
@@ -212,9 +212,12 @@ pub fn traps_name_their_callback(configuration: &Configuration) {
         Err(other) => panic!("{}: expected a trap, got {other}", configuration.name),
         Ok(_) => panic!("{}: the trap in _initialize was lost", configuration.name),
     }
+    // Like a Rust filter's panic: the message is logged, then the callback traps.
     let wasm = module(
-        "",
-        r#"(func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+        LOG_IMPORT,
+        r#"(data (i32.const 96) "panicked at src/lib.rs: boom")
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    (drop (call $log (i32.const 5) (i32.const 96) (i32.const 28)))
     (i32.div_u (i32.const 1) (i32.sub (local.get 1) (local.get 1))))"#,
     );
     let mut instance = instantiate(configuration, &wasm).unwrap();
@@ -231,6 +234,14 @@ pub fn traps_name_their_callback(configuration: &Configuration) {
                 TrapKind::IntegerDivideByZero,
                 "{}",
                 configuration.name
+            );
+            assert!(
+                source.message.ends_with(
+                    "the module's last log lines: [Critical] panicked at src/lib.rs: boom"
+                ),
+                "{}: the panic message is not shown with the trap: {}",
+                configuration.name,
+                source.message
             );
         }
         other => panic!("{}: expected a trap, got {other:?}", configuration.name),
