@@ -193,7 +193,8 @@ impl SubjectArgs {
 struct RunArgs {
     #[command(flatten)]
     subject: SubjectArgs,
-    /// Engines to run, comma-separated (default: all; see `filterbench list engines`).
+    /// Engines to run, comma-separated: configurations or whole families (`wasmtime`) (default:
+    /// all; see `filterbench list engines`).
     #[arg(long, value_delimiter = ',')]
     engine: Vec<String>,
     /// Workloads to run, comma-separated (default: each filter's own; see `filterbench list workloads`).

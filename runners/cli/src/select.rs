@@ -51,22 +51,36 @@ pub fn exact(name: &str) -> String {
 }
 
 /// The engines named in `names` (every known one when empty, including those this build
-/// cannot run: they are reported with the reason). Native is always kept last.
+/// cannot run: they are reported with the reason). A configuration's name selects it; a family
+/// name (`wasmtime`, `wamr`, …) that is not also a configuration selects all of the family's
+/// configurations. Each engine is selected once, in the order asked.
 pub fn engines(names: &[String]) -> Result<Vec<EngineEntry>> {
     let all = filterbench_engines::all();
     if names.is_empty() {
         return Ok(all);
     }
-    names
-        .iter()
-        .map(|name| match all.iter().find(|e| e.name == name) {
-            Some(e) => Ok(e.clone()),
-            None => bail!(
-                "unknown engine '{name}'; available: {} (see `filterbench list engines`)",
-                all.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
-            ),
-        })
-        .collect()
+    let mut picked: Vec<EngineEntry> = Vec::new();
+    for name in names {
+        let matches: Vec<&EngineEntry> = match all.iter().find(|e| e.name == name) {
+            Some(exact) => vec![exact],
+            None => all.iter().filter(|e| e.family == name).collect(),
+        };
+        if matches.is_empty() {
+            let mut families: Vec<&str> = all.iter().map(|e| e.family).collect();
+            families.dedup();
+            bail!(
+                "unknown engine '{name}'; available: {}, or a whole family: {} (see `filterbench list engines`)",
+                all.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
+                families.join(", ")
+            );
+        }
+        for e in matches {
+            if !picked.iter().any(|p| p.name == e.name) {
+                picked.push(e.clone());
+            }
+        }
+    }
+    Ok(picked)
 }
 
 /// The workloads named in `names` (`sweep:headers` and `sweep:body` expand to their sweeps),
@@ -148,5 +162,30 @@ mod tests {
         assert_eq!(exact("noop"), "noop@rust");
         assert_eq!(exact("noop@c"), "noop@c");
         assert!(filters(&["headers@go".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn a_family_name_selects_each_of_its_configurations_once() {
+        let picked = |list: &[&str]| -> Vec<&'static str> {
+            let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+            engines(&list).unwrap().iter().map(|e| e.name).collect()
+        };
+        let wasmtime = picked(&["wasmtime"]);
+        assert!(wasmtime.len() > 1, "{wasmtime:?}");
+        assert!(
+            wasmtime.iter().all(|n| n.starts_with("wasmtime-")),
+            "{wasmtime:?}"
+        );
+        assert!(wasmtime.contains(&"wasmtime-cranelift"));
+        let mixed = picked(&["wasmtime-pulley", "wasmtime", "native"]);
+        assert_eq!(mixed[0], "wasmtime-pulley");
+        assert_eq!(mixed.len(), wasmtime.len() + 1, "{mixed:?}");
+        assert_eq!(
+            picked(&["native"]),
+            ["native"],
+            "a configuration name is exact"
+        );
+        let unknown = engines(&["v9".to_owned()]).unwrap_err().to_string();
+        assert!(unknown.contains("or a whole family: wasmtime"), "{unknown}");
     }
 }
