@@ -173,6 +173,67 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
     diff
 }
 
+/// Whether the stream was answered locally, and with which status.
+fn local_response_line(state: &HostState) -> String {
+    match &state.stream.local_response {
+        Some(local) => format!("local response: {}", local.status_code),
+        None => "local response: none".to_owned(),
+    }
+}
+
+/// One line per header forwarded (request, then response; each sorted), as `line(what, key,
+/// value)` writes it.
+fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) -> Vec<String> {
+    let stream = &state.stream;
+    let mut lines = Vec::new();
+    for (what, map) in [
+        ("request header", &stream.request_headers),
+        ("response header", &stream.response_headers),
+    ] {
+        let mut these: Vec<String> = map
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| line(what, k, v))
+            .collect();
+        these.sort();
+        lines.extend(these);
+    }
+    lines
+}
+
+/// The path a stream took, for checking that later requests take the same one: whether it was
+/// answered locally (and with which status) and the names of the headers forwarded both ways.
+/// Values and bodies are left out: counters and timestamps change from request to request
+/// without changing the path, and bodies are not kept while timing.
+pub fn path(state: &HostState) -> Vec<String> {
+    let mut lines = vec![local_response_line(state)];
+    lines.extend(header_lines(state, |what, key, _| {
+        format!("{what}: {}", String::from_utf8_lossy(key))
+    }));
+    lines.dedup();
+    lines
+}
+
+/// How the path `later` differs from `first`: `first: …` for what it lost, `later: …` for
+/// what it gained (empty when the same).
+pub fn diff_paths(first: &[String], later: &[String]) -> Vec<String> {
+    diff_lines(first, later, "first", "later")
+}
+
+/// The lines of `a` missing from `b` (as `{a_label}: line`), then those of `b` missing from
+/// `a` (as `{b_label}: line`).
+fn diff_lines(a: &[String], b: &[String], a_label: &str, b_label: &str) -> Vec<String> {
+    let only = |from: &[String], other: &[String], label: &str| -> Vec<String> {
+        from.iter()
+            .filter(|l| !other.contains(l))
+            .map(|l| format!("{label}: {l}"))
+            .collect()
+    };
+    let mut lines = only(a, b, a_label);
+    lines.extend(only(b, a, b_label));
+    lines
+}
+
 /// What an observation shows in place of a volatile value.
 pub const VOLATILE: &str = "(volatile: compared by presence)";
 
@@ -184,28 +245,15 @@ pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
     let is_volatile = |name: &[u8]| volatile.iter().any(|v| v.as_bytes() == name);
     use std::hash::{DefaultHasher, Hash, Hasher};
     let stream = &state.stream;
-    let mut lines = vec![match &stream.local_response {
-        Some(local) => format!("local response: {}", local.status_code),
-        None => "local response: none".to_owned(),
-    }];
-    for (what, map) in [
-        ("request header", &stream.request_headers),
-        ("response header", &stream.response_headers),
-    ] {
-        let mut pairs: Vec<String> = map
-            .iter()
-            .flat_map(|m| m.to_pairs())
-            .map(|p| {
-                if is_volatile(&p.0) {
-                    format!("{what}: {}: {VOLATILE}", String::from_utf8_lossy(&p.0))
-                } else {
-                    format!("{what}: {}", show(&p))
-                }
-            })
-            .collect();
-        pairs.sort();
-        lines.extend(pairs);
-    }
+    let mut lines = vec![local_response_line(state)];
+    lines.extend(header_lines(state, |what, key, value| {
+        let key = String::from_utf8_lossy(key);
+        if is_volatile(key.as_bytes()) {
+            format!("{what}: {key}: {VOLATILE}")
+        } else {
+            format!("{what}: {key}: {}", String::from_utf8_lossy(value))
+        }
+    }));
     for (what, body) in [
         ("request body", &stream.request_body_forwarded),
         ("response body", &stream.response_body_forwarded),
@@ -249,15 +297,12 @@ pub fn diff_observations(
     reference: &[String],
     actual: &[String],
 ) -> Vec<String> {
-    let missing = reference
-        .iter()
-        .filter(|l| !actual.contains(l))
-        .map(|l| format!("{reference_engine} has, this engine not: {l}"));
-    let extra = actual
-        .iter()
-        .filter(|l| !reference.contains(l))
-        .map(|l| format!("this engine has, {reference_engine} not: {l}"));
-    missing.chain(extra).collect()
+    diff_lines(
+        reference,
+        actual,
+        &format!("{reference_engine} has, this engine not"),
+        &format!("this engine has, {reference_engine} not"),
+    )
 }
 
 /// Pushes one exchange through a started instance and checks its effects.

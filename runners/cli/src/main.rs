@@ -608,6 +608,18 @@ fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     if !args.no_report {
         write_report(&results, &args.report)?;
     }
+    for cell in &results.cells {
+        if let Some(change) = &cell.path_changed {
+            eprintln!(
+                "warning: {} on {} ({}) left its first request's path by request {}: its time mixes two paths ({})",
+                cell.filter,
+                cell.engine,
+                cell.workload,
+                change.after_requests,
+                change.diff.join("; ")
+            );
+        }
+    }
     let failed = failed_cells(&results);
     if !failed.is_empty() {
         let named: Vec<String> = failed

@@ -134,6 +134,10 @@ struct SliceStat {
     started_ms: f64,
 }
 
+/// Runs one untimed request on an instance and says how its path differs from the first
+/// request's (empty: the same path).
+pub type Verify<'a> = Box<dyn FnMut(&mut dyn FilterInstance) -> Vec<String> + 'a>;
+
 /// One cell being measured: a started instance and the exchange it serves.
 pub struct TimedCell<'a> {
     /// The instance (discarded if it fails).
@@ -143,6 +147,12 @@ pub struct TimedCell<'a> {
     /// Makes a replacement from a fresh load of the module at each block boundary; `None`:
     /// the instance is kept for the whole measurement.
     renew: Option<Respawn<'a>>,
+    /// Checks that the instance still takes its first request's path; `None`: not checked.
+    verify: Option<Verify<'a>>,
+    /// Requests the current instance has served (warm-up, timed, checks).
+    served: u64,
+    /// The first path change seen: requests the instance had served, and the difference.
+    pub path_change: Option<(u64, Vec<String>)>,
     /// Index (among the cells given to [`measure`]) of the cell this one is paired with.
     pub baseline: Option<usize>,
     /// Callbacks that trapped during measurement (each cost its instance).
@@ -177,6 +187,9 @@ impl<'a> TimedCell<'a> {
             renew: None,
             baseline: None,
             traps: 0,
+            verify: None,
+            served: 0,
+            path_change: None,
             exchange,
             histogram: stats::new_histogram(),
             rounds: RoundSeries::default(),
@@ -202,6 +215,27 @@ impl<'a> TimedCell<'a> {
         self
     }
 
+    /// Checks the instance's path with `verify` at each block boundary and at the end.
+    pub fn with_verify(mut self, verify: Verify<'a>) -> Self {
+        self.verify = Some(verify);
+        self
+    }
+
+    /// Runs `verify` on the instance (untimed) unless a change was already seen.
+    fn verify_path(&mut self) {
+        if self.path_change.is_some() {
+            return;
+        }
+        let (Some(instance), Some(verify)) = (self.instance.as_mut(), self.verify.as_mut()) else {
+            return;
+        };
+        let diff = verify(instance.as_mut());
+        self.served += 1;
+        if !diff.is_empty() {
+            self.path_change = Some((self.served, diff));
+        }
+    }
+
     /// Pairs this cell with the cell at `baseline`.
     pub fn paired_with(mut self, baseline: usize) -> Self {
         self.baseline = Some(baseline);
@@ -211,6 +245,7 @@ impl<'a> TimedCell<'a> {
     /// Discards the instance after `error`; a trap gets a fresh instance when possible.
     fn failed(&mut self, error: FilterError) {
         self.instance = None;
+        self.served = 0;
         let trapped = matches!(error, FilterError::Trap { .. });
         self.error = Some(error);
         if !trapped {
@@ -234,9 +269,11 @@ impl<'a> TimedCell<'a> {
         if self.instance.is_none() || self.renew.is_none() {
             return;
         }
+        self.verify_path();
         // The old instance's memory is freed first, so the padding takes some of it and the new
         // instance lands elsewhere than the old one.
         self.instance = None;
+        self.served = 0;
         self.layout_padding = vec![0xa5; padding];
         if let Some(renew) = self.renew.as_mut() {
             match renew() {
@@ -254,6 +291,7 @@ impl<'a> TimedCell<'a> {
         let deadline = Instant::now() + duration;
         while let Some(instance) = self.instance.as_mut() {
             let now = Instant::now();
+            self.served += 1;
             if let Err(error) = instance.run_stream_started(self.exchange, now) {
                 self.failed(error);
             }
@@ -282,6 +320,7 @@ impl<'a> TimedCell<'a> {
             let start = Instant::now();
             let result = instance.run_stream_started(self.exchange, start);
             let end = Instant::now();
+            self.served += 1;
             match result {
                 Err(error) => self.failed(error),
                 Ok(()) => {
@@ -521,6 +560,9 @@ pub fn measure(
         for cell in cells.iter_mut() {
             cell.finish_round(round, block, canary, overhead_ns);
         }
+    }
+    for cell in cells.iter_mut() {
+        cell.verify_path();
     }
 }
 

@@ -11,7 +11,8 @@ use crate::measure::{self, MeasureSettings, TimedCell};
 use crate::phases;
 use crate::polyglot;
 use crate::results::{
-    Cell, Conformance, EngineRecord, ModuleRecord, Results, SCHEMA_VERSION, Settings, Steady, Tool,
+    Cell, Conformance, EngineRecord, ModuleRecord, PathChange, Results, SCHEMA_VERSION, Settings,
+    Steady, Tool,
 };
 use crate::{analysis, stats, sys};
 use filterbench_host::{
@@ -279,6 +280,7 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         instructions: None,
         instructions_error: None,
         traps: 0,
+        path_changed: None,
     }
 }
 
@@ -517,10 +519,23 @@ struct Planned<'a> {
     /// Makes a fresh instance of a fresh load (at a block boundary).
     renew: measure::Respawn<'a>,
     exchange: &'a filterbench_host::HttpExchange,
+    /// Checks that later requests take the first one's path (`None` for the host floor).
+    verify: Option<measure::Verify<'a>>,
     /// Filter and workload of the cell (to find its baseline).
     filter: &'a str,
     workload: &'a str,
     native: bool,
+}
+
+/// A check that a request on an instance takes the path `first` (the first request's).
+fn path_check<'a>(
+    first: Vec<String>,
+    exchange: &'a filterbench_host::HttpExchange,
+) -> measure::Verify<'a> {
+    Box::new(move |instance| match instance.run_stream(exchange) {
+        Ok(()) => conformance::diff_paths(&first, &conformance::path(instance.state())),
+        Err(error) => vec![format!("later: the request failed: {error}")],
+    })
 }
 
 /// The engine a checked cell ran on and its serialized artifact, if the engine makes one.
@@ -592,6 +607,9 @@ fn run_group(
             let mut cell = TimedCell::new(p.instance, p.exchange)
                 .with_respawn(p.respawn)
                 .with_renew(p.renew);
+            if let Some(verify) = p.verify {
+                cell = cell.with_verify(verify);
+            }
             if let Some(b) = baseline {
                 cell = cell.paired_with(b);
             }
@@ -731,13 +749,16 @@ fn check_subject<'a>(
     ) in checked.into_iter().zip(slots)
     {
         observe(Event::Checked { cell: &cell });
-        if let (Some(instance), Some(module), Some((slot, artifact))) = (instance, module, slot) {
+        if let (Some(mut instance), Some(module), Some((slot, artifact))) = (instance, module, slot)
+        {
+            let first = conformance::path(instance.state());
             planned.push(Planned {
                 index: results.cells.len(),
                 instance,
                 respawn: Box::new(move || start_instance(module.as_ref(), filter)),
                 renew: renewer(slot.engine.as_ref(), &subject.source, filter, artifact),
                 exchange,
+                verify: Some(path_check(first, exchange)),
                 filter: filter.name,
                 workload: workload_name(workloads, exchange),
                 native,
@@ -762,6 +783,7 @@ fn check_subject<'a>(
                 respawn: Box::new(floor),
                 renew: Box::new(floor),
                 exchange: &workload.exchange,
+                verify: None,
                 filter: filter.name,
                 workload: workload.name,
                 native: false,
@@ -797,6 +819,10 @@ fn record_measurements(results: &mut Results, indices: Vec<usize>, timed: Vec<Ti
     for (i, timed) in indices.into_iter().zip(timed) {
         let cell = &mut results.cells[i];
         cell.traps = timed.traps;
+        cell.path_changed = timed.path_change.map(|(after_requests, diff)| PathChange {
+            after_requests,
+            diff,
+        });
         if let Some(error) = &timed.error {
             cell.error = Some(if timed.traps > 0 {
                 format!(

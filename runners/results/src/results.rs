@@ -107,6 +107,22 @@ pub struct Cell {
     /// took over (as Envoy restarts a VM).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub traps: u32,
+    /// The cell's requests stopped taking the path its first request took (a rate limiter that
+    /// starts to answer 429): its times mix two paths. Checked on an untimed request at each
+    /// block boundary and at the end of the measurement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_changed: Option<PathChange>,
+}
+
+/// Where a timed cell left the path of its first request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PathChange {
+    /// Requests the instance had served when the change was seen (the change happened at or
+    /// before this one, after the instance's previous check).
+    pub after_requests: u64,
+    /// How the path differs: `first: …` lines of the first request the later one lacks,
+    /// `later: …` lines it has instead.
+    pub diff: Vec<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -95,6 +95,23 @@ fn a_users_module_runs_on_the_workloads_asked_for() {
     );
 }
 
+/// Writes `wasm` as NAME.wasm in a fresh folder and runs it with `--module` on `engine`
+/// (quick): the folder, the output and the results.
+fn run_module(
+    name: &str,
+    wasm: &[u8],
+    engine: &str,
+) -> (tempfile::TempDir, std::process::Output, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join(format!("{name}.wasm"));
+    std::fs::write(&module, wasm).unwrap();
+    let (output, json) = quick_run(
+        dir.path(),
+        &["--module", module.to_str().unwrap(), "--engine", engine],
+    );
+    (dir, output, json)
+}
+
 #[test]
 fn a_module_that_traps_fails_the_run_and_its_error_shows_the_panic_message() {
     // Logs a panic message, then traps, in proxy_on_request_headers: what a Rust SDK filter
@@ -106,18 +123,7 @@ fn a_module_that_traps_fails_the_run_and_its_error_shows_the_panic_message() {
     (drop (call $log (i32.const 5) (i32.const 16) (i32.const 40)))
     unreachable)"#,
     );
-    let dir = tempfile::tempdir().unwrap();
-    let module = dir.path().join("panicking.wasm");
-    std::fs::write(&module, wasm).unwrap();
-    let (output, json) = quick_run(
-        dir.path(),
-        &[
-            "--module",
-            module.to_str().unwrap(),
-            "--engine",
-            "wasmtime-cranelift",
-        ],
-    );
+    let (_dir, output, json) = run_module("panicking", &wasm, "wasmtime-cranelift");
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     assert!(
@@ -133,5 +139,35 @@ fn a_module_that_traps_fails_the_run_and_its_error_shows_the_panic_message() {
             .unwrap()
             .contains("[Critical] panicked at src/lib.rs:7: no such header"),
         "{cell}"
+    );
+}
+
+#[test]
+fn a_module_that_changes_path_while_timed_is_reported_with_the_request_number() {
+    // Adds a header from its 200th request on: the first request (the check) does not show it.
+    let wasm = proxy_wasm_module(
+        r#"(import "env" "proxy_add_header_map_value"
+    (func $add (param i32 i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 16) "x-late")
+  (global $requests (mut i32) (i32.const 0))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (global.set $requests (i32.add (global.get $requests) (i32.const 1)))
+    (if (i32.ge_u (global.get $requests) (i32.const 200))
+      (then (drop (call $add (i32.const 0) (i32.const 16) (i32.const 6) (i32.const 16) (i32.const 6)))))
+    (i32.const 0))"#,
+    );
+    let (_dir, output, json) = run_module("late-header", &wasm, "wasmi-eager");
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let cell = &json["cells"][0];
+    assert_eq!(cell["conformance"], "observed", "{cell}");
+    let change = &cell["path_changed"];
+    assert!(change["after_requests"].as_u64().unwrap() >= 200, "{cell}");
+    assert_eq!(change["diff"][0], "later: request header: x-late", "{cell}");
+    assert!(
+        stderr.contains(
+            "late-header on wasmi-eager (get-small) left its first request's path by request"
+        ),
+        "{stderr}"
     );
 }
