@@ -5,9 +5,26 @@
 
 use crate::workloads;
 pub use crate::workloads::{JWT_FORGED, JWT_VALID, Workload, workload, workloads};
+use filterbench_host::abi::LogLevel;
 use filterbench_host::{
     FilterError, FilterInstance, HeaderMap, LoadedModule, PluginSpec, UpstreamReply, UpstreamRoute,
 };
+
+/// Plugin settings a user gives their own module (`--root-id`, `--vm-id`, `--env`,
+/// `--log-level`); the bench filters keep the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PluginSettings {
+    /// `plugin_root_id`: the root context's id (SDKs pick their root context by it); empty by
+    /// default.
+    pub root_id: Option<String>,
+    /// `plugin_vm_id` (default `filterbench.NAME`).
+    pub vm_id: Option<String>,
+    /// Environment variables the module reads through WASI `environ_get` (none by default, as
+    /// in Envoy).
+    pub environment: Vec<(String, String)>,
+    /// Lowest level the module's log keeps and `proxy_get_log_level` reports (default info).
+    pub log_level: Option<LogLevel>,
+}
 
 /// Header edits one direction of a stream is expected to show.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,6 +137,8 @@ pub struct FilterSpec {
     /// Header and metric names whose values change with time (a rate limiter's reset time):
     /// compared across engines by presence only (`--volatile`). Lower case.
     pub volatile: Vec<String>,
+    /// Plugin settings beyond the configurations.
+    pub plugin: PluginSettings,
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -336,6 +355,7 @@ pub fn filters() -> Vec<FilterSpec> {
             expect,
             memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
             volatile: Vec::new(),
+            plugin: PluginSettings::default(),
         }
     };
     let mut rust = vec![
@@ -471,11 +491,13 @@ impl FilterSpec {
 }
 
 /// A filter the catalog knows nothing about: a user's own module, run with `plugin_config`
-/// and `vm_config` on `workloads`, its effects observed and compared across engines.
+/// and `vm_config` and `plugin` settings on `workloads`, its effects observed (`volatile`
+/// headers and metrics by presence) and compared across engines.
 pub fn user_module(
     name: &'static str,
     plugin_config: String,
     vm_config: String,
+    plugin: PluginSettings,
     workloads: Vec<&'static str>,
     volatile: Vec<String>,
 ) -> FilterSpec {
@@ -494,6 +516,7 @@ pub fn user_module(
             .into_iter()
             .map(|name| name.to_ascii_lowercase())
             .collect(),
+        plugin,
     }
 }
 
@@ -518,12 +541,24 @@ pub fn expand_workload_names(names: &[String]) -> Vec<String> {
 
 /// The plugin (configuration) of a subject.
 pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
-    PluginSpec {
+    let mut plugin = PluginSpec {
         upstreams: std::sync::Arc::new(filter.upstreams.clone()),
         vm_configuration: filter.vm_config.clone().into_bytes(),
         memory_limit_bytes: filter.memory_limit_bytes,
+        environment: filter.plugin.environment.clone(),
         ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
+    };
+    let settings = &filter.plugin;
+    if let Some(root_id) = &settings.root_id {
+        plugin.root_id.clone_from(root_id);
     }
+    if let Some(vm_id) = &settings.vm_id {
+        plugin.vm_id.clone_from(vm_id);
+    }
+    if let Some(level) = settings.log_level {
+        plugin.log_level = level;
+    }
+    plugin
 }
 
 /// Instantiates and starts a module for a filter.
@@ -539,6 +574,40 @@ pub fn start_instance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_plugin_settings_reach_the_plugin_and_the_defaults_stay_otherwise() {
+        let plain = user_module(
+            "own",
+            "{}".into(),
+            String::new(),
+            Default::default(),
+            vec![],
+            vec![],
+        );
+        let default = plugin_for(&plain);
+        assert_eq!(
+            (default.root_id.as_str(), default.vm_id.as_str()),
+            ("", "filterbench.own")
+        );
+        assert_eq!(default.log_level, LogLevel::Info);
+        assert!(default.environment.is_empty());
+        let settings = PluginSettings {
+            root_id: Some("edge".into()),
+            vm_id: Some("shared-vm".into()),
+            environment: vec![("REGION".into(), "eu".into())],
+            log_level: Some(LogLevel::Debug),
+        };
+        let own = user_module("own", "{}".into(), String::new(), settings, vec![], vec![]);
+        let plugin = plugin_for(&own);
+        assert_eq!(
+            (plugin.root_id.as_str(), plugin.vm_id.as_str()),
+            ("edge", "shared-vm")
+        );
+        assert_eq!(plugin.environment, [("REGION".to_owned(), "eu".to_owned())]);
+        assert_eq!(plugin.log_level, LogLevel::Debug);
+        assert_eq!(plugin.plugin_configuration, b"{}");
+    }
 
     #[test]
     fn language_variants_do_the_rust_filters_work_from_the_same_configuration() {

@@ -1,11 +1,13 @@
 //! Bring your own module: turns `--module PATH.wasm [--native PATH.so] [--plugin-config …]
-//! [--vm-config …] [--volatile NAMES]` into a run subject whose effects are observed and
-//! compared across engines (on get-small, or on the `--workload`s asked for).
+//! [--vm-config …] [--root-id …] [--vm-id …] [--env K=V]… [--log-level …] [--volatile NAMES]`
+//! into a run subject whose effects are observed and compared across engines (on get-small, or
+//! on the `--workload`s asked for).
 
 use anyhow::{Context, Result, bail};
 use filterbench_harness::catalog;
 use filterbench_harness::run::Subject;
 use filterbench_host::ModuleSource;
+use filterbench_host::abi::LogLevel;
 use std::path::{Path, PathBuf};
 
 /// A configuration given on the command line: the path of a file, or the value itself.
@@ -31,12 +33,48 @@ pub fn config_value(flag: &str, value: Option<&str>) -> Result<String> {
     Ok(text)
 }
 
+/// The plugin settings given with `--root-id`, `--vm-id`, `--env KEY=VALUE` and
+/// `--log-level`.
+pub fn plugin_settings(
+    root_id: Option<&str>,
+    vm_id: Option<&str>,
+    environment: &[String],
+    log_level: Option<&str>,
+) -> Result<catalog::PluginSettings> {
+    let environment = environment
+        .iter()
+        .map(|variable| match variable.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => bail!("--env takes KEY=VALUE, e.g. --env REGION=eu; got '{variable}'"),
+        })
+        .collect::<Result<_>>()?;
+    let log_level = log_level
+        .map(|name| {
+            (0..=5)
+                .filter_map(LogLevel::from_raw)
+                .find(|level| format!("{level:?}").eq_ignore_ascii_case(name))
+                .with_context(|| {
+                    format!(
+                        "unknown --log-level '{name}'; use trace, debug, info, warn, error or critical"
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(catalog::PluginSettings {
+        root_id: root_id.map(str::to_owned),
+        vm_id: vm_id.map(str::to_owned),
+        environment,
+        log_level,
+    })
+}
+
 /// The subject for a user's module.
 pub fn subject(
     module: &Path,
     native: Option<&PathBuf>,
     plugin_config: Option<&str>,
     vm_config: Option<&str>,
+    plugin: catalog::PluginSettings,
     volatile: &[String],
 ) -> Result<Subject> {
     if !module.is_file() {
@@ -63,6 +101,7 @@ pub fn subject(
         name,
         config_value("--plugin-config", plugin_config)?,
         config_value("--vm-config", vm_config)?,
+        plugin,
         vec!["get-small"],
         volatile.to_vec(),
     );

@@ -131,6 +131,20 @@ struct SubjectArgs {
     /// timestamp), comma-separated; engines are compared on their presence only.
     #[arg(long, value_name = "NAME", value_delimiter = ',', requires = "module")]
     volatile: Vec<String>,
+    /// With --module: the root id (property `plugin_root_id`; SDKs pick their root context by
+    /// it). Default: empty.
+    #[arg(long, value_name = "ID", requires = "module")]
+    root_id: Option<String>,
+    /// With --module: the VM id (property `plugin_vm_id`). Default: filterbench.NAME.
+    #[arg(long, value_name = "ID", requires = "module")]
+    vm_id: Option<String>,
+    /// With --module: an environment variable the module reads through WASI (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", requires = "module")]
+    environment: Vec<String>,
+    /// With --module: the lowest level the module's log keeps and `proxy_get_log_level`
+    /// reports: trace, debug, info, warn, error or critical. Default: info.
+    #[arg(long, value_name = "LEVEL", requires = "module")]
+    log_level: Option<String>,
 }
 
 impl SubjectArgs {
@@ -154,6 +168,18 @@ impl SubjectArgs {
                 if !self.volatile.is_empty() {
                     args.extend(["--volatile".to_owned(), self.volatile.join(",")]);
                 }
+                for (flag, value) in [
+                    ("--root-id", &self.root_id),
+                    ("--vm-id", &self.vm_id),
+                    ("--log-level", &self.log_level),
+                ] {
+                    if let Some(value) = value {
+                        args.extend([flag.to_owned(), value.clone()]);
+                    }
+                }
+                for variable in &self.environment {
+                    args.extend(["--env".to_owned(), variable.clone()]);
+                }
             }
             // An exact name: `headers` alone would also select headers@c and the others.
             None => args.extend(["--filter".to_owned(), select::exact(filter)]),
@@ -169,6 +195,12 @@ impl SubjectArgs {
                 self.native.as_ref(),
                 self.plugin_config.as_deref(),
                 self.vm_config.as_deref(),
+                byo::plugin_settings(
+                    self.root_id.as_deref(),
+                    self.vm_id.as_deref(),
+                    &self.environment,
+                    self.log_level.as_deref(),
+                )?,
                 &self.volatile,
             )?]),
             None => {

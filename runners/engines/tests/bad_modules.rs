@@ -47,6 +47,7 @@ fn spec(name: &'static str) -> FilterSpec {
         expect: |_| Some(Expected::default()),
         memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
         volatile: Vec::new(),
+        plugin: Default::default(),
     }
 }
 

@@ -872,6 +872,7 @@ mod tests {
             "own",
             String::new(),
             String::new(),
+            Default::default(),
             vec!["get-small"],
             Vec::new(),
         );

@@ -171,3 +171,84 @@ fn a_module_that_changes_path_while_timed_is_reported_with_the_request_number() 
         "{stderr}"
     );
 }
+
+#[test]
+fn root_id_vm_id_and_log_level_reach_a_users_module() {
+    // Copies plugin_root_id and plugin_vm_id into request headers; logs once at debug.
+    let wasm = proxy_wasm_module(
+        r#"(import "env" "proxy_get_property"
+    (func $get (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value"
+    (func $add (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 16) "plugin_root_id")
+  (data (i32.const 32) "x-root-id")
+  (data (i32.const 48) "plugin_vm_id")
+  (data (i32.const 64) "x-vm-id")
+  (data (i32.const 80) "debugging")
+  (func $copy (param $path i32) (param $path_len i32) (param $key i32) (param $key_len i32)
+    (drop (call $get (local.get $path) (local.get $path_len) (i32.const 128) (i32.const 132)))
+    (drop (call $add (i32.const 0) (local.get $key) (local.get $key_len)
+      (i32.load (i32.const 128)) (i32.load (i32.const 132)))))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (call $copy (i32.const 16) (i32.const 14) (i32.const 32) (i32.const 9))
+    (call $copy (i32.const 48) (i32.const 12) (i32.const 64) (i32.const 7))
+    (drop (call $log (i32.const 1) (i32.const 80) (i32.const 9)))
+    (i32.const 0))"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("identity.wasm");
+    std::fs::write(&module, wasm).unwrap();
+    let module = module.to_str().unwrap();
+    let observed = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--module", module, "--engine", "wasmi-eager"];
+        args.extend_from_slice(extra);
+        let (output, json) = quick_run(dir.path(), &args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        json["cells"][0]["observed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let default = observed(&[]);
+    assert!(
+        default.contains(&"request header: x-vm-id: filterbench.identity".to_owned()),
+        "{default:?}"
+    );
+    assert!(
+        default.contains(&"request header: x-root-id: ".to_owned()),
+        "the root id is empty by default: {default:?}"
+    );
+    assert!(!default.iter().any(|l| l.contains("Debug")), "{default:?}");
+    let set = observed(&[
+        "--root-id",
+        "edge",
+        "--vm-id",
+        "shared",
+        "--log-level",
+        "debug",
+        "--env",
+        "REGION=eu",
+    ]);
+    assert!(
+        set.contains(&"request header: x-root-id: edge".to_owned()),
+        "{set:?}"
+    );
+    assert!(
+        set.contains(&"request header: x-vm-id: shared".to_owned()),
+        "{set:?}"
+    );
+    assert!(
+        set.contains(&"logged at Debug: 1 message(s)".to_owned()),
+        "{set:?}"
+    );
+    let bad = filterbench(&["run", "--module", module, "--env", "REGION"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("--env takes KEY=VALUE"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
