@@ -3,6 +3,7 @@
 //! anything is timed). Expectations are written from the workload itself, independently of the
 //! filters' code, so a filter (or an engine) that misbehaves is caught.
 
+use crate::assertions::Assertions;
 use crate::workloads;
 pub use crate::workloads::{JWT_FORGED, JWT_VALID, Workload, workload, workloads};
 use filterbench_host::abi::LogLevel;
@@ -24,6 +25,31 @@ pub struct PluginSettings {
     pub environment: Vec<(String, String)>,
     /// Lowest level the module's log keeps and `proxy_get_log_level` reports (default info).
     pub log_level: Option<LogLevel>,
+    /// Properties the module can read (dotted path, value encoded as Envoy encodes it).
+    pub properties: Vec<(String, Vec<u8>)>,
+    /// Virtual time between requests, ns (0: the wall clock, no ticks); see
+    /// [`PluginSpec::clock_step_ns`].
+    pub clock_step_ns: u64,
+}
+
+/// What a spec file adds to a user's module: workloads of its own, and what must hold after
+/// each workload's first request.
+#[derive(Clone, Debug, Default)]
+pub struct Custom {
+    /// Workloads defined by the spec (names distinct from the catalog's).
+    pub workloads: Vec<Workload>,
+    /// Assertions by workload name.
+    pub assertions: Vec<(String, Assertions)>,
+}
+
+impl Custom {
+    /// The assertions stated for workload `name`, if any.
+    pub fn assertions_for(&self, name: &str) -> Option<&Assertions> {
+        self.assertions
+            .iter()
+            .find(|(w, _)| w == name)
+            .map(|(_, a)| a)
+    }
 }
 
 /// Header edits one direction of a stream is expected to show.
@@ -139,6 +165,8 @@ pub struct FilterSpec {
     pub volatile: Vec<String>,
     /// Plugin settings beyond the configurations.
     pub plugin: PluginSettings,
+    /// Workloads and assertions from a spec file (empty for the bench filters).
+    pub custom: Custom,
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -356,6 +384,7 @@ pub fn filters() -> Vec<FilterSpec> {
             memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
             volatile: Vec::new(),
             plugin: PluginSettings::default(),
+            custom: Custom::default(),
         }
     };
     let mut rust = vec![
@@ -517,6 +546,7 @@ pub fn user_module(
             .map(|name| name.to_ascii_lowercase())
             .collect(),
         plugin,
+        custom: Custom::default(),
     }
 }
 
@@ -546,6 +576,8 @@ pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
         vm_configuration: filter.vm_config.clone().into_bytes(),
         memory_limit_bytes: filter.memory_limit_bytes,
         environment: filter.plugin.environment.clone(),
+        properties: filter.plugin.properties.clone(),
+        clock_step_ns: filter.plugin.clock_step_ns,
         ..PluginSpec::new(filter.name, filter.plugin_config.clone().into_bytes())
     };
     let settings = &filter.plugin;
@@ -597,6 +629,7 @@ mod tests {
             vm_id: Some("shared-vm".into()),
             environment: vec![("REGION".into(), "eu".into())],
             log_level: Some(LogLevel::Debug),
+            ..PluginSettings::default()
         };
         let own = user_module("own", "{}".into(), String::new(), settings, vec![], vec![]);
         let plugin = plugin_for(&own);

@@ -288,6 +288,9 @@ pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
             .into_iter()
             .map(|(level, n)| format!("logged at {level}: {n} message(s)")),
     );
+    if state.plugin.clock_step_ns != 0 {
+        lines.push(format!("ticks fired: {}", state.clock.ticks_fired));
+    }
     lines
 }
 

@@ -2,6 +2,7 @@
 //! configurations and expected effects), the workloads they run on, and the conformance check
 //! that compares what a filter did with what it should do.
 
+pub mod assertions;
 pub mod catalog;
 pub mod conformance;
 pub mod workloads;

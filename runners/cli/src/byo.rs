@@ -65,6 +65,7 @@ pub fn plugin_settings(
         vm_id: vm_id.map(str::to_owned),
         environment,
         log_level,
+        ..catalog::PluginSettings::default()
     })
 }
 

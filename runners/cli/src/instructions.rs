@@ -42,6 +42,10 @@ pub fn child(subject: &Subject, engine: &str, workload: &str, lifecycles: u64) -
     let module = engine_impl.load(&subject.source)?;
     let mut instance = run::start_instance(module.as_ref(), &subject.filter)?;
     let workload = filterbench_harness::catalog::workload(workload)
+        .or_else(|| {
+            let own = &subject.filter.custom.workloads;
+            own.iter().find(|w| w.name == workload).cloned()
+        })
         .with_context(|| format!("unknown workload '{workload}'"))?;
     for _ in 0..WARMUP {
         instance.run_stream(&workload.exchange)?;

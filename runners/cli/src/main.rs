@@ -6,6 +6,8 @@ mod envoy_cmd;
 mod instructions;
 mod processes;
 mod select;
+mod spec;
+mod spec_init;
 mod watchdog;
 
 use anyhow::{Context, Result};
@@ -36,6 +38,12 @@ enum Command {
     /// and a no-filter baseline): max throughput, latency at a fixed rate, Envoy CPU per request
     /// and memory. Needs Envoy, wrk and oha (scripts/setup-envoy.sh installs them).
     Envoy(envoy_cmd::EnvoyArgs),
+    /// Filter spec files: write a starter for a module, or print the format's JSON Schema.
+    Spec {
+        /// What to do.
+        #[command(subcommand)]
+        action: SpecAction,
+    },
     /// List what can be selected.
     List {
         /// What to list.
@@ -99,6 +107,22 @@ enum Command {
     },
 }
 
+/// `filterbench spec …`.
+#[derive(Subcommand)]
+enum SpecAction {
+    /// Write a commented starter spec for a module, from what it imports and exports.
+    Init {
+        /// The module (.wasm).
+        #[arg(long, value_name = "PATH.wasm")]
+        module: PathBuf,
+        /// Where to write the spec (default: print it). An existing file is not overwritten.
+        #[arg(long, value_name = "FILE.yaml")]
+        out: Option<PathBuf>,
+    },
+    /// Print the spec format's JSON Schema (the same as docs/filter-spec.schema.json).
+    Schema,
+}
+
 /// What is measured besides time.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Measure {
@@ -118,6 +142,11 @@ struct SubjectArgs {
     /// and compared across engines).
     #[arg(long, value_name = "PATH.wasm", conflicts_with = "filter")]
     module: Option<PathBuf>,
+    /// Run your own module as a filter spec file describes it (module, plugin, upstreams,
+    /// clock, workloads, expectations; see docs/filter-spec.schema.json and
+    /// `filterbench spec init`).
+    #[arg(long, value_name = "FILE.yaml", conflicts_with_all = ["filter", "module"])]
+    spec: Option<PathBuf>,
     /// With --module: the same filter built as a native library, for the native baseline.
     #[arg(long, value_name = "PATH.so", requires = "module")]
     native: Option<PathBuf>,
@@ -151,6 +180,11 @@ impl SubjectArgs {
     /// Arguments that rebuild the subject of `filter` in a child process.
     fn child_args(&self, filter: &str) -> Vec<String> {
         let mut args = Vec::new();
+        if let Some(spec) = &self.spec {
+            let spec = std::path::absolute(spec).unwrap_or_else(|_| spec.clone());
+            args.extend(["--spec".to_owned(), spec.display().to_string()]);
+            return args;
+        }
         match &self.module {
             Some(module) => {
                 args.extend(["--module".to_owned(), module.display().to_string()]);
@@ -189,6 +223,9 @@ impl SubjectArgs {
 
     /// Builds (or finds) the modules to run.
     fn subjects(&self) -> Result<Vec<run::Subject>> {
+        if let Some(spec) = &self.spec {
+            return Ok(vec![spec::load(spec)?]);
+        }
         match &self.module {
             Some(module) => Ok(vec![byo::subject(
                 module,
@@ -351,6 +388,7 @@ fn main() {
     let outcome = match cli.command {
         Command::Run(args) => run_command(args),
         Command::Envoy(args) => envoy_cmd::command(args),
+        Command::Spec { action } => spec_command(action),
         Command::List { what } => list_command(what),
         Command::Report { results, out } => report_command(&results, &out),
         Command::Compare {
@@ -380,6 +418,39 @@ fn main() {
     }
 }
 
+fn spec_command(action: SpecAction) -> Result<()> {
+    match action {
+        SpecAction::Schema => print!("{}", spec::schema_json()),
+        SpecAction::Init { module, out } => {
+            let dir = out
+                .as_deref()
+                .and_then(|o| o.parent())
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let text = spec_init::starter(&module, dir)?;
+            match out {
+                None => print!("{text}"),
+                Some(out) => {
+                    if out.exists() {
+                        anyhow::bail!(
+                            "{} exists; give another --out or remove it first",
+                            out.display()
+                        );
+                    }
+                    std::fs::write(&out, text)
+                        .with_context(|| format!("cannot write {}", out.display()))?;
+                    eprintln!(
+                        "wrote {}; edit it, then: filterbench run --spec {}",
+                        out.display(),
+                        out.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn list_command(what: ListWhat) -> Result<()> {
     match what {
         ListWhat::Filters => display::print_filters(),
@@ -407,11 +478,12 @@ impl RunArgs {
 
 fn run_command(args: RunArgs) -> Result<()> {
     let engine_entries = select::engines(&args.engine)?;
-    let workloads = select::workloads(&args.workload)?;
     let out = args.out();
     select::check_writable(&out)?;
     // Built and checked here, so a bad filter or module is reported once, before any process.
     let mut subjects = args.subject.subjects()?;
+    let spec_workloads: Vec<String> = subjects.iter().flat_map(spec::own_workload_names).collect();
+    let workloads = select::workloads(&args.workload, &spec_workloads)?;
     check_something_runs(&subjects, &workloads)?;
     let processes = match args.worker {
         Some(_) => 1,

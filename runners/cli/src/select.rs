@@ -84,18 +84,22 @@ pub fn engines(names: &[String]) -> Result<Vec<EngineEntry>> {
 }
 
 /// The workloads named in `names` (`sweep:headers` and `sweep:body` expand to their sweeps),
-/// or `None` for each filter's own.
-pub fn workloads(names: &[String]) -> Result<Option<Vec<String>>> {
+/// or `None` for each filter's own. Names are the catalog's or `own` (a spec file's).
+pub fn workloads(names: &[String], own: &[String]) -> Result<Option<Vec<String>>> {
     if names.is_empty() {
         return Ok(None);
     }
-    let all = catalog::workloads();
+    let mut all: Vec<String> = catalog::workloads()
+        .iter()
+        .map(|w| w.name.to_owned())
+        .collect();
+    all.extend(own.iter().cloned());
     let names = catalog::expand_workload_names(names);
     for name in &names {
-        if !all.iter().any(|w| w.name == name) {
+        if !all.contains(name) {
             bail!(
                 "unknown workload '{name}'; available: {}, or the groups sweep:headers, sweep:body (see `filterbench list workloads`)",
-                all.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+                all.join(", ")
             );
         }
     }

@@ -48,6 +48,7 @@ fn spec(name: &'static str) -> FilterSpec {
         memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
         volatile: Vec::new(),
         plugin: Default::default(),
+        custom: Default::default(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! A module that uses the WASI imports a `wasm32-wasip1` build makes (stdout/stderr writes,
 //! clocks, randomness, environment and arguments) loads and runs on every WebAssembly engine.
 
+mod common;
+
 use filterbench_harness::catalog;
 use filterbench_host::abi::LogLevel;
 use filterbench_host::{ModuleSource, PluginSpec};
@@ -90,21 +92,13 @@ fn wasi_imports_work_on_every_engine() {
     }
 }
 
-/// Reads its environment with `environ_sizes_get` / `environ_get` and writes the first
-/// variable (`KEY=VALUE`) to stdout.
-const ENVIRON_MODULE: &str = r#"
-(module
+/// With [`ENVIRON_FIELDS`]: reads its environment with `environ_sizes_get` / `environ_get` and
+/// writes the first variable (`KEY=VALUE`) to stdout.
+const ENVIRON_IMPORTS: &str = r#"
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env_sizes (param i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "environ_get" (func $env_get (param i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 4096))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $at))
+  (import "wasi_snapshot_preview1" "environ_get" (func $env_get (param i32 i32) (result i32)))"#;
+const ENVIRON_FIELDS: &str = r#"
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     ;; count at 64, bytes at 68; pointers at 256, strings at 512
     (if (call $env_sizes (i32.const 64) (i32.const 68)) (then unreachable))
@@ -114,41 +108,26 @@ const ENVIRON_MODULE: &str = r#"
     (i32.store (i32.const 0) (i32.load (i32.const 256)))
     (i32.store (i32.const 4) (i32.sub (i32.load (i32.const 68)) (i32.const 1)))
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-    (i32.const 0)))
-"#;
+    (i32.const 0))"#;
 
 #[test]
 fn the_plugins_environment_reaches_the_module_on_every_engine() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("environ.wasm");
-    std::fs::write(&path, wat::parse_str(ENVIRON_MODULE).unwrap()).unwrap();
-    let source = ModuleSource {
-        name: "environ".to_owned(),
-        wasm: Some(path),
-        native: None,
-    };
     let exchange = catalog::workload("get-small").unwrap().exchange;
     let plugin = PluginSpec {
         environment: vec![("REGION".to_owned(), "eu".to_owned())],
         ..PluginSpec::new("environ", "")
     };
-    for entry in filterbench_engines::available()
-        .into_iter()
-        .filter(|e| !e.is_native)
-    {
-        let engine = filterbench_engines::create(entry.name).unwrap();
-        let module = engine.load(&source).unwrap();
-        let mut instance = module.instantiate(plugin.clone()).unwrap();
-        instance.start().unwrap();
+    let wasm = common::proxy_module(ENVIRON_IMPORTS, ENVIRON_FIELDS);
+    for (engine, mut instance) in common::started_on_every_wasm_engine(&wasm, &plugin) {
         instance
             .run_stream(&exchange)
-            .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+            .unwrap_or_else(|e| panic!("{engine}: {e}"));
         let logged: Vec<String> = instance
             .state()
             .logs
             .records()
             .map(|r| r.message.clone())
             .collect();
-        assert_eq!(logged, ["REGION=eu"], "{}", entry.name);
+        assert_eq!(logged, ["REGION=eu"], "{engine}");
     }
 }

@@ -11,7 +11,7 @@ pub mod run;
 pub mod sys;
 
 pub use filterbench_analysis::{analysis, compare, format, merge, precision};
-pub use filterbench_catalog::{catalog, conformance, workloads};
+pub use filterbench_catalog::{assertions, catalog, conformance, workloads};
 pub use filterbench_results::{
     environment, envoy, envoy_cpu, envoy_variants, paths, results, stats,
 };

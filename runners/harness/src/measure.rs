@@ -157,6 +157,9 @@ pub struct TimedCell<'a> {
     pub baseline: Option<usize>,
     /// Callbacks that trapped during measurement (each cost its instance).
     pub traps: u32,
+    /// On a virtual clock: ticks fired and requests served by this cell's instances
+    /// (warm-up, timed and checks), summed over the instances it went through.
+    pub ticks: (u64, u64),
     /// The exchange pushed through it.
     pub exchange: &'a HttpExchange,
     /// Every timed lifecycle, wall time, ns, timer cost subtracted.
@@ -187,6 +190,7 @@ impl<'a> TimedCell<'a> {
             renew: None,
             baseline: None,
             traps: 0,
+            ticks: (0, 0),
             verify: None,
             served: 0,
             path_change: None,
@@ -242,8 +246,21 @@ impl<'a> TimedCell<'a> {
         self
     }
 
+    /// Adds the current instance's ticks and requests to [`Self::ticks`] (on a virtual clock),
+    /// before it is replaced or the cell ends.
+    fn count_ticks(&mut self) {
+        if let Some(instance) = self.instance.as_mut() {
+            let state = instance.state();
+            if state.plugin.clock_step_ns != 0 {
+                self.ticks.0 += state.clock.ticks_fired;
+                self.ticks.1 += self.served;
+            }
+        }
+    }
+
     /// Discards the instance after `error`; a trap gets a fresh instance when possible.
     fn failed(&mut self, error: FilterError) {
+        self.count_ticks();
         self.instance = None;
         self.served = 0;
         let trapped = matches!(error, FilterError::Trap { .. });
@@ -270,6 +287,7 @@ impl<'a> TimedCell<'a> {
             return;
         }
         self.verify_path();
+        self.count_ticks();
         // The old instance's memory is freed first, so the padding takes some of it and the new
         // instance lands elsewhere than the old one.
         self.instance = None;
@@ -563,6 +581,7 @@ pub fn measure(
     }
     for cell in cells.iter_mut() {
         cell.verify_path();
+        cell.count_ticks();
     }
 }
 

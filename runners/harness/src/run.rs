@@ -4,6 +4,7 @@
 
 use crate::analysis::AA_ENGINE;
 use crate::artifacts::BuildError;
+use crate::assertions;
 use crate::catalog::{self, FilterSpec};
 use crate::conformance;
 use crate::environment;
@@ -12,7 +13,7 @@ use crate::phases;
 use crate::polyglot;
 use crate::results::{
     Cell, Conformance, EngineRecord, ModuleRecord, PathChange, Results, SCHEMA_VERSION, Settings,
-    Steady, Tool,
+    Steady, TickCount, Tool,
 };
 use crate::{analysis, stats, sys};
 use filterbench_host::{
@@ -209,9 +210,20 @@ fn check_cell(
             None
         }
         Ok(_) if expected.is_none() => {
-            cell.conformance = Conformance::Observed;
             cell.observed = conformance::observe(instance.state(), &filter.volatile);
-            Some(instance)
+            let broken = filter
+                .custom
+                .assertions_for(workload.name)
+                .map(|stated| assertions::check(stated, instance.state()))
+                .unwrap_or_default();
+            if broken.is_empty() {
+                cell.conformance = Conformance::Observed;
+                Some(instance)
+            } else {
+                cell.conformance = Conformance::Fail;
+                cell.diff = broken;
+                None
+            }
         }
         Ok(_) => Some(instance),
     }
@@ -281,6 +293,7 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         instructions_error: None,
         traps: 0,
         path_changed: None,
+        ticks: None,
     }
 }
 
@@ -316,9 +329,20 @@ fn runs_on(subject: &Subject, selected: &Option<Vec<String>>, w: &catalog::Workl
     }
 }
 
+/// The workloads `subjects` may run on: the catalog's and those their spec files define.
+fn candidate_workloads<'s>(
+    subjects: impl IntoIterator<Item = &'s Subject>,
+) -> Vec<catalog::Workload> {
+    let mut all = catalog::workloads();
+    for subject in subjects {
+        all.extend(subject.filter.custom.workloads.iter().cloned());
+    }
+    all
+}
+
 /// The workloads `subject` runs on in this run (empty: it would run nothing).
 pub fn planned_workloads(subject: &Subject, selected: &Option<Vec<String>>) -> Vec<&'static str> {
-    catalog::workloads()
+    candidate_workloads([subject])
         .iter()
         .filter(|w| runs_on(subject, selected, w))
         .map(|w| w.name)
@@ -334,7 +358,7 @@ pub fn abandoned_cells(
     kind: &str,
     message: &str,
 ) -> Vec<Cell> {
-    let workloads = catalog::workloads();
+    let workloads = candidate_workloads([subject]);
     let mut cells = Vec::new();
     for engine in engines {
         for w in workloads
@@ -434,7 +458,7 @@ pub fn run_resumable(
         summary: Default::default(),
         envoy: None,
     };
-    let all_workloads = catalog::workloads();
+    let all_workloads = candidate_workloads(subjects);
     let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
     engine_names.extend(settings.unavailable.iter().map(|(n, _)| n.as_str()));
 
@@ -819,6 +843,12 @@ fn record_measurements(results: &mut Results, indices: Vec<usize>, timed: Vec<Ti
     for (i, timed) in indices.into_iter().zip(timed) {
         let cell = &mut results.cells[i];
         cell.traps = timed.traps;
+        // The floor has no guest: nothing of it ticks.
+        let guest = cell.conformance != Conformance::Calibration;
+        cell.ticks = (guest && timed.ticks.1 > 0).then_some(TickCount {
+            fired: timed.ticks.0,
+            requests: timed.ticks.1,
+        });
         cell.path_changed = timed.path_change.map(|(after_requests, diff)| PathChange {
             after_requests,
             diff,

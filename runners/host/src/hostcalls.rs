@@ -161,18 +161,23 @@ pub fn proxy_get_log_level<G: Guest + ?Sized>(g: &mut G, return_level: u64) -> H
     })
 }
 
-/// `proxy_get_current_time_nanoseconds(ret)`: wall-clock time in ns since the Unix epoch.
+/// `proxy_get_current_time_nanoseconds(ret)`: time in ns since the Unix epoch — the wall
+/// clock, or the plugin's virtual clock when it has one.
 pub fn proxy_get_current_time_nanoseconds<G: Guest + ?Sized>(
     g: &mut G,
     return_time: u64,
 ) -> HostResult {
-    simple(g, |mem, _| mem.write_u64(return_time, now_nanos()))
+    simple(g, |mem, state| {
+        mem.write_u64(return_time, state.now_ns(now_nanos))
+    })
 }
 
-/// `proxy_set_tick_period_milliseconds(period)`: 0 disables the tick.
+/// `proxy_set_tick_period_milliseconds(period)`: 0 disables the tick; on a virtual clock the
+/// first tick is due one period from now.
 pub fn proxy_set_tick_period_milliseconds<G: Guest + ?Sized>(g: &mut G, period: u32) -> HostResult {
     simple(g, |_, state| {
         state.tick_period_ms = period;
+        state.clock.next_tick_ns = state.clock.now_ns + u64::from(period) * 1_000_000;
         Ok(())
     })
 }
@@ -938,10 +943,11 @@ pub fn clock_time_get<G: Guest + ?Sized>(
     return_time: u64,
 ) -> HostResult {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let (mut mem, _) = g.parts();
+    let (mut mem, state) = g.parts();
     wasi((|| {
         let nanos = match clock_id {
-            0 => now_nanos(),
+            0 => state.now_ns(now_nanos),
+            1 if state.plugin.clock_step_ns != 0 => state.clock.now_ns,
             1 => EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64,
             _ => return Err(errno::NOTSUP),
         };

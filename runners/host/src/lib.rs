@@ -36,4 +36,5 @@ pub use floor::{FLOOR_ENGINE, FloorInstance};
 pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
 pub use state::{
     DEFAULT_MEMORY_LIMIT_BYTES, HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute,
+    VIRTUAL_EPOCH_NS, VirtualClock,
 };

@@ -455,11 +455,38 @@ fn begin_response(host: &mut HostState, exchange: &HttpExchange) -> Vec<Vec<u8>>
     }
 }
 
+/// Most ticks one stream's clock step may fire (a period far below the step would otherwise
+/// turn one request into a flood of ticks).
+pub const MAX_TICKS_PER_STREAM: u64 = 1000;
+
+/// Advances the plugin's virtual clock by one step and fires the ticks that fell due (each
+/// with its follow-ups, e.g. the answer to an HTTP call the tick made).
+fn advance_virtual_clock<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
+    let host = c.host();
+    host.clock.now_ns += host.plugin.clock_step_ns;
+    for _ in 0..MAX_TICKS_PER_STREAM {
+        let host = c.host();
+        let period_ns = u64::from(host.tick_period_ms) * 1_000_000;
+        if period_ns == 0 || host.clock.now_ns < host.clock.next_tick_ns {
+            return Ok(());
+        }
+        host.clock.next_tick_ns += period_ns;
+        host.clock.ticks_fired += 1;
+        let root = host.root_context_id;
+        c.on_tick(root).map_err(|e| trap(c, e))?;
+        deliver_follow_ups(c)?;
+    }
+    Ok(())
+}
+
 fn run_stream_lifecycle<C: Callbacks + ?Sized>(
     c: &mut C,
     exchange: &HttpExchange,
     started: Instant,
 ) -> Result<(), FilterError> {
+    if c.host().plugin.clock_step_ns != 0 {
+        advance_virtual_clock(c)?;
+    }
     let ctx = next_context_id();
     let root = c.host().root_context_id;
     begin_stream(c.host(), ctx, exchange, started);

@@ -232,6 +232,30 @@ pub struct PluginSpec {
     /// Largest linear memory an instance may grow to, bytes; `memory.grow` beyond it fails
     /// (returns -1) on every WebAssembly engine (native code has no linear memory to cap).
     pub memory_limit_bytes: u64,
+    /// Properties the module can read besides the host's own (`route_name`, `node.id`, …),
+    /// by dotted path, with their values encoded as Envoy encodes them.
+    pub properties: Vec<(String, Bytes)>,
+    /// Virtual time between two streams, ns; 0 keeps the wall clock. When set, the module's
+    /// clock (`proxy_get_current_time_nanoseconds`, WASI `clock_time_get`) reads a virtual
+    /// clock that starts at [`VIRTUAL_EPOCH_NS`] and advances this much before each stream,
+    /// and ticks (`proxy_on_tick`) fire when it passes the period the module set — the same
+    /// on every engine and run, so time-dependent behaviour is reproducible.
+    pub clock_step_ns: u64,
+}
+
+/// Where a virtual clock starts: 2026-01-01T00:00:00Z, ns since the Unix epoch.
+pub const VIRTUAL_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+
+/// The virtual clock of a plugin with [`PluginSpec::clock_step_ns`] set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtualClock {
+    /// Time since [`VIRTUAL_EPOCH_NS`], ns.
+    pub now_ns: u64,
+    /// When the next tick is due, ns since [`VIRTUAL_EPOCH_NS`] (meaningful while a tick
+    /// period is set).
+    pub next_tick_ns: u64,
+    /// Ticks fired since the instance started.
+    pub ticks_fired: u64,
 }
 
 /// Default [`PluginSpec::memory_limit_bytes`]: 512 MiB, far above what the bench filters use.
@@ -273,6 +297,8 @@ impl PluginSpec {
             environment: Vec::new(),
             upstreams: Arc::new(Vec::new()),
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
+            properties: Vec::new(),
+            clock_step_ns: 0,
         }
     }
 }
@@ -485,6 +511,8 @@ pub struct HostState {
     pub properties: HashMap<String, Bytes>,
     /// Tick period set by the filter, in milliseconds (0 = off).
     pub tick_period_ms: u32,
+    /// The virtual clock (used when [`PluginSpec::clock_step_ns`] is set).
+    pub clock: VirtualClock,
     /// HTTP calls waiting for delivery.
     pub pending_calls: Vec<PendingCall>,
     /// The response being delivered, during `proxy_on_http_call_response`.
@@ -500,7 +528,7 @@ pub struct HostState {
 impl HostState {
     /// Fresh state for a plugin.
     pub fn new(plugin: PluginSpec) -> Self {
-        let mut properties = HashMap::new();
+        let mut properties: HashMap<String, Bytes> = plugin.properties.iter().cloned().collect();
         properties.insert("plugin_name".to_owned(), plugin.name.clone().into_bytes());
         properties.insert(
             "plugin_root_id".to_owned(),
@@ -518,12 +546,23 @@ impl HostState {
             metrics: Vec::new(),
             properties,
             tick_period_ms: 0,
+            clock: VirtualClock::default(),
             pending_calls: Vec::new(),
             call_response: None,
             next_call_token: 1,
             logs: LogSink::default(),
             scratch: Vec::new(),
             memory_limit_hit: false,
+        }
+    }
+
+    /// The time the module reads, ns since the Unix epoch: the virtual clock when the plugin
+    /// has one, else `wall` (called only then).
+    pub fn now_ns(&self, wall: impl FnOnce() -> u64) -> u64 {
+        if self.plugin.clock_step_ns == 0 {
+            wall()
+        } else {
+            VIRTUAL_EPOCH_NS + self.clock.now_ns
         }
     }
 

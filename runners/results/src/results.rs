@@ -112,6 +112,20 @@ pub struct Cell {
     /// block boundary and at the end of the measurement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_changed: Option<PathChange>,
+    /// On a virtual clock (a spec's `clock.request_interval_ms`): the ticks the module's
+    /// instances fired while measured, and the requests they served meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticks: Option<TickCount>,
+}
+
+/// Ticks (`proxy_on_tick`) fired while a cell was measured on a virtual clock; each is part
+/// of the timed lifecycle it preceded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TickCount {
+    /// Ticks fired.
+    pub fired: u64,
+    /// Requests served by the same instances (warm-up, timed and checks).
+    pub requests: u64,
 }
 
 /// Where a timed cell left the path of its first request.

@@ -1,6 +1,6 @@
 //! The `filterbench` binary end to end, one module per subcommand (`cargo test --test cli
 //! envoy::` runs only the Envoy ones): listings and runs, a user's own module, instruction
-//! counts, Envoy, and interrupted, split and resumed runs.
+//! counts, Envoy, interrupted, split and resumed runs, and filter spec files.
 
 mod byo;
 mod envoy;
@@ -8,6 +8,7 @@ mod instructions;
 mod report;
 mod resume;
 mod run;
+mod spec;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -73,3 +73,32 @@ pub fn proxy_module(imports: &str, fields: &str) -> Vec<u8> {
     ))
     .expect("valid WAT")
 }
+
+/// The module `wat` (written to a temporary file) started with `plugin` on every WebAssembly
+/// engine of this build: (engine name, started instance).
+pub fn started_on_every_wasm_engine(
+    wasm: &[u8],
+    plugin: &filterbench_host::PluginSpec,
+) -> Vec<(&'static str, Box<dyn filterbench_host::FilterInstance>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{}.wasm", plugin.name));
+    std::fs::write(&path, wasm).unwrap();
+    let source = ModuleSource {
+        name: plugin.name.clone(),
+        wasm: Some(path),
+        native: None,
+    };
+    filterbench_engines::available()
+        .into_iter()
+        .filter(|e| !e.is_native)
+        .map(|entry| {
+            let engine = filterbench_engines::create(entry.name).unwrap();
+            let module = engine.load(&source).unwrap();
+            let mut instance = module.instantiate(plugin.clone()).unwrap();
+            instance
+                .start()
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+            (entry.name, instance)
+        })
+        .collect()
+}

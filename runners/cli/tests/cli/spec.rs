@@ -1,0 +1,104 @@
+//! Filter spec files: the example spec runs with every check passing, a broken expectation
+//! fails the run with what differs, and `spec init` writes a spec that runs.
+
+use super::{filterbench, proxy_wasm_module, quick_run, text};
+use std::path::PathBuf;
+
+fn example_spec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/token-refresh.yaml")
+}
+
+#[test]
+fn the_example_spec_runs_with_its_upstream_tick_and_property_checks_passing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec();
+    let (output, json) = quick_run(
+        dir.path(),
+        &[
+            "--spec",
+            spec.to_str().unwrap(),
+            "--engine",
+            "wasmtime-cranelift,native",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let cells = json["cells"].as_array().unwrap();
+    for workload in ["get-small", "post-json"] {
+        for engine in ["wasmtime-cranelift", "native"] {
+            let cell = cells
+                .iter()
+                .find(|c| c["engine"] == engine && c["workload"] == workload)
+                .unwrap_or_else(|| panic!("no cell {engine} {workload}"));
+            assert_eq!(cell["conformance"], "observed", "{cell}");
+            assert!(cell["steady"].is_object(), "{cell}");
+            assert!(cell["ticks"]["fired"].as_u64().unwrap() > 0, "{cell}");
+        }
+    }
+}
+
+#[test]
+fn an_expectation_that_does_not_hold_fails_the_run_and_says_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(example_spec()).unwrap();
+    let broken = example
+        .replace(
+            "bench_filter: token-refresh",
+            "bench_filter: token-refresh\nname: broken",
+        )
+        .replace("x-route: api-route", "x-route: another-route");
+    let spec = dir.path().join("broken.yaml");
+    std::fs::write(&spec, broken).unwrap();
+    let (output, json) = quick_run(
+        dir.path(),
+        &["--spec", spec.to_str().unwrap(), "--engine", "wasmi-eager"],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    let cell = &json["cells"][0];
+    assert_eq!(cell["conformance"], "fail");
+    assert_eq!(
+        cell["diff"][0],
+        "request header x-route: expected \"another-route\", got \"api-route\""
+    );
+}
+
+#[test]
+fn spec_init_writes_a_starter_that_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("passthrough.wasm");
+    std::fs::write(
+        &module,
+        proxy_wasm_module(
+            r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#,
+            r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (i32.const 0))"#,
+        ),
+    )
+    .unwrap();
+    let spec = dir.path().join("passthrough.yaml");
+    let init = || {
+        filterbench(&[
+            "spec",
+            "init",
+            "--module",
+            module.to_str().unwrap(),
+            "--out",
+            spec.to_str().unwrap(),
+        ])
+    };
+    let first = init();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let again = init();
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    let (output, json) = quick_run(
+        dir.path(),
+        &["--spec", spec.to_str().unwrap(), "--engine", "wasmi-eager"],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(json["cells"][0]["filter"], "passthrough");
+    assert_eq!(json["cells"][0]["conformance"], "observed");
+}
