@@ -60,7 +60,9 @@ impl Context for TokenRoot {
         _num_trailers: usize,
     ) {
         if self.get_http_call_response_header(":status").as_deref() != Some("200") {
-            log::warn!("token-refresh: the token service did not answer 200; keeping the old token");
+            log::warn!(
+                "token-refresh: the token service did not answer 200; keeping the old token"
+            );
             return;
         }
         let token = self
