@@ -63,6 +63,22 @@ fn check_headers(
     failures
 }
 
+/// One line for each metric in `expected` (name, value) whose value differs or that is not
+/// defined.
+pub fn metric_mismatches(state: &HostState, expected: &[(String, i64)]) -> Vec<String> {
+    expected
+        .iter()
+        .filter_map(|(name, value)| match state.metric_by_name(name) {
+            Some(metric) if metric.value == *value => None,
+            Some(metric) => Some(format!(
+                "metric {name}: expected {value}, got {}",
+                metric.value
+            )),
+            None => Some(format!("metric {name}: expected {value}, not defined")),
+        })
+        .collect()
+}
+
 /// The assertions `stated` that the state a stream left behind breaks, one line each (empty:
 /// all hold).
 pub fn check(stated: &Assertions, state: &HostState) -> Vec<String> {
@@ -113,16 +129,7 @@ pub fn check(stated: &Assertions, state: &HostState) -> Vec<String> {
             ));
         }
     }
-    for (name, value) in &stated.metrics {
-        match state.metric_by_name(name) {
-            Some(metric) if metric.value == *value => {}
-            Some(metric) => failures.push(format!(
-                "metric {name}: expected {value}, got {}",
-                metric.value
-            )),
-            None => failures.push(format!("metric {name}: expected {value}, not defined")),
-        }
-    }
+    failures.extend(metric_mismatches(state, &stated.metrics));
     if let Some(least) = stated.ticks_at_least
         && state.clock.ticks_fired < least
     {

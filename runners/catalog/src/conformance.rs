@@ -4,6 +4,7 @@
 //! model independent of the host's own header map, then compared with what the filter left in
 //! the host (as multisets: order is not part of the contract).
 
+use crate::assertions::metric_mismatches;
 use crate::catalog::{Expected, HeaderEdits};
 use filterbench_host::{FilterError, FilterInstance, HeaderMap, HostState, HttpExchange};
 
@@ -145,16 +146,7 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
             &stream.response_body_forwarded,
         ));
     }
-    for (name, value) in &expected.metrics {
-        match state.metric_by_name(name) {
-            Some(metric) if metric.value == *value => {}
-            Some(metric) => diff.push(format!(
-                "metric {name}: expected {value}, got {}",
-                metric.value
-            )),
-            None => diff.push(format!("metric {name}: expected {value}, not defined")),
-        }
-    }
+    diff.extend(metric_mismatches(state, &expected.metrics));
     if !expected.log_contains.is_empty() {
         let logged = state.logs.records().any(|r| {
             expected

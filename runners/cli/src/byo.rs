@@ -33,6 +33,16 @@ pub fn config_value(flag: &str, value: Option<&str>) -> Result<String> {
     Ok(text)
 }
 
+/// The log level called `name` (any case); the error names `what` gave it.
+pub fn parse_log_level(what: &str, name: &str) -> Result<LogLevel> {
+    (0..=5)
+        .filter_map(LogLevel::from_raw)
+        .find(|level| format!("{level:?}").eq_ignore_ascii_case(name))
+        .with_context(|| {
+            format!("unknown {what} '{name}'; use trace, debug, info, warn, error or critical")
+        })
+}
+
 /// The plugin settings given with `--root-id`, `--vm-id`, `--env KEY=VALUE` and
 /// `--log-level`.
 pub fn plugin_settings(
@@ -49,16 +59,7 @@ pub fn plugin_settings(
         })
         .collect::<Result<_>>()?;
     let log_level = log_level
-        .map(|name| {
-            (0..=5)
-                .filter_map(LogLevel::from_raw)
-                .find(|level| format!("{level:?}").eq_ignore_ascii_case(name))
-                .with_context(|| {
-                    format!(
-                        "unknown --log-level '{name}'; use trace, debug, info, warn, error or critical"
-                    )
-                })
-        })
+        .map(|name| parse_log_level("--log-level", name))
         .transpose()?;
     Ok(catalog::PluginSettings {
         root_id: root_id.map(str::to_owned),

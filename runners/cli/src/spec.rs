@@ -10,7 +10,6 @@ use filterbench_harness::assertions::{Assertions, HeaderCheck};
 use filterbench_harness::catalog::{self, Custom, PluginSettings, Workload};
 use filterbench_harness::run::Subject;
 use filterbench_harness::workloads::{CHUNK_SIZE, json_records};
-use filterbench_host::abi::LogLevel;
 use filterbench_host::{HeaderMap, HttpExchange, ModuleSource, UpstreamReply, UpstreamRoute};
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -418,15 +417,6 @@ fn assertions(e: &ExpectSection, has_clock: bool) -> Result<Assertions> {
     })
 }
 
-fn log_level(name: &str) -> Result<LogLevel> {
-    (0..=5)
-        .filter_map(LogLevel::from_raw)
-        .find(|level| format!("{level:?}").eq_ignore_ascii_case(name))
-        .with_context(|| {
-            format!("unknown log_level '{name}'; use trace, debug, info, warn, error or critical")
-        })
-}
-
 fn leak(text: String) -> &'static str {
     // A run needs `'static` names; one spec per process, so a few leaked strings are fine.
     Box::leak(text.into_boxed_str())
@@ -507,7 +497,11 @@ fn subject_of(spec: &FilterSpecFile, base: &Path, fallback_name: &str) -> Result
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        log_level: plugin.log_level.as_deref().map(log_level).transpose()?,
+        log_level: plugin
+            .log_level
+            .as_deref()
+            .map(|name| crate::byo::parse_log_level("log_level", name))
+            .transpose()?,
         properties: plugin
             .properties
             .iter()
@@ -630,6 +624,7 @@ pub fn schema_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use filterbench_host::abi::LogLevel;
 
     #[test]
     fn the_committed_schema_is_the_formats_schema() {

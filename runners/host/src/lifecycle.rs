@@ -472,11 +472,16 @@ fn advance_virtual_clock<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterE
         }
         host.clock.next_tick_ns += period_ns;
         host.clock.ticks_fired += 1;
-        let root = host.root_context_id;
-        c.on_tick(root).map_err(|e| trap(c, e))?;
-        deliver_follow_ups(c)?;
+        fire_tick(c)?;
     }
     Ok(())
+}
+
+/// Fires `proxy_on_tick` on the root context, then what it caused (an HTTP call's answer).
+fn fire_tick<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
+    let root = c.host().root_context_id;
+    c.on_tick(root).map_err(|e| trap(c, e))?;
+    deliver_follow_ups(c)
 }
 
 fn run_stream_lifecycle<C: Callbacks + ?Sized>(
@@ -566,9 +571,7 @@ impl<T: Callbacks> FilterInstance for T {
     }
 
     fn tick(&mut self) -> Result<(), FilterError> {
-        let root = self.host().root_context_id;
-        self.on_tick(root).map_err(|e| trap(self, e))?;
-        deliver_follow_ups(self)
+        fire_tick(self)
     }
 
     fn state(&mut self) -> &mut HostState {
