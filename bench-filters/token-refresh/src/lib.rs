@@ -4,7 +4,7 @@
 //!
 //! When configured, and then every `refresh_ms`, the root context asks the token service (`cluster`, `GET path`) for a
 //! token and keeps the answer's body in shared data; each request gets
-//! `authorization: Bearer <token>` and `x-route: <route_name property>`, or a 503 local reply
+//! `authorization: Bearer <token>` and `x-route: <xds.route_name property>`, or a 503 local reply
 //! while no token has arrived yet. It counts refreshes in the counter `token_refreshes`.
 //!
 //! Configuration (JSON):
@@ -151,7 +151,9 @@ impl HttpContext for TokenStream {
         let mut value = b"Bearer ".to_vec();
         value.extend_from_slice(&token);
         self.set_http_request_header_bytes("authorization", Some(&value));
-        let route = self.get_property(vec!["route_name"]).unwrap_or_default();
+        let route = self
+            .get_property(vec!["xds", "route_name"])
+            .unwrap_or_default();
         self.set_http_request_header_bytes("x-route", Some(&route));
         Action::Continue
     }

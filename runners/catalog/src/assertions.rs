@@ -40,11 +40,26 @@ fn check_headers(
     map: Option<&HeaderMap>,
     checks: &[(String, HeaderCheck)],
 ) -> Vec<String> {
+    header_mismatches(
+        what,
+        &|name| {
+            map.and_then(|m| m.get(name.as_bytes()))
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        },
+        checks,
+    )
+}
+
+/// One line for each of `checks` that the headers `value_of` looks up (first value of a
+/// lower-case name) break; `what` names the side, e.g. `request header`.
+pub fn header_mismatches(
+    what: &str,
+    value_of: &dyn Fn(&str) -> Option<String>,
+    checks: &[(String, HeaderCheck)],
+) -> Vec<String> {
     let mut failures = Vec::new();
     for (name, check) in checks {
-        let value = map.and_then(|m| m.get(name.as_bytes()));
-        let shown = value.map(|v| String::from_utf8_lossy(v).into_owned());
-        match (check, shown) {
+        match (check, value_of(name)) {
             (HeaderCheck::Present, None) => {
                 failures.push(format!("{what} {name}: expected present, absent"));
             }

@@ -40,6 +40,10 @@ pub struct Custom {
     pub workloads: Vec<Workload>,
     /// Assertions by workload name.
     pub assertions: Vec<(String, Assertions)>,
+    /// The spec file the filter comes from (`None` for the bench filters and `--module`).
+    pub spec_file: Option<std::path::PathBuf>,
+    /// The spec's `.wasm`, for runners that load the file themselves (Envoy).
+    pub wasm: Option<std::path::PathBuf>,
 }
 
 impl Custom {

@@ -21,8 +21,13 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct EnvoyArgs {
     /// Filters, comma-separated (default: noop, headers, jwt-auth, waf, rate-limit).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "spec")]
     filter: Vec<String>,
+    /// A filter spec file (as for `filterbench run --spec`): its module on V8 next to no
+    /// filter, its upstreams as clusters served by scripted upstreams, its workloads as real
+    /// requests with their expectations checked before any load.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
     /// Variants, comma-separated: none (baseline), v8, native (the same source as a dynamic
     /// module through the Proxy-Wasm bridge), builtin, lua (default: every variant each
     /// filter has; the baseline is always included).
@@ -106,7 +111,58 @@ pub enum EnvoyMeasure {
     Instructions,
 }
 
+/// The matrix of `--spec FILE`: the spec's filter with the variants asked for (V8 and the
+/// baseline by default); notes what Envoy runs differently from the in-process host.
+fn spec_matrix(
+    path: &std::path::Path,
+    args: &EnvoyArgs,
+) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
+    let subject = crate::spec::load(path)?;
+    let filter = subject.filter;
+    let mut variants = vec![Variant::None, Variant::V8];
+    for name in &args.variant {
+        match Variant::parse(name) {
+            Some(Variant::None | Variant::V8) => {}
+            Some(Variant::Native) => bail!(
+                "spec file {}: the native variant is not available for a spec: the bridge links a \
+                 bench filter's source into an Envoy module and cannot load a prebuilt library \
+                 (nor bridge HTTP calls or ticks); leave out --variant native",
+                path.display()
+            ),
+            Some(other) => bail!(
+                "spec file {}: a spec's module has no {} variant (that is the catalog's \
+                 comparison with Envoy's own filters); use v8",
+                path.display(),
+                other.name()
+            ),
+            None => bail!("unknown variant '{name}': a spec runs v8 (and none, the baseline)"),
+        }
+    }
+    if !args.variant.is_empty() && !args.variant.iter().any(|v| v == "v8") {
+        variants = vec![Variant::None];
+    }
+    let ignored = filterbench_envoy::user_spec::untranslatable_properties(&filter);
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: Envoy cannot be given the spec's properties {} (only xds.route_name and route_name, as the \
+             route's name); the module reads Envoy's own values there",
+            ignored.join(", ")
+        );
+    }
+    if filter.plugin.clock_step_ns != 0 {
+        eprintln!(
+            "note: in Envoy, ticks follow its real clock (the spec's virtual clock is in-process \
+             only); ticks_at_least is checked in-process only, and metrics are checked as \
+             'at least' (every Envoy thread's VM adds to them)"
+        );
+    }
+    Ok(vec![(filter, variants)])
+}
+
 fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
+    if let Some(path) = &args.spec {
+        return spec_matrix(path, args);
+    }
     let sweeping = !args.concurrency.is_empty() || !args.plugins.is_empty();
     let names: Vec<String> = if args.filter.is_empty() && sweeping {
         vec!["headers".to_owned()]
@@ -614,5 +670,57 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     if !args.no_report {
         crate::write_report(&file, &args.report)?;
     }
+    if let Some(envoy) = &file.envoy {
+        let failed = failures(envoy);
+        if !failed.is_empty() {
+            eprintln!(
+                "{} run(s) failed their check or ended in an error: {}{} — exit status {}",
+                failed.len(),
+                failed
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if failed.len() > 5 { "; …" } else { "" },
+                crate::FAILED_CELLS_EXIT_STATUS
+            );
+            std::process::exit(crate::FAILED_CELLS_EXIT_STATUS);
+        }
+    }
     Ok(())
+}
+
+/// Every record of an Envoy run that ended in an error, as `filter/variant: error`.
+fn failures(envoy: &EnvoyResults) -> Vec<String> {
+    let line = |filter: &str, variant: &str, error: &Option<String>| {
+        error.as_ref().map(|e| format!("{filter}/{variant}: {e}"))
+    };
+    let mut out: Vec<String> = Vec::new();
+    out.extend(
+        envoy
+            .runs
+            .iter()
+            .filter_map(|r| line(&r.filter, &r.variant, &r.error)),
+    );
+    out.extend(
+        envoy
+            .cpu
+            .iter()
+            .filter_map(|r| line(&r.filter, "cpu", &r.error)),
+    );
+    out.extend(
+        envoy
+            .instructions
+            .iter()
+            .filter_map(|r| line(&r.filter, &r.variant, &r.error)),
+    );
+    out.extend(
+        envoy
+            .sweeps
+            .iter()
+            .filter_map(|p| line(&p.filter, &p.variant, &p.error)),
+    );
+    out.dedup();
+    out
 }

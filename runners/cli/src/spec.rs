@@ -588,6 +588,7 @@ fn subject_of(spec: &FilterSpecFile, base: &Path, fallback_name: &str) -> Result
         spec.volatile.clone(),
     );
     filter.upstreams = upstreams;
+    custom.wasm = source.wasm.clone();
     filter.custom = custom;
     Ok(Subject { filter, source })
 }
@@ -601,7 +602,10 @@ pub fn load(path: &Path) -> Result<Subject> {
     let stem = path
         .file_stem()
         .map_or_else(|| "spec".to_owned(), |s| s.to_string_lossy().into_owned());
-    subject_of(&spec, base, &stem).with_context(|| format!("spec file {}", path.display()))
+    let mut subject =
+        subject_of(&spec, base, &stem).with_context(|| format!("spec file {}", path.display()))?;
+    subject.filter.custom.spec_file = Some(path.to_owned());
+    Ok(subject)
 }
 
 /// The names of the workloads a spec defines itself (for `--workload` checks).

@@ -60,7 +60,7 @@ fn token_refresh(assertions: Assertions) -> Subject {
         r#"{"cluster": "token-service", "refresh_ms": 1000}"#.to_owned(),
         String::new(),
         PluginSettings {
-            properties: vec![("route_name".to_owned(), b"api-route".to_vec())],
+            properties: vec![("xds.route_name".to_owned(), b"api-route".to_vec())],
             clock_step_ns: 100_000_000,
             ..PluginSettings::default()
         },

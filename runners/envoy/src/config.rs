@@ -101,7 +101,17 @@ pub enum ConfigError {
 
 pub use crate::filters::{DEFAULT_FILTERS, SUPPORTED_FILTERS};
 
-/// The variants `filter` has, in report order.
+/// The variants `filter` has, in report order: a filter from a spec file runs on V8 only
+/// (next to the baseline); see [`variants_for`] for the bench filters.
+pub fn variants_of(filter: &FilterSpec) -> Vec<Variant> {
+    if filter.custom.spec_file.is_some() {
+        vec![Variant::None, Variant::V8]
+    } else {
+        variants_for(filter.name)
+    }
+}
+
+/// The variants the bench filter `filter` has, in report order.
 pub fn variants_for(filter: &str) -> Vec<Variant> {
     let mut v = vec![Variant::None, Variant::V8];
     if crate::filters::bridges(filter) {
@@ -132,11 +142,11 @@ pub fn filter_chain(
     variant: Variant,
     artifact: &Path,
 ) -> Result<FilterChain, ConfigError> {
-    if !variants_for(filter.name).contains(&variant) {
+    if !variants_of(filter).contains(&variant) {
         return Err(ConfigError::NoSuchVariant {
             filter: filter.name.to_owned(),
             variant: variant.name(),
-            available: variants_for(filter.name)
+            available: variants_of(filter)
                 .iter()
                 .map(|v| v.name())
                 .collect::<Vec<_>>()
@@ -221,13 +231,22 @@ fn dynamic_module_filter(filter: &FilterSpec, module: &Path) -> Result<Value, Co
 }
 
 fn wasm_filter(filter: &FilterSpec, wasm: &Path) -> Value {
+    let plugin = &filter.plugin;
     let mut vm_config = json!({
-        "vm_id": filter.name,
+        "vm_id": plugin.vm_id.as_deref().unwrap_or(filter.name),
         "runtime": "envoy.wasm.runtime.v8",
         "code": {"local": {"filename": wasm.display().to_string()}},
     });
     if !filter.vm_config.is_empty() {
         vm_config["configuration"] = string_value(&filter.vm_config);
+    }
+    if !plugin.environment.is_empty() {
+        let values: serde_json::Map<String, Value> = plugin
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        vm_config["environment_variables"] = json!({"key_values": values});
     }
     json!({
         "name": "envoy.filters.http.wasm",
@@ -235,7 +254,7 @@ fn wasm_filter(filter: &FilterSpec, wasm: &Path) -> Value {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
             "config": {
                 "name": filter.name,
-                "root_id": "",
+                "root_id": plugin.root_id.as_deref().unwrap_or(""),
                 "configuration": string_value(&filter.plugin_config),
                 "vm_config": vm_config,
                 "fail_open": false,
@@ -491,41 +510,68 @@ pub fn repeated(chain: &FilterChain, copies: u32) -> FilterChain {
 }
 
 /// Where the bootstrap's listener, admin and upstream are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoints {
     /// Port of the project's upstream on 127.0.0.1.
     pub upstream_port: u16,
     /// How requests without the echo header are answered.
     pub mode: UpstreamMode,
+    /// What a filter spec adds (`None` for the bench filters).
+    pub spec: Option<SpecRouting>,
+}
+
+/// What a filter spec adds to the bootstrap: its upstream clusters, its route's name and the
+/// answer of the direct route.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpecRouting {
+    /// Clusters the module calls (name, port of the scripted upstream on 127.0.0.1).
+    pub clusters: Vec<(String, u16)>,
+    /// Name of every route (what the module reads as the `route_name` property).
+    pub route_name: Option<String>,
+    /// What the direct route answers (its first workload's response) instead of `200 ok`.
+    pub direct: Option<crate::upstream::Answer>,
+}
+
+fn static_cluster(name: &str, port: u16) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address":
+                {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]
+        }
+    })
 }
 
 /// The whole bootstrap for one variant: one listener, `ingress`.
-pub fn bootstrap(chain: &FilterChain, endpoints: Endpoints) -> Value {
+pub fn bootstrap(chain: &FilterChain, endpoints: &Endpoints) -> Value {
     bootstrap_listeners(&[("ingress", chain)], endpoints)
 }
 
 /// A bootstrap with one listener per `(name, chain)`, each on its own ephemeral port with its
 /// own HTTP connection manager (stat prefix = name), all served by the same worker(s).
-pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: Endpoints) -> Value {
+pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: &Endpoints) -> Value {
     let socket =
         |port: u16| json!({"socket_address": {"address": "127.0.0.1", "port_value": port}});
     let listeners: Vec<Value> = chains
         .iter()
         .map(|(name, chain)| listener(name, chain, endpoints))
         .collect();
+    let mut clusters = vec![static_cluster("upstream", endpoints.upstream_port)];
+    if let Some(spec) = &endpoints.spec {
+        clusters.extend(
+            spec.clusters
+                .iter()
+                .map(|(name, port)| static_cluster(name, *port)),
+        );
+    }
     json!({
         "admin": {"address": socket(0)},
         "static_resources": {
             "listeners": listeners,
-            "clusters": [{
-                "name": "upstream",
-                "type": "STATIC",
-                "connect_timeout": "1s",
-                "load_assignment": {
-                    "cluster_name": "upstream",
-                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(endpoints.upstream_port)}}]}]
-                }
-            }]
+            "clusters": clusters,
         },
         // Silences the "no configured limit on downstream connections" warning.
         "overload_manager": {"resource_monitors": [{
@@ -539,19 +585,31 @@ pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: Endpoints
 }
 
 /// One listener named `name` on 127.0.0.1 (ephemeral port) running `chain` before the router.
-fn listener(name: &str, chain: &FilterChain, endpoints: Endpoints) -> Value {
+fn listener(name: &str, chain: &FilterChain, endpoints: &Endpoints) -> Value {
     let mut http_filters = chain.http_filters.clone();
     http_filters.push(json!({
         "name": "envoy.filters.http.router",
         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
     }));
-    let default_route = match endpoints.mode {
-        UpstreamMode::Direct => json!({
+    let spec = endpoints.spec.as_ref();
+    let mut default_route = match (endpoints.mode, spec.and_then(|s| s.direct.as_ref())) {
+        (UpstreamMode::Direct, None) => json!({
             "match": {"prefix": "/"},
             "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}
         }),
-        UpstreamMode::Server => json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}),
+        (UpstreamMode::Direct, Some(answer)) => direct_answer(answer),
+        (UpstreamMode::Server, _) => {
+            json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}})
+        }
     };
+    let mut echo_route = json!({
+        "match": {"prefix": "/", "headers": [{"name": ECHO_HEADER, "present_match": true}]},
+        "route": {"cluster": "upstream"}
+    });
+    if let Some(route_name) = spec.and_then(|s| s.route_name.as_ref()) {
+        echo_route["name"] = json!(route_name);
+        default_route["name"] = json!(route_name);
+    }
     json!({
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
@@ -563,17 +621,35 @@ fn listener(name: &str, chain: &FilterChain, endpoints: Endpoints) -> Value {
                 "route_config": {"name": "local", "virtual_hosts": [{
                     "name": "all",
                     "domains": ["*"],
-                    "routes": [
-                        {
-                            "match": {"prefix": "/", "headers": [{"name": ECHO_HEADER, "present_match": true}]},
-                            "route": {"cluster": "upstream"}
-                        },
-                        default_route,
-                    ]
+                    "routes": [echo_route, default_route]
                 }]},
                 "http_filters": http_filters,
             }
         }]}]
+    })
+}
+
+/// The direct route answering with `answer` (Envoy sets `content-length` itself).
+fn direct_answer(answer: &crate::upstream::Answer) -> Value {
+    let headers: Vec<Value> = answer
+        .headers
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with(':')
+                && !matches!(
+                    k.as_str(),
+                    "content-length" | "transfer-encoding" | "connection" | "date" | "server"
+                )
+        })
+        .map(|(k, v)| json!({"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}))
+        .collect();
+    json!({
+        "match": {"prefix": "/"},
+        "direct_response": {
+            "status": answer.status,
+            "body": {"inline_string": String::from_utf8_lossy(&answer.body)},
+        },
+        "response_headers_to_add": headers,
     })
 }
 
@@ -631,9 +707,10 @@ mod tests {
         assert!(c.http_filters.is_empty());
         let b = bootstrap(
             &c,
-            Endpoints {
+            &Endpoints {
                 upstream_port: 4321,
                 mode: UpstreamMode::Direct,
+                spec: None,
             },
         );
         let hcm = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"];
@@ -656,14 +733,71 @@ mod tests {
         );
         let proxied = bootstrap(
             &c,
-            Endpoints {
+            &Endpoints {
                 upstream_port: 4321,
                 mode: UpstreamMode::Server,
+                spec: None,
             },
         );
         let routes = &proxied["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"];
         assert_eq!(routes[1]["route"]["cluster"], "upstream");
+    }
+
+    #[test]
+    fn a_spec_adds_its_clusters_route_name_answer_and_plugin_settings() {
+        use crate::upstream::Answer;
+        let mut filter = spec("noop");
+        filter.plugin.root_id = Some("my_root".to_owned());
+        filter.plugin.vm_id = Some("my_vm".to_owned());
+        filter.plugin.environment = vec![("REGION".to_owned(), "eu".to_owned())];
+        let c = filter_chain(&filter, Variant::V8, Path::new("/abs/mine.wasm")).unwrap();
+        let config = &c.http_filters[0]["typed_config"]["config"];
+        assert_eq!(config["root_id"], "my_root");
+        assert_eq!(config["vm_config"]["vm_id"], "my_vm");
+        assert_eq!(
+            config["vm_config"]["environment_variables"]["key_values"]["REGION"],
+            "eu"
+        );
+        let b = bootstrap(
+            &c,
+            &Endpoints {
+                upstream_port: 4321,
+                mode: UpstreamMode::Direct,
+                spec: Some(SpecRouting {
+                    clusters: vec![("token-service".to_owned(), 5555)],
+                    route_name: Some("api-route".to_owned()),
+                    direct: Some(Answer {
+                        status: 201,
+                        headers: vec![
+                            ("content-type".to_owned(), "application/json".to_owned()),
+                            ("content-length".to_owned(), "10".to_owned()),
+                        ],
+                        body: b"{\"id\": 42}".to_vec(),
+                    }),
+                }),
+            },
+        );
+        let clusters = b["static_resources"]["clusters"].as_array().unwrap();
+        assert_eq!(clusters.len(), 2);
+        assert_eq!(clusters[1]["name"], "token-service");
+        assert_eq!(
+            clusters[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"]["port_value"],
+            5555
+        );
+        let routes = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+            ["route_config"]["virtual_hosts"][0]["routes"];
+        assert_eq!(routes[0]["name"], "api-route");
+        assert_eq!(routes[1]["name"], "api-route");
+        assert_eq!(routes[1]["direct_response"]["status"], 201);
+        assert_eq!(
+            routes[1]["direct_response"]["body"]["inline_string"],
+            "{\"id\": 42}"
+        );
+        let added = routes[1]["response_headers_to_add"].as_array().unwrap();
+        assert_eq!(added.len(), 1, "content-length is Envoy's: {added:?}");
+        assert_eq!(added[0]["header"]["key"], "content-type");
     }
 
     #[test]

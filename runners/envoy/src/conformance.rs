@@ -2,41 +2,16 @@
 //! (routed to the echo upstream), and what arrives — the request the upstream saw, the response
 //! the client got — is compared with the catalog's expected effects: header edits in both
 //! directions, local responses, rewritten request bodies. (Metrics and log lines are checked
-//! in-process; Envoy keeps them elsewhere.)
+//! in-process; Envoy keeps them elsewhere.) A filter from a spec file is checked against what
+//! its spec states instead ([`crate::user_spec`]).
 
-use crate::http::{self, Response};
+use crate::http::Response;
 use crate::load::LoadRequest;
+pub use crate::requests::http_request;
 use crate::upstream::{ECHO_HEADER, Echo};
+pub use crate::user_spec::Probe;
 use filterbench_harness::catalog::{Expected, FilterSpec, HeaderEdits, Workload, workload};
 use std::net::SocketAddr;
-use std::time::Duration;
-
-/// The request line, authority, headers and body of `w` as an HTTP/1.1 request.
-pub fn http_request(w: &Workload) -> (String, LoadRequest, Vec<u8>) {
-    let headers = &w.exchange.request_headers;
-    let text =
-        |k: &str| String::from_utf8_lossy(headers.get(k.as_bytes()).unwrap_or(b"")).into_owned();
-    let mut method = text(":method");
-    if method.is_empty() {
-        method = "GET".to_owned();
-    }
-    let request = LoadRequest {
-        path: text(":path"),
-        authority: text(":authority"),
-        headers: headers
-            .iter()
-            .filter(|(k, _)| !k.starts_with(b":"))
-            .map(|(k, v)| {
-                (
-                    String::from_utf8_lossy(k).into_owned(),
-                    String::from_utf8_lossy(v).into_owned(),
-                )
-            })
-            .filter(|(k, _)| !matches!(k.as_str(), "content-length" | "host" | "connection"))
-            .collect(),
-    };
-    (method, request, w.exchange.request_body.concat())
-}
 
 fn check_edits(
     what: &str,
@@ -166,26 +141,18 @@ pub fn send_to_echo(
     w: &Workload,
     listener: SocketAddr,
 ) -> (LoadRequest, std::io::Result<Response>) {
-    let (method, mut request, body) = http_request(w);
-    request
-        .headers
-        .push((ECHO_HEADER.to_owned(), "1".to_owned()));
-    let response = http::request(
-        listener,
-        &method,
-        &request.path,
-        &request.authority,
-        &request.headers,
-        &body,
-        Duration::from_secs(10),
-    );
-    (request, response)
+    crate::requests::send(w, listener, &[(ECHO_HEADER, "1")])
 }
 
-/// Sends every workload of `filter` through Envoy at `listener`; `Err` lists what differed.
-/// `passthrough`: the filter is not in the chain (the baseline), so every request must reach
-/// the upstream untouched.
-pub fn check(filter: &FilterSpec, listener: SocketAddr, passthrough: bool) -> Result<(), String> {
+/// Sends every workload of `filter` through Envoy at `probe.listener`; `Err` lists what
+/// differed. `probe.passthrough`: the filter is not in the chain (the baseline), so every
+/// request must reach the upstream untouched. A filter from a spec file is checked against
+/// what its spec states ([`crate::user_spec::check`]).
+pub fn check(filter: &FilterSpec, probe: &Probe) -> Result<(), String> {
+    if crate::user_spec::is_spec(filter) {
+        return crate::user_spec::check(filter, probe);
+    }
+    let (listener, passthrough) = (probe.listener, probe.passthrough);
     let mut problems = Vec::new();
     for name in &filter.workloads {
         let Some(w) = workload(name) else { continue };
@@ -215,7 +182,7 @@ pub fn check(filter: &FilterSpec, listener: SocketAddr, passthrough: bool) -> Re
 
 /// The request the load generators send for `filter`: its first (passing) workload.
 pub fn load_request(filter: &FilterSpec) -> Option<LoadRequest> {
-    let w = workload(filter.workloads.first()?)?;
+    let w = crate::requests::find_workload(filter, filter.workloads.first()?)?;
     Some(http_request(&w).1)
 }
 

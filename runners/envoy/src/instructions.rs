@@ -356,11 +356,9 @@ pub fn parse_dump(text: &str) -> Option<Counted> {
 /// The request a filter's counted bursts send (its first workload), checked through Envoy.
 pub fn checked_request(
     filter: &filterbench_harness::catalog::FilterSpec,
-    envoy: &CountedEnvoy,
-    passthrough: bool,
+    probe: &conformance::Probe,
 ) -> Result<load::LoadRequest, String> {
-    conformance::check(filter, envoy.envoy().listener(), passthrough)
-        .map_err(|e| format!("not conformant through Envoy: {e}"))?;
+    conformance::check(filter, probe).map_err(|e| format!("not conformant through Envoy: {e}"))?;
     conformance::load_request(filter)
         .ok_or_else(|| format!("filter {} has no workload to send", filter.name))
 }

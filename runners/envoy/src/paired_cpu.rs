@@ -69,8 +69,9 @@ pub fn measure(
     cpu_settings: &CpuSettings,
     on_progress: impl FnMut(&EnvoyCpu, usize, usize) + Send,
 ) -> Result<Vec<EnvoyCpu>, RunError> {
-    let (placement, upstream) = runner::prepare(settings)?;
-    let endpoints = runner::endpoints(settings, &upstream);
+    let (placement, upstreams) = runner::prepare(settings)?;
+    let endpoints = upstreams.endpoints(settings);
+    let upstreams = &upstreams;
     let total: usize = settings
         .matrix
         .iter()
@@ -97,7 +98,8 @@ pub fn measure(
                     if let Err(e) = measure_filter(
                         settings,
                         cpu_settings,
-                        endpoints,
+                        &endpoints,
+                        upstreams,
                         placement.envoy,
                         filter,
                         variants,
@@ -120,7 +122,8 @@ pub fn measure(
 fn measure_filter(
     settings: &Settings,
     cpu_settings: &CpuSettings,
-    endpoints: config::Endpoints,
+    endpoints: &config::Endpoints,
+    upstreams: &runner::Upstreams,
     envoy_cpu: Option<u32>,
     filter: &FilterSpec,
     variants: &[Variant],
@@ -144,6 +147,7 @@ fn measure_filter(
         envoy_cpu,
     )
     .map_err(|e| format!("{}: {e}", filter.name))?;
+    runner::ready_for(&envoy, filter)?;
     let worker = match cpu::threads_named(envoy.pid(), WORKER_THREAD) {
         Ok(ids) if ids.len() == 1 => ids[0],
         Ok(ids) => {
@@ -164,7 +168,7 @@ fn measure_filter(
         let addr = envoy
             .listener_named(variant.name())
             .ok_or_else(|| format!("Envoy has no listener {}", variant.name()))?;
-        conformance::check(filter, addr, variant == Variant::None)
+        conformance::check(filter, &upstreams.probe(&envoy, addr, variant))
             .map_err(|e| format!("{} not conformant through Envoy: {e}", variant.name()))?;
         let mut connection = PacedConnection::open(addr, &request)
             .map_err(|e| format!("{}: cannot connect: {e}", variant.name()))?;

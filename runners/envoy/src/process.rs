@@ -262,6 +262,32 @@ impl EnvoyProcess {
             .collect())
     }
 
+    /// Sets the log level of Envoy's log `component` (e.g. `wasm` to `info`) through the admin
+    /// endpoint.
+    pub fn set_log_level(&self, component: &str, level: &str) -> Result<(), EnvoyError> {
+        let path = format!("/logging?{component}={level}");
+        let r = http::request(
+            self.admin,
+            "POST",
+            &path,
+            &self.admin.to_string(),
+            &[],
+            &[],
+            Duration::from_secs(5),
+        )
+        .map_err(|e| EnvoyError::Admin {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        if r.status != 200 {
+            return Err(EnvoyError::Admin {
+                path,
+                detail: format!("status {}: {}", r.status, r.text()),
+            });
+        }
+        Ok(())
+    }
+
     /// Requests Envoy's HTTP listener has completed so far.
     pub fn completed_requests(&self) -> Result<u64, EnvoyError> {
         Ok(self

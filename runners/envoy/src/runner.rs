@@ -13,6 +13,7 @@ use crate::load::{self, LoadRequest, LoadSpec};
 use crate::process::EnvoyProcess;
 use crate::tools::{self, Tool};
 use crate::upstream::Upstream;
+use crate::user_spec;
 use filterbench_harness::catalog::FilterSpec;
 use filterbench_harness::envoy::{
     self as records, EnvoyInstructions, EnvoyResults, EnvoyRun, EnvoySettings, LoadResult,
@@ -130,20 +131,69 @@ pub enum RunError {
 struct Context<'a> {
     settings: &'a Settings,
     placement: Placement,
-    upstream: &'a Upstream,
+    upstreams: &'a Upstreams,
 }
 
-/// Where a bootstrap's routes go: the upstream's port and the upstream mode of `settings`.
-pub(crate) fn endpoints(settings: &Settings, upstream: &Upstream) -> Endpoints {
-    Endpoints {
-        upstream_port: upstream.addr().port(),
-        mode: settings.upstream,
+/// The project's upstream servers of a run: the main one (echo and proxied requests) and, for a
+/// filter spec, one scripted upstream per cluster the module calls.
+pub(crate) struct Upstreams {
+    /// Echo and proxied requests (and a spec's workload responses).
+    pub main: Upstream,
+    /// A spec's clusters, by name.
+    clusters: Vec<(String, Upstream)>,
+    /// The spec's filter, if the matrix runs one.
+    spec: Option<FilterSpec>,
+}
+
+impl Upstreams {
+    /// Where a bootstrap's routes go: the upstreams' ports, the upstream mode of `settings`
+    /// and what a spec adds.
+    pub fn endpoints(&self, settings: &Settings) -> Endpoints {
+        Endpoints {
+            upstream_port: self.main.addr().port(),
+            mode: settings.upstream,
+            spec: self.spec.as_ref().map(|filter| {
+                user_spec::routing(
+                    filter,
+                    self.clusters
+                        .iter()
+                        .map(|(name, u)| (name.clone(), u.addr().port()))
+                        .collect(),
+                )
+            }),
+        }
     }
+
+    /// Where the conformance requests of `filter` at `listener` of `envoy` go.
+    pub fn probe<'a>(
+        &'a self,
+        envoy: &'a EnvoyProcess,
+        listener: std::net::SocketAddr,
+        variant: Variant,
+    ) -> conformance::Probe<'a> {
+        conformance::Probe {
+            listener,
+            envoy,
+            upstream: &self.main,
+            passthrough: variant == Variant::None,
+        }
+    }
+}
+
+/// Readies a freshly started Envoy for `filter`: a spec's module logs at its level (Envoy's
+/// `wasm` log component; the others stay at `warn`).
+pub(crate) fn ready_for(envoy: &EnvoyProcess, filter: &FilterSpec) -> Result<(), String> {
+    if user_spec::is_spec(filter) {
+        envoy
+            .set_log_level("wasm", user_spec::envoy_log_level(filter))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 impl Context<'_> {
     fn endpoints(&self) -> Endpoints {
-        endpoints(self.settings, self.upstream)
+        self.upstreams.endpoints(self.settings)
     }
 
     fn load_spec(&self, duration: Duration) -> LoadSpec {
@@ -183,6 +233,9 @@ pub(crate) fn artifact_for(
     variant: Variant,
 ) -> Result<PathBuf, artifacts::BuildError> {
     match variant {
+        Variant::V8 if filter.custom.wasm.is_some() => {
+            Ok(filter.custom.wasm.clone().expect("checked just above"))
+        }
         Variant::V8 => {
             let source = polyglot::ensure_built(filter)?;
             Ok(source
@@ -232,15 +285,19 @@ fn measure_into(
     ));
     let envoy = EnvoyProcess::start(
         &ctx.settings.programs.envoy,
-        &config::bootstrap(&chain, ctx.endpoints()),
+        &config::bootstrap(&chain, &ctx.endpoints()),
         &dir,
         ctx.placement.envoy,
     )
     .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
     record.ready_ms = Some(envoy.ready_ms());
     record.rss_idle_bytes = cpu::process_rss(envoy.pid()).ok().map(|(rss, _)| rss);
-    conformance::check(filter, envoy.listener(), variant == Variant::None)
-        .map_err(|e| format!("not conformant through Envoy: {e}"))?;
+    ready_for(&envoy, filter)?;
+    conformance::check(
+        filter,
+        &ctx.upstreams.probe(&envoy, envoy.listener(), variant),
+    )
+    .map_err(|e| format!("not conformant through Envoy: {e}"))?;
     record.conformant = true;
     let request = conformance::load_request(filter)
         .ok_or_else(|| format!("filter {} has no workload to send", filter.name))?;
@@ -276,7 +333,7 @@ fn calibrate(ctx: &Context, request: &LoadRequest) -> Result<f64, String> {
     };
     let envoy = EnvoyProcess::start(
         &ctx.settings.programs.envoy,
-        &config::bootstrap(&chain, ctx.endpoints()),
+        &config::bootstrap(&chain, &ctx.endpoints()),
         &ctx.settings.work_dir.join("calibration"),
         ctx.placement.envoy,
     )
@@ -332,11 +389,11 @@ pub fn run(
     mut on_event: impl FnMut(Event),
     mut on_update: impl FnMut(&EnvoyResults),
 ) -> Result<EnvoyResults, RunError> {
-    let (placement, upstream) = prepare(settings)?;
+    let (placement, upstreams) = prepare(settings)?;
     let ctx = Context {
         settings,
         placement,
-        upstream: &upstream,
+        upstreams: &upstreams,
     };
     let (rate, source) = match settings.rate {
         Rate::Fixed(rate) => (rate, "fixed"),
@@ -385,12 +442,40 @@ pub fn run(
 }
 
 /// Checks the matrix (configuration errors are found before anything runs), then places
-/// Envoy and the load on their CPUs and starts the upstream.
-pub(crate) fn prepare(settings: &Settings) -> Result<(Placement, Upstream), RunError> {
+/// Envoy and the load on their CPUs and starts the upstreams (a spec's scripted ones too).
+pub(crate) fn prepare(settings: &Settings) -> Result<(Placement, Upstreams), RunError> {
     preflight(settings)?;
     let placement = Placement::detect();
-    let upstream = Upstream::start(placement.load).map_err(RunError::Upstream)?;
-    Ok((placement, upstream))
+    let spec = settings
+        .matrix
+        .iter()
+        .map(|(f, _)| f)
+        .find(|f| user_spec::is_spec(f))
+        .cloned();
+    let main_rules = spec
+        .as_ref()
+        .map(user_spec::workload_rules)
+        .unwrap_or_default();
+    let main = Upstream::start_scripted(placement.load, main_rules).map_err(RunError::Upstream)?;
+    let mut clusters = Vec::new();
+    for (name, rules) in spec
+        .as_ref()
+        .map(user_spec::cluster_rules)
+        .unwrap_or_default()
+    {
+        clusters.push((
+            name,
+            Upstream::start_scripted(placement.load, rules).map_err(RunError::Upstream)?,
+        ));
+    }
+    Ok((
+        placement,
+        Upstreams {
+            main,
+            clusters,
+            spec,
+        },
+    ))
 }
 
 /// Checks the matrix before anything runs: every variant configures and its artifact builds;
@@ -422,11 +507,11 @@ pub fn count_instructions(
     counting: &CountSettings,
     mut on_done: impl FnMut(usize, usize, &[EnvoyInstructions]),
 ) -> Result<Vec<EnvoyInstructions>, RunError> {
-    let (placement, upstream) = prepare(settings)?;
+    let (placement, upstreams) = prepare(settings)?;
     let ctx = Context {
         settings,
         placement,
-        upstream: &upstream,
+        upstreams: &upstreams,
     };
     let total: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum();
     let mut records: Vec<EnvoyInstructions> = Vec::new();
@@ -464,13 +549,18 @@ fn count_variant(
             .join(format!("{}-{}-instructions", filter.name, variant.name()));
     let envoy = CountedEnvoy::start(
         &ctx.settings.programs.envoy,
-        &config::bootstrap(&chain, ctx.endpoints()),
+        &config::bootstrap(&chain, &ctx.endpoints()),
         &dir,
         ctx.placement.envoy,
         1,
     )
     .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
-    let request = instructions::checked_request(filter, &envoy, variant == Variant::None)?;
+    ready_for(envoy.envoy(), filter)?;
+    let request = instructions::checked_request(
+        filter,
+        &ctx.upstreams
+            .probe(envoy.envoy(), envoy.envoy().listener(), variant),
+    )?;
     let bursts = instructions::count_bursts(
         &envoy,
         &ctx.settings.programs.oha,

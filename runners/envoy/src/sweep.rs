@@ -44,7 +44,7 @@ impl Sweep {
     }
 
     /// The bootstrap of point `n` for `chain`; listener names in order.
-    fn bootstrap(self, chain: &FilterChain, n: u32, endpoints: Endpoints) -> (Value, Vec<String>) {
+    fn bootstrap(self, chain: &FilterChain, n: u32, endpoints: &Endpoints) -> (Value, Vec<String>) {
         match self {
             Sweep::Concurrency => (
                 config::bootstrap(chain, endpoints),
@@ -95,8 +95,8 @@ pub fn run(
     sweeps: &SweepSettings,
     mut on_point: impl FnMut(&SweepPoint, usize, usize),
 ) -> Result<Vec<SweepPoint>, RunError> {
-    let (placement, upstream) = runner::prepare(settings)?;
-    let endpoints = runner::endpoints(settings, &upstream);
+    let (placement, upstreams) = runner::prepare(settings)?;
+    let endpoints = upstreams.endpoints(settings);
     // No filter repeated in a chain is still no filter: its first point stands for all.
     let wanted = |sweep: Sweep, variant: Variant, ns: &[u32], n: u32| {
         !(sweep == Sweep::Chain && variant == Variant::None && ns.first() != Some(&n))
@@ -128,7 +128,7 @@ pub fn run(
                     let context = Point {
                         settings,
                         sweeps,
-                        endpoints,
+                        endpoints: &endpoints,
                         placement,
                         filter,
                         variant,
@@ -152,7 +152,7 @@ pub fn run(
 struct Point<'a> {
     settings: &'a Settings,
     sweeps: &'a SweepSettings,
-    endpoints: Endpoints,
+    endpoints: &'a Endpoints,
     placement: cpu::Placement,
     filter: &'a FilterSpec,
     variant: Variant,

@@ -2,19 +2,66 @@
 //! connection; bodies by content-length or chunked) for proxied runs and for conformance checks.
 //! A request carrying [`ECHO_HEADER`] gets back what the upstream received — method, path,
 //! headers, body — as JSON, which is how a check sees the request headers a filter forwarded;
-//! any other request gets a small `200 ok`. Parsing is httparse's (heads and chunk sizes); the
+//! any other request gets a small `200 ok`. A spec's upstream is scripted instead
+//! ([`Upstream::start_scripted`]): the first [`Rule`] a request matches answers it, and an echo
+//! request so answered is recorded ([`Upstream::received`]) instead of echoed. Parsing is httparse's (heads and chunk sizes); the
 //! loop stays hand-written so the load path is unchanged (a server crate would change every
 //! Envoy figure's baseline).
 
 use crate::cpu;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Request header that asks for an echo (and routes the request to this upstream).
 pub const ECHO_HEADER: &str = "x-fb-echo";
+
+/// A scripted answer: status, headers (no pseudo-headers; `content-length` is the body's) and
+/// body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower case.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Requests carrying `when_header` (any request when `None`) get `answer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Header name (lower case) and value the request must carry.
+    pub when_header: Option<(String, String)>,
+    /// The answer.
+    pub answer: Answer,
+}
+
+/// What one upstream answers and what it saw.
+#[derive(Default)]
+struct Script {
+    rules: Vec<Rule>,
+    /// Echo requests answered by a rule, by their echo header's value (oldest first, at most
+    /// [`MAX_RECEIVED`]).
+    received: Mutex<Vec<(String, Echo)>>,
+}
+
+/// Recorded echo requests kept at most (conformance checks send a handful).
+const MAX_RECEIVED: usize = 1024;
+
+impl Script {
+    fn answer_for(&self, headers: &[(String, String)]) -> Option<&Answer> {
+        self.rules
+            .iter()
+            .find(|r| match &r.when_header {
+                None => true,
+                Some((name, value)) => headers.iter().any(|(k, v)| k == name && v == value),
+            })
+            .map(|r| &r.answer)
+    }
+}
 
 /// What the upstream received, as echoed back.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -39,6 +86,7 @@ impl Echo {
 /// A running upstream; stops when dropped.
 pub struct Upstream {
     addr: SocketAddr,
+    script: Arc<Script>,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -46,10 +94,22 @@ pub struct Upstream {
 impl Upstream {
     /// Listens on 127.0.0.1 (ephemeral port); its threads run on `cpu`.
     pub fn start(cpu: Option<u32>) -> std::io::Result<Self> {
+        Self::start_scripted(cpu, Vec::new())
+    }
+
+    /// [`Self::start`], answering with the first of `rules` a request matches (echo requests
+    /// included, which are then recorded instead of echoed); requests no rule matches are
+    /// answered as by [`Self::start`].
+    pub fn start_scripted(cpu: Option<u32>, rules: Vec<Rule>) -> std::io::Result<Self> {
+        let script = Arc::new(Script {
+            rules,
+            received: Mutex::new(Vec::new()),
+        });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let shared = script.clone();
         let acceptor = std::thread::Builder::new()
             .name("fb-upstream".into())
             .spawn(move || {
@@ -59,17 +119,19 @@ impl Upstream {
                         break;
                     }
                     if let Ok(stream) = stream {
+                        let script = shared.clone();
                         let _ = std::thread::Builder::new()
                             .name("fb-upstream-conn".into())
                             .spawn(move || {
                                 cpu::pin_thread(cpu);
-                                let _ = serve(stream);
+                                let _ = serve(stream, &script);
                             });
                     }
                 }
             })?;
         Ok(Self {
             addr,
+            script,
             stop,
             acceptor: Some(acceptor),
         })
@@ -78,6 +140,18 @@ impl Upstream {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The request that carried echo header value `id` and was answered by a rule, if it
+    /// arrived (taken: a second call gives `None`).
+    pub fn received(&self, id: &str) -> Option<Echo> {
+        let mut received = self
+            .script
+            .received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let at = received.iter().position(|(k, _)| k == id)?;
+        Some(received.remove(at).1)
     }
 }
 
@@ -93,7 +167,7 @@ impl Drop for Upstream {
 }
 
 /// Serves keep-alive requests on one connection until the peer closes it.
-fn serve(stream: TcpStream) -> std::io::Result<()> {
+fn serve(stream: TcpStream, script: &Script) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -136,35 +210,73 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
             reader.read_exact(&mut body)?;
             body
         };
-        let echo = headers.iter().any(|(k, _)| k == ECHO_HEADER);
+        let echo = headers
+            .iter()
+            .find(|(k, _)| k == ECHO_HEADER)
+            .map(|(_, v)| v.clone());
         let close = headers
             .iter()
             .any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
-        let (content_type, payload) = if echo {
-            let echo = Echo {
-                method: request.method.unwrap_or("").to_owned(),
-                path: request.path.unwrap_or("").to_owned(),
-                headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            };
-            (
-                "application/json",
-                serde_json::to_vec(&echo).map_err(std::io::Error::other)?,
-            )
+        let scripted = if script.rules.is_empty() {
+            None
         } else {
-            ("text/plain", b"ok\n".to_vec())
+            script.answer_for(&headers).cloned()
         };
-        writer.write_all(
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
-                payload.len()
+        let received = |headers| Echo {
+            method: request.method.unwrap_or("").to_owned(),
+            path: request.path.unwrap_or("").to_owned(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let answer = match (scripted, echo) {
+            (Some(answer), Some(id)) => {
+                let mut list = script.received.lock().unwrap_or_else(|p| p.into_inner());
+                if list.len() >= MAX_RECEIVED {
+                    list.remove(0);
+                }
+                list.push((id, received(headers)));
+                answer
+            }
+            (Some(answer), None) => answer,
+            (None, Some(_)) => Answer {
+                status: 200,
+                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                body: serde_json::to_vec(&received(headers)).map_err(std::io::Error::other)?,
+            },
+            (None, None) => Answer {
+                status: 200,
+                headers: vec![("content-type".to_owned(), "text/plain".to_owned())],
+                body: b"ok\n".to_vec(),
+            },
+        };
+        let mut head = format!("HTTP/1.1 {} {}\r\n", answer.status, reason(answer.status));
+        for (k, v) in answer.headers.iter().filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "content-length" | "transfer-encoding" | "connection"
             )
-            .as_bytes(),
-        )?;
+        }) {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", answer.body.len()));
+        writer.write_all(head.as_bytes())?;
+        let payload = answer.body;
         writer.write_all(&payload)?;
         if close {
             return Ok(());
         }
+    }
+}
+
+/// The reason phrase of `status` (HTTP/1.1 clients ignore it; kept readable).
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
+        _ => "Status",
     }
 }
 
@@ -236,6 +348,55 @@ mod tests {
         assert_eq!(echo.body, "hello");
         let plain = http::get(upstream.addr(), "/").unwrap();
         assert_eq!((plain.status, plain.text().as_str()), (200, "ok\n"));
+    }
+
+    #[test]
+    fn a_scripted_upstream_answers_by_rule_and_records_what_it_answered() {
+        let answer = |status: u16, body: &[u8]| Answer {
+            status,
+            headers: vec![("x-from".to_owned(), "script".to_owned())],
+            body: body.to_vec(),
+        };
+        let upstream = Upstream::start_scripted(
+            None,
+            vec![
+                Rule {
+                    when_header: Some(("x-kind".to_owned(), "b".to_owned())),
+                    answer: answer(503, b"busy"),
+                },
+                Rule {
+                    when_header: None,
+                    answer: answer(201, b"made"),
+                },
+            ],
+        )
+        .unwrap();
+        let send = |headers: &[(&str, &str)]| {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            http::request(
+                upstream.addr(),
+                "GET",
+                "/x",
+                "h",
+                &headers,
+                b"",
+                Duration::from_secs(5),
+            )
+            .unwrap()
+        };
+        let b = send(&[("x-kind", "b")]);
+        assert_eq!((b.status, b.text().as_str()), (503, "busy"));
+        assert_eq!(b.header_values("x-from"), vec!["script"]);
+        let echoed = send(&[(ECHO_HEADER, "id-1"), ("x-a", "1")]);
+        assert_eq!((echoed.status, echoed.text().as_str()), (201, "made"));
+        let seen = upstream.received("id-1").unwrap();
+        assert_eq!((seen.method.as_str(), seen.path.as_str()), ("GET", "/x"));
+        assert_eq!(seen.header_values("x-a"), vec!["1"]);
+        assert!(upstream.received("id-1").is_none(), "taken once");
+        assert!(upstream.received("id-2").is_none());
     }
 
     #[test]

@@ -123,7 +123,7 @@ fn every_bridged_filter_passes_the_catalog_checks_inside_envoy() {
         let module = bridge::ensure_built(filter.crate_name).unwrap();
         let chain = config::filter_chain(&filter, Variant::Native, &module).unwrap();
         let running = start(&envoy, &chain).unwrap_or_else(|e| panic!("{name}: {e}"));
-        conformance::check(&filter, running.process.listener(), false)
+        conformance::check(&filter, &running.probe(false))
             .unwrap_or_else(|e| panic!("{name} (native): {e}"));
     }
 }

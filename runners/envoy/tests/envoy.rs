@@ -63,8 +63,8 @@ fn headers_filter_on_v8_edits_headers_in_both_directions() {
     assert!(echo.header_values("x-debug").is_empty());
     // The full catalog check agrees, and the baseline's passthrough check does not (the filter
     // is in the chain, so requests are not untouched).
-    conformance::check(&filter, process.listener(), false).unwrap();
-    assert!(conformance::check(&filter, process.listener(), true).is_err());
+    conformance::check(&filter, &running.probe(false)).unwrap();
+    assert!(conformance::check(&filter, &running.probe(true)).is_err());
     // Envoy's statistics show the V8 VM.
     let stats = process.stats("^wasm\\.").unwrap();
     assert!(
@@ -88,9 +88,10 @@ fn a_config_envoy_rejects_is_an_error_with_its_log() {
             std::path::Path::new("/x.wasm"),
         )
         .unwrap(),
-        Endpoints {
+        &Endpoints {
             upstream_port: 9,
             mode: UpstreamMode::Direct,
+            spec: None,
         },
     );
     bootstrap["static_resources"]["clusters"][0]["type"] = "NO_SUCH_TYPE".into();
@@ -175,7 +176,7 @@ fn filters_in_other_languages_pass_the_catalog_checks_on_v8() {
         let chain =
             config::filter_chain(&filter, Variant::V8, source.wasm.as_ref().unwrap()).unwrap();
         let running = common::start(&envoy, &chain).unwrap_or_else(|e| panic!("{name}: {e}"));
-        conformance::check(&filter, running.process.listener(), false)
+        conformance::check(&filter, &running.probe(false))
             .unwrap_or_else(|e| panic!("{name} on V8: {e}"));
     }
 }

@@ -43,27 +43,9 @@ fn envoy_bad_input_gives_one_line_errors_before_anything_runs() {
 fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
     let envoy = filterbench_envoy_path();
     let Some(envoy) = envoy else { return };
-    let (_dir, out, report, output) = envoy_run(
-        &envoy,
-        &[
-            "--measure",
-            "time",
-            "--filter",
-            "noop",
-            "--variant",
-            "v8",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--repeat",
-            "1",
-            "--rate",
-            "300",
-            "--connections",
-            "4",
-        ],
-    );
+    let mut args = vec!["--filter", "noop", "--variant", "v8"];
+    args.extend(SHORT_LOAD);
+    let (_dir, out, report, output) = envoy_run(&envoy, &args);
     let stderr = text(&output.stderr);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stderr}\n{stdout}");
@@ -289,4 +271,142 @@ fn envoy_instructions_per_request_are_counted_under_callgrind_and_repeat() {
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("Envoy: instructions per request"));
     assert!(report.join("charts/envoy-instructions.svg").is_file());
+}
+
+/// The example spec, and a copy of it with `expect` lines replaced (`from`, `to`).
+fn example_spec_with(dir: &std::path::Path, edits: &[(&str, &str)]) -> PathBuf {
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/token-refresh.yaml");
+    if edits.is_empty() {
+        return example;
+    }
+    let mut text = std::fs::read_to_string(&example).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from} not in the example");
+        text = text.replace(from, to);
+    }
+    let spec = dir.join("edited.yaml");
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
+/// One short closed-loop and open-loop run per variant.
+const SHORT_LOAD: [&str; 12] = [
+    "--measure",
+    "time",
+    "--duration",
+    "1s",
+    "--warmup",
+    "0s",
+    "--repeat",
+    "1",
+    "--rate",
+    "300",
+    "--connections",
+    "4",
+];
+
+#[test]
+fn envoy_runs_a_spec_with_its_upstream_property_and_expectations_checked() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec_with(dir.path(), &[]);
+    let mut args = vec!["--spec", spec.to_str().unwrap(), "--no-report"];
+    args.extend(SHORT_LOAD);
+    let (_dir, out, _report, output) = envoy_run(&envoy, &args);
+    let stderr = text(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{stderr}\n{}",
+        text(&output.stdout)
+    );
+    assert!(stderr.contains("ticks follow its real clock"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let runs = json["envoy"]["runs"].as_array().unwrap();
+    let variants: Vec<&str> = runs
+        .iter()
+        .map(|r| r["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants.len(), 2, "{variants:?}");
+    assert!(variants.contains(&"v8") && variants.contains(&"none"));
+    for r in runs {
+        assert!(r["error"].is_null() && r["conformant"] == true, "{r}");
+        assert_eq!(r["filter"], "token-refresh");
+    }
+    // The module's HTTP call went to the spec's token service through Envoy.
+    let v8 = runs.iter().find(|r| r["variant"] == "v8").unwrap();
+    assert!(
+        v8["description"]
+            .as_str()
+            .unwrap()
+            .contains("token_refresh.wasm"),
+        "{v8}"
+    );
+}
+
+#[test]
+fn envoy_fails_a_spec_whose_expectation_does_not_hold_through_envoy() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec_with(
+        dir.path(),
+        &[
+            ("x-route: api-route", "x-route: another-route"),
+            ("[\"token refreshed\"]", "[\"no such line\"]"),
+        ],
+    );
+    let mut args = vec![
+        "--spec",
+        spec.to_str().unwrap(),
+        "--variant",
+        "v8",
+        "--no-report",
+    ];
+    args.extend(SHORT_LOAD);
+    let (_dir, out, _report, output) = envoy_run(&envoy, &args);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let v8 = json["envoy"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["variant"] == "v8")
+        .unwrap()
+        .clone();
+    let error = v8["error"].as_str().unwrap();
+    assert!(
+        error.contains("request header x-route: expected \"another-route\", got \"api-route\""),
+        "{error}"
+    );
+    assert!(error.contains("contains \"no such line\""), "{error}");
+    // The baseline passed: only the module's run failed.
+    let none = json["envoy"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["variant"] == "none")
+        .unwrap()
+        .clone();
+    assert!(none["error"].is_null(), "{none}");
+    // A spec has no native variant here, with a reason.
+    let output = filterbench(&[
+        "envoy",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--variant",
+        "native",
+        "--out",
+        dir.path().join("n.json").to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("the native variant is not available for a spec"),
+        "{}",
+        text(&output.stderr)
+    );
 }

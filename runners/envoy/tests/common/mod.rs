@@ -1,6 +1,7 @@
 //! Helpers shared by the Envoy integration tests.
 
 use filterbench_envoy::config::{self, Endpoints, FilterChain, UpstreamMode};
+use filterbench_envoy::conformance::Probe;
 use filterbench_envoy::process::EnvoyProcess;
 use filterbench_envoy::tools::{self, Tool};
 use filterbench_envoy::upstream::Upstream;
@@ -25,7 +26,8 @@ pub fn envoy_or_skip(test: &str) -> Option<PathBuf> {
 pub struct Running {
     /// The Envoy process (dropping it stops Envoy).
     pub process: EnvoyProcess,
-    _upstream: Upstream,
+    /// The echo upstream behind it.
+    pub upstream: Upstream,
     _dir: tempfile::TempDir,
 }
 
@@ -35,16 +37,29 @@ pub fn start(envoy: &Path, chain: &FilterChain) -> Result<Running, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let bootstrap = config::bootstrap(
         chain,
-        Endpoints {
+        &Endpoints {
             upstream_port: upstream.addr().port(),
             mode: UpstreamMode::Direct,
+            spec: None,
         },
     );
     let process =
         EnvoyProcess::start(envoy, &bootstrap, dir.path(), None).map_err(|e| e.to_string())?;
     Ok(Running {
         process,
-        _upstream: upstream,
+        upstream,
         _dir: dir,
     })
+}
+
+impl Running {
+    /// Conformance requests to its listener (`passthrough`: the baseline's check).
+    pub fn probe(&self, passthrough: bool) -> Probe<'_> {
+        Probe {
+            listener: self.process.listener(),
+            envoy: &self.process,
+            upstream: &self.upstream,
+            passthrough,
+        }
+    }
 }
