@@ -33,6 +33,9 @@ pub struct Assertions {
     pub metrics: Vec<(String, i64)>,
     /// Fewest ticks that must have fired by then (on the virtual clock).
     pub ticks_at_least: Option<u64>,
+    /// `Some(true)`: the stream must stay paused (never continued); `Some(false)`: it must
+    /// complete; `None`: either.
+    pub paused: Option<bool>,
 }
 
 fn check_headers(
@@ -132,6 +135,15 @@ pub fn check(stated: &Assertions, state: &HostState) -> Vec<String> {
             ));
         }
     }
+    if let Some(want) = stated.paused {
+        match (want, stream.paused_in) {
+            (true, None) => failures.push("stream: expected paused, it completed".to_owned()),
+            (false, Some(callback)) => failures.push(format!(
+                "stream: expected to complete, paused in {callback} and never continued"
+            )),
+            _ => {}
+        }
+    }
     for fragment in &stated.log_contains {
         if !state
             .logs
@@ -189,9 +201,22 @@ mod tests {
             log_contains: vec!["expired".into()],
             metrics: vec![("calls".into(), 1)],
             ticks_at_least: Some(1),
+            paused: Some(true),
         };
         let failures = check(&broken, &state);
-        assert_eq!(failures.len(), 8, "{failures:#?}");
+        assert_eq!(failures.len(), 9, "{failures:#?}");
+        assert!(failures.contains(&"stream: expected paused, it completed".to_owned()));
+        state.stream.paused_in = Some("proxy_on_request_headers");
+        let completes = Assertions {
+            paused: Some(false),
+            ..Assertions::default()
+        };
+        assert_eq!(
+            check(&completes, &state),
+            [
+                "stream: expected to complete, paused in proxy_on_request_headers and never continued"
+            ]
+        );
         assert!(failures[0].contains("expected \"xyz\", got \"abc\""));
         assert!(
             failures

@@ -96,6 +96,11 @@ fn diff_body(what: &str, expected: &[u8], actual: &[u8]) -> Option<String> {
 pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) -> Vec<String> {
     let stream = &state.stream;
     let mut diff = Vec::new();
+    if let Some(callback) = stream.paused_in {
+        diff.push(format!(
+            "stream: paused in {callback} and never continued (expected to complete)"
+        ));
+    }
     let local = stream.local_response.as_ref().map(|l| l.status_code);
     if local != expected.local_response {
         let show = |s: Option<u32>| s.map_or("none".to_owned(), |s| s.to_string());
@@ -199,6 +204,9 @@ fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) 
 /// without changing the path, and bodies are not kept while timing.
 pub fn path(state: &HostState) -> Vec<String> {
     let mut lines = vec![local_response_line(state)];
+    if let Some(callback) = state.stream.paused_in {
+        lines.push(format!("stream: paused in {callback}, never continued"));
+    }
     lines.extend(header_lines(state, |what, key, _| {
         format!("{what}: {}", String::from_utf8_lossy(key))
     }));
@@ -238,6 +246,9 @@ pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let stream = &state.stream;
     let mut lines = vec![local_response_line(state)];
+    if let Some(callback) = stream.paused_in {
+        lines.push(format!("stream: paused in {callback}, never continued"));
+    }
     lines.extend(header_lines(state, |what, key, value| {
         let key = String::from_utf8_lossy(key);
         if is_volatile(key.as_bytes()) {

@@ -217,6 +217,10 @@ pub struct ExpectSection {
     pub metrics: IndexMap<String, i64>,
     /// Fewest ticks that must have fired (needs `clock`).
     pub ticks_at_least: Option<u64>,
+    /// `true`: the module pauses the stream and never continues it (it stays paused until
+    /// Envoy's timeout); `false`: the stream must complete. Unstated, a paused stream is an
+    /// observation.
+    pub paused: Option<bool>,
 }
 
 /// A header expectation.
@@ -414,6 +418,7 @@ fn assertions(e: &ExpectSection, has_clock: bool) -> Result<Assertions> {
         log_contains: e.log_contains.clone(),
         metrics: e.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         ticks_at_least: e.ticks_at_least,
+        paused: e.paused,
     })
 }
 

@@ -141,7 +141,12 @@ pub fn send_to_echo(
     w: &Workload,
     listener: SocketAddr,
 ) -> (LoadRequest, std::io::Result<Response>) {
-    crate::requests::send(w, listener, &[(ECHO_HEADER, "1")])
+    crate::requests::send(
+        w,
+        listener,
+        &[(ECHO_HEADER, "1")],
+        crate::requests::ANSWER_TIMEOUT,
+    )
 }
 
 /// Sends every workload of `filter` through Envoy at `probe.listener`; `Err` lists what

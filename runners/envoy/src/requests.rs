@@ -45,12 +45,16 @@ pub fn http_request(w: &Workload) -> (String, LoadRequest, Vec<u8>) {
     (method, request, w.exchange.request_body.concat())
 }
 
-/// Sends workload `w` to `listener` with `extra` headers added (10 s timeout); returns the
-/// request as sent and the response.
+/// How long a check waits for Envoy's answer to one request.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends workload `w` to `listener` with `extra` headers added, waiting up to `timeout`;
+/// returns the request as sent and the response.
 pub fn send(
     w: &Workload,
     listener: SocketAddr,
     extra: &[(&str, &str)],
+    timeout: Duration,
 ) -> (LoadRequest, std::io::Result<Response>) {
     let (method, mut request, body) = http_request(w);
     request.headers.extend(
@@ -65,7 +69,7 @@ pub fn send(
         &request.authority,
         &request.headers,
         &body,
-        Duration::from_secs(10),
+        timeout,
     );
     (request, response)
 }

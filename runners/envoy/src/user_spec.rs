@@ -8,7 +8,9 @@
 //! body, log lines (in Envoy's log, the `wasm` component at the spec's level). Different by
 //! nature: a metric must be defined (`wasmcustom.NAME`) with at least the stated value, since
 //! Envoy runs one VM per worker plus one on the main thread and they share the stat; ticks follow
-//! Envoy's real clock, so `ticks_at_least` is checked in-process only.
+//! Envoy's real clock, so `ticks_at_least` is checked in-process only. A workload stated as
+//! `paused` must get no answer within [`PAUSED_WAIT`] (Envoy holds a paused stream until its
+//! timeouts); the others must be answered.
 
 use crate::config::SpecRouting;
 use crate::http::Response;
@@ -29,6 +31,10 @@ pub const RESPOND_HEADER: &str = "x-fb-respond";
 /// empty string while request headers are processed, before the router has picked the route;
 /// `xds.route_name` has the name then.)
 const ROUTE_NAME_PROPERTIES: [&str; 2] = ["xds.route_name", "route_name"];
+
+/// How long a request the spec expects to stay paused is waited for (Envoy holds a paused
+/// stream until its own timeouts, minutes by default).
+const PAUSED_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a spec that calls out gets for its first answers to arrive (Envoy answers a
 /// module's HTTP calls asynchronously, after it is ready).
@@ -164,21 +170,51 @@ struct Sent {
     received: Option<Echo>,
 }
 
-fn send(filter: &FilterSpec, name: &str, probe: &Probe) -> Result<Sent, String> {
+/// Sends workload `name`; `Ok(None)`: no answer within [`PAUSED_WAIT`], as `expect_paused`
+/// says there should not be.
+fn send(
+    filter: &FilterSpec,
+    name: &str,
+    probe: &Probe,
+    expect_paused: bool,
+) -> Result<Option<Sent>, String> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let w = find_workload(filter, name).ok_or_else(|| format!("no workload named {name}"))?;
     let id = format!("{name}-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed));
-    let response = requests::send(
+    let timeout = if expect_paused {
+        PAUSED_WAIT
+    } else {
+        requests::ANSWER_TIMEOUT
+    };
+    let sent = requests::send(
         &w,
         probe.listener,
         &[(ECHO_HEADER, &id), (RESPOND_HEADER, name)],
+        timeout,
     )
-    .1
-    .map_err(|e| format!("request failed: {e}"))?;
-    Ok(Sent {
-        response,
-        received: probe.upstream.received(&id),
-    })
+    .1;
+    let timed_out = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    };
+    match sent {
+        Err(e) if expect_paused && timed_out(&e) => Ok(None),
+        Err(e) if timed_out(&e) => Err(format!(
+            "no answer within {} s (did the module pause the stream and never continue it?)",
+            timeout.as_secs()
+        )),
+        Err(e) => Err(format!("request failed: {e}")),
+        Ok(response) if expect_paused => Err(format!(
+            "stream: expected paused, Envoy answered {}",
+            response.status
+        )),
+        Ok(response) => Ok(Some(Sent {
+            response,
+            received: probe.upstream.received(&id),
+        })),
+    }
 }
 
 /// What `stated` finds wrong with one workload's request through Envoy (log and metrics are
@@ -277,8 +313,14 @@ fn check_once(filter: &FilterSpec, probe: &Probe) -> Vec<String> {
     let mut problems = Vec::new();
     let mut stated_all = Vec::new();
     for name in &filter.workloads {
-        let sent = match send(filter, name, probe) {
-            Ok(sent) => sent,
+        let stated = filter.custom.assertions_for(name);
+        let expect_paused = !probe.passthrough && stated.is_some_and(|a| a.paused == Some(true));
+        let sent = match send(filter, name, probe, expect_paused) {
+            Ok(Some(sent)) => sent,
+            Ok(None) => {
+                stated_all.extend(stated);
+                continue;
+            }
             Err(e) => {
                 problems.push(format!("{name}: {e}"));
                 continue;
@@ -293,7 +335,7 @@ fn check_once(filter: &FilterSpec, probe: &Probe) -> Vec<String> {
             }
             continue;
         }
-        if let Some(stated) = filter.custom.assertions_for(name) {
+        if let Some(stated) = stated {
             problems.extend(
                 stream_mismatches(stated, &sent)
                     .into_iter()

@@ -180,3 +180,67 @@ fn filters_in_other_languages_pass_the_catalog_checks_on_v8() {
             .unwrap_or_else(|e| panic!("{name} on V8: {e}"));
     }
 }
+
+/// A module that pauses (`pause` true) or continues every request in its request headers.
+fn holding_module(dir: &std::path::Path, pause: bool) -> std::path::PathBuf {
+    let wasm = filterbench_engine_testkit::module(
+        "",
+        &format!(
+            r#"(func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const {}))
+  (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_log") (param i32))
+  (func (export "proxy_on_delete") (param i32))"#,
+            u32::from(pause)
+        ),
+    );
+    let path = dir.join(if pause { "holds.wasm" } else { "passes.wasm" });
+    std::fs::write(&path, wasm).unwrap();
+    path
+}
+
+#[test]
+fn a_spec_stating_a_paused_stream_is_checked_through_envoy() {
+    let Some(envoy) = envoy_or_skip("a_spec_stating_a_paused_stream_is_checked_through_envoy")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for pause in [true, false] {
+        let wasm = holding_module(dir.path(), pause);
+        let mut filter = catalog::user_module(
+            "holds",
+            String::new(),
+            String::new(),
+            catalog::PluginSettings::default(),
+            vec!["get-small"],
+            Vec::new(),
+        );
+        filter.custom = catalog::Custom {
+            spec_file: Some(dir.path().join("holds.yaml")),
+            wasm: Some(wasm.clone()),
+            assertions: vec![(
+                "get-small".to_owned(),
+                filterbench_harness::assertions::Assertions {
+                    paused: Some(true),
+                    ..Default::default()
+                },
+            )],
+            ..catalog::Custom::default()
+        };
+        let chain = config::filter_chain(&filter, Variant::V8, &wasm).unwrap();
+        let running = common::start(&envoy, &chain).unwrap();
+        let outcome = conformance::check(&filter, &running.probe(false));
+        if pause {
+            outcome.unwrap();
+        } else {
+            let error = outcome.unwrap_err();
+            assert!(
+                error.contains("get-small: stream: expected paused, Envoy answered 200"),
+                "{error}"
+            );
+        }
+    }
+}

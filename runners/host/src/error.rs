@@ -149,14 +149,6 @@ pub enum FilterError {
         /// What the module logged (prefixed with "; module log: "), or empty.
         logs: String,
     },
-    /// The filter paused the stream and nothing resumed it.
-    #[error("module '{module}' paused the stream in {callback} and never resumed it")]
-    Stalled {
-        /// Module name.
-        module: String,
-        /// Callback that paused.
-        callback: &'static str,
-    },
     /// The filter kept producing events (HTTP calls, queue items) without end.
     #[error("module '{module}' produced more than {limit} follow-up events in one callback")]
     Runaway {
@@ -191,7 +183,6 @@ impl FilterError {
             Self::Trap { source, .. } if source.kind == TrapKind::Deadline => "deadline",
             Self::Trap { .. } => "trap",
             Self::Rejected { .. } => "rejected",
-            Self::Stalled { .. } => "stalled",
             Self::Runaway { .. } => "runaway",
             Self::Unsupported { .. } => "unsupported",
         }

@@ -156,6 +156,9 @@ enum Flow {
     LocalResponse,
     /// The filter reset the stream.
     Reset,
+    /// The filter paused the stream and nothing resumed it (recorded in
+    /// [`StreamState::paused_in`]): the stream goes no further.
+    Paused,
 }
 
 /// How many of the module's last log lines a trap's message shows.
@@ -239,10 +242,10 @@ fn settle<C: Callbacks + ?Sized>(
     match action {
         Action::Continue => Ok(Flow::Continue),
         Action::Pause if resumed => Ok(Flow::Continue),
-        Action::Pause if must_resume => Err(FilterError::Stalled {
-            module: c.module_name().to_owned(),
-            callback,
-        }),
+        Action::Pause if must_resume => {
+            stream.paused_in = Some(callback);
+            Ok(Flow::Paused)
+        }
         Action::Pause => Ok(Flow::Buffer),
     }
 }
@@ -416,6 +419,7 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange, started
     stream.response_resumed = false;
     stream.closed = false;
     stream.done_called = false;
+    stream.paused_in = None;
     stream.started = Some(started);
     host.effective_context_id = ctx;
 }
@@ -503,7 +507,7 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
         &exchange.request_body,
         exchange.request_trailers.is_some(),
     )?;
-    if request != Flow::Reset {
+    if !matches!(request, Flow::Reset | Flow::Paused) {
         let local_body = begin_response(c.host(), exchange);
         let (body, has_trailers) = if c.host().stream.local_response.is_some() {
             (local_body.as_slice(), false)

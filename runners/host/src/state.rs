@@ -477,6 +477,10 @@ pub struct StreamState {
     pub closed: bool,
     /// Set by `proxy_done`.
     pub done_called: bool,
+    /// The callback that paused the stream when nothing resumed it: as in Envoy, the stream
+    /// stays paused (it never reaches the upstream, or its response never completes) until
+    /// Envoy's timeout or a reset ends it (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`).
+    pub paused_in: Option<&'static str>,
     /// When the stream started (property `request.duration` counts from here).
     pub started: Option<std::time::Instant>,
 }

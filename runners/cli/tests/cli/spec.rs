@@ -102,3 +102,75 @@ fn spec_init_writes_a_starter_that_runs() {
     assert_eq!(json["cells"][0]["filter"], "passthrough");
     assert_eq!(json["cells"][0]["conformance"], "observed");
 }
+
+#[test]
+fn a_stream_paused_for_good_is_an_observation_or_what_the_spec_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("holds.wasm");
+    // Pauses every request in proxy_on_request_headers and never continues it.
+    std::fs::write(
+        &module,
+        proxy_wasm_module(
+            "",
+            r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (i32.const 1))"#,
+        ),
+    )
+    .unwrap();
+    let spec = |name: &str, expect: &str| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!("module: holds.wasm\nname: {name}\nworkloads:\n  - name: get-small\n{expect}"),
+        )
+        .unwrap();
+        path
+    };
+    let engines = ["--engine", "wasmi-eager,wasmtime-cranelift"];
+    // Unstated: the run passes and every engine reports where the stream paused.
+    let unstated = spec("unstated", "");
+    let mut args = vec!["--spec", unstated.to_str().unwrap()];
+    args.extend(engines);
+    let (output, json) = quick_run(dir.path(), &args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for cell in json["cells"].as_array().unwrap() {
+        assert_eq!(cell["conformance"], "observed", "{cell}");
+        let observed: Vec<&str> = cell["observed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(
+            observed.contains(&"stream: paused in proxy_on_request_headers, never continued"),
+            "{observed:?}"
+        );
+    }
+    // Stated as paused: passes; stated as completing: FAIL with where it paused, exit 4.
+    let paused = spec("paused", "    expect: {paused: true}\n");
+    let (output, _) = quick_run(
+        dir.path(),
+        &[
+            "--spec",
+            paused.to_str().unwrap(),
+            "--engine",
+            "wasmi-eager",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let completes = spec("completes", "    expect: {paused: false}\n");
+    let (output, json) = quick_run(
+        dir.path(),
+        &[
+            "--spec",
+            completes.to_str().unwrap(),
+            "--engine",
+            "wasmi-eager",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert_eq!(
+        json["cells"][0]["diff"][0],
+        "stream: expected to complete, paused in proxy_on_request_headers and never continued"
+    );
+}
