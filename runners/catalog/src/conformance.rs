@@ -170,6 +170,16 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
     diff
 }
 
+/// How the stream ended when it did not complete: paused for good, or reset by the module.
+fn stream_line(state: &HostState) -> Option<String> {
+    let stream = &state.stream;
+    match (stream.paused_in, stream.closed) {
+        (Some(callback), _) => Some(format!("stream: paused in {callback}, never continued")),
+        (None, true) => Some("stream: reset by the module".to_owned()),
+        (None, false) => None,
+    }
+}
+
 /// Whether the stream was answered locally, and with which status.
 fn local_response_line(state: &HostState) -> String {
     match &state.stream.local_response {
@@ -178,14 +188,16 @@ fn local_response_line(state: &HostState) -> String {
     }
 }
 
-/// One line per header forwarded (request, then response; each sorted), as `line(what, key,
-/// value)` writes it.
+/// One line per header and trailer forwarded (request, then response; each sorted), as
+/// `line(what, key, value)` writes it.
 fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) -> Vec<String> {
     let stream = &state.stream;
     let mut lines = Vec::new();
     for (what, map) in [
         ("request header", &stream.request_headers),
+        ("request trailer", &stream.request_trailers),
         ("response header", &stream.response_headers),
+        ("response trailer", &stream.response_trailers),
     ] {
         let mut these: Vec<String> = map
             .iter()
@@ -204,9 +216,7 @@ fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) 
 /// without changing the path, and bodies are not kept while timing.
 pub fn path(state: &HostState) -> Vec<String> {
     let mut lines = vec![local_response_line(state)];
-    if let Some(callback) = state.stream.paused_in {
-        lines.push(format!("stream: paused in {callback}, never continued"));
-    }
+    lines.extend(stream_line(state));
     lines.extend(header_lines(state, |what, key, _| {
         format!("{what}: {}", String::from_utf8_lossy(key))
     }));
@@ -246,9 +256,7 @@ pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let stream = &state.stream;
     let mut lines = vec![local_response_line(state)];
-    if let Some(callback) = stream.paused_in {
-        lines.push(format!("stream: paused in {callback}, never continued"));
-    }
+    lines.extend(stream_line(state));
     lines.extend(header_lines(state, |what, key, value| {
         let key = String::from_utf8_lossy(key);
         if is_volatile(key.as_bytes()) {
@@ -325,6 +333,27 @@ pub fn run_and_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailers_resets_and_pauses_are_observed_and_part_of_the_path() {
+        let mut state = HostState::new(filterbench_host::PluginSpec::new("own", ""));
+        state.stream.request_trailers = Some(HeaderMap::from_pairs(&[("grpc-timeout", "1S")]));
+        state.stream.response_trailers = Some(HeaderMap::from_pairs(&[("grpc-status", "0")]));
+        let lines = observe(&state, &[]);
+        assert!(lines.contains(&"request trailer: grpc-timeout: 1S".to_owned()));
+        assert!(lines.contains(&"response trailer: grpc-status: 0".to_owned()));
+        assert!(!lines.iter().any(|l| l.starts_with("stream:")), "{lines:?}");
+        state.stream.closed = true;
+        assert!(observe(&state, &[]).contains(&"stream: reset by the module".to_owned()));
+        assert!(path(&state).contains(&"stream: reset by the module".to_owned()));
+        state.stream.paused_in = Some("proxy_on_response_headers");
+        assert!(
+            path(&state).contains(
+                &"stream: paused in proxy_on_response_headers, never continued".to_owned()
+            )
+        );
+        assert!(path(&state).contains(&"response trailer: grpc-status".to_owned()));
+    }
 
     #[test]
     fn volatile_headers_and_metrics_are_observed_by_presence() {

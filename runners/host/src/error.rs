@@ -60,6 +60,28 @@ pub struct CallError {
     pub message: String,
 }
 
+/// Most wasm backtrace frames a trap's message names.
+pub const BACKTRACE_FRAMES: usize = 8;
+
+impl CallError {
+    /// Appends the wasm backtrace's function names (innermost first, at most
+    /// [`BACKTRACE_FRAMES`]) to the message, as `; wasm backtrace: f ← g ← …`; nothing when the
+    /// engine gave none.
+    pub fn with_backtrace(mut self, functions: impl IntoIterator<Item = String>) -> Self {
+        let mut names: Vec<String> = functions.into_iter().take(BACKTRACE_FRAMES + 1).collect();
+        if names.is_empty() {
+            return self;
+        }
+        if names.len() > BACKTRACE_FRAMES {
+            names.truncate(BACKTRACE_FRAMES);
+            names.push("…".to_owned());
+        }
+        self.message.push_str("; wasm backtrace: ");
+        self.message.push_str(&names.join(" ← "));
+        self
+    }
+}
+
 /// What can go wrong loading, starting or running a filter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {

@@ -223,9 +223,11 @@ pub fn traps_name_their_callback(configuration: &Configuration) {
     let wasm = module(
         LOG_IMPORT,
         r#"(data (i32.const 96) "panicked at src/lib.rs: boom")
-  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+  (func $divide_by_headers (param $n i32) (result i32)
+    (i32.div_u (i32.const 1) (i32.sub (local.get $n) (local.get $n))))
+  (func $proxy_on_response_headers (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
     (drop (call $log (i32.const 5) (i32.const 96) (i32.const 28)))
-    (i32.div_u (i32.const 1) (i32.sub (local.get 1) (local.get 1))))"#,
+    (call $divide_by_headers (local.get 1)))"#,
     );
     let mut instance = instantiate(configuration, &wasm).unwrap();
     instance.start().unwrap();
@@ -250,6 +252,20 @@ pub fn traps_name_their_callback(configuration: &Configuration) {
                 configuration.name,
                 source.message
             );
+            // Engines that give a wasm backtrace name the functions, innermost first.
+            if ["wasmtime", "wasmer"]
+                .iter()
+                .any(|family| configuration.name.starts_with(family))
+            {
+                assert!(
+                    source.message.contains(
+                        "; wasm backtrace: divide_by_headers ← proxy_on_response_headers;"
+                    ),
+                    "{}: no backtrace names: {}",
+                    configuration.name,
+                    source.message
+                );
+            }
         }
         other => panic!("{}: expected a trap, got {other:?}", configuration.name),
     }

@@ -263,6 +263,10 @@ fn call_error(
         kind: trap_kind(error, exhausted),
         message,
     }
+    .with_backtrace(error.trace().iter().map(|f| {
+        f.function_name()
+            .map_or_else(|| format!("func[{}]", f.func_index()), str::to_owned)
+    }))
 }
 
 /// wasmer's parameter list type: `()`, a bare type for one parameter, a tuple for more

@@ -311,11 +311,25 @@ fn trap_kind(error: &wasmtime::Error) -> TrapKind {
 }
 
 fn call_error(callback: &'static str, error: &wasmtime::Error) -> CallError {
+    let frames = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|trace| {
+            trace
+                .frames()
+                .iter()
+                .map(|f| {
+                    f.func_name()
+                        .map_or_else(|| format!("func[{}]", f.func_index()), str::to_owned)
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     CallError {
         callback,
         kind: trap_kind(error),
         message: describe(error),
     }
+    .with_backtrace(frames)
 }
 
 macro_rules! typed_funcs {
