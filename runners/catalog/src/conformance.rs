@@ -170,6 +170,27 @@ pub fn check(exchange: &HttpExchange, expected: &Expected, state: &HostState) ->
     diff
 }
 
+/// Most lines of a module's log a cell records ([`log_text`]).
+pub const LOG_LINES: usize = 20;
+/// Most characters of one recorded log line.
+pub const LOG_LINE_CHARS: usize = 200;
+
+/// The module's log so far, `[Level] message` per line: the last [`LOG_LINES`] lines the host
+/// kept, each cut at [`LOG_LINE_CHARS`] characters (marked `…`).
+pub fn log_text(state: &HostState) -> Vec<String> {
+    let records: Vec<_> = state.logs.records().collect();
+    records[records.len().saturating_sub(LOG_LINES)..]
+        .iter()
+        .map(|r| {
+            let line = format!("[{:?}] {}", r.level, r.message);
+            match line.char_indices().nth(LOG_LINE_CHARS) {
+                Some((cut, _)) => format!("{}…", &line[..cut]),
+                None => line,
+            }
+        })
+        .collect()
+}
+
 /// How the stream ended when it did not complete: paused for good, or reset by the module.
 fn stream_line(state: &HostState) -> Option<String> {
     let stream = &state.stream;
@@ -333,6 +354,31 @@ pub fn run_and_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_text_is_kept_bounded() {
+        let mut state = HostState::new(filterbench_host::PluginSpec::new("own", ""));
+        assert!(log_text(&state).is_empty());
+        for i in 0..LOG_LINES + 5 {
+            state.logs.push(
+                filterbench_host::abi::LogLevel::Info,
+                format!("line {i}").as_bytes(),
+            );
+        }
+        state.logs.push(
+            filterbench_host::abi::LogLevel::Warn,
+            "é".repeat(500).as_bytes(),
+        );
+        let text = log_text(&state);
+        assert_eq!(text.len(), LOG_LINES);
+        assert_eq!(text[0], "[Info] line 6");
+        let last = text.last().unwrap();
+        assert!(
+            last.starts_with("[Warn] éé") && last.ends_with('…'),
+            "{last}"
+        );
+        assert_eq!(last.chars().count(), LOG_LINE_CHARS + 1);
+    }
 
     #[test]
     fn trailers_resets_and_pauses_are_observed_and_part_of_the_path() {

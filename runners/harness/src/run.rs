@@ -211,6 +211,7 @@ fn check_cell(
         }
         Ok(_) if expected.is_none() => {
             cell.observed = conformance::observe(instance.state(), &filter.volatile);
+            cell.log = conformance::log_text(instance.state());
             let broken = filter
                 .custom
                 .assertions_for(workload.name)
@@ -276,6 +277,7 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         error_kind: None,
         diff: Vec::new(),
         observed: Vec::new(),
+        log: Vec::new(),
         steady: None,
         ratio_to_native: None,
         verdict_vs_native: None,

@@ -50,6 +50,11 @@ pub struct Cell {
     /// For modules without stated expectations: the effects seen on this engine, one per line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<String>,
+    /// For modules without stated expectations: the module's log as it started and served the
+    /// first request, `[Level] message` per line (its last 20 lines, each at most 200
+    /// characters). Recorded, not compared across engines (it may hold times).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<String>,
     /// Steady-state lifecycle timing (null when not measured).
     pub steady: Option<Steady>,
     /// Median wall time of this cell divided by native's for the same filter and workload, with

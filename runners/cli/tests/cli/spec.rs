@@ -32,6 +32,15 @@ fn the_example_spec_runs_with_its_upstream_tick_and_property_checks_passing() {
             assert_eq!(cell["conformance"], "observed", "{cell}");
             assert!(cell["steady"].is_object(), "{cell}");
             assert!(cell["ticks"]["fired"].as_u64().unwrap() > 0, "{cell}");
+            // The module's log text is recorded with the cell.
+            assert!(
+                cell["log"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l.as_str().unwrap().contains("token refreshed")),
+                "{cell}"
+            );
         }
     }
 }
