@@ -233,9 +233,8 @@ pub(crate) fn artifact_for(
     variant: Variant,
 ) -> Result<PathBuf, artifacts::BuildError> {
     match variant {
-        Variant::V8 if filter.custom.wasm.is_some() => {
-            Ok(filter.custom.wasm.clone().expect("checked just above"))
-        }
+        // A spec's own module (or the bench filter it names, already built).
+        Variant::V8 if let Some(wasm) = &filter.custom.wasm => Ok(wasm.clone()),
         Variant::V8 => {
             let source = polyglot::ensure_built(filter)?;
             Ok(source
