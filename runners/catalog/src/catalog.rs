@@ -32,8 +32,8 @@ pub struct PluginSettings {
     pub clock_step_ns: u64,
 }
 
-/// What a spec file adds to a user's module: workloads of its own, and what must hold after
-/// each workload's first request.
+/// What a spec file adds to a user's module: workloads of its own, what must hold after each
+/// workload's first request, and its gRPC upstreams.
 #[derive(Clone, Debug, Default)]
 pub struct Custom {
     /// Workloads defined by the spec (names distinct from the catalog's).
@@ -44,6 +44,8 @@ pub struct Custom {
     pub spec_file: Option<std::path::PathBuf>,
     /// The spec's `.wasm`, for runners that load the file themselves (Envoy).
     pub wasm: Option<std::path::PathBuf>,
+    /// Scripted answers to the module's gRPC calls and streams.
+    pub grpc_upstreams: Vec<filterbench_host::GrpcRoute>,
 }
 
 impl Custom {
@@ -577,6 +579,7 @@ pub fn expand_workload_names(names: &[String]) -> Vec<String> {
 pub fn plugin_for(filter: &FilterSpec) -> PluginSpec {
     let mut plugin = PluginSpec {
         upstreams: std::sync::Arc::new(filter.upstreams.clone()),
+        grpc_upstreams: std::sync::Arc::new(filter.custom.grpc_upstreams.clone()),
         vm_configuration: filter.vm_config.clone().into_bytes(),
         memory_limit_bytes: filter.memory_limit_bytes,
         environment: filter.plugin.environment.clone(),

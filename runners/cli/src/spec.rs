@@ -10,7 +10,9 @@ use filterbench_harness::assertions::{Assertions, HeaderCheck};
 use filterbench_harness::catalog::{self, Custom, PluginSettings, Workload};
 use filterbench_harness::run::Subject;
 use filterbench_harness::workloads::{CHUNK_SIZE, json_records};
-use filterbench_host::{HeaderMap, HttpExchange, ModuleSource, UpstreamReply, UpstreamRoute};
+use filterbench_host::{
+    GrpcReply, GrpcRoute, HeaderMap, HttpExchange, ModuleSource, UpstreamReply, UpstreamRoute,
+};
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -34,8 +36,9 @@ pub struct FilterSpecFile {
     pub plugin: PluginSection,
     /// A virtual clock: without it the module reads the wall clock and ticks never fire.
     pub clock: Option<ClockSection>,
-    /// What the module's HTTP calls (`proxy_http_call`) reach, by cluster name; the first
-    /// matching entry answers, a call to a cluster not listed is refused (BAD_ARGUMENT).
+    /// What the module's HTTP calls (`proxy_http_call`) and gRPC calls and streams reach, by
+    /// cluster name; the first matching entry answers, a call to a cluster not listed is
+    /// refused (BAD_ARGUMENT for HTTP, PARSE_FAILURE for gRPC, as Envoy answers).
     pub upstreams: Vec<UpstreamSection>,
     /// The requests it runs on (default: the catalog's get-small).
     pub workloads: Vec<WorkloadSection>,
@@ -113,18 +116,71 @@ pub struct ClockSection {
     pub request_interval_ms: f64,
 }
 
-/// One upstream answer.
+/// One upstream: an HTTP answer (`response`) or a gRPC service (`grpc`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSection {
-    /// Cluster name the module passes to `proxy_http_call`.
+    /// Cluster name the module passes to `proxy_http_call` (or `proxy_grpc_call`,
+    /// `proxy_grpc_stream`).
     pub cluster: String,
-    /// Only calls carrying this header with this value get this answer.
+    /// Only HTTP calls carrying this header with this value get this answer.
     #[serde(default)]
     pub when_header: Option<HeaderMatch>,
-    /// The answer.
+    /// The HTTP answer (default: 200, no body).
     #[serde(default)]
-    pub response: MessageSection,
+    pub response: Option<MessageSection>,
+    /// Instead of `response`: the cluster is a gRPC service that answers the module's gRPC
+    /// calls and streams.
+    #[serde(default)]
+    pub grpc: Option<GrpcSection>,
+}
+
+/// A gRPC service's answer. A unary call gets the first message (status 0) or fails with the
+/// status; a stream gets the initial metadata when it opens, one message per message the module
+/// sends, and — once the module ends its side — the remaining messages, the trailing metadata
+/// and the status.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcSection {
+    /// Only calls to this service (its full name, e.g. `envoy.service.auth.v3.Authorization`);
+    /// default: any.
+    pub service: Option<String>,
+    /// Only calls to this method (e.g. `Check`); default: any. A call that no entry of its
+    /// cluster matches fails with status 12 (UNIMPLEMENTED).
+    pub method: Option<String>,
+    /// Initial metadata (response headers) after `:status` and `content-type`.
+    pub initial_metadata: IndexMap<String, String>,
+    /// Response messages, in order: text, or `{base64: …}`, or `{file: …}` (relative to the
+    /// spec) for binary (protobuf) messages.
+    pub messages: Vec<GrpcMessage>,
+    /// Trailing metadata after `grpc-status` and `grpc-message`.
+    pub trailing_metadata: IndexMap<String, String>,
+    /// gRPC status code, 0 (OK) to 16.
+    pub status: u32,
+    /// Status message.
+    pub status_message: Option<String>,
+}
+
+/// One gRPC message.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum GrpcMessage {
+    /// The text's bytes.
+    Text(String),
+    /// Binary bytes.
+    Encoded(EncodedMessage),
+}
+
+/// A binary gRPC message: give one of `base64` and `file`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedMessage {
+    /// The bytes, base64-encoded (standard alphabet, padded).
+    #[serde(default)]
+    pub base64: Option<String>,
+    /// A file holding the bytes (relative to the spec).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
 }
 
 /// A header and its value.
@@ -422,6 +478,106 @@ fn assertions(e: &ExpectSection, has_clock: bool) -> Result<Assertions> {
     })
 }
 
+/// The spec's upstreams as the host's scripted HTTP and gRPC answers.
+fn upstream_routes(
+    base: &Path,
+    sections: &[UpstreamSection],
+) -> Result<(Vec<UpstreamRoute>, Vec<GrpcRoute>)> {
+    let mut http = Vec::new();
+    let mut grpc = Vec::new();
+    for u in sections {
+        let context = || format!("upstream '{}'", u.cluster);
+        match (&u.response, &u.grpc) {
+            (Some(_), Some(_)) => {
+                bail!("upstream '{}': give response or grpc, not both", u.cluster)
+            }
+            (_, Some(section)) => {
+                if u.when_header.is_some() {
+                    bail!(
+                        "upstream '{}': when_header applies to HTTP answers; a gRPC entry matches by service and method",
+                        u.cluster
+                    );
+                }
+                grpc.push(GrpcRoute {
+                    cluster: u.cluster.clone(),
+                    service: section.service.clone(),
+                    method: section.method.clone(),
+                    reply: grpc_reply(base, section).with_context(context)?,
+                });
+            }
+            (answer, None) => {
+                let default_response = MessageSection::default();
+                let (headers, body, trailers) =
+                    response(base, answer.as_ref().unwrap_or(&default_response))
+                        .with_context(context)?;
+                http.push(UpstreamRoute {
+                    cluster: u.cluster.clone(),
+                    when_header: u
+                        .when_header
+                        .as_ref()
+                        .map(|h| (h.name.to_ascii_lowercase(), h.value.clone())),
+                    reply: UpstreamReply {
+                        headers,
+                        body,
+                        trailers: trailers.unwrap_or_default(),
+                    },
+                });
+            }
+        }
+    }
+    Ok((http, grpc))
+}
+
+/// Highest gRPC status code (UNAUTHENTICATED).
+const MAX_GRPC_STATUS: u32 = 16;
+
+fn grpc_reply(base: &Path, section: &GrpcSection) -> Result<GrpcReply> {
+    if section.status > MAX_GRPC_STATUS {
+        bail!(
+            "grpc status {} is not a gRPC status (0 OK to 16 UNAUTHENTICATED)",
+            section.status
+        );
+    }
+    let messages = section
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| grpc_message(base, m).with_context(|| format!("grpc message {}", i + 1)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GrpcReply {
+        initial_metadata: header_map(lower_pairs(&section.initial_metadata)),
+        messages,
+        trailing_metadata: header_map(lower_pairs(&section.trailing_metadata)),
+        status: section.status,
+        status_message: section
+            .status_message
+            .clone()
+            .unwrap_or_default()
+            .into_bytes(),
+    })
+}
+
+fn grpc_message(base: &Path, message: &GrpcMessage) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    match message {
+        GrpcMessage::Text(text) => Ok(text.clone().into_bytes()),
+        GrpcMessage::Encoded(EncodedMessage {
+            base64: Some(encoded),
+            file: None,
+        }) => base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .context("base64 does not decode (standard alphabet, padded)"),
+        GrpcMessage::Encoded(EncodedMessage {
+            base64: None,
+            file: Some(file),
+        }) => {
+            let path = relative(base, file);
+            std::fs::read(&path).with_context(|| format!("cannot read file {}", path.display()))
+        }
+        GrpcMessage::Encoded(_) => bail!("give one of base64 and file"),
+    }
+}
+
 fn leak(text: String) -> &'static str {
     // A run needs `'static` names; one spec per process, so a few leaked strings are fine.
     Box::leak(text.into_boxed_str())
@@ -557,23 +713,8 @@ fn subject_of(spec: &FilterSpecFile, base: &Path, fallback_name: &str) -> Result
     } else {
         names.iter().map(|n| leak(n.clone())).collect()
     };
-    let mut upstreams = Vec::new();
-    for u in &spec.upstreams {
-        let (headers, body, trailers) =
-            response(base, &u.response).with_context(|| format!("upstream '{}'", u.cluster))?;
-        upstreams.push(UpstreamRoute {
-            cluster: u.cluster.clone(),
-            when_header: u
-                .when_header
-                .as_ref()
-                .map(|h| (h.name.to_ascii_lowercase(), h.value.clone())),
-            reply: UpstreamReply {
-                headers,
-                body,
-                trailers: trailers.unwrap_or_default(),
-            },
-        });
-    }
+    let (upstreams, grpc_upstreams) = upstream_routes(base, &spec.upstreams)?;
+    custom.grpc_upstreams = grpc_upstreams;
     let mut filter = catalog::user_module(
         name,
         config(
@@ -771,5 +912,71 @@ volatile: [ratelimit-reset]
         );
         assert!(error("module: f.wasm\nplugin: {log_level: loud}").contains("unknown log_level"));
         assert!(error("module: f.wasm\nclock: {request_interval_ms: 0}").contains("above 0"));
+        let upstream = |entry: &str| error(&format!("module: f.wasm\nupstreams: [{entry}]"));
+        assert!(
+            upstream("{cluster: a, response: {status: 200}, grpc: {status: 0}}")
+                .contains("response or grpc, not both")
+        );
+        assert!(upstream("{cluster: a, grpc: {status: 17}}").contains("not a gRPC status"));
+        assert!(
+            upstream("{cluster: a, grpc: {messages: [{base64: '!!'}]}}")
+                .contains("grpc message 1: base64 does not decode")
+        );
+        assert!(
+            upstream("{cluster: a, when_header: {name: x, value: y}, grpc: {}}")
+                .contains("service and method")
+        );
+    }
+
+    #[test]
+    fn a_grpc_upstream_becomes_a_scripted_grpc_service() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.wasm"), b"\0asm").unwrap();
+        std::fs::write(dir.path().join("m.bin"), [8, 1]).unwrap();
+        let spec = parse(
+            r#"
+module: f.wasm
+upstreams:
+  - cluster: authz
+    grpc:
+      service: envoy.service.auth.v3.Authorization
+      method: Check
+      initial_metadata: {X-Version: "2"}
+      messages: [ok, {base64: CAE=}, {file: m.bin}]
+      trailing_metadata: {x-end: "1"}
+      status: 7
+      status_message: denied
+  - cluster: tokens
+"#,
+        )
+        .unwrap();
+        let subject = subject_of(&spec, dir.path(), "x").unwrap();
+        let routes = &subject.filter.custom.grpc_upstreams;
+        assert_eq!(routes.len(), 1);
+        let route = &routes[0];
+        assert_eq!(route.cluster, "authz");
+        assert_eq!(
+            route.service.as_deref(),
+            Some("envoy.service.auth.v3.Authorization")
+        );
+        assert_eq!(route.method.as_deref(), Some("Check"));
+        assert_eq!(
+            route.reply.messages,
+            [b"ok".to_vec(), vec![8, 1], vec![8, 1]]
+        );
+        assert_eq!(
+            route.reply.initial_metadata.get(b"x-version"),
+            Some(&b"2"[..])
+        );
+        assert_eq!(route.reply.trailing_metadata.get(b"x-end"), Some(&b"1"[..]));
+        assert_eq!(
+            (route.reply.status, &route.reply.status_message[..]),
+            (7, &b"denied"[..])
+        );
+        assert_eq!(
+            subject.filter.upstreams.len(),
+            1,
+            "tokens stays an HTTP upstream"
+        );
     }
 }

@@ -94,19 +94,32 @@ pub fn starter(module: &Path, spec_dir: &Path) -> Result<String> {
              clock:\n  request_interval_ms: 100"
         );
     }
-    if interface.imports("proxy_http_call") || interface.imports("proxy_dispatch_http_call") {
+    let http =
+        interface.imports("proxy_http_call") || interface.imports("proxy_dispatch_http_call");
+    let grpc = interface.imports("proxy_grpc_call") || interface.imports("proxy_grpc_stream");
+    if http || grpc {
         let _ = writeln!(
             w,
-            "# The module makes HTTP calls: answer each cluster it calls (a call to a cluster not\n\
-             # listed is refused with BAD_ARGUMENT).\n\
-             upstreams:\n  - cluster: CLUSTER-NAME\n    response:\n      status: 200\n      \
+            "# The module calls out: answer each cluster it calls (a call to a cluster not listed\n\
+             # is refused, as Envoy refuses a cluster it does not know).\n\
+             upstreams:"
+        );
+    }
+    if http {
+        let _ = writeln!(
+            w,
+            "  - cluster: CLUSTER-NAME       # its HTTP calls\n    response:\n      status: 200\n      \
              headers: {{content-type: application/json}}\n      body: '{{}}'"
         );
     }
-    if interface.imports("proxy_grpc_call") || interface.imports("proxy_grpc_stream") {
+    if grpc {
         let _ = writeln!(
             w,
-            "# The module makes gRPC calls: filterbench answers them UNIMPLEMENTED for now."
+            "  - cluster: GRPC-CLUSTER-NAME  # its gRPC calls and streams\n    grpc:\n      \
+             # service: package.Service    # only this service (default: any)\n      \
+             # method: Method              # only this method (default: any)\n      \
+             messages: [ok]               # text, {{base64: …}} or {{file: …}} (protobuf bytes)\n      \
+             status: 0                    # 0 OK; another status fails a call"
         );
     }
     if interface.exports("proxy_on_new_connection") || interface.exports("proxy_on_downstream_data")
@@ -161,6 +174,7 @@ mod tests {
         let wasm = wat::parse_str(
             r#"(module
   (import "env" "proxy_http_call" (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_grpc_stream" (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_set_tick_period_milliseconds" (func (param i32) (result i32)))
   (import "env" "proxy_get_property" (func (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
@@ -185,6 +199,11 @@ mod tests {
         let subject = crate::spec::load(&path).unwrap();
         assert_eq!(subject.filter.workloads, ["get-small", "post-json"]);
         assert_eq!(subject.filter.upstreams[0].cluster, "CLUSTER-NAME");
+        let grpc = &subject.filter.custom.grpc_upstreams[0];
+        assert_eq!(
+            (grpc.cluster.as_str(), grpc.reply.status),
+            ("GRPC-CLUSTER-NAME", 0)
+        );
         assert_eq!(subject.filter.plugin.clock_step_ns, 100_000_000);
     }
 

@@ -106,21 +106,7 @@ fn a_filter_refreshing_a_token_on_ticks_is_conformant_and_its_ticks_are_counted(
         &common::tiny_run(),
         &mut |_| {},
     );
-    let guest_cells: Vec<_> = results
-        .cells
-        .iter()
-        .filter(|c| c.conformance != Conformance::Calibration)
-        .collect();
-    assert!(guest_cells.iter().any(|c| c.engine == "native"));
-    for cell in guest_cells {
-        assert_eq!(
-            cell.conformance,
-            Conformance::Observed,
-            "{}: {:?} {:?}",
-            cell.engine,
-            cell.error,
-            cell.diff
-        );
+    for cell in common::conformant_guest_cells(&results) {
         assert!(cell.path_changed.is_none(), "{}", cell.engine);
         let ticks = cell
             .ticks

@@ -117,9 +117,9 @@ fn buffer(state: &HostState, raw: u32) -> Result<&[u8], Status> {
         BufferType::HttpCallResponseBody => state.call_response.as_ref().map(|r| r.body.as_slice()),
         BufferType::VmConfiguration => Some(state.plugin.vm_configuration.as_slice()),
         BufferType::PluginConfiguration => Some(state.plugin.plugin_configuration.as_slice()),
+        BufferType::GrpcCallMessage => state.grpc.message(),
         BufferType::DownstreamData
         | BufferType::UpstreamData
-        | BufferType::GrpcCallMessage
         | BufferType::ForeignFunctionArguments => None,
     };
     found.ok_or(Status::NotFound)
@@ -412,20 +412,31 @@ pub fn proxy_clear_route_cache<G: Guest + ?Sized>(_g: &mut G) -> HostResult {
     Ok(Status::Ok.raw())
 }
 
-/// `proxy_get_status(ret_code, ret_message, ret_message_size)`: status of the HTTP call being
-/// delivered (code 0, empty message); NOT_FOUND outside `proxy_on_http_call_response`.
+/// `proxy_get_status(ret_code, ret_message, ret_message_size)`: the status of the gRPC call
+/// or stream being closed (`proxy_on_grpc_close`: its code and message), or 0 with no message
+/// while an HTTP call's answer or another gRPC callback is delivered; NOT_FOUND otherwise.
 pub fn proxy_get_status<G: Guest + ?Sized>(
     g: &mut G,
     return_code: u64,
     return_message: u64,
     return_message_size: u64,
 ) -> HostResult {
-    simple(g, |mem, state| {
-        state.call_response.as_ref().ok_or(Status::NotFound)?;
-        mem.write_u32(return_code, 0)?;
-        mem.write_word(return_message, 0)?;
-        mem.write_word(return_message_size, 0)
-    })
+    let message = {
+        let (mut mem, state) = g.parts();
+        let (code, message) = match &state.grpc.delivering {
+            Some(crate::grpc::GrpcEventKind::Close { status, message }) => {
+                (*status, message.clone())
+            }
+            Some(_) => (0, Vec::new()),
+            None if state.call_response.is_some() => (0, Vec::new()),
+            None => return Ok(Status::NotFound.raw()),
+        };
+        if let Err(status) = mem.write_u32(return_code, code) {
+            return Ok(status.raw());
+        }
+        message
+    };
+    copy_to_guest(g, &message, return_message, return_message_size)
 }
 
 /// `proxy_send_local_response(...)`: the filter answers the request itself.
@@ -479,14 +490,9 @@ pub fn proxy_http_call<G: Guest + ?Sized>(
         {
             return Err(Status::BadArgument);
         }
-        let token = state.next_call_token;
+        let token = next_token(state);
         mem.write_u32(return_token, token)?;
-        state.next_call_token = token.wrapping_add(1).max(1);
-        let context_id = if state.effective_context_id != 0 {
-            state.effective_context_id
-        } else {
-            state.root_context_id
-        };
+        let context_id = calling_context(state);
         state.pending_calls.push(PendingCall {
             token,
             context_id,
@@ -498,62 +504,125 @@ pub fn proxy_http_call<G: Guest + ?Sized>(
     })
 }
 
-/// `proxy_grpc_call(...)`: gRPC is not provided by this host: UNIMPLEMENTED.
+/// The context a call made now belongs to: the effective one, else the root.
+fn calling_context(state: &HostState) -> u32 {
+    if state.effective_context_id != 0 {
+        state.effective_context_id
+    } else {
+        state.root_context_id
+    }
+}
+
+/// Reads a gRPC call's target — the (pointer, size) pairs of its upstream, service, method and
+/// metadata — and looks up its scripted answer: PARSE_FAILURE for a cluster no rule names (as
+/// Envoy answers a cluster it does not know), BAD_ARGUMENT for malformed metadata.
+fn grpc_target(
+    mem: &GuestMemory<'_>,
+    state: &HostState,
+    [upstream, service, method, metadata]: [(u64, u64); 4],
+) -> Result<crate::grpc::GrpcReply, Status> {
+    let text = |(ptr, size)| mem.read(ptr, size).map(String::from_utf8_lossy);
+    let (upstream, service, method) = (text(upstream)?, text(service)?, text(method)?);
+    read_map(mem, metadata.0, metadata.1)?;
+    crate::grpc::answer(&state.plugin.grpc_upstreams, &upstream, &service, &method)
+        .ok_or(Status::ParseFailure)
+}
+
+/// Hands out the next call token.
+fn next_token(state: &mut HostState) -> u32 {
+    let token = state.next_call_token;
+    state.next_call_token = token.wrapping_add(1).max(1);
+    token
+}
+
+/// `proxy_grpc_call(...)`: a unary call to the scripted gRPC upstream; its answer is delivered
+/// after the current callback returns (see [`crate::grpc`]).
 #[allow(clippy::too_many_arguments)]
 pub fn proxy_grpc_call<G: Guest + ?Sized>(
-    _g: &mut G,
-    _upstream: u64,
-    _upstream_size: u64,
-    _service: u64,
-    _service_size: u64,
-    _method: u64,
-    _method_size: u64,
-    _metadata: u64,
-    _metadata_size: u64,
-    _message: u64,
-    _message_size: u64,
+    g: &mut G,
+    upstream: u64,
+    upstream_size: u64,
+    service: u64,
+    service_size: u64,
+    method: u64,
+    method_size: u64,
+    metadata: u64,
+    metadata_size: u64,
+    message: u64,
+    message_size: u64,
     _timeout_ms: u32,
-    _return_token: u64,
+    return_token: u64,
 ) -> HostResult {
-    Ok(Status::Unimplemented.raw())
+    simple(g, |mem, state| {
+        let target = [
+            (upstream, upstream_size),
+            (service, service_size),
+            (method, method_size),
+            (metadata, metadata_size),
+        ];
+        let reply = grpc_target(mem, state, target)?;
+        mem.read(message, message_size)?;
+        let token = next_token(state);
+        mem.write_u32(return_token, token)?;
+        let context_id = calling_context(state);
+        state.grpc.call(token, context_id, reply);
+        Ok(())
+    })
 }
 
-/// `proxy_grpc_stream(...)`: UNIMPLEMENTED.
+/// `proxy_grpc_stream(...)`: opens a stream to the scripted gRPC upstream (see
+/// [`crate::grpc`]).
 #[allow(clippy::too_many_arguments)]
 pub fn proxy_grpc_stream<G: Guest + ?Sized>(
-    _g: &mut G,
-    _upstream: u64,
-    _upstream_size: u64,
-    _service: u64,
-    _service_size: u64,
-    _method: u64,
-    _method_size: u64,
-    _metadata: u64,
-    _metadata_size: u64,
-    _return_token: u64,
+    g: &mut G,
+    upstream: u64,
+    upstream_size: u64,
+    service: u64,
+    service_size: u64,
+    method: u64,
+    method_size: u64,
+    metadata: u64,
+    metadata_size: u64,
+    return_token: u64,
 ) -> HostResult {
-    Ok(Status::Unimplemented.raw())
+    simple(g, |mem, state| {
+        let target = [
+            (upstream, upstream_size),
+            (service, service_size),
+            (method, method_size),
+            (metadata, metadata_size),
+        ];
+        let reply = grpc_target(mem, state, target)?;
+        let token = next_token(state);
+        mem.write_u32(return_token, token)?;
+        let context_id = calling_context(state);
+        state.grpc.open_stream(token, context_id, reply);
+        Ok(())
+    })
 }
 
-/// `proxy_grpc_send(...)`: UNIMPLEMENTED.
+/// `proxy_grpc_send(token, message, end_stream)`: sends a message on a stream.
 pub fn proxy_grpc_send<G: Guest + ?Sized>(
-    _g: &mut G,
-    _token: u32,
-    _message: u64,
-    _message_size: u64,
-    _end_stream: bool,
+    g: &mut G,
+    token: u32,
+    message: u64,
+    message_size: u64,
+    end_stream: bool,
 ) -> HostResult {
-    Ok(Status::Unimplemented.raw())
+    simple(g, |mem, state| {
+        mem.read(message, message_size)?;
+        state.grpc.send(token, end_stream)
+    })
 }
 
-/// `proxy_grpc_cancel(token)`: UNIMPLEMENTED.
-pub fn proxy_grpc_cancel<G: Guest + ?Sized>(_g: &mut G, _token: u32) -> HostResult {
-    Ok(Status::Unimplemented.raw())
+/// `proxy_grpc_cancel(token)`: drops a call or stream; nothing more is delivered for it.
+pub fn proxy_grpc_cancel<G: Guest + ?Sized>(g: &mut G, token: u32) -> HostResult {
+    simple(g, |_, state| state.grpc.cancel(token))
 }
 
-/// `proxy_grpc_close(token)`: UNIMPLEMENTED.
-pub fn proxy_grpc_close<G: Guest + ?Sized>(_g: &mut G, _token: u32) -> HostResult {
-    Ok(Status::Unimplemented.raw())
+/// `proxy_grpc_close(token)`: ends the module's side of a stream, or cancels a unary call.
+pub fn proxy_grpc_close<G: Guest + ?Sized>(g: &mut G, token: u32) -> HostResult {
+    simple(g, |_, state| state.grpc.close(token))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ pub mod abi;
 pub mod engine;
 pub mod error;
 pub mod floor;
+pub mod grpc;
+pub mod header_map;
 pub mod hostcalls;
 pub mod inspect;
 pub mod lifecycle;
@@ -33,6 +35,7 @@ pub mod wasm32;
 pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};
 pub use error::{CallError, FilterError, TrapKind};
 pub use floor::{FLOOR_ENGINE, FloorInstance};
+pub use grpc::{GrpcReply, GrpcRoute};
 pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
 pub use state::{
     DEFAULT_MEMORY_LIMIT_BYTES, HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute,

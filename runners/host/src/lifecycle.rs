@@ -4,11 +4,12 @@
 //! Stream: `proxy_on_context_create(ctx, root)` → request headers → request body chunks →
 //! request trailers → response headers → response body → response trailers → `proxy_on_done`
 //! → `proxy_on_log` → `proxy_on_delete`. After each callback the host delivers follow-up events
-//! (scripted `http_call` answers, queue notifications), which may resume a paused stream or send
+//! (scripted answers to HTTP and gRPC calls, queue notifications), which may resume a paused stream or send
 //! a local response — the order Envoy and proxy-wasm-cpp-host use.
 
 use crate::abi::Action;
 use crate::error::{CallError, FilterError};
+use crate::grpc::{GrpcEvent, GrpcEventKind};
 use crate::state::{CallResponse, HeaderMap, HostState, StreamState};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
@@ -206,6 +207,8 @@ fn deliver_follow_ups<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterErro
             let result = c.on_http_call_response(call.context_id, call.token, nh, nb, nt);
             c.host().call_response = None;
             result.map_err(|e| trap(c, e))?;
+        } else if let Some(event) = host.grpc.next_event() {
+            deliver_grpc(c, event)?;
         } else if let Some(queue_id) = host.ready_queues.pop() {
             let owner = host.queues[queue_id as usize - 1].owner_context_id;
             c.on_queue_ready(owner, queue_id).map_err(|e| trap(c, e))?;
@@ -217,6 +220,26 @@ fn deliver_follow_ups<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterErro
         module: c.module_name().to_owned(),
         limit: MAX_FOLLOW_UPS,
     })
+}
+
+/// Delivers one gRPC callback (see [`crate::grpc`]); what it delivers is readable during it.
+fn deliver_grpc<C: Callbacks + ?Sized>(c: &mut C, event: GrpcEvent) -> Result<(), FilterError> {
+    let (ctx, token) = (event.context_id, event.token);
+    let (which, n) = match &event.kind {
+        GrpcEventKind::InitialMetadata(m) => (0, m.len() as u32),
+        GrpcEventKind::Message(m) => (1, m.len() as u32),
+        GrpcEventKind::TrailingMetadata(m) => (2, m.len() as u32),
+        GrpcEventKind::Close { status, .. } => (3, *status),
+    };
+    c.host().grpc.delivering = Some(event.kind);
+    let result = match which {
+        0 => c.on_grpc_receive_initial_metadata(ctx, token, n),
+        1 => c.on_grpc_receive(ctx, token, n),
+        2 => c.on_grpc_receive_trailing_metadata(ctx, token, n),
+        _ => c.on_grpc_close(ctx, token, n),
+    };
+    c.host().grpc.delivering = None;
+    result.map_err(|e| trap(c, e))
 }
 
 /// Decides how the stream goes on after `callback` returned `action`.
@@ -523,6 +546,7 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
     c.on_log(ctx).map_err(|e| trap(c, e))?;
     c.on_delete(ctx).map_err(|e| trap(c, e))?;
     let host = c.host();
+    host.grpc.forget_context(ctx);
     host.stream.context_id = 0;
     host.effective_context_id = host.root_context_id;
     Ok(())

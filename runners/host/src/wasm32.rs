@@ -54,6 +54,7 @@ macro_rules! for_each_wasm32_shape {
             Value1 (a) -> i32;
             Unit2 (a, b) -> ();
             Value2 (a, b) -> i32;
+            Unit3 (a, b, c) -> ();
             Value3 (a, b, c) -> i32;
             Unit5 (a, b, c, d, e) -> ();
         }

@@ -79,6 +79,11 @@ native_fns! {
     /// Headers and body callbacks.
     IdSizeFlagToAction([U32, Size, Flag], Some(Kind::U32)) =
         unsafe extern "C" fn(u32, usize, bool) -> u32;
+    /// `proxy_on_grpc_receive_initial_metadata`, `proxy_on_grpc_receive`,
+    /// `proxy_on_grpc_receive_trailing_metadata`.
+    GrpcReceive([U32, U32, Size], None) = unsafe extern "C" fn(u32, u32, usize);
+    /// `proxy_on_grpc_close`.
+    GrpcClose([U32, U32, U32], None) = unsafe extern "C" fn(u32, u32, u32);
     /// `proxy_on_http_call_response`.
     CallResponse([U32, U32, Size, Size, Size], None) =
         unsafe extern "C" fn(u32, u32, usize, usize, usize);
@@ -113,6 +118,14 @@ impl NativeFn {
                 (Self::IdSizeToFlag(f), &[id, n]) => f(id, size(n)).into(),
                 (Self::IdSizeToAction(f), &[id, n]) => f(id, size(n)),
                 (Self::IdSizeFlagToAction(f), &[id, n, eos]) => f(id, size(n), eos != 0),
+                (Self::GrpcReceive(f), &[id, token, n]) => {
+                    f(id, token, size(n));
+                    0
+                }
+                (Self::GrpcClose(f), &[id, token, status]) => {
+                    f(id, token, status);
+                    0
+                }
                 (Self::CallResponse(f), &[id, token, h, b, t]) => {
                     f(id, token, size(h), size(b), size(t));
                     0

@@ -102,3 +102,28 @@ pub fn started_on_every_wasm_engine(
         })
         .collect()
 }
+
+/// The cells of `results` that ran a guest (calibration cells left out), each asserted
+/// conformant (`Observed`) and native among them.
+pub fn conformant_guest_cells(
+    results: &filterbench_harness::results::Results,
+) -> Vec<&filterbench_harness::results::Cell> {
+    use filterbench_harness::results::Conformance;
+    let cells: Vec<_> = results
+        .cells
+        .iter()
+        .filter(|c| c.conformance != Conformance::Calibration)
+        .collect();
+    assert!(cells.iter().any(|c| c.engine == "native"), "native ran");
+    for cell in &cells {
+        assert_eq!(
+            cell.conformance,
+            Conformance::Observed,
+            "{}: {:?} {:?}",
+            cell.engine,
+            cell.error,
+            cell.diff
+        );
+    }
+    cells
+}
