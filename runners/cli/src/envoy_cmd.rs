@@ -119,20 +119,6 @@ fn spec_matrix(
 ) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
     let subject = crate::spec::load(path)?;
     let filter = subject.filter;
-    if !filter.custom.grpc_upstreams.is_empty() {
-        let clusters: Vec<&str> = filter
-            .custom
-            .grpc_upstreams
-            .iter()
-            .map(|r| r.cluster.as_str())
-            .collect();
-        bail!(
-            "spec file {}: its gRPC upstreams ({}) are not served to Envoy yet; run the spec \
-             in-process with `filterbench run --spec`",
-            path.display(),
-            clusters.join(", ")
-        );
-    }
     let mut variants = vec![Variant::None, Variant::V8];
     for name in &args.variant {
         match Variant::parse(name) {

@@ -89,14 +89,15 @@ fn grpc_hostcalls_and_callbacks_behave_as_in_envoy_on_every_engine() {
             Some(4),
             "{engine}: unknown cluster → PARSE_FAILURE"
         );
-        // :status, content-type, x-feed-version
-        assert_eq!(gauge("i"), Some(3), "{engine}: initial metadata");
+        // :status, content-type, x-feed-version, x-envoy-upstream-service-time
+        assert_eq!(gauge("i"), Some(4), "{engine}: initial metadata");
         // the cancelled call's message never arrives: only the stream's 2 + 3 bytes
         assert_eq!(gauge("m"), Some(5), "{engine}: message bytes");
         // grpc-status, grpc-message
         assert_eq!(gauge("t"), Some(2), "{engine}: trailing metadata");
         assert_eq!(gauge("c"), Some(5), "{engine}: close status");
-        assert_eq!(gauge("s"), Some(4), "{engine}: status message length");
+        // "gone{via_upstream}", as Envoy hands it over
+        assert_eq!(gauge("s"), Some(18), "{engine}: status message length");
     }
 }
 
@@ -194,7 +195,7 @@ fn a_failed_grpc_call_takes_the_denied_path_on_every_engine() {
         local_reply: Some(Some(403)),
         local_reply_body_contains: Some("denied: no entry".to_owned()),
         metrics: vec![("authz_denied".to_owned(), 1)],
-        log_contains: vec!["denied: status 7 (no entry)".to_owned()],
+        log_contains: vec!["denied: status 7 (no entry{via_upstream})".to_owned()],
         ..Assertions::default()
     };
     assert_conformant_everywhere(grpc_check(deny, holds));

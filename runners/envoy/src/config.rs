@@ -520,12 +520,15 @@ pub struct Endpoints {
     pub spec: Option<SpecRouting>,
 }
 
-/// What a filter spec adds to the bootstrap: its upstream clusters, its route's name and the
-/// answer of the direct route.
+/// What a filter spec adds to the bootstrap: its upstream clusters (HTTP and gRPC), its route's
+/// name and the answer of the direct route.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpecRouting {
     /// Clusters the module calls (name, port of the scripted upstream on 127.0.0.1).
     pub clusters: Vec<(String, u16)>,
+    /// gRPC clusters the module calls (name, port of the gRPC upstream on 127.0.0.1): spoken
+    /// to over HTTP/2.
+    pub grpc_clusters: Vec<(String, u16)>,
     /// Name of every route (what the module reads as the `route_name` property).
     pub route_name: Option<String>,
     /// What the direct route answers (its first workload's response) instead of `200 ok`.
@@ -566,6 +569,16 @@ pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: &Endpoint
                 .iter()
                 .map(|(name, port)| static_cluster(name, *port)),
         );
+        clusters.extend(spec.grpc_clusters.iter().map(|(name, port)| {
+            let mut cluster = static_cluster(name, *port);
+            cluster["typed_extension_protocol_options"] = json!({
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                    "explicit_http_config": {"http2_protocol_options": {}}
+                }
+            });
+            cluster
+        }));
     }
     json!({
         "admin": {"address": socket(0)},
@@ -766,6 +779,7 @@ mod tests {
                 mode: UpstreamMode::Direct,
                 spec: Some(SpecRouting {
                     clusters: vec![("token-service".to_owned(), 5555)],
+                    grpc_clusters: vec![("authz".to_owned(), 5556)],
                     route_name: Some("api-route".to_owned()),
                     direct: Some(Answer {
                         status: 201,
@@ -779,8 +793,16 @@ mod tests {
             },
         );
         let clusters = b["static_resources"]["clusters"].as_array().unwrap();
-        assert_eq!(clusters.len(), 2);
+        assert_eq!(clusters.len(), 3);
         assert_eq!(clusters[1]["name"], "token-service");
+        assert_eq!(clusters[2]["name"], "authz");
+        assert!(
+            clusters[2]["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]
+                .get("http2_protocol_options")
+                .is_some(),
+            "gRPC clusters speak HTTP/2"
+        );
         assert_eq!(
             clusters[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
                 ["socket_address"]["port_value"],

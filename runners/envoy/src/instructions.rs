@@ -111,13 +111,14 @@ pub fn valgrind_available() -> bool {
 
 impl CountedEnvoy {
     /// Starts Envoy on `bootstrap` with `concurrency` workers under callgrind, in `dir`
-    /// (config, log, dumps), pinned to `cpu`.
+    /// (config, log, dumps), pinned to `cpu`, its `wasm` log at `wasm_log_level` when given.
     pub fn start(
         envoy: &Path,
         bootstrap: &serde_json::Value,
         dir: &Path,
         cpu: Option<u32>,
         concurrency: u32,
+        wasm_log_level: Option<&str>,
     ) -> Result<Self, CountError> {
         if !valgrind_available() {
             return Err(CountError::NoValgrind);
@@ -133,9 +134,16 @@ impl CountedEnvoy {
             ],
             ready_timeout: READY_UNDER_VALGRIND,
         };
-        let envoy =
-            EnvoyProcess::start_wrapped(envoy, bootstrap, dir, cpu, Some(&wrapper), concurrency)
-                .map_err(|e| CountError::Start(e.to_string()))?;
+        let envoy = EnvoyProcess::start_wrapped(
+            envoy,
+            bootstrap,
+            dir,
+            cpu,
+            Some(&wrapper),
+            concurrency,
+            wasm_log_level,
+        )
+        .map_err(|e| CountError::Start(e.to_string()))?;
         Ok(Self { envoy, dumps })
     }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod conformance;
 pub mod cpu;
 pub mod filters;
+pub mod grpc_upstream;
 pub mod http;
 pub mod instructions;
 pub mod load;

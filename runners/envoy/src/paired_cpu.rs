@@ -140,14 +140,14 @@ fn measure_filter(
         chains.push((variant.name(), chain));
     }
     let named: Vec<(&str, &config::FilterChain)> = chains.iter().map(|(n, c)| (*n, c)).collect();
-    let envoy = EnvoyProcess::start(
+    let envoy = EnvoyProcess::start_logging(
         &settings.programs.envoy,
         &config::bootstrap_listeners(&named, endpoints),
         &settings.work_dir.join(format!("{}-cpu", filter.name)),
         envoy_cpu,
+        runner::wasm_log_level(filter),
     )
     .map_err(|e| format!("{}: {e}", filter.name))?;
-    runner::ready_for(&envoy, filter)?;
     let worker = match cpu::threads_named(envoy.pid(), WORKER_THREAD) {
         Ok(ids) if ids.len() == 1 => ids[0],
         Ok(ids) => {

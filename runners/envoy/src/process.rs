@@ -106,11 +106,25 @@ impl EnvoyProcess {
         dir: &Path,
         cpu: Option<u32>,
     ) -> Result<Self, EnvoyError> {
-        Self::start_wrapped(envoy, bootstrap, dir, cpu, None, 1)
+        Self::start_wrapped(envoy, bootstrap, dir, cpu, None, 1, None)
     }
 
-    /// [`Self::start`] with `concurrency` worker threads, and with Envoy run under `wrapper`
-    /// when given (the process id is then the wrapper's, which for valgrind is Envoy's own).
+    /// [`Self::start`] with Envoy's `wasm` log component at `wasm_log_level` (`info`, `debug`,
+    /// …) from the start, when given: a module's log from its first callbacks (configure, the
+    /// answers to calls it makes then) is kept.
+    pub fn start_logging(
+        envoy: &Path,
+        bootstrap: &Value,
+        dir: &Path,
+        cpu: Option<u32>,
+        wasm_log_level: Option<&str>,
+    ) -> Result<Self, EnvoyError> {
+        Self::start_wrapped(envoy, bootstrap, dir, cpu, None, 1, wasm_log_level)
+    }
+
+    /// [`Self::start_logging`] with `concurrency` worker threads, and with Envoy run under
+    /// `wrapper` when given (the process id is then the wrapper's, which for valgrind is Envoy's
+    /// own).
     pub fn start_wrapped(
         envoy: &Path,
         bootstrap: &Value,
@@ -118,6 +132,7 @@ impl EnvoyProcess {
         cpu: Option<u32>,
         wrapper: Option<&Wrapper>,
         concurrency: u32,
+        wasm_log_level: Option<&str>,
     ) -> Result<Self, EnvoyError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
@@ -147,6 +162,12 @@ impl EnvoyProcess {
             .arg("--concurrency")
             .arg(concurrency.max(1).to_string())
             .args(["--disable-hot-restart", "-l", "warn"])
+            .args(
+                wasm_log_level
+                    .map(|level| ["--component-log-level".to_owned(), format!("wasm:{level}")])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg("--log-path")
             .arg(&log)
             .arg("--admin-address-path")
@@ -260,32 +281,6 @@ impl EnvoyProcess {
             .flatten()
             .filter_map(|s| Some((s["name"].as_str()?.to_owned(), s["value"].as_u64()?)))
             .collect())
-    }
-
-    /// Sets the log level of Envoy's log `component` (e.g. `wasm` to `info`) through the admin
-    /// endpoint.
-    pub fn set_log_level(&self, component: &str, level: &str) -> Result<(), EnvoyError> {
-        let path = format!("/logging?{component}={level}");
-        let r = http::request(
-            self.admin,
-            "POST",
-            &path,
-            &self.admin.to_string(),
-            &[],
-            &[],
-            Duration::from_secs(5),
-        )
-        .map_err(|e| EnvoyError::Admin {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
-        if r.status != 200 {
-            return Err(EnvoyError::Admin {
-                path,
-                detail: format!("status {}: {}", r.status, r.text()),
-            });
-        }
-        Ok(())
     }
 
     /// Requests Envoy's HTTP listener has completed so far.

@@ -8,6 +8,7 @@ use crate::bridge;
 use crate::config::{self, Endpoints, UpstreamMode, Variant};
 use crate::conformance;
 use crate::cpu::{self, Placement};
+use crate::grpc_upstream::GrpcUpstream;
 use crate::instructions::{self, CountSettings, CountedEnvoy};
 use crate::load::{self, LoadRequest, LoadSpec};
 use crate::process::EnvoyProcess;
@@ -141,6 +142,8 @@ pub(crate) struct Upstreams {
     pub main: Upstream,
     /// A spec's clusters, by name.
     clusters: Vec<(String, Upstream)>,
+    /// A spec's gRPC clusters, by name.
+    grpc: Vec<(String, GrpcUpstream)>,
     /// The spec's filter, if the matrix runs one.
     spec: Option<FilterSpec>,
 }
@@ -156,6 +159,10 @@ impl Upstreams {
                 user_spec::routing(
                     filter,
                     self.clusters
+                        .iter()
+                        .map(|(name, u)| (name.clone(), u.addr().port()))
+                        .collect(),
+                    self.grpc
                         .iter()
                         .map(|(name, u)| (name.clone(), u.addr().port()))
                         .collect(),
@@ -180,15 +187,10 @@ impl Upstreams {
     }
 }
 
-/// Readies a freshly started Envoy for `filter`: a spec's module logs at its level (Envoy's
-/// `wasm` log component; the others stay at `warn`).
-pub(crate) fn ready_for(envoy: &EnvoyProcess, filter: &FilterSpec) -> Result<(), String> {
-    if user_spec::is_spec(filter) {
-        envoy
-            .set_log_level("wasm", user_spec::envoy_log_level(filter))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+/// The level of Envoy's `wasm` log for `filter`: a spec's `log_level` (its module's log is
+/// checked), else Envoy's default for the run (`warn`).
+pub(crate) fn wasm_log_level(filter: &FilterSpec) -> Option<&'static str> {
+    user_spec::is_spec(filter).then(|| user_spec::envoy_log_level(filter))
 }
 
 impl Context<'_> {
@@ -282,16 +284,16 @@ fn measure_into(
         variant.name(),
         record.round
     ));
-    let envoy = EnvoyProcess::start(
+    let envoy = EnvoyProcess::start_logging(
         &ctx.settings.programs.envoy,
         &config::bootstrap(&chain, &ctx.endpoints()),
         &dir,
         ctx.placement.envoy,
+        wasm_log_level(filter),
     )
     .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
     record.ready_ms = Some(envoy.ready_ms());
     record.rss_idle_bytes = cpu::process_rss(envoy.pid()).ok().map(|(rss, _)| rss);
-    ready_for(&envoy, filter)?;
     conformance::check(
         filter,
         &ctx.upstreams.probe(&envoy, envoy.listener(), variant),
@@ -467,11 +469,22 @@ pub(crate) fn prepare(settings: &Settings) -> Result<(Placement, Upstreams), Run
             Upstream::start_scripted(placement.load, rules).map_err(RunError::Upstream)?,
         ));
     }
+    let mut grpc = Vec::new();
+    for (name, routes) in spec
+        .as_ref()
+        .map(user_spec::grpc_clusters)
+        .unwrap_or_default()
+    {
+        let upstream = GrpcUpstream::start(placement.load, name.clone(), routes)
+            .map_err(RunError::Upstream)?;
+        grpc.push((name, upstream));
+    }
     Ok((
         placement,
         Upstreams {
             main,
             clusters,
+            grpc,
             spec,
         },
     ))
@@ -552,9 +565,9 @@ fn count_variant(
         &dir,
         ctx.placement.envoy,
         1,
+        wasm_log_level(filter),
     )
     .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
-    ready_for(envoy.envoy(), filter)?;
     let request = instructions::checked_request(
         filter,
         &ctx.upstreams

@@ -210,6 +210,7 @@ impl Point<'_> {
             self.placement.envoy,
             None,
             workers,
+            None,
         )
         .map_err(|e| e.to_string())?;
         let rss = || cpu::process_rss(envoy.pid()).map_err(|e| e.to_string());
@@ -256,6 +257,7 @@ impl Point<'_> {
             &self.dir("instructions"),
             self.placement.envoy,
             self.sweep.workers(self.n),
+            None,
         )
         .map_err(|e| e.to_string())?;
         let bursts = instructions::count_bursts(

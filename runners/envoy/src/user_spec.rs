@@ -19,7 +19,7 @@ use crate::requests::{self, find_workload};
 use crate::upstream::{Answer, ECHO_HEADER, Echo, Rule, Upstream};
 use filterbench_harness::assertions::{self, Assertions};
 use filterbench_harness::catalog::FilterSpec;
-use filterbench_host::HeaderMap;
+use filterbench_host::{GrpcRoute, HeaderMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -102,8 +102,25 @@ pub fn workload_rules(filter: &FilterSpec) -> Vec<Rule> {
         .collect()
 }
 
-/// What `filter`'s spec adds to the bootstrap, with its clusters' upstreams at `cluster_ports`.
-pub fn routing(filter: &FilterSpec, cluster_ports: Vec<(String, u16)>) -> SpecRouting {
+/// The spec's gRPC entries grouped by cluster, in order.
+pub fn grpc_clusters(filter: &FilterSpec) -> Vec<(String, Vec<GrpcRoute>)> {
+    let mut out: Vec<(String, Vec<GrpcRoute>)> = Vec::new();
+    for route in &filter.custom.grpc_upstreams {
+        match out.iter_mut().find(|(name, _)| *name == route.cluster) {
+            Some((_, routes)) => routes.push(route.clone()),
+            None => out.push((route.cluster.clone(), vec![route.clone()])),
+        }
+    }
+    out
+}
+
+/// What `filter`'s spec adds to the bootstrap, with its clusters' upstreams at `cluster_ports`
+/// and its gRPC clusters' at `grpc_ports`.
+pub fn routing(
+    filter: &FilterSpec,
+    cluster_ports: Vec<(String, u16)>,
+    grpc_ports: Vec<(String, u16)>,
+) -> SpecRouting {
     let route_name = filter
         .plugin
         .properties
@@ -122,6 +139,7 @@ pub fn routing(filter: &FilterSpec, cluster_ports: Vec<(String, u16)>) -> SpecRo
         });
     SpecRouting {
         clusters: cluster_ports,
+        grpc_clusters: grpc_ports,
         route_name,
         direct,
     }
@@ -353,7 +371,7 @@ fn check_once(filter: &FilterSpec, probe: &Probe) -> Vec<String> {
 /// answers: the check is repeated until it passes or the time is up.
 pub fn check(filter: &FilterSpec, probe: &Probe) -> Result<(), String> {
     let deadline = Instant::now()
-        + if filter.upstreams.is_empty() {
+        + if filter.upstreams.is_empty() && filter.custom.grpc_upstreams.is_empty() {
             Duration::ZERO
         } else {
             SETTLE
@@ -438,7 +456,7 @@ mod tests {
     #[test]
     fn the_route_is_named_after_the_property_and_answers_with_the_first_workload() {
         let f = spec_filter();
-        let r = routing(&f, vec![("auth".to_owned(), 7)]);
+        let r = routing(&f, vec![("auth".to_owned(), 7)], Vec::new());
         assert_eq!(r.route_name.as_deref(), Some("api-route"));
         let get_small = catalog::workload("get-small").unwrap();
         let direct = r.direct.unwrap();

@@ -5,10 +5,12 @@
 //!   message when its status is OK, else in `proxy_on_grpc_close` with the status (an OK status
 //!   without a message is INTERNAL, as Envoy's gRPC client reports it); no metadata callbacks;
 //! - a stream (`proxy_grpc_stream`) receives the server's initial metadata once it is open
-//!   (`:status`, `content-type` and the scripted pairs, as Envoy hands over the response
-//!   headers), one scripted message per message the module sends, and — once the module ends its
+//!   (`:status`, `content-type`, the scripted pairs and `x-envoy-upstream-service-time: 0`, as
+//!   Envoy hands over the response headers its router saw), one scripted message per message the module sends, and — once the module ends its
 //!   side (`end_stream` or `proxy_grpc_close`) — the remaining messages, the trailing metadata
 //!   (`grpc-status`, `grpc-message`, the scripted pairs) and `proxy_on_grpc_close`;
+//! - the status message read in `proxy_on_grpc_close` carries Envoy's response code details:
+//!   `via_upstream`, or `MESSAGE{via_upstream}`;
 //! - `proxy_grpc_cancel` (and `proxy_grpc_close` on a unary call) drops the call or stream with
 //!   no further callback; a context's calls and streams end with it (Envoy resets them).
 //!
@@ -129,7 +131,15 @@ pub struct GrpcState {
     pub delivering: Option<GrpcEventKind>,
 }
 
-fn metadata(first: &[(&str, String)], scripted: &HeaderMap) -> HeaderMap {
+/// What Envoy's router adds to a gRPC stream's response headers: the upstream's time to
+/// answer, in ms (0 here: the scripted upstream answers at once).
+const SERVICE_TIME_HEADER: &str = "x-envoy-upstream-service-time";
+
+/// Envoy's response code details for an answer that came from the upstream; Envoy's gRPC client
+/// hands them over with the status message.
+const VIA_UPSTREAM: &str = "via_upstream";
+
+fn metadata(first: &[(&str, String)], scripted: &HeaderMap, last: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (k, v) in first {
         map.add(k.as_bytes(), v.as_bytes());
@@ -137,7 +147,22 @@ fn metadata(first: &[(&str, String)], scripted: &HeaderMap) -> HeaderMap {
     for (k, v) in scripted.iter() {
         map.add(k, v);
     }
+    for (k, v) in last {
+        map.add(k.as_bytes(), v.as_bytes());
+    }
     map
+}
+
+/// The status message a module reads in `proxy_on_grpc_close` for a close that came from the
+/// upstream, as Envoy 1.40 gives it: `via_upstream`, or `MESSAGE{via_upstream}`.
+fn upstream_close_message(status_message: &[u8]) -> Bytes {
+    if status_message.is_empty() {
+        VIA_UPSTREAM.as_bytes().to_vec()
+    } else {
+        let mut message = status_message.to_vec();
+        message.extend_from_slice(format!("{{{VIA_UPSTREAM}}}").as_bytes());
+        message
+    }
 }
 
 impl GrpcState {
@@ -152,7 +177,7 @@ impl GrpcState {
             },
             _ => GrpcEventKind::Close {
                 status: reply.status,
-                message: reply.status_message,
+                message: upstream_close_message(&reply.status_message),
             },
         };
         self.events.push_back(GrpcEvent {
@@ -170,6 +195,7 @@ impl GrpcState {
                 ("content-type", "application/grpc".to_owned()),
             ],
             &reply.initial_metadata,
+            &[(SERVICE_TIME_HEADER, "0")],
         );
         self.events.push_back(GrpcEvent {
             context_id,
@@ -237,10 +263,11 @@ impl GrpcState {
         events.push(GrpcEventKind::TrailingMetadata(metadata(
             &first,
             &reply.trailing_metadata,
+            &[],
         )));
         events.push(GrpcEventKind::Close {
             status: reply.status,
-            message: reply.status_message.clone(),
+            message: upstream_close_message(&reply.status_message),
         });
         self.events.extend(events.into_iter().map(|kind| GrpcEvent {
             context_id,
@@ -376,7 +403,7 @@ mod tests {
         let mut state = GrpcState::default();
         state.open_stream(4, 7, reply(&["a", "b", "c"], 0));
         state.send(4, false).unwrap();
-        assert_eq!(kinds(&mut state), ["initial 2", "message a"]);
+        assert_eq!(kinds(&mut state), ["initial 3", "message a"]);
         state.send(4, true).unwrap();
         assert_eq!(
             kinds(&mut state),

@@ -347,6 +347,51 @@ fn envoy_runs_a_spec_with_its_upstream_property_and_expectations_checked() {
 }
 
 #[test]
+fn envoy_runs_a_grpc_spec_with_its_calls_and_stream_served_over_http2() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/grpc-check.yaml"),
+    )
+    .unwrap();
+    // The allowed path (the example), then the denied path: the authorization service fails
+    // the call and the module answers 403 locally, naming Envoy's status message.
+    let denied = example
+        .replace("      messages: [allow]", "      status: 7\n      status_message: no entry")
+        .replace(
+            "      local_reply: false\n      request_headers:\n        x-authz: allow\n        x-policy: \"policy: audit\"\n      metrics: {authz_allowed: 1, feed_messages: 2}",
+            "      local_reply: 403\n      local_reply_body_contains: \"denied: no entry{via_upstream}\"\n      metrics: {authz_denied: 1, feed_messages: 2}",
+        );
+    assert_ne!(denied, example);
+    assert!(denied.contains("local_reply: 403"), "{denied}");
+    for (name, spec_text) in [("allowed", example), ("denied", denied)] {
+        let spec = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&spec, spec_text).unwrap();
+        let mut args = vec!["--spec", spec.to_str().unwrap(), "--no-report"];
+        args.extend(SHORT_LOAD);
+        let (_dir, out, _report, output) = envoy_run(&envoy, &args);
+        assert!(
+            output.status.success(),
+            "{name}: {}\n{}",
+            text(&output.stderr),
+            text(&output.stdout)
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let runs = json["envoy"]["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{name}");
+        for r in runs {
+            assert!(
+                r["error"].is_null() && r["conformant"] == true,
+                "{name}: {r}"
+            );
+        }
+    }
+}
+
+#[test]
 fn envoy_fails_a_spec_whose_expectation_does_not_hold_through_envoy() {
     let Some(envoy) = filterbench_envoy_path() else {
         return;

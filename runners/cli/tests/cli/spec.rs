@@ -1,4 +1,4 @@
-//! Filter spec files: the example spec runs with every check passing, a broken expectation
+//! Filter spec files: the example specs run with every check passing, a broken expectation
 //! fails the run with what differs, and `spec init` writes a spec that runs.
 
 use super::{filterbench, proxy_wasm_module, quick_run, text};
@@ -8,19 +8,22 @@ fn example_spec() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/token-refresh.yaml")
 }
 
+/// A quick run of `spec` on `engines` (comma-separated) in `dir`: the output and results.json.
+fn quick_spec_run(
+    dir: &std::path::Path,
+    spec: &std::path::Path,
+    engines: &str,
+) -> (std::process::Output, serde_json::Value) {
+    quick_run(
+        dir,
+        &["--spec", spec.to_str().unwrap(), "--engine", engines],
+    )
+}
+
 #[test]
 fn the_example_spec_runs_with_its_upstream_tick_and_property_checks_passing() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = example_spec();
-    let (output, json) = quick_run(
-        dir.path(),
-        &[
-            "--spec",
-            spec.to_str().unwrap(),
-            "--engine",
-            "wasmtime-cranelift,native",
-        ],
-    );
+    let (output, json) = quick_spec_run(dir.path(), &example_spec(), "wasmtime-cranelift,native");
     assert!(output.status.success(), "{}", text(&output.stderr));
     let cells = json["cells"].as_array().unwrap();
     for workload in ["get-small", "post-json"] {
@@ -42,6 +45,34 @@ fn the_example_spec_runs_with_its_upstream_tick_and_property_checks_passing() {
                 "{cell}"
             );
         }
+    }
+}
+
+#[test]
+fn the_grpc_example_spec_runs_with_its_calls_and_stream_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/grpc-check.yaml");
+    let (output, json) = quick_spec_run(dir.path(), &spec, "wasmi-eager,native");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let cells = json["cells"].as_array().unwrap();
+    for engine in ["wasmi-eager", "native"] {
+        let cell = cells
+            .iter()
+            .find(|c| c["engine"] == engine && c["workload"] == "get-small")
+            .unwrap_or_else(|| panic!("no cell {engine}"));
+        assert_eq!(cell["conformance"], "observed", "{cell}");
+        assert!(cell["steady"].is_object(), "{cell}");
+        let log: Vec<&str> = cell["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(
+            log.iter()
+                .any(|l| l.contains("feed closed with status 0 (via_upstream)")),
+            "{log:?}"
+        );
     }
 }
 

@@ -1,0 +1,206 @@
+//! The project's gRPC upstream for filter specs: an HTTP/2 server (cleartext, as Envoy's
+//! clusters with `http2_protocol_options` speak it) on 127.0.0.1 that answers the gRPC calls and
+//! streams Envoy makes for a module, as the spec's `grpc` entries script them — the answers the
+//! in-process host gives ([`filterbench_host::grpc`]): the response headers (`:status` 200,
+//! `content-type: application/grpc`, the initial metadata) at once; one scripted message per
+//! message received; once the client ends its side, the remaining messages and the trailers
+//! (`grpc-status`, `grpc-message`, the trailing metadata). A method with no entry gets status 12
+//! (UNIMPLEMENTED). HTTP/2 itself is the `h2` crate's, on a one-thread tokio runtime.
+
+use crate::cpu;
+use bytes::Bytes;
+use filterbench_host::GrpcRoute;
+use filterbench_host::grpc::{self, GrpcReply};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// A running gRPC upstream for one cluster; stops when dropped.
+pub struct GrpcUpstream {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GrpcUpstream {
+    /// Starts answering `cluster`'s calls with `routes` (the entries of that cluster), on a
+    /// thread pinned to `cpu`.
+    pub fn start(
+        cpu: Option<u32>,
+        cluster: String,
+        routes: Vec<GrpcRoute>,
+    ) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?;
+        let (stop, mut stopped) = oneshot::channel();
+        let routes = Arc::new(routes);
+        let thread = std::thread::Builder::new()
+            .name("fb-grpc-upstream".into())
+            .spawn(move || {
+                cpu::pin_thread(cpu);
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    loop {
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            accepted = listener.accept() => {
+                                if let Ok((socket, _)) = accepted {
+                                    tokio::spawn(serve_connection(socket, cluster.clone(), routes.clone()));
+                                }
+                            }
+                        }
+                    }
+                });
+            })?;
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for GrpcUpstream {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve_connection(
+    socket: tokio::net::TcpStream,
+    cluster: String,
+    routes: Arc<Vec<GrpcRoute>>,
+) {
+    let Ok(mut connection) = h2::server::handshake(socket).await else {
+        return;
+    };
+    while let Some(Ok((request, respond))) = connection.accept().await {
+        let reply = {
+            let path = request.uri().path();
+            let (service, method) = path
+                .trim_start_matches('/')
+                .split_once('/')
+                .unwrap_or((path, ""));
+            grpc::answer(&routes, &cluster, service, method).unwrap_or_default()
+        };
+        tokio::spawn(serve_call(request.into_body(), respond, reply));
+    }
+}
+
+/// gRPC's length-prefixed message: a compression flag (0) and the length, big-endian.
+fn framed(message: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(5 + message.len());
+    out.push(0);
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out.into()
+}
+
+/// Length of the first whole message in `received`, if it holds one.
+fn whole_message(received: &[u8]) -> Option<usize> {
+    let len = u32::from_be_bytes(received.get(1..5)?.try_into().ok()?) as usize;
+    (received.len() >= 5 + len).then_some(len)
+}
+
+/// `grpc-message` as gRPC encodes it: bytes outside printable ASCII, and `%`, percent-encoded.
+fn percent_encoded(message: &[u8]) -> String {
+    message
+        .iter()
+        .map(|&b| match b {
+            b' '..=b'~' if b != b'%' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn header_map(pairs: &[(&[u8], &[u8])]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in pairs {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k),
+            http::HeaderValue::from_bytes(v),
+        ) {
+            map.append(k, v);
+        }
+    }
+    map
+}
+
+async fn serve_call(
+    mut body: h2::RecvStream,
+    mut respond: h2::server::SendResponse<Bytes>,
+    reply: GrpcReply,
+) {
+    let mut head: Vec<(&[u8], &[u8])> = vec![(b"content-type", b"application/grpc")];
+    head.extend(reply.initial_metadata.iter());
+    let mut response = http::Response::new(());
+    *response.headers_mut() = header_map(&head);
+    let Ok(mut send) = respond.send_response(response, false) else {
+        return;
+    };
+    let mut received = Vec::new();
+    let mut next = 0;
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else {
+            return;
+        };
+        let _ = body.flow_control().release_capacity(chunk.len());
+        received.extend_from_slice(&chunk);
+        while let Some(len) = whole_message(&received) {
+            received.drain(..5 + len);
+            if let Some(message) = reply.messages.get(next) {
+                next += 1;
+                if send.send_data(framed(message), false).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    for message in reply.messages.iter().skip(next) {
+        if send.send_data(framed(message), false).is_err() {
+            return;
+        }
+    }
+    let status = reply.status.to_string();
+    let message = percent_encoded(&reply.status_message);
+    let mut tail: Vec<(&[u8], &[u8])> = vec![(b"grpc-status", status.as_bytes())];
+    if !message.is_empty() {
+        tail.push((b"grpc-message", message.as_bytes()));
+    }
+    tail.extend(reply.trailing_metadata.iter());
+    let _ = send.send_trailers(header_map(&tail));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_framed_and_found_whole_and_status_messages_percent_encoded() {
+        let frame = framed(b"abc");
+        assert_eq!(&frame[..], b"\0\0\0\0\x03abc");
+        assert_eq!(whole_message(&frame), Some(3));
+        assert_eq!(whole_message(&frame[..6]), None);
+        assert_eq!(
+            percent_encoded("no entry 100% é".as_bytes()),
+            "no entry 100%25 %C3%A9"
+        );
+    }
+}
