@@ -6,6 +6,7 @@
 
 use crate::assertions::metric_mismatches;
 use crate::catalog::{Expected, HeaderEdits};
+use filterbench_host::state::UnitKind;
 use filterbench_host::{FilterError, FilterInstance, HeaderMap, HostState, HttpExchange};
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -236,7 +237,10 @@ fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) 
 /// Values and bodies are left out: counters and timestamps change from request to request
 /// without changing the path, and bodies are not kept while timing.
 pub fn path(state: &HostState) -> Vec<String> {
-    let mut lines = vec![local_response_line(state)];
+    let mut lines = Vec::new();
+    if state.stream.kind == UnitKind::Http {
+        lines.push(local_response_line(state));
+    }
     lines.extend(stream_line(state));
     lines.extend(header_lines(state, |what, key, _| {
         format!("{what}: {}", String::from_utf8_lossy(key))
@@ -276,7 +280,10 @@ pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
     let is_volatile = |name: &[u8]| volatile.iter().any(|v| v.as_bytes() == name);
     use std::hash::{DefaultHasher, Hash, Hasher};
     let stream = &state.stream;
-    let mut lines = vec![local_response_line(state)];
+    let mut lines = Vec::new();
+    if stream.kind == UnitKind::Http {
+        lines.push(local_response_line(state));
+    }
     lines.extend(stream_line(state));
     lines.extend(header_lines(state, |what, key, value| {
         let key = String::from_utf8_lossy(key);
@@ -286,10 +293,18 @@ pub fn observe(state: &HostState, volatile: &[String]) -> Vec<String> {
             format!("{what}: {key}: {}", String::from_utf8_lossy(value))
         }
     }));
-    for (what, body) in [
-        ("request body", &stream.request_body_forwarded),
-        ("response body", &stream.response_body_forwarded),
-    ] {
+    let labels = match stream.kind {
+        UnitKind::Http => Some(("request body", "response body")),
+        UnitKind::Tcp => Some(("downstream data", "upstream data")),
+        UnitKind::Root => None,
+    };
+    let bodies = labels.map(|(request, response)| {
+        [
+            (request, &stream.request_body_forwarded),
+            (response, &stream.response_body_forwarded),
+        ]
+    });
+    for (what, body) in bodies.into_iter().flatten() {
         let mut hasher = DefaultHasher::new();
         body.hash(&mut hasher);
         lines.push(format!(

@@ -119,6 +119,23 @@ fn spec_matrix(
 ) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
     let subject = crate::spec::load(path)?;
     let filter = subject.filter;
+    let not_http: Vec<&str> = filter
+        .custom
+        .workloads
+        .iter()
+        .filter(|w| !matches!(w.exchange.unit, filterbench_host::Unit::Http))
+        .map(|w| w.name)
+        .collect();
+    if !not_http.is_empty() {
+        bail!(
+            "spec file {}: workloads {} are not HTTP requests (a TCP connection, a tick, a queue \
+             item); in Envoy, network filters and root-only plugins need a listener or bootstrap \
+             of their own, which `filterbench envoy` does not configure yet: run them in-process \
+             with `filterbench run --spec`",
+            path.display(),
+            not_http.join(", ")
+        );
+    }
     let mut variants = vec![Variant::None, Variant::V8];
     for name in &args.variant {
         match Variant::parse(name) {

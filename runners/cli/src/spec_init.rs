@@ -122,18 +122,26 @@ pub fn starter(module: &Path, spec_dir: &Path) -> Result<String> {
              status: 0                    # 0 OK; another status fails a call"
         );
     }
-    if interface.exports("proxy_on_new_connection") || interface.exports("proxy_on_downstream_data")
-    {
-        let _ = writeln!(
-            w,
-            "# The module exports network (TCP) callbacks: filterbench runs HTTP streams only, so\n\
-             # only its HTTP callbacks are measured."
-        );
-    }
+    let network = interface.exports("proxy_on_new_connection")
+        || interface.exports("proxy_on_downstream_data");
     let _ = writeln!(
         w,
         "workloads:\n  - name: get-small          # a catalog workload (`filterbench list workloads`)\n    \
          # expect: {{local_reply: false}}"
+    );
+    if network {
+        let _ = writeln!(
+            w,
+            "  # The module exports network (TCP) callbacks: a connection through it (the client's\n  \
+             # data, the upstream's answer; remove get-small if it has no HTTP context).\n  \
+             - name: connection\n    tcp: {{downstream: ping, upstream: pong}}"
+        );
+    }
+    let _ = writeln!(
+        w,
+        "  # A root-only plugin (no HTTP or TCP context) is measured through its root callbacks:\n  \
+         # - name: tick\n  #   tick: true                   # proxy_on_tick each time\n  \
+         # - name: event\n  #   queue: {{name: QUEUE-NAME, item: hello}}   # an item on its shared queue"
     );
     if interface.exports("proxy_on_request_body") || interface.exports("proxy_on_response_body") {
         let _ = writeln!(

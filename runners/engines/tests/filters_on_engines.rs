@@ -190,6 +190,7 @@ fn the_lifecycle_reaches_the_filter_in_the_spec_order() {
         response_headers: HeaderMap::from_pairs(&[(":status", "200")]),
         response_body: vec![b"ok".to_vec()],
         response_trailers: Some(HeaderMap::from_pairs(&[("grpc-status", "0")])),
+        ..HttpExchange::default()
     };
     let headers_only = HttpExchange {
         request_headers: exchange.request_headers.clone(),

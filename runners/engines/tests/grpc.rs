@@ -7,7 +7,7 @@ mod common;
 
 use filterbench_harness::assertions::{Assertions, HeaderCheck};
 use filterbench_harness::catalog::{self, PluginSettings};
-use filterbench_harness::run::{self, Subject};
+use filterbench_harness::run::Subject;
 use filterbench_host::{GrpcReply, GrpcRoute, HeaderMap, PluginSpec};
 use std::sync::Arc;
 
@@ -139,12 +139,7 @@ fn grpc_check(authz: GrpcReply, assertions: Assertions) -> Subject {
 }
 
 fn assert_conformant_everywhere(subject: Subject) {
-    let results = run::run(
-        &[subject],
-        &common::engines(),
-        &common::tiny_run(),
-        &mut |_| {},
-    );
+    let results = common::run_on_every_engine(subject);
     for cell in common::conformant_guest_cells(&results) {
         assert!(cell.steady.is_some(), "{}: timed", cell.engine);
     }

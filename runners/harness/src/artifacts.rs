@@ -66,7 +66,12 @@ pub fn filters_source_dir() -> PathBuf {
 
 /// Crates of the bench-filters workspace that are built with the filters but never benchmarked
 /// (probes the test suite uses, and the filter of the example spec).
-pub const SUPPORT_CRATES: &[&str] = &["lifecycle-probe", "token-refresh", "grpc-check"];
+pub const SUPPORT_CRATES: &[&str] = &[
+    "lifecycle-probe",
+    "token-refresh",
+    "grpc-check",
+    "network-probe",
+];
 
 /// File stem cargo gives the library of `crate_name` (`-` becomes `_`).
 fn artifact_stem(crate_name: &str) -> String {

@@ -168,6 +168,11 @@ macro_rules! for_each_callback {
             on_delete = "proxy_on_delete" (context_id: u32) -> none;
             on_http_call_response = "proxy_on_http_call_response" (context_id: u32, token: u32, num_headers: size, body_size: size, num_trailers: size) -> none;
             on_queue_ready = "proxy_on_queue_ready" (context_id: u32, queue_id: u32) -> none;
+            on_new_connection = "proxy_on_new_connection" (context_id: u32) -> action;
+            on_downstream_data = "proxy_on_downstream_data" (context_id: u32, data_size: size, end_of_stream: flag) -> action;
+            on_upstream_data = "proxy_on_upstream_data" (context_id: u32, data_size: size, end_of_stream: flag) -> action;
+            on_downstream_connection_close = "proxy_on_downstream_connection_close" (context_id: u32, peer_type: u32) -> none;
+            on_upstream_connection_close = "proxy_on_upstream_connection_close" (context_id: u32, peer_type: u32) -> none;
             on_grpc_receive_initial_metadata = "proxy_on_grpc_receive_initial_metadata" (context_id: u32, token: u32, num_headers: size) -> none;
             on_grpc_receive = "proxy_on_grpc_receive" (context_id: u32, token: u32, message_size: size) -> none;
             on_grpc_receive_trailing_metadata = "proxy_on_grpc_receive_trailing_metadata" (context_id: u32, token: u32, num_trailers: size) -> none;

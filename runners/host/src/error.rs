@@ -68,7 +68,15 @@ impl CallError {
     /// [`BACKTRACE_FRAMES`]) to the message, as `; wasm backtrace: f ← g ← …`; nothing when the
     /// engine gave none.
     pub fn with_backtrace(mut self, functions: impl IntoIterator<Item = String>) -> Self {
-        let mut names: Vec<String> = functions.into_iter().take(BACKTRACE_FRAMES + 1).collect();
+        let all: Vec<String> = functions.into_iter().map(|f| readable(&f)).collect();
+        // A Rust module's panic goes through its standard library's panic and abort code:
+        // the frames worth reading start where the module's own code called into it.
+        let own = all.iter().position(|f| !is_runtime_frame(f)).unwrap_or(0);
+        let mut names: Vec<String> = all
+            .into_iter()
+            .skip(own)
+            .take(BACKTRACE_FRAMES + 1)
+            .collect();
         if names.is_empty() {
             return self;
         }
@@ -80,6 +88,26 @@ impl CallError {
         self.message.push_str(&names.join(" ← "));
         self
     }
+}
+
+/// A function name as a reader wants it: Rust names demangled, without their hash.
+fn readable(name: &str) -> String {
+    format!("{:#}", rustc_demangle::demangle(name))
+}
+
+/// Whether a (demangled) frame belongs to the panic and abort code of a module's standard
+/// library rather than to the module.
+fn is_runtime_frame(name: &str) -> bool {
+    const RUNTIME: [&str; 7] = [
+        "std::",
+        "core::",
+        "alloc::",
+        "__rustc::",
+        "__rust_",
+        "rust_panic",
+        "abort",
+    ];
+    RUNTIME.iter().any(|p| name.starts_with(p))
 }
 
 /// What can go wrong loading, starting or running a filter.
@@ -208,5 +236,32 @@ impl FilterError {
             Self::Runaway { .. } => "runaway",
             Self::Unsupported { .. } => "unsupported",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backtrace_names_the_modules_own_functions_demangled() {
+        let frames = [
+            "abort",
+            "_RNvNtCset5xJoy1xWQ_3std7process5abort",
+            "_RNvCsfLfy6EI15iL_7___rustc10rust_panic",
+            "_ZN9my_filter5check17h0123456789abcdefE",
+            "proxy_on_request_headers",
+        ]
+        .map(str::to_owned);
+        let error = CallError {
+            callback: "proxy_on_request_headers",
+            kind: TrapKind::Unreachable,
+            message: "unreachable".to_owned(),
+        }
+        .with_backtrace(frames);
+        assert_eq!(
+            error.message,
+            "unreachable; wasm backtrace: my_filter::check ← proxy_on_request_headers"
+        );
     }
 }

@@ -9,7 +9,7 @@
 use crate::abi::{BufferType, LogLevel, MetricType, Status, StreamType, errno};
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
-use crate::state::{HeaderMap, HostState, PendingCall};
+use crate::state::{HeaderMap, HostState, PendingCall, UnitKind};
 use filterbench_proxy_abi::{buffers, header_maps, local_reply, logging, metrics, properties};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -111,14 +111,19 @@ fn read_header_map(mem: &GuestMemory<'_>, ptr: u64, size: u64) -> Result<HeaderM
 
 fn buffer(state: &HostState, raw: u32) -> Result<&[u8], Status> {
     let kind = BufferType::from_raw(raw).ok_or(Status::BadArgument)?;
+    let tcp = state.stream.kind == UnitKind::Tcp;
     let found = match kind {
-        BufferType::HttpRequestBody => state.stream.request_body.as_deref(),
-        BufferType::HttpResponseBody => state.stream.response_body.as_deref(),
+        BufferType::HttpRequestBody if !tcp => state.stream.request_body.as_deref(),
+        BufferType::HttpResponseBody if !tcp => state.stream.response_body.as_deref(),
+        BufferType::DownstreamData if tcp => state.stream.request_body.as_deref(),
+        BufferType::UpstreamData if tcp => state.stream.response_body.as_deref(),
         BufferType::HttpCallResponseBody => state.call_response.as_ref().map(|r| r.body.as_slice()),
         BufferType::VmConfiguration => Some(state.plugin.vm_configuration.as_slice()),
         BufferType::PluginConfiguration => Some(state.plugin.plugin_configuration.as_slice()),
         BufferType::GrpcCallMessage => state.grpc.message(),
-        BufferType::DownstreamData
+        BufferType::HttpRequestBody
+        | BufferType::HttpResponseBody
+        | BufferType::DownstreamData
         | BufferType::UpstreamData
         | BufferType::ForeignFunctionArguments => None,
     };
@@ -126,9 +131,24 @@ fn buffer(state: &HostState, raw: u32) -> Result<&[u8], Status> {
 }
 
 fn buffer_mut(state: &mut HostState, raw: u32) -> Result<&mut Vec<u8>, Status> {
+    let tcp = state.stream.kind == UnitKind::Tcp;
     match BufferType::from_raw(raw).ok_or(Status::BadArgument)? {
-        BufferType::HttpRequestBody => state.stream.request_body.as_mut().ok_or(Status::NotFound),
-        BufferType::HttpResponseBody => state.stream.response_body.as_mut().ok_or(Status::NotFound),
+        BufferType::HttpRequestBody if !tcp => {
+            state.stream.request_body.as_mut().ok_or(Status::NotFound)
+        }
+        BufferType::HttpResponseBody if !tcp => {
+            state.stream.response_body.as_mut().ok_or(Status::NotFound)
+        }
+        BufferType::DownstreamData if tcp => {
+            state.stream.request_body.as_mut().ok_or(Status::NotFound)
+        }
+        BufferType::UpstreamData if tcp => {
+            state.stream.response_body.as_mut().ok_or(Status::NotFound)
+        }
+        BufferType::HttpRequestBody
+        | BufferType::HttpResponseBody
+        | BufferType::DownstreamData
+        | BufferType::UpstreamData => Err(Status::NotFound),
         _ => Err(Status::BadArgument),
     }
 }
@@ -367,15 +387,19 @@ fn resume(state: &mut HostState, stream_type: StreamType) -> Result<(), Status> 
     if state.stream.context_id == 0 {
         return Err(Status::NotFound);
     }
+    let tcp = state.stream.kind == UnitKind::Tcp;
     match stream_type {
-        StreamType::HttpRequest => state.stream.request_resumed = true,
-        StreamType::HttpResponse => state.stream.response_resumed = true,
-        StreamType::Downstream | StreamType::Upstream => return Err(Status::Unimplemented),
+        StreamType::HttpRequest if !tcp => state.stream.request_resumed = true,
+        StreamType::HttpResponse if !tcp => state.stream.response_resumed = true,
+        StreamType::Downstream if tcp => state.stream.request_resumed = true,
+        StreamType::Upstream if tcp => state.stream.response_resumed = true,
+        _ => return Err(Status::BadArgument),
     }
     Ok(())
 }
 
-/// `proxy_continue_stream(stream_type)`: resumes a paused HTTP request or response.
+/// `proxy_continue_stream(stream_type)`: resumes a paused HTTP request or response (or a
+/// connection's downstream or upstream data); BAD_ARGUMENT for a type the stream does not have.
 pub fn proxy_continue_stream<G: Guest + ?Sized>(g: &mut G, stream_type: u32) -> HostResult {
     simple(g, |_, state| {
         resume(

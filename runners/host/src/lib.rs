@@ -36,7 +36,7 @@ pub use engine::{Engine, EngineInfo, LoadedModule, ModuleSource};
 pub use error::{CallError, FilterError, TrapKind};
 pub use floor::{FLOOR_ENGINE, FloorInstance};
 pub use grpc::{GrpcReply, GrpcRoute};
-pub use lifecycle::{Callbacks, FilterInstance, HttpExchange};
+pub use lifecycle::{Callbacks, FilterInstance, HttpExchange, TcpExchange, Unit};
 pub use state::{
     DEFAULT_MEMORY_LIMIT_BYTES, HeaderMap, HostState, PluginSpec, UpstreamReply, UpstreamRoute,
     VIRTUAL_EPOCH_NS, VirtualClock,

@@ -10,7 +10,7 @@
 use crate::abi::Action;
 use crate::error::{CallError, FilterError};
 use crate::grpc::{GrpcEvent, GrpcEventKind};
-use crate::state::{CallResponse, HeaderMap, HostState, StreamState};
+use crate::state::{CallResponse, HeaderMap, HostState, StreamState, UnitKind};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
@@ -83,6 +83,10 @@ macro_rules! declare_callbacks {
             fn linear_memory_bytes(&mut self) -> Option<u64> {
                 None
             }
+            /// Whether the module exports network (TCP) callbacks and no HTTP ones.
+            fn is_network_filter(&self) -> bool {
+                false
+            }
             $(
                 #[doc = concat!("Calls `", $export, "`.")]
                 fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError>;
@@ -93,9 +97,44 @@ macro_rules! declare_callbacks {
 
 crate::for_each_callback!(declare_callbacks);
 
-/// One HTTP request/response exchange pushed through a filter.
+/// A TCP connection pushed through a network filter: the data each way, in chunks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpExchange {
+    /// Data the client sends, in arrival order; the last chunk ends the client's side.
+    pub downstream: Vec<Vec<u8>>,
+    /// Data the upstream sends back; the last chunk ends the upstream's side.
+    pub upstream: Vec<Vec<u8>>,
+}
+
+/// What one unit of work through the filter is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Unit {
+    /// An HTTP stream: the exchange's request and response.
+    #[default]
+    Http,
+    /// A TCP connection (network filters): `proxy_on_new_connection`, the downstream data,
+    /// the upstream data, the upstream's then the downstream's close (`proxy_on_upstream_
+    /// connection_close` with peer REMOTE, `proxy_on_downstream_connection_close` with LOCAL:
+    /// the upstream answered and closed, Envoy closed the client), then done, log, delete.
+    Tcp(TcpExchange),
+    /// `proxy_on_tick` on the root context, and what it causes (a root-only plugin's work).
+    Tick,
+    /// One item enqueued on the module's shared queue `queue` (registered under its VM id),
+    /// delivered with `proxy_on_queue_ready`.
+    QueueItem {
+        /// Queue name.
+        queue: String,
+        /// The item's bytes.
+        item: Vec<u8>,
+    },
+}
+
+/// One HTTP request/response exchange pushed through a filter (or, per [`Unit`], a TCP
+/// connection or a root-context event).
 #[derive(Clone, Debug, Default)]
 pub struct HttpExchange {
+    /// What one unit of work is (an HTTP stream unless set).
+    pub unit: Unit,
     /// Request headers as the client sent them (pseudo-headers included).
     pub request_headers: HeaderMap,
     /// Request body chunks, in arrival order (empty: no body).
@@ -180,6 +219,20 @@ fn trap<C: Callbacks + ?Sized>(c: &mut C, mut source: CallError) -> FilterError 
     if !last.is_empty() {
         source.message.push_str("; the module's last log lines: ");
         source.message.push_str(&last);
+    }
+    // The Rust SDK's words when an HTTP callback reaches a TCP context (a network filter).
+    if source.callback == "proxy_on_request_headers" && last.contains("invalid context_id") {
+        source.message.push_str(
+            " (the module made a TCP context for this stream: it is a network (TCP) filter; run it on a \
+             tcp workload of a spec file)",
+        );
+    }
+    // The Rust SDK's words when a root context with no context type is asked for a stream.
+    if last.contains("missing ContextType on root_context") {
+        source.message.push_str(
+            " (a root-only plugin: it has no HTTP or TCP context; measure it with tick or queue \
+             workloads of a spec file)",
+        );
     }
     FilterError::Trap {
         module: c.module_name().to_owned(),
@@ -415,14 +468,16 @@ fn assign_optional(
 fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange, started: Instant) {
     let stream = &mut host.stream;
     stream.context_id = ctx;
+    let http = matches!(exchange.unit, Unit::Http);
+    stream.kind = if http { UnitKind::Http } else { UnitKind::Tcp };
     assign_optional(
         &mut stream.request_headers,
-        Some(&exchange.request_headers),
+        http.then_some(&exchange.request_headers),
         &mut stream.spare_maps,
     );
     assign_optional(
         &mut stream.request_trailers,
-        exchange.request_trailers.as_ref(),
+        exchange.request_trailers.as_ref().filter(|_| http),
         &mut stream.spare_maps,
     );
     assign_optional(&mut stream.response_headers, None, &mut stream.spare_maps);
@@ -511,6 +566,110 @@ fn fire_tick<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
     deliver_follow_ups(c)
 }
 
+/// Runs a TCP connection's callbacks on context `ctx` (see [`Unit::Tcp`]).
+fn run_connection<C: Callbacks + ?Sized>(
+    c: &mut C,
+    ctx: u32,
+    tcp: &TcpExchange,
+) -> Result<(), FilterError> {
+    const PEER_LOCAL: u32 = 1;
+    const PEER_REMOTE: u32 = 2;
+    let action = c.on_new_connection(ctx).map_err(|e| trap(c, e))?;
+    let mut flow = settle(
+        c,
+        action,
+        Direction::Request,
+        true,
+        "proxy_on_new_connection",
+    )?;
+    for (direction, chunks) in [
+        (Direction::Request, &tcp.downstream),
+        (Direction::Response, &tcp.upstream),
+    ] {
+        if flow != Flow::Continue {
+            break;
+        }
+        flow = run_data(c, ctx, direction, chunks)?;
+    }
+    c.on_upstream_connection_close(ctx, PEER_REMOTE)
+        .map_err(|e| trap(c, e))?;
+    c.on_downstream_connection_close(ctx, PEER_LOCAL)
+        .map_err(|e| trap(c, e))
+}
+
+/// Feeds one direction's data chunks of a connection; returns the flow that ended it.
+fn run_data<C: Callbacks + ?Sized>(
+    c: &mut C,
+    ctx: u32,
+    direction: Direction,
+    chunks: &[Vec<u8>],
+) -> Result<Flow, FilterError> {
+    for (i, chunk) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        let size = {
+            let buf = body_slot(&mut c.host().stream, direction).get_or_insert_with(Vec::new);
+            buf.extend_from_slice(chunk);
+            buf.len() as u32
+        };
+        let (action, name) = match direction {
+            Direction::Request => (
+                c.on_downstream_data(ctx, size, last),
+                "proxy_on_downstream_data",
+            ),
+            Direction::Response => (
+                c.on_upstream_data(ctx, size, last),
+                "proxy_on_upstream_data",
+            ),
+        };
+        let action = action.map_err(|e| trap(c, e))?;
+        match settle(c, action, direction, last, name)? {
+            Flow::Continue => forward_body(&mut c.host().stream, direction),
+            Flow::Buffer => {}
+            other => return Ok(other),
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+/// Runs a root-context unit ([`Unit::Tick`], [`Unit::QueueItem`]).
+fn run_root_unit<C: Callbacks + ?Sized>(c: &mut C, unit: &Unit) -> Result<(), FilterError> {
+    let host = c.host();
+    host.stream.kind = UnitKind::Root;
+    host.stream.local_response = None;
+    host.stream.paused_in = None;
+    host.stream.closed = false;
+    match unit {
+        Unit::QueueItem { queue, item } => {
+            let vm_id = &host.plugin.vm_id;
+            let Some(index) = host
+                .queues
+                .iter()
+                .position(|q| q.vm_id == *vm_id && q.name == *queue)
+            else {
+                let detail = format!(
+                    "the workload enqueues on shared queue '{queue}', which the module did not \
+                     register (proxy_register_shared_queue) under its VM id '{vm_id}'"
+                );
+                return Err(FilterError::Unsupported {
+                    engine: c.engine_name().to_owned(),
+                    module: c.module_name().to_owned(),
+                    detail,
+                });
+            };
+            let q = &mut host.queues[index];
+            q.items.push_back(item.clone());
+            let owner = q.owner_context_id;
+            c.on_queue_ready(owner, index as u32 + 1)
+                .map_err(|e| trap(c, e))?;
+            deliver_follow_ups(c)
+        }
+        _ => {
+            c.host().clock.ticks_fired += 1;
+            fire_tick(c)
+        }
+    }
+}
+
 fn run_stream_lifecycle<C: Callbacks + ?Sized>(
     c: &mut C,
     exchange: &HttpExchange,
@@ -519,10 +678,27 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
     if c.host().plugin.clock_step_ns != 0 {
         advance_virtual_clock(c)?;
     }
+    if matches!(exchange.unit, Unit::Tick | Unit::QueueItem { .. }) {
+        return run_root_unit(c, &exchange.unit);
+    }
+    if matches!(exchange.unit, Unit::Http) && c.is_network_filter() {
+        return Err(FilterError::Unsupported {
+            engine: c.engine_name().to_owned(),
+            module: c.module_name().to_owned(),
+            detail: "it is a network (TCP) filter (it exports proxy_on_new_connection and no \
+                     HTTP callback): run it on a tcp workload of a spec file \
+                     (`workloads: [{name: echo, tcp: {downstream: ping, upstream: pong}}]`)"
+                .to_owned(),
+        });
+    }
     let ctx = next_context_id();
     let root = c.host().root_context_id;
     begin_stream(c.host(), ctx, exchange, started);
     c.on_context_create(ctx, root).map_err(|e| trap(c, e))?;
+    if let Unit::Tcp(tcp) = &exchange.unit {
+        run_connection(c, ctx, tcp)?;
+        return end_stream(c, ctx);
+    }
     let request = run_direction(
         c,
         ctx,
@@ -542,6 +718,11 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
         };
         run_direction(c, ctx, Direction::Response, body, has_trailers)?;
     }
+    end_stream(c, ctx)
+}
+
+/// The end of a stream or connection: done, log, delete; its calls and streams end with it.
+fn end_stream<C: Callbacks + ?Sized>(c: &mut C, ctx: u32) -> Result<(), FilterError> {
     c.on_done(ctx).map_err(|e| trap(c, e))?;
     c.on_log(ctx).map_err(|e| trap(c, e))?;
     c.on_delete(ctx).map_err(|e| trap(c, e))?;

@@ -276,11 +276,26 @@ pub struct Queue {
     pub items: VecDeque<Bytes>,
 }
 
-/// State of the HTTP stream currently going through the filter.
+/// What the last unit of work through the filter was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnitKind {
+    /// An HTTP stream.
+    #[default]
+    Http,
+    /// A TCP connection through a network filter: the request direction holds the downstream
+    /// data, the response direction the upstream data.
+    Tcp,
+    /// A root-context event (a tick, a queue item): no stream.
+    Root,
+}
+
+/// State of the HTTP stream (or TCP connection) currently going through the filter.
 #[derive(Clone, Debug, Default)]
 pub struct StreamState {
     /// Context id of the stream (0 when no stream is active).
     pub context_id: u32,
+    /// What the stream is.
+    pub kind: UnitKind,
     /// Request headers (present from the start of the stream).
     pub request_headers: Option<HeaderMap>,
     /// Request trailers (present once the request has them).
@@ -310,9 +325,9 @@ pub struct StreamState {
     pub spare_maps: Vec<HeaderMap>,
     /// Local response sent by the filter, if any.
     pub local_response: Option<LocalResponse>,
-    /// Set by `proxy_continue_stream(HTTP_REQUEST)`.
+    /// Set by `proxy_continue_stream(HTTP_REQUEST)` (`DOWNSTREAM` on a connection).
     pub request_resumed: bool,
-    /// Set by `proxy_continue_stream(HTTP_RESPONSE)`.
+    /// Set by `proxy_continue_stream(HTTP_RESPONSE)` (`UPSTREAM` on a connection).
     pub response_resumed: bool,
     /// Set by `proxy_close_stream`.
     pub closed: bool,

@@ -206,6 +206,11 @@ macro_rules! vm_callbacks {
                 self.vm.linear_memory_bytes()
             }
 
+            fn is_network_filter(&self) -> bool {
+                self.exports.on_new_connection.is_some()
+                    && self.exports.on_request_headers.is_none()
+            }
+
             $(
                 #[inline(always)]
                 fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError> {

@@ -68,9 +68,11 @@ native_fns! {
     Allocator([Size], Some(Kind::Size)) = AllocFn;
     /// `proxy_on_tick`, `proxy_on_log`, `proxy_on_delete`.
     Id([U32], None) = unsafe extern "C" fn(u32);
+    /// `proxy_on_new_connection`.
+    IdToAction([U32], Some(Kind::U32)) = unsafe extern "C" fn(u32) -> u32;
     /// `proxy_on_done`.
     IdToFlag([U32], Some(Kind::Flag)) = unsafe extern "C" fn(u32) -> bool;
-    /// `proxy_on_context_create`, `proxy_on_queue_ready`.
+    /// `proxy_on_context_create`, `proxy_on_queue_ready`, the connection close callbacks.
     TwoIds([U32, U32], None) = unsafe extern "C" fn(u32, u32);
     /// `proxy_on_vm_start`, `proxy_on_configure`.
     IdSizeToFlag([U32, Size], Some(Kind::Flag)) = unsafe extern "C" fn(u32, usize) -> bool;
@@ -111,6 +113,7 @@ impl NativeFn {
                     0
                 }
                 (Self::IdToFlag(f), &[id]) => f(id).into(),
+                (Self::IdToAction(f), &[id]) => f(id),
                 (Self::TwoIds(f), &[a, b]) => {
                     f(a, b);
                     0

@@ -127,3 +127,10 @@ pub fn conformant_guest_cells(
     }
     cells
 }
+
+/// `subject` run on every engine of this build with [`tiny_run`].
+pub fn run_on_every_engine(
+    subject: filterbench_harness::run::Subject,
+) -> filterbench_harness::results::Results {
+    filterbench_harness::run::run(&[subject], &engines(), &tiny_run(), &mut |_| {})
+}
