@@ -236,6 +236,28 @@ fn print_observed(results: &Results) {
     }
 }
 
+/// What modules did while timed beyond their checked first request: ticks fired, and paths
+/// that changed (the report's "Behaviour while timed").
+fn print_while_timed(results: &Results) {
+    let Some(section) = filterbench_report::behaviour::section(results) else {
+        return;
+    };
+    println!("\nbehaviour while timed (beyond the checked first request):");
+    for row in &section.table.rows {
+        let (who, ticks, path) = (
+            format!("{} / {} / {}", row[0], row[2], row[1]),
+            &row[3],
+            &row[4],
+        );
+        if ticks != "-" {
+            println!("  {who}: ticks fired: {ticks}");
+        }
+        if path != "-" {
+            println!("  {who}: PATH CHANGED {path} (its timing mixes both paths)");
+        }
+    }
+}
+
 /// One line per checked cell.
 pub fn print_check(cell: &Cell) {
     let status = match cell.conformance {
@@ -357,6 +379,7 @@ pub fn print_table(results: &Results) {
         }
     }
     print_observed(results);
+    print_while_timed(results);
     for cell in results
         .cells
         .iter()

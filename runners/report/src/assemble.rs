@@ -5,7 +5,7 @@
 use crate::charts::{self, Chart, ChartError};
 use crate::document::Content;
 use crate::view::View;
-use crate::{envoy, envoy_cpu, envoy_sweep, languages, tables};
+use crate::{behaviour, envoy, envoy_cpu, envoy_sweep, languages, tables};
 use filterbench_results::results::Results;
 use std::path::Path;
 
@@ -35,7 +35,9 @@ impl Content {
         if has_cells {
             before_charts.push(tables::engines_section(results));
             before_charts.extend(languages::section(view));
+            findings.extend(behaviour::findings(results));
             after_charts.push(tables::cells_section(results));
+            after_charts.extend(behaviour::section(results));
             after_charts.push(tables::startup_section(results, view));
         }
         if let Some(runs) = &results.envoy {

@@ -3,6 +3,7 @@
 //! and `charts/*.png`, and a copy of the results.
 
 mod assemble;
+pub mod behaviour;
 pub mod charts;
 pub mod document;
 pub mod envoy;

@@ -25,6 +25,11 @@ fn the_example_spec_runs_with_its_upstream_tick_and_property_checks_passing() {
     let dir = tempfile::tempdir().unwrap();
     let (output, json) = quick_spec_run(dir.path(), &example_spec(), "wasmtime-cranelift,native");
     assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("behaviour while timed") && stdout.contains("ticks fired:"),
+        "{stdout}"
+    );
     let cells = json["cells"].as_array().unwrap();
     for workload in ["get-small", "post-json"] {
         for engine in ["wasmtime-cranelift", "native"] {
