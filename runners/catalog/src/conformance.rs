@@ -211,10 +211,13 @@ fn local_response_line(state: &HostState) -> String {
 }
 
 /// One line per header and trailer forwarded (request, then response; each sorted), as
-/// `line(what, key, value)` writes it.
+/// `line(what, key, value)` writes it; none when the last unit was not an HTTP stream.
 fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) -> Vec<String> {
     let stream = &state.stream;
     let mut lines = Vec::new();
+    if stream.kind != UnitKind::Http {
+        return lines;
+    }
     for (what, map) in [
         ("request header", &stream.request_headers),
         ("request trailer", &stream.request_trailers),

@@ -109,6 +109,16 @@ fn a_root_only_plugin_is_measured_through_its_ticks_and_queue_on_every_engine() 
         ],
     );
     let results = common::run_on_every_engine(subject);
+    for workload in ["tick", "event"] {
+        let floor = results
+            .cells
+            .iter()
+            .find(|c| c.engine == filterbench_host::FLOOR_ENGINE && c.workload == workload);
+        assert!(
+            floor.is_some_and(|c| c.error.is_none() && c.steady.is_some()),
+            "the host floor of {workload} is timed: {floor:?}"
+        );
+    }
     let cells = common::conformant_guest_cells(&results);
     for workload in ["tick", "event"] {
         assert!(

@@ -42,6 +42,10 @@ macro_rules! floor_callbacks {
                 FLOOR_ENGINE
             }
 
+            fn is_floor(&self) -> bool {
+                true
+            }
+
             $(
                 // The arguments and result go through `black_box`, as they would through a
                 // real call, so the compiler cannot fold the host's work around the callback.

@@ -4,8 +4,10 @@
 //! Stream: `proxy_on_context_create(ctx, root)` → request headers → request body chunks →
 //! request trailers → response headers → response body → response trailers → `proxy_on_done`
 //! → `proxy_on_log` → `proxy_on_delete`. After each callback the host delivers follow-up events
-//! (scripted answers to HTTP and gRPC calls, queue notifications), which may resume a paused stream or send
-//! a local response — the order Envoy and proxy-wasm-cpp-host use.
+//! (scripted answers to HTTP and gRPC calls, queue notifications), which may resume a paused
+//! stream or send a local response — the order Envoy and proxy-wasm-cpp-host use.
+//! A workload may instead push a TCP connection through a network filter, or fire a root
+//! context's tick or queue delivery (see [`Unit`]).
 
 use crate::abi::Action;
 use crate::error::{CallError, FilterError};
@@ -85,6 +87,11 @@ macro_rules! declare_callbacks {
             }
             /// Whether the module exports network (TCP) callbacks and no HTTP ones.
             fn is_network_filter(&self) -> bool {
+                false
+            }
+            /// Whether this is the host floor (no module): a queue workload's queue counts as
+            /// registered, so the floor does the host's part of the delivery.
+            fn is_floor(&self) -> bool {
                 false
             }
             $(
@@ -631,6 +638,40 @@ fn run_data<C: Callbacks + ?Sized>(
     Ok(Flow::Continue)
 }
 
+/// The index of the module's shared queue `name` (registered under its VM id). The host floor
+/// has no module: for it the queue is made, owned by its root context.
+fn queue_index<C: Callbacks + ?Sized>(c: &mut C, name: &str) -> Result<usize, FilterError> {
+    let floor = c.is_floor();
+    let host = c.host();
+    let vm_id = &host.plugin.vm_id;
+    if let Some(index) = host
+        .queues
+        .iter()
+        .position(|q| q.vm_id == *vm_id && q.name == name)
+    {
+        return Ok(index);
+    }
+    if floor {
+        let queue = crate::state::Queue {
+            vm_id: vm_id.clone(),
+            name: name.to_owned(),
+            owner_context_id: host.root_context_id,
+            items: Default::default(),
+        };
+        host.queues.push(queue);
+        return Ok(host.queues.len() - 1);
+    }
+    let detail = format!(
+        "the workload enqueues on shared queue '{name}', which the module did not register \
+         (proxy_register_shared_queue) under its VM id '{vm_id}'"
+    );
+    Err(FilterError::Unsupported {
+        engine: c.engine_name().to_owned(),
+        module: c.module_name().to_owned(),
+        detail,
+    })
+}
+
 /// Runs a root-context unit ([`Unit::Tick`], [`Unit::QueueItem`]).
 fn run_root_unit<C: Callbacks + ?Sized>(c: &mut C, unit: &Unit) -> Result<(), FilterError> {
     let host = c.host();
@@ -640,27 +681,16 @@ fn run_root_unit<C: Callbacks + ?Sized>(c: &mut C, unit: &Unit) -> Result<(), Fi
     host.stream.closed = false;
     match unit {
         Unit::QueueItem { queue, item } => {
-            let vm_id = &host.plugin.vm_id;
-            let Some(index) = host
-                .queues
-                .iter()
-                .position(|q| q.vm_id == *vm_id && q.name == *queue)
-            else {
-                let detail = format!(
-                    "the workload enqueues on shared queue '{queue}', which the module did not \
-                     register (proxy_register_shared_queue) under its VM id '{vm_id}'"
-                );
-                return Err(FilterError::Unsupported {
-                    engine: c.engine_name().to_owned(),
-                    module: c.module_name().to_owned(),
-                    detail,
-                });
-            };
-            let q = &mut host.queues[index];
+            let index = queue_index(c, queue)?;
+            let q = &mut c.host().queues[index];
             q.items.push_back(item.clone());
             let owner = q.owner_context_id;
             c.on_queue_ready(owner, index as u32 + 1)
                 .map_err(|e| trap(c, e))?;
+            if c.is_floor() {
+                // Nothing dequeues on the floor.
+                c.host().queues[index].items.clear();
+            }
             deliver_follow_ups(c)
         }
         _ => {
