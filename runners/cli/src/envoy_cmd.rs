@@ -17,6 +17,9 @@ use filterbench_harness::results::{self, Results, SCHEMA_VERSION, Settings, Tool
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where `filterbench envoy` writes its results unless told otherwise.
+const DEFAULT_OUT: &str = "results/envoy.json";
+
 /// Arguments of `filterbench envoy`.
 #[derive(clap::Args)]
 pub struct EnvoyArgs {
@@ -62,11 +65,12 @@ pub struct EnvoyArgs {
     #[arg(long, value_name = "PATH")]
     envoy: Option<PathBuf>,
     /// Results file (same schema as `filterbench run`).
-    #[arg(long, default_value = "results/envoy.json")]
+    #[arg(long, default_value = DEFAULT_OUT)]
     out: PathBuf,
-    /// Report folder.
-    #[arg(long, default_value = "results/envoy-report")]
-    report: PathBuf,
+    /// Report folder; default: next to the results file given with --out
+    /// (`DIR/NAME-report/`), else results/envoy-report.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
@@ -685,7 +689,9 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     let shown = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
     println!("\nresults written to {}", shown.display());
     if !args.no_report {
-        crate::write_report(&file, &args.report)?;
+        let named = (args.out != std::path::Path::new(DEFAULT_OUT)).then_some(args.out.as_path());
+        let dir = crate::report_dir(args.report.as_deref(), named, "results/envoy-report");
+        crate::write_report(&file, &dir)?;
     }
     if let Some(envoy) = &file.envoy {
         let failed = failures(envoy);

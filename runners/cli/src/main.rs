@@ -304,9 +304,11 @@ struct RunArgs {
     /// interrupted run. The results go back to the same file (unless --out says otherwise).
     #[arg(long, value_name = "RESULTS.json")]
     resume: Option<PathBuf>,
-    /// Where to write the report (index.html, README.md, charts).
-    #[arg(long, default_value = "results/report", value_name = "DIR")]
-    report: PathBuf,
+    /// Where to write the report (index.html, README.md, charts); default: next to the
+    /// results file given with --out or --resume (`DIR/NAME-report/` for `DIR/NAME.json`),
+    /// else results/report.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
@@ -710,7 +712,11 @@ fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     let shown = std::fs::canonicalize(&out).unwrap_or(out.clone());
     println!("\nresults written to {}", shown.display());
     if !args.no_report {
-        write_report(&results, &args.report)?;
+        let explicit = args.out.as_deref().or(args.resume.as_deref());
+        write_report(
+            &results,
+            &report_dir(args.report.as_deref(), explicit, "results/report"),
+        )?;
     }
     for cell in &results.cells {
         if let Some(change) = &cell.path_changed {
@@ -754,6 +760,25 @@ fn is_published_location(dir: &std::path::Path) -> bool {
         a.file_name().is_some_and(|n| n == "reports")
             && a.parent().is_some_and(|p| p.join(".git").exists())
     })
+}
+
+/// Where a report goes: `report` when given; else next to a results file the user named
+/// (`DIR/NAME-report/` for `DIR/NAME.json`); else `default`.
+fn report_dir(
+    report: Option<&std::path::Path>,
+    results_file: Option<&std::path::Path>,
+    default: &str,
+) -> PathBuf {
+    match (report, results_file) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(file)) => {
+            let stem = file
+                .file_stem()
+                .map_or_else(|| "results".into(), |s| s.to_string_lossy());
+            file.with_file_name(format!("{stem}-report"))
+        }
+        (None, None) => PathBuf::from(default),
+    }
 }
 
 fn write_report(results: &results::Results, dir: &std::path::Path) -> Result<()> {
@@ -859,4 +884,28 @@ fn precision_command(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_report_goes_where_asked_else_next_to_a_named_results_file() {
+        let default = "results/report";
+        assert_eq!(
+            report_dir(
+                Some(Path::new("r")),
+                Some(Path::new("/tmp/x.json")),
+                default
+            ),
+            Path::new("r")
+        );
+        assert_eq!(
+            report_dir(None, Some(Path::new("/tmp/x.json")), default),
+            Path::new("/tmp/x-report")
+        );
+        assert_eq!(report_dir(None, None, default), Path::new(default));
+    }
 }

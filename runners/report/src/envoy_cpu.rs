@@ -43,7 +43,7 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
     Some(Section {
         title: "Envoy: CPU per request at a fixed rate, paired".to_owned(),
         intro: format!(
-            "Envoy {} with one worker thread, one Envoy per filter hosting every variant on its own listener (so they share the process, the worker and the machine's state). In each of {rounds} rounds every listener gets one slice — a fixed number of requests on one keep-alive connection, paced at the filter's fixed rate (half of its slowest variant's capacity, measured in the warm-up, at most 10,000 req/s, so no slice queues) — in a fresh random order, and the worker thread's on-CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds) around each slice. A variant's cost is its worker CPU per request minus no filter's in the same round, seconds apart: the machine's speed changes cancel in the difference. Values are medians over rounds with 95% bootstrap intervals (resampling rounds); a slice that fell more than 2% behind its schedule or had a non-2xx answer is left out. Absolute µs move with this machine's speed state; the differences and ratios are the figures to compare.",
+            "Envoy {} with one worker thread, one Envoy per filter hosting every variant on its own listener (so they share the process, the worker and the machine's state). In each of {rounds} rounds every listener gets one slice — a fixed number of requests on one keep-alive connection, paced at the filter's fixed rate (half of its slowest variant's capacity, measured in the warm-up, at most 10,000 req/s, so no slice queues) — in a fresh random order, and the worker thread's on-CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds) around each slice. A variant's cost is its worker CPU per request minus no filter's in the same round, seconds apart: the machine's speed changes cancel in the difference. Values are medians over rounds with 95% bootstrap intervals (resampling rounds); a slice that fell more than 2% behind its schedule or had a non-2xx answer is left out. Absolute µs move with this machine's speed state; the differences and ratios are the figures to compare. CPU per request also depends on the rate: at a lower rate fewer requests share each wake-up of the worker (and of a filter's callouts), so the same filter costs more per request — compare the variants of one filter, not filters measured at different rates.",
             envoy.settings.envoy_version
         ),
         table: Table {
@@ -67,8 +67,14 @@ fn interval(e: &Estimate) -> String {
 
 /// One sentence per filter: each variant's paired cost over no filter where its interval lies
 /// above 0 (otherwise "no cost shown", or a measurement failure when it lies below 0), then the
-/// native − V8 difference where both ran.
+/// native − V8 difference where both ran; and a caveat when the filters' rates differ.
 pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
+    let mut findings = per_filter_findings(envoy);
+    findings.extend(rate_caveat(&envoy.cpu));
+    findings
+}
+
+fn per_filter_findings(envoy: &EnvoyResults) -> Vec<String> {
     envoy
         .cpu
         .iter()
@@ -140,6 +146,26 @@ pub fn findings(envoy: &EnvoyResults) -> Vec<String> {
         .collect()
 }
 
+/// A caveat when filters were measured at different rates: worker CPU per request depends on
+/// the rate, so filters are not comparable with one another, only their variants.
+fn rate_caveat(cpus: &[EnvoyCpu]) -> Option<String> {
+    let measured: Vec<&EnvoyCpu> = cpus.iter().filter(|c| !c.costs.is_empty()).collect();
+    let first = measured.first()?.rate_rps;
+    if measured.iter().all(|c| c.rate_rps == first) {
+        return None;
+    }
+    let rates: Vec<String> = measured
+        .iter()
+        .map(|c| format!("{} at {:.0} req/s", c.filter, c.rate_rps))
+        .collect();
+    Some(format!(
+        "Envoy's filters were measured at different rates ({}): worker CPU per request depends \
+         on the rate (fewer requests share each wake-up at a lower rate), so compare the \
+         variants of one filter, not the filters with one another.",
+        rates.join(", ")
+    ))
+}
+
 /// Paired cost over no filter per filter and variant, whiskers its 95% interval.
 pub fn chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>, ChartError> {
     let mut filters: Vec<String> = Vec::new();
@@ -186,4 +212,37 @@ pub fn chart(envoy: &EnvoyResults, dir: &Path) -> Result<Option<Chart>, ChartErr
         },
     )
     .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use filterbench_results::envoy_cpu::CpuCost;
+
+    fn measured(filter: &str, rate_rps: f64) -> EnvoyCpu {
+        EnvoyCpu {
+            filter: filter.to_owned(),
+            rate_rps,
+            costs: vec![CpuCost::default()],
+            ..EnvoyCpu::default()
+        }
+    }
+
+    #[test]
+    fn filters_measured_at_different_rates_get_a_caveat() {
+        assert_eq!(
+            rate_caveat(&[measured("a", 6500.0), measured("b", 6500.0)]),
+            None
+        );
+        let unmeasured = EnvoyCpu {
+            rate_rps: 500.0,
+            ..EnvoyCpu::default()
+        };
+        assert_eq!(rate_caveat(&[measured("a", 6500.0), unmeasured]), None);
+        let caveat = rate_caveat(&[measured("a", 6500.0), measured("b", 1000.0)]).unwrap();
+        assert!(
+            caveat.contains("a at 6500 req/s, b at 1000 req/s"),
+            "{caveat}"
+        );
+    }
 }
