@@ -3,7 +3,7 @@
 //!
 //! - `{"mode": "tcp"}`: a network filter. It upper-cases the data the client sends, counts the
 //!   bytes each way (`downstream_bytes`, `upstream_bytes`) and the connections (`connections`),
-//!   and logs how each side closed.
+//!   and logs each data callback and how each side closed.
 //! - `{"mode": "root"}`: a root-only plugin (no HTTP or TCP context). It registers the shared
 //!   queue `events` and a 1000 ms tick; each tick counts in `ticks`, each queue item in
 //!   `events` (and its bytes in `event_bytes`).
@@ -114,7 +114,10 @@ struct ProbeConnection {
 impl Context for ProbeConnection {}
 
 impl StreamContext for ProbeConnection {
-    fn on_downstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
+    fn on_downstream_data(&mut self, data_size: usize, end_of_stream: bool) -> Action {
+        log::info!(
+            "network-probe: downstream data {data_size} bytes, end of stream {end_of_stream}"
+        );
         add(self.counters.downstream, data_size);
         if let Some(data) = self.get_downstream_data(0, data_size) {
             self.set_downstream_data(0, data_size, &data.to_ascii_uppercase());
@@ -122,7 +125,8 @@ impl StreamContext for ProbeConnection {
         Action::Continue
     }
 
-    fn on_upstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
+    fn on_upstream_data(&mut self, data_size: usize, end_of_stream: bool) -> Action {
+        log::info!("network-probe: upstream data {data_size} bytes, end of stream {end_of_stream}");
         add(self.counters.upstream, data_size);
         Action::Continue
     }

@@ -57,7 +57,7 @@ fn a_network_filter_sees_a_connections_data_and_closes_on_every_engine() {
             ("downstream_bytes".to_owned(), 9),
             ("upstream_bytes".to_owned(), 5),
         ],
-        log_contains: vec!["upstream closed by Remote".to_owned()],
+        log_contains: vec!["upstream closed by Unknown".to_owned()],
         paused: Some(false),
         ..Assertions::default()
     };
