@@ -191,6 +191,77 @@ async fn serve_call(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use filterbench_host::HeaderMap;
+
+    /// A stream over real HTTP/2 (the h2 client): the response headers, a message per message
+    /// sent, the rest and the trailers once the client ends its side; then a method no entry
+    /// names: status 12.
+    #[test]
+    fn a_stream_is_answered_message_by_message_then_closed_with_its_trailers() {
+        let reply = GrpcReply {
+            initial_metadata: HeaderMap::from_pairs(&[("x-v", "7")]),
+            messages: vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()],
+            trailing_metadata: HeaderMap::from_pairs(&[("x-end", "1")]),
+            status: 7,
+            status_message: b"no entry".to_vec(),
+        };
+        let route = GrpcRoute {
+            cluster: "feed".to_owned(),
+            service: Some("s.Feed".to_owned()),
+            method: None,
+            reply,
+        };
+        let upstream = GrpcUpstream::start(None, "feed".to_owned(), vec![route]).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(upstream.addr())
+                .await
+                .unwrap();
+            let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            let mut client = client.ready().await.unwrap();
+            let request = |path: &str| {
+                http::Request::post(format!("http://feed{path}"))
+                    .header("content-type", "application/grpc")
+                    .body(())
+                    .unwrap()
+            };
+            let (response, mut send) = client
+                .send_request(request("/s.Feed/Watch"), false)
+                .unwrap();
+            send.send_data(framed(b"one"), false).unwrap();
+            let response = response.await.unwrap();
+            assert_eq!(response.headers()["x-v"], "7");
+            let mut body = response.into_body();
+            let first = body.data().await.unwrap().unwrap();
+            assert_eq!(first, framed(b"a"), "one message answers one message");
+            send.send_data(framed(b"two"), true).unwrap();
+            let mut rest = Vec::new();
+            while let Some(chunk) = body.data().await {
+                rest.extend_from_slice(&chunk.unwrap());
+            }
+            assert_eq!(rest, [framed(b"b"), framed(b"c")].concat());
+            let trailers = body.trailers().await.unwrap().unwrap();
+            assert_eq!(trailers["grpc-status"], "7");
+            assert_eq!(trailers["grpc-message"], "no entry");
+            assert_eq!(trailers["x-end"], "1");
+
+            let mut client = client.ready().await.unwrap();
+            let (response, mut send) = client
+                .send_request(request("/other.Svc/Get"), false)
+                .unwrap();
+            send.send_data(framed(b"x"), true).unwrap();
+            let mut body = response.await.unwrap().into_body();
+            while body.data().await.is_some() {}
+            let trailers = body.trailers().await.unwrap().unwrap();
+            assert_eq!(trailers["grpc-status"], "12", "UNIMPLEMENTED");
+        });
+    }
 
     #[test]
     fn messages_are_framed_and_found_whole_and_status_messages_percent_encoded() {
