@@ -160,6 +160,9 @@ pub struct GrpcSection {
     pub status: u32,
     /// Status message.
     pub status_message: Option<String>,
+    /// Milliseconds the service waits before answering (in Envoy; in-process answers arrive at
+    /// once, as for `response.delay_ms`).
+    pub delay_ms: Option<u64>,
 }
 
 /// One gRPC message.
@@ -210,6 +213,10 @@ pub struct MessageSection {
     pub body_file: Option<PathBuf>,
     /// Trailers.
     pub trailers: Option<IndexMap<String, String>>,
+    /// An upstream's answer only: milliseconds it waits before answering. Applied in Envoy
+    /// (`filterbench envoy --spec`: the scripted upstream waits, so latency includes it); the
+    /// in-process host answers at once, since waiting is no filter's work.
+    pub delay_ms: Option<u64>,
 }
 
 /// A request: method, path, authority, headers, body, trailers.
@@ -530,8 +537,13 @@ fn exchange(base: &Path, w: &WorkloadSection) -> Result<HttpExchange> {
         bail!("chunk_bytes must be at least 1");
     }
     let default_response = MessageSection::default();
-    let (response_headers, response_body, response_trailers) =
-        response(base, w.response.as_ref().unwrap_or(&default_response))?;
+    let answer = w.response.as_ref().unwrap_or(&default_response);
+    if answer.delay_ms.is_some() {
+        bail!(
+            "delay_ms applies to an upstream's answer (upstreams[].response), not to a workload's response"
+        );
+    }
+    let (response_headers, response_body, response_trailers) = response(base, answer)?;
     Ok(HttpExchange {
         unit: Unit::Http,
         request_headers: header_map(pairs),
@@ -634,6 +646,7 @@ fn upstream_routes(
                         headers,
                         body,
                         trailers: trailers.unwrap_or_default(),
+                        delay_ms: answer.as_ref().and_then(|a| a.delay_ms).unwrap_or(0),
                     },
                 });
             }
@@ -668,6 +681,7 @@ fn grpc_reply(base: &Path, section: &GrpcSection) -> Result<GrpcReply> {
             .clone()
             .unwrap_or_default()
             .into_bytes(),
+        delay_ms: section.delay_ms.unwrap_or(0),
     })
 }
 
@@ -1038,6 +1052,10 @@ volatile: [ratelimit-reset]
         );
         assert!(upstream("{cluster: a, grpc: {status: 17}}").contains("not a gRPC status"));
         assert!(
+            error("module: f.wasm\nworkloads: [{name: w, response: {delay_ms: 5}}]")
+                .contains("applies to an upstream's answer")
+        );
+        assert!(
             upstream("{cluster: a, grpc: {messages: [{base64: '!!'}]}}")
                 .contains("grpc message 1: base64 does not decode")
         );
@@ -1123,7 +1141,9 @@ upstreams:
       trailing_metadata: {x-end: "1"}
       status: 7
       status_message: denied
+      delay_ms: 30
   - cluster: tokens
+    response: {status: 200, delay_ms: 250}
 "#,
         )
         .unwrap();
@@ -1155,5 +1175,7 @@ upstreams:
             1,
             "tokens stays an HTTP upstream"
         );
+        assert_eq!(route.reply.delay_ms, 30);
+        assert_eq!(subject.filter.upstreams[0].reply.delay_ms, 250);
     }
 }

@@ -788,6 +788,7 @@ mod tests {
                             ("content-length".to_owned(), "10".to_owned()),
                         ],
                         body: b"{\"id\": 42}".to_vec(),
+                        delay: std::time::Duration::ZERO,
                     }),
                 }),
             },

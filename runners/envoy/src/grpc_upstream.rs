@@ -5,7 +5,8 @@
 //! `content-type: application/grpc`, the initial metadata) at once; one scripted message per
 //! message received; once the client ends its side, the remaining messages and the trailers
 //! (`grpc-status`, `grpc-message`, the trailing metadata). A method with no entry gets status 12
-//! (UNIMPLEMENTED). HTTP/2 itself is the `h2` crate's, on a one-thread tokio runtime.
+//! (UNIMPLEMENTED). A scripted delay holds the answer back that long. HTTP/2 itself is the
+//! `h2` crate's, on a one-thread tokio runtime.
 
 use crate::cpu;
 use bytes::Bytes;
@@ -36,6 +37,7 @@ impl GrpcUpstream {
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
+            .enable_time()
             .build()?;
         let (stop, mut stopped) = oneshot::channel();
         let routes = Arc::new(routes);
@@ -148,6 +150,9 @@ async fn serve_call(
     mut respond: h2::server::SendResponse<Bytes>,
     reply: GrpcReply,
 ) {
+    if reply.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(reply.delay_ms)).await;
+    }
     let mut head: Vec<(&[u8], &[u8])> = vec![(b"content-type", b"application/grpc")];
     head.extend(reply.initial_metadata.iter());
     let mut response = http::Response::new(());
@@ -194,8 +199,8 @@ mod tests {
     use filterbench_host::HeaderMap;
 
     /// A stream over real HTTP/2 (the h2 client): the response headers, a message per message
-    /// sent, the rest and the trailers once the client ends its side; then a method no entry
-    /// names: status 12.
+    /// sent, the rest and the trailers once the client ends its side, all after the scripted
+    /// delay; then a method no entry names: status 12.
     #[test]
     fn a_stream_is_answered_message_by_message_then_closed_with_its_trailers() {
         let reply = GrpcReply {
@@ -204,6 +209,7 @@ mod tests {
             trailing_metadata: HeaderMap::from_pairs(&[("x-end", "1")]),
             status: 7,
             status_message: b"no entry".to_vec(),
+            delay_ms: 200,
         };
         let route = GrpcRoute {
             cluster: "feed".to_owned(),

@@ -28,6 +28,8 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// How long to wait before answering.
+    pub delay: std::time::Duration,
 }
 
 /// Requests carrying `when_header` (any request when `None`) get `answer`.
@@ -242,13 +244,18 @@ fn serve(stream: TcpStream, script: &Script) -> std::io::Result<()> {
                 status: 200,
                 headers: vec![("content-type".to_owned(), "application/json".to_owned())],
                 body: serde_json::to_vec(&received(headers)).map_err(std::io::Error::other)?,
+                delay: std::time::Duration::ZERO,
             },
             (None, None) => Answer {
                 status: 200,
                 headers: vec![("content-type".to_owned(), "text/plain".to_owned())],
                 body: b"ok\n".to_vec(),
+                delay: std::time::Duration::ZERO,
             },
         };
+        if !answer.delay.is_zero() {
+            std::thread::sleep(answer.delay);
+        }
         let mut head = format!("HTTP/1.1 {} {}\r\n", answer.status, reason(answer.status));
         for (k, v) in answer.headers.iter().filter(|(k, _)| {
             !matches!(
@@ -352,21 +359,22 @@ mod tests {
 
     #[test]
     fn a_scripted_upstream_answers_by_rule_and_records_what_it_answered() {
-        let answer = |status: u16, body: &[u8]| Answer {
+        let answer = |status: u16, body: &[u8], delay_ms: u64| Answer {
             status,
             headers: vec![("x-from".to_owned(), "script".to_owned())],
             body: body.to_vec(),
+            delay: Duration::from_millis(delay_ms),
         };
         let upstream = Upstream::start_scripted(
             None,
             vec![
                 Rule {
                     when_header: Some(("x-kind".to_owned(), "b".to_owned())),
-                    answer: answer(503, b"busy"),
+                    answer: answer(503, b"busy", 200),
                 },
                 Rule {
                     when_header: None,
-                    answer: answer(201, b"made"),
+                    answer: answer(201, b"made", 0),
                 },
             ],
         )
@@ -387,8 +395,13 @@ mod tests {
             )
             .unwrap()
         };
+        let asked = std::time::Instant::now();
         let b = send(&[("x-kind", "b")]);
         assert_eq!((b.status, b.text().as_str()), (503, "busy"));
+        assert!(
+            asked.elapsed() >= Duration::from_millis(200),
+            "answered after its delay"
+        );
         assert_eq!(b.header_values("x-from"), vec!["script"]);
         let echoed = send(&[(ECHO_HEADER, "id-1"), ("x-a", "1")]);
         assert_eq!((echoed.status, echoed.text().as_str()), (201, "made"));

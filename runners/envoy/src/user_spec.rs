@@ -64,6 +64,7 @@ pub fn answer_of(headers: &HeaderMap, body: &[u8]) -> Answer {
             })
             .collect(),
         body: body.to_vec(),
+        delay: Duration::ZERO,
     }
 }
 
@@ -73,7 +74,10 @@ pub fn cluster_rules(filter: &FilterSpec) -> Vec<(String, Vec<Rule>)> {
     for route in &filter.upstreams {
         let rule = Rule {
             when_header: route.when_header.clone(),
-            answer: answer_of(&route.reply.headers, &route.reply.body),
+            answer: Answer {
+                delay: Duration::from_millis(route.reply.delay_ms),
+                ..answer_of(&route.reply.headers, &route.reply.body)
+            },
         };
         match out.iter_mut().find(|(name, _)| *name == route.cluster) {
             Some((_, rules)) => rules.push(rule),
@@ -423,7 +427,7 @@ mod tests {
                 reply: UpstreamReply {
                     headers: reply.clone(),
                     body: b"tok".to_vec(),
-                    trailers: HeaderMap::default(),
+                    ..UpstreamReply::default()
                 },
             });
         }

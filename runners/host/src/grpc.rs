@@ -40,6 +40,9 @@ pub struct GrpcReply {
     pub status: u32,
     /// Status message (read with `proxy_get_status` in `proxy_on_grpc_close`).
     pub status_message: Bytes,
+    /// How long the upstream waits before answering, ms. Applied by the gRPC upstream of Envoy
+    /// runs; the in-process host answers at once (waiting is no filter's work).
+    pub delay_ms: u64,
 }
 
 /// One rule of the scripted gRPC upstream: calls and streams to `cluster` (and to `service`,

@@ -34,6 +34,9 @@ pub struct UpstreamReply {
     pub body: Bytes,
     /// Response trailers.
     pub trailers: HeaderMap,
+    /// How long the upstream waits before answering, ms. Applied by the scripted upstreams of
+    /// Envoy runs; the in-process host answers at once (waiting is no filter's work).
+    pub delay_ms: u64,
 }
 
 /// One rule of the scripted upstream: calls to `cluster` (whose request headers contain
