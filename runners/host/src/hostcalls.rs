@@ -537,19 +537,24 @@ fn calling_context(state: &HostState) -> u32 {
     }
 }
 
-/// Reads a gRPC call's target — the (pointer, size) pairs of its upstream, service, method and
-/// metadata — and looks up its scripted answer: PARSE_FAILURE for a cluster no rule names (as
-/// Envoy answers a cluster it does not know), BAD_ARGUMENT for malformed metadata.
-fn grpc_target(
-    mem: &GuestMemory<'_>,
-    state: &HostState,
+/// Opens a gRPC call or stream: reads its target — the (pointer, size) pairs of its upstream,
+/// service, method and metadata — looks up its scripted answer and writes a fresh token to
+/// `return_token`; returns (token, calling context, answer). PARSE_FAILURE for a cluster no rule
+/// names (as Envoy answers a cluster it does not know), BAD_ARGUMENT for malformed metadata.
+fn open_grpc(
+    mem: &mut GuestMemory<'_>,
+    state: &mut HostState,
     [upstream, service, method, metadata]: [(u64, u64); 4],
-) -> Result<crate::grpc::GrpcReply, Status> {
+    return_token: u64,
+) -> Result<(u32, u32, crate::grpc::GrpcReply), Status> {
     let text = |(ptr, size)| mem.read(ptr, size).map(String::from_utf8_lossy);
     let (upstream, service, method) = (text(upstream)?, text(service)?, text(method)?);
     read_map(mem, metadata.0, metadata.1)?;
-    crate::grpc::answer(&state.plugin.grpc_upstreams, &upstream, &service, &method)
-        .ok_or(Status::ParseFailure)
+    let reply = crate::grpc::answer(&state.plugin.grpc_upstreams, &upstream, &service, &method)
+        .ok_or(Status::ParseFailure)?;
+    let token = next_token(state);
+    mem.write_u32(return_token, token)?;
+    Ok((token, calling_context(state), reply))
 }
 
 /// Hands out the next call token.
@@ -578,17 +583,14 @@ pub fn proxy_grpc_call<G: Guest + ?Sized>(
     return_token: u64,
 ) -> HostResult {
     simple(g, |mem, state| {
+        mem.read(message, message_size)?;
         let target = [
             (upstream, upstream_size),
             (service, service_size),
             (method, method_size),
             (metadata, metadata_size),
         ];
-        let reply = grpc_target(mem, state, target)?;
-        mem.read(message, message_size)?;
-        let token = next_token(state);
-        mem.write_u32(return_token, token)?;
-        let context_id = calling_context(state);
+        let (token, context_id, reply) = open_grpc(mem, state, target, return_token)?;
         state.grpc.call(token, context_id, reply);
         Ok(())
     })
@@ -616,10 +618,7 @@ pub fn proxy_grpc_stream<G: Guest + ?Sized>(
             (method, method_size),
             (metadata, metadata_size),
         ];
-        let reply = grpc_target(mem, state, target)?;
-        let token = next_token(state);
-        mem.write_u32(return_token, token)?;
-        let context_id = calling_context(state);
+        let (token, context_id, reply) = open_grpc(mem, state, target, return_token)?;
         state.grpc.open_stream(token, context_id, reply);
         Ok(())
     })

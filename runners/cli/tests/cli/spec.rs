@@ -8,6 +8,16 @@ fn example_spec() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/token-refresh.yaml")
 }
 
+/// The strings of a JSON array of strings.
+fn strings(array: &serde_json::Value) -> Vec<&str> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect()
+}
+
 /// A quick run of `spec` on `engines` (comma-separated) in `dir`: the output and results.json.
 fn quick_spec_run(
     dir: &std::path::Path,
@@ -67,12 +77,7 @@ fn the_grpc_example_spec_runs_with_its_calls_and_stream_answered() {
             .unwrap_or_else(|| panic!("no cell {engine}"));
         assert_eq!(cell["conformance"], "observed", "{cell}");
         assert!(cell["steady"].is_object(), "{cell}");
-        let log: Vec<&str> = cell["log"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .collect();
+        let log = strings(&cell["log"]);
         assert!(
             log.iter()
                 .any(|l| l.contains("feed closed with status 0 (via_upstream)")),
@@ -180,12 +185,7 @@ fn a_stream_paused_for_good_is_an_observation_or_what_the_spec_says() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     for cell in json["cells"].as_array().unwrap() {
         assert_eq!(cell["conformance"], "observed", "{cell}");
-        let observed: Vec<&str> = cell["observed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .collect();
+        let observed = strings(&cell["observed"]);
         assert!(
             observed.contains(&"stream: paused in proxy_on_request_headers, never continued"),
             "{observed:?}"
