@@ -46,6 +46,9 @@ pub struct Custom {
     pub wasm: Option<std::path::PathBuf>,
     /// Scripted answers to the module's gRPC calls and streams.
     pub grpc_upstreams: Vec<filterbench_host::GrpcRoute>,
+    /// The spec's native library (`.so`), for runners that load the file themselves (Envoy's
+    /// native variant, through the bridge's loader).
+    pub native: Option<std::path::PathBuf>,
 }
 
 impl Custom {

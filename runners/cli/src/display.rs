@@ -665,7 +665,7 @@ fn print_envoy_instructions(envoy: &filterbench_harness::envoy::EnvoyResults) {
         ]);
     }
     println!(
-        "\nEnvoy {} — instructions per request under callgrind (one worker; idle instructions subtracted; bursts of requests on one keep-alive connection)",
+        "\nEnvoy {} — instructions per request under callgrind (one worker; idle instructions subtracted; bursts of requests on one keep-alive connection, or for a network filter one TCP connection per request)",
         envoy.settings.envoy_version
     );
     println!("{table}");

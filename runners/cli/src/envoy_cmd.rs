@@ -123,45 +123,83 @@ fn spec_matrix(
 ) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
     let subject = crate::spec::load(path)?;
     let filter = subject.filter;
-    let not_http: Vec<&str> = filter
+    let units = |tcp: bool| -> Vec<&str> {
+        filter
+            .custom
+            .workloads
+            .iter()
+            .filter(|w| match w.exchange.unit {
+                filterbench_host::Unit::Http => !tcp,
+                filterbench_host::Unit::Tcp(_) => tcp,
+                _ => false,
+            })
+            .map(|w| w.name)
+            .collect()
+    };
+    let (http, tcp) = (units(false), units(true));
+    let root: Vec<&str> = filter
         .custom
         .workloads
         .iter()
-        .filter(|w| !matches!(w.exchange.unit, filterbench_host::Unit::Http))
         .map(|w| w.name)
+        .filter(|n| !http.contains(n) && !tcp.contains(n))
         .collect();
-    if !not_http.is_empty() {
+    if !root.is_empty() && http.len() + tcp.len() > 0 {
         bail!(
-            "spec file {}: workloads {} are not HTTP requests (a TCP connection, a tick, a queue \
-             item); in Envoy, network filters and root-only plugins need a listener or bootstrap \
-             of their own, which `filterbench envoy` does not configure yet: run them in-process \
-             with `filterbench run --spec`",
+            "spec file {}: workloads {} are ticks or queue items (a root-only plugin) and {} \
+             requests or connections; in Envoy a root-only plugin runs as a Wasm service of its \
+             own: keep one kind per spec for `filterbench envoy`",
             path.display(),
-            not_http.join(", ")
+            root.join(", "),
+            http.iter()
+                .chain(&tcp)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    let mut variants = vec![Variant::None, Variant::V8];
+    if !root.is_empty() {
+        eprintln!(
+            "note: a root-only plugin runs in Envoy as a singleton Wasm service (envoy.bootstrap.wasm) \
+             on Envoy's clock: its tick expectations are checked through Envoy (log, metrics), \
+             queue items only in-process (nothing outside Envoy can enqueue them), and nothing \
+             is measured per request"
+        );
+    }
+    if !http.is_empty() && !tcp.is_empty() {
+        bail!(
+            "spec file {}: workloads {} are HTTP requests and {} TCP connections; in Envoy a \
+             module is either an HTTP or a network filter: keep one kind per spec for \
+             `filterbench envoy`",
+            path.display(),
+            http.join(", "),
+            tcp.join(", ")
+        );
+    }
+    let mut variants = vec![Variant::None];
     for name in &args.variant {
         match Variant::parse(name) {
-            Some(Variant::None | Variant::V8) => {}
-            Some(Variant::Native) => bail!(
-                "spec file {}: the native variant is not available for a spec: the bridge links a \
-                 bench filter's source into an Envoy module and cannot load a prebuilt library \
-                 (nor bridge HTTP calls or ticks); leave out --variant native",
-                path.display()
-            ),
+            Some(Variant::None) => {}
+            Some(v @ Variant::V8) => variants.push(v),
+            Some(v @ Variant::Native) => {
+                native_available(&filter, path)?;
+                variants.push(v);
+            }
             Some(other) => bail!(
                 "spec file {}: a spec's module has no {} variant (that is the catalog's \
-                 comparison with Envoy's own filters); use v8",
+                 comparison with Envoy's own filters); use v8 or native",
                 path.display(),
                 other.name()
             ),
-            None => bail!("unknown variant '{name}': a spec runs v8 (and none, the baseline)"),
+            None => {
+                bail!("unknown variant '{name}': a spec runs v8, native (and none, the baseline)")
+            }
         }
     }
-    if !args.variant.is_empty() && !args.variant.iter().any(|v| v == "v8") {
-        variants = vec![Variant::None];
+    if args.variant.is_empty() {
+        variants.push(Variant::V8);
     }
+    variants.dedup();
     let ignored = filterbench_envoy::user_spec::untranslatable_properties(&filter);
     if !ignored.is_empty() {
         eprintln!(
@@ -178,6 +216,35 @@ fn spec_matrix(
         );
     }
     Ok(vec![(filter, variants)])
+}
+
+/// Whether the spec's module can run natively in Envoy (through the bridge's loader); the error
+/// says why not.
+fn native_available(filter: &catalog::FilterSpec, path: &std::path::Path) -> Result<()> {
+    if filter.custom.native.is_none() {
+        bail!(
+            "spec file {}: --variant native needs the module as a native library: give \
+             `native: FILE.so` next to `module` (built for the host, as `filterbench run` loads \
+             it), or use `bench_filter`",
+            path.display()
+        );
+    }
+    if config::is_network(filter) || config::is_root_only(filter) {
+        bail!(
+            "spec file {}: the native variant runs HTTP filters only (Envoy's dynamic modules \
+             here are HTTP filters); leave out --variant native",
+            path.display()
+        );
+    }
+    if !filter.upstreams.is_empty() || !filter.custom.grpc_upstreams.is_empty() {
+        bail!(
+            "spec file {}: the native variant's bridge does not bridge HTTP or gRPC calls (nor \
+             ticks and queues: they return UNIMPLEMENTED), and this spec declares upstreams; \
+             leave out --variant native",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn matrix(args: &EnvoyArgs) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
@@ -263,6 +330,7 @@ fn print_run(index: usize, total: usize, run: &EnvoyRun) {
                 String::new()
             }
         ),
+        (None, None, None) if run.conformant => eprintln!("{head} checked through Envoy (no load)"),
         _ => eprintln!("{head} (incomplete)"),
     }
 }
@@ -331,11 +399,18 @@ fn run_load(
     let (duration, warmup, rounds) = (settings.duration, settings.warmup, settings.rounds);
     let runs: usize = settings.matrix.iter().map(|(_, v)| v.len()).sum::<usize>() * rounds as usize;
     let per_run = 2 * duration + warmup + Duration::from_millis(800);
+    let only_checks = settings.matrix.iter().all(|(f, _)| config::is_root_only(f));
+    let plan = if only_checks {
+        format!("{runs} checks, no load")
+    } else {
+        format!(
+            "{runs} runs of {per_run:?}, about {} minutes",
+            (per_run * runs as u32).as_secs().div_ceil(60)
+        )
+    };
     eprintln!(
-        "Envoy {} — {runs} runs of {:?}, about {} minutes; Envoy configs and logs in {}",
+        "Envoy {} — {plan}; Envoy configs and logs in {}",
         tools::version(Tool::Envoy, &programs.envoy).unwrap_or_default(),
-        per_run,
-        (per_run * runs as u32).as_secs().div_ceil(60),
         settings.work_dir.display()
     );
     let mut write_error = None;
@@ -345,6 +420,7 @@ fn run_load(
             Event::Calibrating => {
                 eprintln!("measuring the baseline's max throughput to choose the rate…")
             }
+            Event::Rate { source: "none", .. } => {}
             Event::Rate { rate, source } => eprintln!("open-loop rate: {rate:.0} req/s ({source})"),
             Event::Finished { index, total, run } => print_run(index, total, run),
         },
@@ -602,7 +678,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."))
         .join("envoy-runs");
-    let settings = runner::Settings {
+    let mut settings = runner::Settings {
         matrix,
         duration,
         warmup,
@@ -630,7 +706,35 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         bail!("--slice must be longer than 0, e.g. 250ms");
     }
     let sweeping = !args.concurrency.is_empty() || !args.plugins.is_empty();
-    let mut envoy = if args.measure.contains(&EnvoyMeasure::Time) && !sweeping {
+    let network = settings.matrix.iter().any(|(f, _)| config::is_network(f));
+    let root_only = settings.matrix.iter().any(|(f, _)| config::is_root_only(f));
+    if root_only && sweeping {
+        bail!(
+            "--concurrency and --plugins sweep HTTP load; a root-only plugin's spec runs without them"
+        );
+    }
+    if root_only {
+        // One check per variant; nothing is measured that rounds would repeat.
+        settings.rounds = 1;
+    }
+    let measure: Vec<EnvoyMeasure> = if root_only {
+        // Its checks, one Envoy per variant per round: the load runs' path without load.
+        vec![EnvoyMeasure::Time]
+    } else {
+        args.measure.clone()
+    };
+    if network && sweeping {
+        bail!(
+            "--concurrency and --plugins sweep HTTP load; a network filter's spec runs without them"
+        );
+    }
+    if network && measure.contains(&EnvoyMeasure::Time) {
+        eprintln!(
+            "note: a network (TCP) filter: no load runs (wrk and oha speak HTTP); Envoy's CPU and \
+             instructions are measured per connection (--measure cpu, instructions)"
+        );
+    }
+    let mut envoy = if measure.contains(&EnvoyMeasure::Time) && !sweeping && !network {
         run_load(&settings, &programs, &out, &recorder)?
     } else {
         EnvoyResults {
@@ -641,7 +745,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     if sweeping {
         envoy.sweeps = run_sweeps(&args, &settings, &envoy.clone(), &recorder)?;
     }
-    if args.measure.contains(&EnvoyMeasure::Cpu) && !sweeping {
+    if measure.contains(&EnvoyMeasure::Cpu) && !sweeping {
         let cpu_settings = if quick {
             CpuSettings::QUICK
         } else {
@@ -654,7 +758,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         };
         envoy.cpu = run_cpu(&settings, &cpu_settings, &envoy.clone(), &out, &recorder)?;
     }
-    if args.measure.contains(&EnvoyMeasure::Instructions) && !sweeping {
+    if measure.contains(&EnvoyMeasure::Instructions) && !sweeping {
         let counting = if quick {
             CountSettings::QUICK
         } else {

@@ -868,6 +868,7 @@ fn subject_of(spec: &FilterSpecFile, base: &Path, fallback_name: &str) -> Result
     );
     filter.upstreams = upstreams;
     custom.wasm = source.wasm.clone();
+    custom.native = source.native.clone();
     filter.custom = custom;
     Ok(Subject { filter, source })
 }

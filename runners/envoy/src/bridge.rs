@@ -219,6 +219,81 @@ fn build_all() -> Result<(), BuildError> {
     Ok(())
 }
 
+/// Builds the loader module (the bridge with no filter linked in, feature `loader`) in a
+/// workspace of its own (so its features do not reach the linked modules); once per process.
+fn build_loader() -> Result<PathBuf, BuildError> {
+    static BUILT: Mutex<Option<Result<PathBuf, BuildError>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    built
+        .get_or_insert_with(|| {
+            let dir = paths::target_dir().join("envoy-loader-build");
+            let filters = artifacts::filters_source_dir();
+            let bridge = paths::repo_root().join("runners").join("envoy-bridge");
+            let read =
+                |path: PathBuf| std::fs::read_to_string(&path).map_err(|e| io_error(&path, e));
+            let module = format!(
+                "# Generated: the Envoy bridge with no filter linked in (it opens one at start).\n\
+                 [package]\nname = \"envoy-loader\"\nversion.workspace = true\nedition.workspace = true\n\
+                 license.workspace = true\npublish.workspace = true\n\n\
+                 [lib]\npath = \"lib.rs\"\ncrate-type = [\"cdylib\"]\n\n\
+                 [dependencies]\n\
+                 filterbench-envoy-bridge = {{ path = {:?}, features = [\"loader\"] }}\n",
+                bridge.display().to_string()
+            );
+            write_if_changed(&dir.join("loader").join("Cargo.toml"), &module)?;
+            write_if_changed(
+                &dir.join("loader").join("lib.rs"),
+                "//! Generated: the Proxy-Wasm → dynamic-module bridge, loading a prebuilt filter.\n\
+                 extern crate filterbench_envoy_bridge;\n",
+            )?;
+            let manifest =
+                workspace_manifest(&read(filters.join("Cargo.toml"))?, &["loader".to_owned()]);
+            write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
+            write_if_changed(&dir.join("Cargo.lock"), &read(filters.join("Cargo.lock"))?)?;
+            let out = artifacts::cargo_release_build(
+                &dir,
+                &dir.join("target"),
+                None,
+                "the Envoy bridge's loader (native variant of a prebuilt library)",
+            )?;
+            let path = paths::filters_dir()
+                .join("envoy-native")
+                .join("libenvoy_loader.so");
+            artifacts::publish(out.file("envoy-loader", ".so")?, &path)?;
+            Ok(path)
+        })
+        .clone()
+}
+
+/// The module Envoy loads to run the prebuilt native filter `library` (the `.so` the in-process
+/// native engine loads) as filter `name`: a copy of the loader in a directory of its own, next
+/// to the link `filter.so` → `library`, which the loader opens.
+pub fn loader_for(name: &str, library: &Path) -> Result<PathBuf, BuildError> {
+    let loader = build_loader()?;
+    let library = std::fs::canonicalize(library).map_err(|e| io_error(library, e))?;
+    // One directory per (name, library): runs of different libraries do not swap links.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        library.hash(&mut hasher);
+        hasher.finish()
+    };
+    let dir = paths::filters_dir()
+        .join("envoy-native")
+        .join("loaded")
+        .join(format!("{name}-{key:016x}"));
+    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    // Copied then renamed: an Envoy still running the previous copy keeps its file.
+    let copy = dir.join("libenvoy_loader.so");
+    let staged = dir.join("libenvoy_loader.so.new");
+    std::fs::copy(&loader, &staged).map_err(|e| io_error(&staged, e))?;
+    std::fs::rename(&staged, &copy).map_err(|e| io_error(&copy, e))?;
+    let link = dir.join("filter.so");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&library, &link).map_err(|e| io_error(&link, e))?;
+    Ok(copy)
+}
+
 /// Builds every bridged module (once per process) and returns the path of `crate_name`'s.
 pub fn ensure_built(crate_name: &str) -> Result<PathBuf, BuildError> {
     static BUILT: Mutex<Option<Result<(), BuildError>>> = Mutex::new(None);

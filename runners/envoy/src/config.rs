@@ -5,6 +5,8 @@
 //! before the router, and two routes: requests carrying [`ECHO_HEADER`] go to the project's
 //! upstream (conformance checks read the forwarded request there); all others get Envoy's
 //! `direct_response` (pure filter cost) or go to the upstream too ([`UpstreamMode::Server`]).
+//! A spec's network filter gets a TCP listener instead (the filter before `tcp_proxy`), and a
+//! root-only plugin a singleton Wasm service (`bootstrap_extensions`).
 
 use crate::upstream::ECHO_HEADER;
 use base64::Engine as _;
@@ -101,11 +103,16 @@ pub enum ConfigError {
 
 pub use crate::filters::{DEFAULT_FILTERS, SUPPORTED_FILTERS};
 
-/// The variants `filter` has, in report order: a filter from a spec file runs on V8 only
-/// (next to the baseline); see [`variants_for`] for the bench filters.
+/// The variants `filter` has, in report order: a filter from a spec file runs on V8 (next to
+/// the baseline) and, when the spec has a native library and is an HTTP filter, natively
+/// through the bridge's loader; see [`variants_for`] for the bench filters.
 pub fn variants_of(filter: &FilterSpec) -> Vec<Variant> {
     if filter.custom.spec_file.is_some() {
-        vec![Variant::None, Variant::V8]
+        let mut v = vec![Variant::None, Variant::V8];
+        if filter.custom.native.is_some() && !is_network(filter) && !is_root_only(filter) {
+            v.push(Variant::Native);
+        }
+        v
     } else {
         variants_for(filter.name)
     }
@@ -127,10 +134,15 @@ pub fn variants_for(filter: &str) -> Vec<Variant> {
 }
 
 /// One configured variant: Envoy's HTTP filters (router excluded) and a description.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FilterChain {
-    /// `http_filters` entries, in order, before the router.
-    pub http_filters: Vec<Value>,
+    /// `http_filters` entries, in order, before the router (`network`: network filters, in
+    /// order, before the TCP proxy).
+    pub filters: Vec<Value>,
+    /// The listener proxies TCP connections (a network filter's chain) instead of HTTP.
+    pub network: bool,
+    /// A Wasm service the bootstrap starts (a root-only plugin: `envoy.bootstrap.wasm`).
+    pub service: Option<Value>,
     /// What it is, e.g. `envoy.filters.http.wasm (V8) + headers.wasm`.
     pub description: String,
 }
@@ -153,10 +165,46 @@ pub fn filter_chain(
                 .join(", "),
         });
     }
-    let chain = |http_filters: Vec<Value>, description: String| FilterChain {
-        http_filters,
+    let chain = |filters: Vec<Value>, description: String| FilterChain {
+        filters,
         description,
+        ..FilterChain::default()
     };
+    if is_root_only(filter) {
+        return Ok(match variant {
+            Variant::V8 => FilterChain {
+                service: Some(wasm_service(filter, artifact)),
+                description: format!(
+                    "envoy.bootstrap.wasm (a singleton service on V8) running {}; a root-only \
+                     plugin: checked through Envoy, no requests",
+                    file_name(artifact)
+                ),
+                ..FilterChain::default()
+            },
+            _ => chain(Vec::new(), "no plugin".to_owned()),
+        });
+    }
+    if is_network(filter) {
+        let (filters, description) = match variant {
+            Variant::V8 => (
+                vec![wasm_network_filter(filter, artifact)],
+                format!(
+                    "envoy.filters.network.wasm on V8 running {} before tcp_proxy; {TCP_UNIT}",
+                    file_name(artifact)
+                ),
+            ),
+            _ => (
+                Vec::new(),
+                format!("no filter (tcp_proxy only); {TCP_UNIT}"),
+            ),
+        };
+        return Ok(FilterChain {
+            filters,
+            network: true,
+            description,
+            service: None,
+        });
+    }
     Ok(match variant {
         Variant::None => chain(Vec::new(), "no filter (router only)".to_owned()),
         Variant::V8 => chain(
@@ -164,6 +212,18 @@ pub fn filter_chain(
             format!(
                 "envoy.filters.http.wasm on V8 running {}",
                 file_name(artifact)
+            ),
+        ),
+        Variant::Native if filter.custom.native.is_some() => chain(
+            vec![dynamic_module_filter(filter, artifact)?],
+            format!(
+                "envoy.filters.http.dynamic_modules loading {} natively through the Proxy-Wasm bridge's loader",
+                filter
+                    .custom
+                    .native
+                    .as_deref()
+                    .map(file_name)
+                    .unwrap_or_default()
             ),
         ),
         Variant::Native => chain(
@@ -228,6 +288,51 @@ fn dynamic_module_filter(filter: &FilterSpec, module: &Path) -> Result<Value, Co
             "filter_config": string_value(&filter.plugin_config),
         }
     }))
+}
+
+/// Whether `filter` is a network (TCP) filter: a spec whose workloads are all TCP connections.
+pub fn is_network(filter: &FilterSpec) -> bool {
+    !filter.custom.workloads.is_empty()
+        && filter
+            .custom
+            .workloads
+            .iter()
+            .all(|w| matches!(w.exchange.unit, filterbench_host::Unit::Tcp(_)))
+}
+
+/// Whether `filter` is a root-only plugin: a spec whose workloads are all ticks and queue items.
+pub fn is_root_only(filter: &FilterSpec) -> bool {
+    !filter.custom.workloads.is_empty()
+        && filter.custom.workloads.iter().all(|w| {
+            matches!(
+                w.exchange.unit,
+                filterbench_host::Unit::Tick | filterbench_host::Unit::QueueItem { .. }
+            )
+        })
+}
+
+/// The module as a singleton Wasm service (`envoy.bootstrap.wasm`, one VM on Envoy's main
+/// thread): what Envoy runs a root-only plugin as.
+fn wasm_service(filter: &FilterSpec, wasm: &Path) -> Value {
+    let http = wasm_filter(filter, wasm);
+    json!({
+        "name": "envoy.bootstrap.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.wasm.v3.WasmService",
+            "singleton": true,
+            "config": http["typed_config"]["config"],
+        }
+    })
+}
+
+/// The module as a network filter (`envoy.filters.network.wasm`): the same plugin and VM
+/// configuration as the HTTP filter's.
+fn wasm_network_filter(filter: &FilterSpec, wasm: &Path) -> Value {
+    let mut value = wasm_filter(filter, wasm);
+    value["name"] = json!("envoy.filters.network.wasm");
+    value["typed_config"]["@type"] =
+        json!("type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm");
+    value
 }
 
 fn wasm_filter(filter: &FilterSpec, wasm: &Path) -> Value {
@@ -481,7 +586,7 @@ pub fn numbered(chain: &FilterChain, index: u32) -> FilterChain {
     }
     // Only Wasm filters have `typed_config.config` (indexing would add it to the others).
     let wasm_configs = copy
-        .http_filters
+        .filters
         .iter_mut()
         .filter_map(|f| f.get_mut("typed_config")?.get_mut("config"));
     for config in wasm_configs {
@@ -498,9 +603,11 @@ pub fn numbered(chain: &FilterChain, index: u32) -> FilterChain {
 /// `copies` copies of `chain` one after another in one chain ([`numbered`]: one VM each).
 pub fn repeated(chain: &FilterChain, copies: u32) -> FilterChain {
     FilterChain {
-        http_filters: (0..copies.max(1))
-            .flat_map(|i| numbered(chain, i).http_filters)
+        filters: (0..copies.max(1))
+            .flat_map(|i| numbered(chain, i).filters)
             .collect(),
+        network: chain.network,
+        service: chain.service.clone(),
         description: if copies > 1 {
             format!("{} × {copies} in one chain", chain.description)
         } else {
@@ -533,7 +640,17 @@ pub struct SpecRouting {
     pub route_name: Option<String>,
     /// What the direct route answers (its first workload's response) instead of `200 ok`.
     pub direct: Option<crate::upstream::Answer>,
+    /// Port of the scripted TCP upstream ([`TCP_CLUSTER`]) a network filter's listeners proxy
+    /// to.
+    pub tcp_port: Option<u16>,
 }
+
+/// What a "request" is for a network filter, as its descriptions say.
+const TCP_UNIT: &str =
+    "a request is one TCP connection (connect, send, end the client's side, read to the end)";
+
+/// The cluster a network filter's TCP proxy sends connections to.
+pub const TCP_CLUSTER: &str = "tcp_upstream";
 
 fn static_cluster(name: &str, port: u16) -> Value {
     json!({
@@ -569,6 +686,9 @@ pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: &Endpoint
                 .iter()
                 .map(|(name, port)| static_cluster(name, *port)),
         );
+        if let Some(port) = spec.tcp_port {
+            clusters.push(static_cluster(TCP_CLUSTER, port));
+        }
         clusters.extend(spec.grpc_clusters.iter().map(|(name, port)| {
             let mut cluster = static_cluster(name, *port);
             cluster["typed_extension_protocol_options"] = json!({
@@ -580,8 +700,13 @@ pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: &Endpoint
             cluster
         }));
     }
+    let services: Vec<Value> = chains
+        .iter()
+        .filter_map(|(_, chain)| chain.service.clone())
+        .collect();
     json!({
         "admin": {"address": socket(0)},
+        "bootstrap_extensions": services,
         "static_resources": {
             "listeners": listeners,
             "clusters": clusters,
@@ -597,10 +722,27 @@ pub fn bootstrap_listeners(chains: &[(&str, &FilterChain)], endpoints: &Endpoint
     })
 }
 
-/// One listener named `name` on 127.0.0.1 (ephemeral port) running `chain` before the router.
+/// One listener named `name` on 127.0.0.1 (ephemeral port) running `chain` before the router
+/// (or, for a network chain, before a TCP proxy to [`TCP_CLUSTER`]).
 fn listener(name: &str, chain: &FilterChain, endpoints: &Endpoints) -> Value {
-    let mut http_filters = chain.http_filters.clone();
-    http_filters.push(json!({
+    if chain.network {
+        let mut filters = chain.filters.clone();
+        filters.push(json!({
+            "name": "envoy.filters.network.tcp_proxy",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                "stat_prefix": name,
+                "cluster": TCP_CLUSTER,
+            }
+        }));
+        return json!({
+            "name": name,
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+            "filter_chains": [{"filters": filters}],
+        });
+    }
+    let mut filters = chain.filters.clone();
+    filters.push(json!({
         "name": "envoy.filters.http.router",
         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
     }));
@@ -636,7 +778,7 @@ fn listener(name: &str, chain: &FilterChain, endpoints: &Endpoints) -> Value {
                     "domains": ["*"],
                     "routes": [echo_route, default_route]
                 }]},
-                "http_filters": http_filters,
+                "http_filters": filters,
             }
         }]}]
     })
@@ -681,7 +823,7 @@ mod tests {
 
     fn names(chain: &FilterChain) -> Vec<&str> {
         chain
-            .http_filters
+            .filters
             .iter()
             .map(|f| f["name"].as_str().unwrap())
             .collect()
@@ -691,9 +833,9 @@ mod tests {
     fn repeated_chains_give_every_wasm_copy_its_own_vm() {
         let c = chain("headers", Variant::V8);
         let three = repeated(&c, 3);
-        assert_eq!(three.http_filters.len(), 3);
+        assert_eq!(three.filters.len(), 3);
         let ids: Vec<&str> = three
-            .http_filters
+            .filters
             .iter()
             .map(|f| {
                 f["typed_config"]["config"]["vm_config"]["vm_id"]
@@ -703,21 +845,21 @@ mod tests {
             .collect();
         assert_eq!(ids, ["headers", "headers-1", "headers-2"]);
         assert_eq!(
-            three.http_filters[2]["typed_config"]["config"]["name"],
+            three.filters[2]["typed_config"]["config"]["name"],
             "headers-2"
         );
         assert!(three.description.ends_with("× 3 in one chain"));
         let lua = chain("headers", Variant::Lua);
         let two = repeated(&lua, 2);
-        assert_eq!(two.http_filters[0], lua.http_filters[0]);
-        assert_eq!(two.http_filters[1], lua.http_filters[0]);
+        assert_eq!(two.filters[0], lua.filters[0]);
+        assert_eq!(two.filters[1], lua.filters[0]);
         assert_eq!(repeated(&c, 1), c);
     }
 
     #[test]
     fn baseline_has_only_the_router_and_both_routes() {
         let c = chain("headers", Variant::None);
-        assert!(c.http_filters.is_empty());
+        assert!(c.filters.is_empty());
         let b = bootstrap(
             &c,
             &Endpoints {
@@ -765,7 +907,7 @@ mod tests {
         filter.plugin.vm_id = Some("my_vm".to_owned());
         filter.plugin.environment = vec![("REGION".to_owned(), "eu".to_owned())];
         let c = filter_chain(&filter, Variant::V8, Path::new("/abs/mine.wasm")).unwrap();
-        let config = &c.http_filters[0]["typed_config"]["config"];
+        let config = &c.filters[0]["typed_config"]["config"];
         assert_eq!(config["root_id"], "my_root");
         assert_eq!(config["vm_config"]["vm_id"], "my_vm");
         assert_eq!(
@@ -790,6 +932,7 @@ mod tests {
                         body: b"{\"id\": 42}".to_vec(),
                         delay: std::time::Duration::ZERO,
                     }),
+                    tcp_port: None,
                 }),
             },
         );
@@ -824,10 +967,81 @@ mod tests {
     }
 
     #[test]
+    fn a_network_filter_runs_before_a_tcp_proxy_to_the_tcp_upstream() {
+        let mut f = catalog::user_module(
+            "mine",
+            "{\"mode\": \"tcp\"}".to_owned(),
+            String::new(),
+            catalog::PluginSettings::default(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let mut w = catalog::workload("get-small").unwrap();
+        w.name = "echo";
+        w.exchange.unit = filterbench_host::Unit::Tcp(filterbench_host::TcpExchange::default());
+        f.custom.workloads.push(w);
+        f.custom.spec_file = Some("/x/spec.yaml".into());
+        assert!(is_network(&f));
+        let endpoints = Endpoints {
+            upstream_port: 1,
+            mode: UpstreamMode::Direct,
+            spec: Some(SpecRouting {
+                clusters: Vec::new(),
+                grpc_clusters: Vec::new(),
+                route_name: None,
+                direct: None,
+                tcp_port: Some(7777),
+            }),
+        };
+        for (variant, filters) in [
+            (
+                Variant::V8,
+                vec![
+                    "envoy.filters.network.wasm",
+                    "envoy.filters.network.tcp_proxy",
+                ],
+            ),
+            (Variant::None, vec!["envoy.filters.network.tcp_proxy"]),
+        ] {
+            let c = filter_chain(&f, variant, Path::new("/m/probe.wasm")).unwrap();
+            assert!(c.network);
+            let b = bootstrap(&c, &endpoints);
+            let chain = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"];
+            let names: Vec<&str> = chain
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, filters);
+            assert_eq!(
+                chain[filters.len() - 1]["typed_config"]["cluster"],
+                TCP_CLUSTER
+            );
+            let clusters = b["static_resources"]["clusters"].as_array().unwrap();
+            let tcp = clusters.iter().find(|c| c["name"] == TCP_CLUSTER).unwrap();
+            assert_eq!(
+                tcp["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+                    ["port_value"],
+                7777
+            );
+        }
+        let c = filter_chain(&f, Variant::V8, Path::new("/m/probe.wasm")).unwrap();
+        assert_eq!(
+            c.filters[0]["typed_config"]["@type"],
+            "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"
+        );
+        assert_eq!(
+            c.filters[0]["typed_config"]["config"]["configuration"]["value"],
+            "{\"mode\": \"tcp\"}"
+        );
+    }
+
+    #[test]
     fn v8_loads_the_wasm_file_with_the_catalog_configuration() {
         let c = chain("headers", Variant::V8);
         assert_eq!(names(&c), vec!["envoy.filters.http.wasm"]);
-        let config = &c.http_filters[0]["typed_config"]["config"];
+        let config = &c.filters[0]["typed_config"]["config"];
         assert_eq!(config["vm_config"]["runtime"], "envoy.wasm.runtime.v8");
         assert_eq!(
             config["vm_config"]["code"]["local"]["filename"],
@@ -843,7 +1057,7 @@ mod tests {
     #[test]
     fn builtin_headers_are_the_same_edits_as_the_plugin_configuration() {
         let c = chain("headers", Variant::Builtin);
-        let m = &c.http_filters[0]["typed_config"]["mutations"];
+        let m = &c.filters[0]["typed_config"]["mutations"];
         let req = m["request_mutations"].as_array().unwrap();
         assert_eq!(req.len(), 5, "{req:?}");
         assert_eq!(req[0]["append"]["header"]["key"], "x-fb-tenant");
@@ -860,7 +1074,7 @@ mod tests {
     #[test]
     fn builtin_jwt_uses_the_secret_as_an_oct_key_and_maps_claims() {
         let c = chain("jwt-auth", Variant::Builtin);
-        let provider = &c.http_filters[0]["typed_config"]["providers"]["filterbench"];
+        let provider = &c.filters[0]["typed_config"]["providers"]["filterbench"];
         assert_eq!(provider["audiences"][0], "api.example.com");
         let jwks: Value =
             serde_json::from_str(provider["local_jwks"]["inline_string"].as_str().unwrap())
@@ -886,7 +1100,7 @@ mod tests {
                 "envoy.filters.http.header_mutation"
             ]
         );
-        let rules = &c.http_filters[0]["typed_config"]["rules"];
+        let rules = &c.filters[0]["typed_config"]["rules"];
         assert_eq!(rules["action"], "DENY");
         let policies = rules["policies"].as_object().unwrap();
         assert_eq!(policies.len(), 4);
@@ -907,7 +1121,7 @@ mod tests {
     #[test]
     fn lua_scripts_exist_for_their_filters_and_headers_edits_come_from_the_configuration() {
         let c = chain("headers", Variant::Lua);
-        let script = c.http_filters[0]["typed_config"]["default_source_code"]["inline_string"]
+        let script = c.filters[0]["typed_config"]["default_source_code"]["inline_string"]
             .as_str()
             .unwrap();
         assert!(
@@ -947,7 +1161,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(names(&c), vec!["envoy.filters.http.dynamic_modules"]);
-        let config = &c.http_filters[0]["typed_config"];
+        let config = &c.filters[0]["typed_config"];
         assert_eq!(
             config["dynamic_module_config"]["module"]["local"]["filename"],
             "/abs/libenvoy_waf.so"

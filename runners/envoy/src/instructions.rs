@@ -232,37 +232,90 @@ pub struct Burst {
     pub total: u64,
 }
 
+/// What a burst sends.
+pub enum BurstLoad<'a> {
+    /// HTTP requests on one keep-alive connection, sent by oha (`-n`); counted by Envoy.
+    Oha {
+        /// oha.
+        program: &'a Path,
+        /// The request.
+        request: &'a load::LoadRequest,
+    },
+    /// TCP connections (a network filter), one after another, each exchanging these bytes;
+    /// counted by the client (a connection counts when it brought back the first one's bytes).
+    Tcp(&'a filterbench_host::TcpExchange),
+}
+
 /// Sends `settings.warmup_requests`, then counts `settings.bursts` bursts.
 pub fn count_bursts(
     envoy: &CountedEnvoy,
-    oha: &Path,
-    request: &load::LoadRequest,
+    load: &BurstLoad,
     settings: &CountSettings,
     cpu: Option<u32>,
 ) -> Result<Vec<Burst>, String> {
     let target = envoy.envoy().listener();
-    let send = |n: u64| {
-        load::oha_count(oha, target, request, n, BURST_LIMIT, cpu).map_err(|e| e.to_string())
+    // Sends `n` units; returns how many completed as expected, as the client saw it.
+    let send = |n: u64| -> Result<u64, String> {
+        match load {
+            BurstLoad::Oha { program, request } => {
+                let sent = load::oha_count(program, target, request, n, BURST_LIMIT, cpu)
+                    .map_err(|e| e.to_string())?;
+                if sent.non_2xx > 0 || sent.errors > 0 {
+                    return Err(format!(
+                        "burst of {n} requests: {} non-2xx, {} errors",
+                        sent.non_2xx, sent.errors
+                    ));
+                }
+                Ok(sent.requests)
+            }
+            BurstLoad::Tcp(exchange) => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        crate::cpu::pin_thread(cpu);
+                        let mut paced = crate::tcp::PacedTcp::open(target, exchange)
+                            .map_err(|e| format!("first connection: {e}"))?;
+                        let run = paced
+                            .run(f64::MAX, n)
+                            .map_err(|e| format!("burst of {n} connections: {e}"))?;
+                        if run.non_2xx > 0 {
+                            return Err(format!(
+                                "burst of {n} connections: {} brought back other bytes than the first",
+                                run.non_2xx
+                            ));
+                        }
+                        Ok(run.requests)
+                    })
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }),
+        }
     };
     send(settings.warmup_requests).map_err(|e| format!("warm-up: {e}"))?;
     let mut bursts = Vec::new();
-    for _ in 0..settings.bursts.max(2) {
-        let completed = || {
-            envoy
+    // HTTP requests are counted by Envoy, read outside the counted window.
+    let completed = || -> Result<u64, String> {
+        match load {
+            BurstLoad::Oha { .. } => envoy
                 .envoy()
                 .completed_requests()
-                .map_err(|e| e.to_string())
-        };
+                .map_err(|e| e.to_string()),
+            BurstLoad::Tcp(_) => Ok(0),
+        }
+    };
+    for _ in 0..settings.bursts.max(2) {
         let done_before = completed()?;
         let (sent, busy) = envoy
             .count(|| send(settings.requests))
             .map_err(|e| e.to_string())?;
         let sent = sent?;
-        let requests = completed()?.saturating_sub(done_before);
-        if requests == 0 || sent.non_2xx > 0 || sent.errors > 0 {
+        let requests = match load {
+            BurstLoad::Oha { .. } => completed()?.saturating_sub(done_before),
+            BurstLoad::Tcp(_) => sent,
+        };
+        if requests == 0 {
             return Err(format!(
-                "burst of {} requests: Envoy completed {requests}, {} non-2xx, {} errors",
-                settings.requests, sent.non_2xx, sent.errors
+                "burst of {}: Envoy completed none",
+                settings.requests
             ));
         }
         // An idle interval about as long as the burst's; its rate comes from its own window.

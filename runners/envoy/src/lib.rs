@@ -19,6 +19,7 @@ pub mod process;
 pub mod requests;
 pub mod runner;
 pub mod sweep;
+pub mod tcp;
 pub mod tools;
 pub mod upstream;
 pub mod user_spec;

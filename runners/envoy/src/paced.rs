@@ -49,6 +49,34 @@ fn invalid(target: SocketAddr, detail: impl std::fmt::Display) -> std::io::Error
     )
 }
 
+/// Calls `send_one` `count` times, call `i` at `start + i / rate` (never early, each after the
+/// previous returned); stops at the first failure. `send_one` says whether the answer was the
+/// expected one (counted as `non_2xx` when not).
+pub fn pace(
+    rate: f64,
+    count: u64,
+    mut send_one: impl FnMut() -> std::io::Result<bool>,
+) -> std::io::Result<PacedRun> {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let start = Instant::now();
+    let mut non_2xx = 0;
+    for i in 0..count {
+        let due = start + interval.mul_f64(i as f64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        if !send_one()? {
+            non_2xx += 1;
+        }
+    }
+    Ok(PacedRun {
+        requests: count,
+        non_2xx,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
 impl PacedConnection {
     /// Connects to `target` (loopback only) to send `request` over and over.
     pub fn open(target: SocketAddr, request: &LoadRequest) -> std::io::Result<Self> {
@@ -84,24 +112,7 @@ impl PacedConnection {
 
     /// Sends `count` requests at `rate` per second; stops at the first failure.
     pub fn run(&mut self, rate: f64, count: u64) -> std::io::Result<PacedRun> {
-        let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
-        let start = Instant::now();
-        let mut non_2xx = 0;
-        for i in 0..count {
-            let due = start + interval.mul_f64(i as f64);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-            if !(200..300).contains(&self.send_one()?) {
-                non_2xx += 1;
-            }
-        }
-        Ok(PacedRun {
-            requests: count,
-            non_2xx,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        pace(rate, count, || Ok((200..300).contains(&self.send_one()?)))
     }
 
     /// Reads one whole response (head and a `content-length` body) off the connection.

@@ -7,9 +7,12 @@
 use crate::config::{self, Variant};
 use crate::conformance;
 use crate::cpu;
-use crate::paced::PacedConnection;
+use crate::load::LoadRequest;
+use crate::paced::{PacedConnection, PacedRun};
 use crate::process::EnvoyProcess;
 use crate::runner::{self, RunError, Settings};
+use crate::tcp::PacedTcp;
+use crate::user_spec;
 use filterbench_harness::catalog::FilterSpec;
 use filterbench_harness::envoy_cpu::{self, CpuSlice, EnvoyCpu};
 use rand::seq::SliceRandom;
@@ -118,6 +121,35 @@ pub fn measure(
     }))
 }
 
+/// What a slice sends: HTTP requests, or TCP connections for a network filter.
+enum Load {
+    Http(LoadRequest),
+    Tcp(filterbench_host::TcpExchange),
+}
+
+/// A paced sender of a [`Load`]: one keep-alive HTTP connection, or one TCP connection per
+/// unit (a "request" of a slice is then a connection).
+enum Paced {
+    Http(PacedConnection),
+    Tcp(PacedTcp),
+}
+
+impl Paced {
+    fn open(target: std::net::SocketAddr, load: &Load) -> std::io::Result<Self> {
+        Ok(match load {
+            Load::Http(request) => Paced::Http(PacedConnection::open(target, request)?),
+            Load::Tcp(exchange) => Paced::Tcp(PacedTcp::open(target, exchange)?),
+        })
+    }
+
+    fn run(&mut self, rate: f64, count: u64) -> std::io::Result<PacedRun> {
+        match self {
+            Paced::Http(c) => c.run(rate, count),
+            Paced::Tcp(c) => c.run(rate, count),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn measure_filter(
     settings: &Settings,
@@ -158,8 +190,13 @@ fn measure_filter(
         }
         Err(e) => return Err(format!("cannot list Envoy's threads: {e}")),
     };
-    let request = conformance::load_request(filter)
-        .ok_or_else(|| format!("filter {} has no workload to send", filter.name))?;
+    let load = match user_spec::tcp_load(filter) {
+        Some(exchange) => Load::Tcp(exchange),
+        None => Load::Http(
+            conformance::load_request(filter)
+                .ok_or_else(|| format!("filter {} has no workload to send", filter.name))?,
+        ),
+    };
     let pid = envoy.pid();
     let worker_ns = || cpu::thread_cpu_ns(pid, worker).map_err(|e| e.to_string());
     let mut connections = Vec::new();
@@ -170,7 +207,7 @@ fn measure_filter(
             .ok_or_else(|| format!("Envoy has no listener {}", variant.name()))?;
         conformance::check(filter, &upstreams.probe(&envoy, addr, variant))
             .map_err(|e| format!("{} not conformant through Envoy: {e}", variant.name()))?;
-        let mut connection = PacedConnection::open(addr, &request)
+        let mut connection = Paced::open(addr, &load)
             .map_err(|e| format!("{}: cannot connect: {e}", variant.name()))?;
         let half = cpu_settings.warmup_requests.div_ceil(2).max(1);
         let mut warm = |n: u64| {

@@ -163,8 +163,17 @@ impl EnvoyProcess {
             .arg(concurrency.max(1).to_string())
             .args(["--disable-hot-restart", "-l", "warn"])
             .args(
+                // A module's log is checked: written out within 100 ms (Envoy's default
+                // flush interval is 10 s).
                 wasm_log_level
-                    .map(|level| ["--component-log-level".to_owned(), format!("wasm:{level}")])
+                    .map(|level| {
+                        [
+                            "--component-log-level".to_owned(),
+                            format!("wasm:{level}"),
+                            "--file-flush-interval-msec".to_owned(),
+                            "100".to_owned(),
+                        ]
+                    })
                     .into_iter()
                     .flatten(),
             )
@@ -174,7 +183,15 @@ impl EnvoyProcess {
             .arg(&admin_file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            // What Envoy (or a module it loads) prints before its log is open lands in the log.
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            );
         cpu::pin_command(&mut command, cpu);
         die_with_parent(&mut command);
         let started = Instant::now();

@@ -12,6 +12,7 @@ use crate::grpc_upstream::GrpcUpstream;
 use crate::instructions::{self, CountSettings, CountedEnvoy};
 use crate::load::{self, LoadRequest, LoadSpec};
 use crate::process::EnvoyProcess;
+use crate::tcp::TcpUpstream;
 use crate::tools::{self, Tool};
 use crate::upstream::Upstream;
 use crate::user_spec;
@@ -144,6 +145,8 @@ pub(crate) struct Upstreams {
     clusters: Vec<(String, Upstream)>,
     /// A spec's gRPC clusters, by name.
     grpc: Vec<(String, GrpcUpstream)>,
+    /// A network filter's TCP upstream.
+    pub tcp: Option<TcpUpstream>,
     /// The spec's filter, if the matrix runs one.
     spec: Option<FilterSpec>,
 }
@@ -166,6 +169,7 @@ impl Upstreams {
                         .iter()
                         .map(|(name, u)| (name.clone(), u.addr().port()))
                         .collect(),
+                    self.tcp.as_ref().map(|u| u.addr().port()),
                 )
             }),
         }
@@ -183,6 +187,7 @@ impl Upstreams {
             envoy,
             upstream: &self.main,
             passthrough: variant == Variant::None,
+            tcp: self.tcp.as_ref(),
         }
     }
 }
@@ -243,6 +248,10 @@ pub(crate) fn artifact_for(
                 .wasm
                 .unwrap_or_else(|| artifacts::wasm_path(filter.crate_name)))
         }
+        // A spec's prebuilt native library, opened by the bridge's loader.
+        Variant::Native if let Some(library) = &filter.custom.native => {
+            bridge::loader_for(filter.name, library)
+        }
         Variant::Native => bridge::ensure_built(filter.crate_name),
         _ => Ok(artifacts::wasm_path(filter.crate_name)),
     }
@@ -275,6 +284,13 @@ fn measure_into(
     rate: f64,
     record: &mut EnvoyRun,
 ) -> Result<(), String> {
+    if config::is_network(filter) {
+        return Err(format!(
+            "{}: load runs (wrk, oha) speak HTTP; a network filter is measured with --measure cpu \
+             and instructions",
+            filter.name
+        ));
+    }
     let artifact = artifact_for(filter, variant).map_err(|e| e.to_string())?;
     let chain = config::filter_chain(filter, variant, &artifact).map_err(|e| e.to_string())?;
     record.description = chain.description.clone();
@@ -300,6 +316,12 @@ fn measure_into(
     )
     .map_err(|e| format!("not conformant through Envoy: {e}"))?;
     record.conformant = true;
+    if config::is_root_only(filter) {
+        // Nothing to send: the plugin works on ticks (and its queue).
+        record.wasm_stats = envoy.stats("^wasm\\.").unwrap_or_default();
+        envoy.stop();
+        return Ok(());
+    }
     let request = conformance::load_request(filter)
         .ok_or_else(|| format!("filter {} has no workload to send", filter.name))?;
     let programs = &ctx.settings.programs;
@@ -328,10 +350,7 @@ fn measure_into(
 
 /// Maximum throughput of the baseline (no filter), requests/second.
 fn calibrate(ctx: &Context, request: &LoadRequest) -> Result<f64, String> {
-    let chain = config::FilterChain {
-        http_filters: Vec::new(),
-        description: String::new(),
-    };
+    let chain = config::FilterChain::default();
     let envoy = EnvoyProcess::start(
         &ctx.settings.programs.envoy,
         &config::bootstrap(&chain, &ctx.endpoints()),
@@ -396,7 +415,9 @@ pub fn run(
         placement,
         upstreams: &upstreams,
     };
+    let only_root = settings.matrix.iter().all(|(f, _)| config::is_root_only(f));
     let (rate, source) = match settings.rate {
+        _ if only_root => (0.0, "none"),
         Rate::Fixed(rate) => (rate, "fixed"),
         Rate::Auto => {
             on_event(Event::Calibrating);
@@ -479,12 +500,19 @@ pub(crate) fn prepare(settings: &Settings) -> Result<(Placement, Upstreams), Run
             .map_err(RunError::Upstream)?;
         grpc.push((name, upstream));
     }
+    let tcp = match spec.as_ref().and_then(user_spec::tcp_load) {
+        Some(load) => {
+            Some(TcpUpstream::start(placement.load, load.upstream).map_err(RunError::Upstream)?)
+        }
+        None => None,
+    };
     Ok((
         placement,
         Upstreams {
             main,
             clusters,
             grpc,
+            tcp,
             spec,
         },
     ))
@@ -568,18 +596,26 @@ fn count_variant(
         wasm_log_level(filter),
     )
     .map_err(|e| format!("{}/{}: {e}", filter.name, variant.name()))?;
-    let request = instructions::checked_request(
-        filter,
-        &ctx.upstreams
-            .probe(envoy.envoy(), envoy.envoy().listener(), variant),
-    )?;
-    let bursts = instructions::count_bursts(
-        &envoy,
-        &ctx.settings.programs.oha,
-        &request,
-        counting,
-        ctx.placement.load,
-    )?;
+    let probe = ctx
+        .upstreams
+        .probe(envoy.envoy(), envoy.envoy().listener(), variant);
+    let tcp = user_spec::tcp_load(filter);
+    let request;
+    let load = match &tcp {
+        Some(exchange) => {
+            conformance::check(filter, &probe)
+                .map_err(|e| format!("not conformant through Envoy: {e}"))?;
+            instructions::BurstLoad::Tcp(exchange)
+        }
+        None => {
+            request = instructions::checked_request(filter, &probe)?;
+            instructions::BurstLoad::Oha {
+                program: &ctx.settings.programs.oha,
+                request: &request,
+            }
+        }
+    };
+    let bursts = instructions::count_bursts(&envoy, &load, counting, ctx.placement.load)?;
     envoy.stop();
     record.per_request = bursts
         .iter()
@@ -600,8 +636,20 @@ fn count_variant(
         Variant::V8 => Some("V8's JIT code (anonymous code beyond no filter's)".to_owned()),
         Variant::Lua => Some("LuaJIT's code (anonymous code beyond no filter's)".to_owned()),
         Variant::Native => {
-            record.module_per_request = per_request(&|object| object.ends_with(&module));
-            Some(module)
+            // With the loader, the filter's code is in its own library (the link's target).
+            let library = filter
+                .custom
+                .native
+                .as_ref()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
+            record.module_per_request = per_request(&|object| {
+                object.ends_with(&module) || library.as_ref().is_some_and(|l| object.ends_with(l))
+            });
+            Some(match library {
+                Some(library) => format!("{module} + {library}"),
+                None => module,
+            })
         }
         _ => None,
     };

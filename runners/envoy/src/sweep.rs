@@ -262,8 +262,10 @@ impl Point<'_> {
         .map_err(|e| e.to_string())?;
         let bursts = instructions::count_bursts(
             &envoy,
-            &self.settings.programs.oha,
-            request,
+            &instructions::BurstLoad::Oha {
+                program: &self.settings.programs.oha,
+                request,
+            },
             count,
             self.placement.load,
         )?;

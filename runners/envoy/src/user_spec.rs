@@ -11,15 +11,21 @@
 //! Envoy's real clock, so `ticks_at_least` is checked in-process only. A workload stated as
 //! `paused` must get no answer within [`PAUSED_WAIT`] (Envoy holds a paused stream until its
 //! timeouts); the others must be answered.
+//!
+//! A network filter's workloads are TCP connections through a `tcp_proxy` listener to the
+//! scripted TCP upstream ([`crate::tcp`]); a root-only plugin's ticks come from Envoy's clock
+//! (nothing is sent; its log and metrics are checked) and its queue items are checked
+//! in-process only.
 
 use crate::config::SpecRouting;
 use crate::http::Response;
 use crate::process::EnvoyProcess;
 use crate::requests::{self, find_workload};
+use crate::tcp::{self, TcpUpstream};
 use crate::upstream::{Answer, ECHO_HEADER, Echo, Rule, Upstream};
 use filterbench_harness::assertions::{self, Assertions};
 use filterbench_harness::catalog::FilterSpec;
-use filterbench_host::{GrpcRoute, HeaderMap};
+use filterbench_host::{GrpcRoute, HeaderMap, TcpExchange, Unit};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -39,6 +45,10 @@ const PAUSED_WAIT: Duration = Duration::from_secs(2);
 /// How long a spec that calls out gets for its first answers to arrive (Envoy answers a
 /// module's HTTP calls asynchronously, after it is ready).
 const SETTLE: Duration = Duration::from_secs(5);
+
+/// How long a network filter's check may wait for its close callbacks: V8 compiles a module's
+/// functions on their first call, which under callgrind on a busy machine took seconds.
+const TCP_SETTLE: Duration = Duration::from_secs(20);
 
 /// Whether `filter` comes from a spec file.
 pub fn is_spec(filter: &FilterSpec) -> bool {
@@ -118,12 +128,13 @@ pub fn grpc_clusters(filter: &FilterSpec) -> Vec<(String, Vec<GrpcRoute>)> {
     out
 }
 
-/// What `filter`'s spec adds to the bootstrap, with its clusters' upstreams at `cluster_ports`
-/// and its gRPC clusters' at `grpc_ports`.
+/// What `filter`'s spec adds to the bootstrap, with its clusters' upstreams at `cluster_ports`,
+/// its gRPC clusters' at `grpc_ports` and a network filter's TCP upstream at `tcp_port`.
 pub fn routing(
     filter: &FilterSpec,
     cluster_ports: Vec<(String, u16)>,
     grpc_ports: Vec<(String, u16)>,
+    tcp_port: Option<u16>,
 ) -> SpecRouting {
     let route_name = filter
         .plugin
@@ -146,7 +157,21 @@ pub fn routing(
         grpc_clusters: grpc_ports,
         route_name,
         direct,
+        tcp_port,
     }
+}
+
+/// The TCP connection of workload `name`, if it is one.
+pub fn tcp_exchange(filter: &FilterSpec, name: &str) -> Option<TcpExchange> {
+    match find_workload(filter, name)?.exchange.unit {
+        Unit::Tcp(exchange) => Some(exchange),
+        _ => None,
+    }
+}
+
+/// The connection a network filter's load makes (its first workload's).
+pub fn tcp_load(filter: &FilterSpec) -> Option<TcpExchange> {
+    tcp_exchange(filter, filter.workloads.first()?)
 }
 
 /// Properties the spec sets that Envoy cannot be given (the module sees Envoy's own values).
@@ -183,6 +208,8 @@ pub struct Probe<'a> {
     pub upstream: &'a Upstream,
     /// The variant is the baseline: every request must reach the upstream.
     pub passthrough: bool,
+    /// The TCP upstream (a network filter's spec).
+    pub tcp: Option<&'a TcpUpstream>,
 }
 
 /// One workload's request and what came of it.
@@ -215,15 +242,9 @@ fn send(
         timeout,
     )
     .1;
-    let timed_out = |e: &std::io::Error| {
-        matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        )
-    };
     match sent {
-        Err(e) if expect_paused && timed_out(&e) => Ok(None),
-        Err(e) if timed_out(&e) => Err(format!(
+        Err(e) if expect_paused && is_timeout(&e) => Ok(None),
+        Err(e) if is_timeout(&e) => Err(format!(
             "no answer within {} s (did the module pause the stream and never continue it?)",
             timeout.as_secs()
         )),
@@ -331,12 +352,92 @@ fn envoy_wide_mismatches(stated: &[&Assertions], envoy: &EnvoyProcess) -> Vec<St
     out
 }
 
+/// Opens one TCP connection through Envoy as `exchange` states: it must complete (or stay
+/// paused — no end within [`PAUSED_WAIT`] — when `expect_paused`); without the filter the
+/// bytes must pass unchanged both ways.
+fn check_connection(
+    exchange: &TcpExchange,
+    probe: &Probe,
+    expect_paused: bool,
+) -> Result<(), String> {
+    let upstream = probe
+        .tcp
+        .ok_or("a TCP workload needs the TCP upstream, which this run did not start")?;
+    upstream.set_answer(exchange.upstream.clone());
+    upstream.take_received();
+    let timeout = if expect_paused {
+        PAUSED_WAIT
+    } else {
+        tcp::EXCHANGE_TIMEOUT
+    };
+    let received = match tcp::exchange(probe.listener, exchange, timeout) {
+        Err(e) if expect_paused && is_timeout(&e) => return Ok(()),
+        Err(e) if is_timeout(&e) => {
+            return Err(format!(
+                "the connection did not end within {} s (did the module pause its data and never \
+                 continue it?)",
+                timeout.as_secs()
+            ));
+        }
+        Err(e) => return Err(format!("connection failed: {e}")),
+        Ok(_) if expect_paused => {
+            return Err("connection: expected paused, Envoy ended it".to_owned());
+        }
+        Ok(received) => received,
+    };
+    if probe.passthrough {
+        let forwarded = upstream.take_received().unwrap_or_default();
+        let sent = exchange.downstream.concat();
+        let answered = exchange.upstream.concat();
+        if forwarded != sent || received != answered {
+            return Err(format!(
+                "without the filter the bytes must pass unchanged: the upstream got {} of {} \
+                 bytes sent, the client {} of {} answered",
+                forwarded.len(),
+                sent.len(),
+                received.len(),
+                answered.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 fn check_once(filter: &FilterSpec, probe: &Probe) -> Vec<String> {
     let mut problems = Vec::new();
     let mut stated_all = Vec::new();
     for name in &filter.workloads {
         let stated = filter.custom.assertions_for(name);
         let expect_paused = !probe.passthrough && stated.is_some_and(|a| a.paused == Some(true));
+        match find_workload(filter, name).map(|w| w.exchange.unit) {
+            // A root-only plugin's ticks come from Envoy's own clock: nothing to send.
+            Some(Unit::Tick) => {
+                if !probe.passthrough {
+                    stated_all.extend(stated);
+                }
+                continue;
+            }
+            // An item on the plugin's queue cannot be delivered from outside Envoy: checked
+            // in-process only.
+            Some(Unit::QueueItem { .. }) => continue,
+            Some(Unit::Tcp(exchange)) => {
+                if let Err(e) = check_connection(&exchange, probe, expect_paused) {
+                    problems.push(format!("{name}: {e}"));
+                }
+                if !probe.passthrough {
+                    stated_all.extend(stated);
+                }
+                continue;
+            }
+            _ => {}
+        }
         let sent = match send(filter, name, probe, expect_paused) {
             Ok(Some(sent)) => sent,
             Ok(None) => {
@@ -372,14 +473,21 @@ fn check_once(filter: &FilterSpec, probe: &Probe) -> Vec<String> {
 
 /// Sends every workload of the spec's `filter` through Envoy and checks what the spec states;
 /// `Err` lists what differed. A spec that calls upstreams gets [`SETTLE`] for its first
-/// answers: the check is repeated until it passes or the time is up.
+/// answers, a network filter [`TCP_SETTLE`] for its close callbacks (Envoy calls them after the
+/// client has seen the connection end), a root-only plugin for its first ticks (on Envoy's clock): the
+/// check is repeated until it passes or the time is up.
 pub fn check(filter: &FilterSpec, probe: &Probe) -> Result<(), String> {
-    let deadline = Instant::now()
-        + if filter.upstreams.is_empty() && filter.custom.grpc_upstreams.is_empty() {
-            Duration::ZERO
-        } else {
-            SETTLE
-        };
+    let waits = !filter.upstreams.is_empty()
+        || !filter.custom.grpc_upstreams.is_empty()
+        || crate::config::is_root_only(filter);
+    let settle = if tcp_load(filter).is_some() {
+        TCP_SETTLE
+    } else if waits {
+        SETTLE
+    } else {
+        Duration::ZERO
+    };
+    let deadline = Instant::now() + settle;
     loop {
         let problems = check_once(filter, probe);
         if problems.is_empty() {
@@ -460,7 +568,7 @@ mod tests {
     #[test]
     fn the_route_is_named_after_the_property_and_answers_with_the_first_workload() {
         let f = spec_filter();
-        let r = routing(&f, vec![("auth".to_owned(), 7)], Vec::new());
+        let r = routing(&f, vec![("auth".to_owned(), 7)], Vec::new(), None);
         assert_eq!(r.route_name.as_deref(), Some("api-route"));
         let get_small = catalog::workload("get-small").unwrap();
         let direct = r.direct.unwrap();

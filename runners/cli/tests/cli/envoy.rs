@@ -438,7 +438,7 @@ fn envoy_fails_a_spec_whose_expectation_does_not_hold_through_envoy() {
         .unwrap()
         .clone();
     assert!(none["error"].is_null(), "{none}");
-    // A spec has no native variant here, with a reason.
+    // The bridge does not bridge HTTP calls: no native variant for this spec, with a reason.
     let output = filterbench(&[
         "envoy",
         "--spec",
@@ -450,8 +450,241 @@ fn envoy_fails_a_spec_whose_expectation_does_not_hold_through_envoy() {
     ]);
     assert!(!output.status.success());
     assert!(
-        text(&output.stderr).contains("the native variant is not available for a spec"),
+        text(&output.stderr).contains("does not bridge HTTP or gRPC calls"),
         "{}",
         text(&output.stderr)
     );
+}
+
+#[test]
+fn envoy_runs_a_spec_native_library_through_the_bridge_loader() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("headers.yaml");
+    let spec_text = "bench_filter: headers\nplugin:\n  configuration: {request: {add: [[x-added, \"1\"]], remove: [user-agent]}, response: {add: [[x-resp, \"2\"]]}}\nworkloads:\n  - name: get-small\n    expect:\n      request_headers: {x-added: \"1\", user-agent: false}\n      response_headers: {x-resp: \"2\"}\n";
+    std::fs::write(&spec, spec_text).unwrap();
+    let (_dir, out, _report, output) = envoy_run(
+        &envoy,
+        &[
+            "--spec",
+            spec.to_str().unwrap(),
+            "--variant",
+            "v8,native",
+            "--measure",
+            "cpu",
+            "--slices",
+            "3",
+            "--no-report",
+        ],
+    );
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let cpu = &json["envoy"]["cpu"][0];
+    assert!(cpu["error"].is_null(), "{cpu}");
+    let descriptions = cpu["descriptions"].to_string();
+    assert!(
+        descriptions.contains("natively through the Proxy-Wasm bridge's loader"),
+        "{descriptions}"
+    );
+    // Checked through Envoy before the slices: the native library edited the headers.
+    let slices = cpu["slices"].as_array().unwrap();
+    assert_eq!(
+        slices.iter().filter(|s| s["variant"] == "native").count(),
+        3,
+        "{cpu}"
+    );
+
+    // A library that is not a Proxy-Wasm filter: Envoy refuses the module, and the run says why.
+    let not_a_filter = dir.path().join("libnot-a-filter.so");
+    std::fs::write(&not_a_filter, b"not an ELF file").unwrap();
+    let wasm = dir.path().join("m.wasm");
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "module: m.wasm\nnative: libnot-a-filter.so\nworkloads:\n  - name: get-small\n",
+    )
+    .unwrap();
+    let (_dir, out, _report, output) = envoy_run(
+        &envoy,
+        &[
+            "--spec",
+            bad.to_str().unwrap(),
+            "--variant",
+            "native",
+            "--measure",
+            "cpu",
+            "--slices",
+            "1",
+            "--no-report",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let error = json["envoy"]["cpu"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("filterbench bridge: cannot load the native filter library")
+            && error.contains("libnot-a-filter.so"),
+        "{error}"
+    );
+}
+
+#[test]
+fn envoy_runs_a_network_filter_spec_over_tcp_connections() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/network-probe.yaml");
+    let spec = example.to_str().unwrap();
+    // The example: its connection checked through Envoy (the module's log and metrics), then
+    // Envoy's CPU and instructions per connection next to tcp_proxy alone.
+    let (_dir, out, _report, output) = envoy_run(
+        &envoy,
+        &[
+            "--spec",
+            spec,
+            "--quick",
+            "--measure",
+            "cpu,instructions,time",
+            "--no-report",
+        ],
+    );
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stderr.contains("no load runs (wrk and oha speak HTTP)"),
+        "{stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let errors = schema_errors(&json);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(json["envoy"]["runs"].as_array().unwrap().is_empty());
+    let cpu = &json["envoy"]["cpu"][0];
+    assert!(cpu["error"].is_null(), "{cpu}");
+    let descriptions = cpu["descriptions"].to_string();
+    assert!(
+        descriptions.contains("envoy.filters.network.wasm"),
+        "{descriptions}"
+    );
+    assert!(
+        descriptions.contains("a request is one TCP connection"),
+        "{descriptions}"
+    );
+    for s in cpu["slices"].as_array().unwrap() {
+        assert_eq!(
+            s["non_2xx"], 0,
+            "every connection brought back the same bytes: {s}"
+        );
+    }
+    let counts = json["envoy"]["instructions"].as_array().unwrap();
+    let of = |variant: &str| counts.iter().find(|c| c["variant"] == variant).unwrap();
+    for count in [of("none"), of("v8")] {
+        assert!(count["error"].is_null(), "{count}");
+        assert!(count["spread"].as_f64().unwrap() < 0.02, "{count}");
+    }
+    // The network filter runs V8 code on every connection.
+    assert!(of("v8")["over_baseline"].as_f64().unwrap() > 0.0);
+
+    // An expectation Envoy does not meet fails the run (exit status 4), naming it.
+    let dir = tempfile::tempdir().unwrap();
+    let edited = dir.path().join("edited.yaml");
+    let text_of = std::fs::read_to_string(&example).unwrap();
+    let wrong = text_of.replace("upstream closed by Unknown", "upstream closed by Remote");
+    assert_ne!(wrong, text_of);
+    std::fs::write(&edited, wrong).unwrap();
+    let (_dir, _out, _report, output) = envoy_run(
+        &envoy,
+        &[
+            "--spec",
+            edited.to_str().unwrap(),
+            "--measure",
+            "cpu",
+            "--slices",
+            "2",
+            "--no-report",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("contains \"upstream closed by Remote\""),
+        "{stderr}"
+    );
+
+    // One kind of workload per spec in Envoy.
+    let mixed = dir.path().join("mixed.yaml");
+    std::fs::write(&mixed, format!("{text_of}  - name: t\n    tick: true\n")).unwrap();
+    let output = filterbench(&[
+        "envoy",
+        "--spec",
+        mixed.to_str().unwrap(),
+        "--envoy",
+        &envoy,
+    ]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("workloads t are ticks or queue items (a root-only plugin) and echo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn envoy_checks_a_root_only_plugin_as_a_wasm_service_on_its_own_clock() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The tick fires every second on Envoy's clock; the queue item is checked in-process only.
+    let spec_text = |line: &str| {
+        format!(
+            "bench_filter: network-probe\nplugin:\n  configuration: {{mode: root}}\nworkloads:\n  - name: tick\n    tick: true\n    expect:\n      metrics: {{ticks: 1}}\n      log_contains: [\"{line}\"]\n  - name: event\n    queue: {{name: events, item: hello}}\n    expect:\n      metrics: {{events: 1}}\n"
+        )
+    };
+    for (line, passes) in [
+        ("network-probe: tick", true),
+        ("network-probe: tock", false),
+    ] {
+        let spec = dir.path().join("root.yaml");
+        std::fs::write(&spec, spec_text(line)).unwrap();
+        let (_dir, out, _report, output) =
+            envoy_run(&envoy, &["--spec", spec.to_str().unwrap(), "--no-report"]);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("as a singleton Wasm service"), "{stderr}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let runs = json["envoy"]["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "one check per variant: {runs:?}");
+        let v8 = runs.iter().find(|r| r["variant"] == "v8").unwrap();
+        assert!(
+            v8["description"]
+                .as_str()
+                .unwrap()
+                .contains("envoy.bootstrap.wasm"),
+            "{v8}"
+        );
+        assert!(v8["throughput"].is_null(), "nothing is loaded: {v8}");
+        if passes {
+            assert!(output.status.success(), "{stderr}");
+            assert_eq!(v8["conformant"], true, "{v8}");
+            assert!(
+                stderr.contains("checked through Envoy (no load)"),
+                "{stderr}"
+            );
+        } else {
+            assert_eq!(output.status.code(), Some(4), "{stderr}");
+            assert!(
+                stderr.contains("contains \"network-probe: tock\""),
+                "{stderr}"
+            );
+        }
+    }
 }

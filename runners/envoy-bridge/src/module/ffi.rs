@@ -235,7 +235,17 @@ metric_updates!(ConfigEnvoyPtr:
     envoy_dynamic_module_callback_http_filter_config_record_histogram_value,
 );
 
-// The Proxy-Wasm side: exported by the filter's SDK, linked into the same module.
+// The Proxy-Wasm side: exported by the filter's SDK, linked into the same module (or, in the
+// loader build, looked up in the filter library it opens).
+#[cfg(feature = "loader")]
+pub use super::loader::{
+    _initialize, proxy_on_configure, proxy_on_context_create, proxy_on_delete, proxy_on_done,
+    proxy_on_log, proxy_on_memory_allocate, proxy_on_request_body, proxy_on_request_headers,
+    proxy_on_request_trailers, proxy_on_response_body, proxy_on_response_headers,
+    proxy_on_response_trailers, proxy_on_vm_start,
+};
+
+#[cfg(not(feature = "loader"))]
 unsafe extern "C" {
     pub fn _initialize();
     pub fn proxy_on_memory_allocate(size: usize) -> *mut u8;

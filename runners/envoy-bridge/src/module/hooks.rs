@@ -20,6 +20,12 @@ const ABI_VERSION_C: &std::ffi::CStr = c"v0.2.0";
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
     debug_assert_eq!(ABI_VERSION_C.to_str(), Ok(envoy_abi::ABI_VERSION));
+    #[cfg(feature = "loader")]
+    if let Err(e) = super::loader::load() {
+        // Envoy refuses the module (its log names the module); the reason goes to its stderr.
+        eprintln!("filterbench bridge: {e}");
+        return std::ptr::null();
+    }
     ABI_VERSION_C.as_ptr()
 }
 

@@ -13,3 +13,5 @@ mod envoy;
 mod ffi;
 mod hooks;
 mod hostcalls;
+#[cfg(feature = "loader")]
+pub mod loader;

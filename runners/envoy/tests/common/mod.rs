@@ -60,6 +60,7 @@ impl Running {
             envoy: &self.process,
             upstream: &self.upstream,
             passthrough,
+            tcp: None,
         }
     }
 }
