@@ -233,7 +233,12 @@ pub fn draw(envoy: &EnvoyResults, dir: &Path) -> Result<Vec<Chart>, ChartError> 
     if let Some(chart) = instructions_chart(envoy, dir)? {
         out.push(chart);
     }
-    if envoy.summary.iter().all(|s| s.rounds == 0) {
+    // Runs that were only checked (a root-only plugin: nothing to load) have nothing to draw.
+    if envoy
+        .summary
+        .iter()
+        .all(|s| s.rounds == 0 || s.max_rps.is_none())
+    {
         return Ok(out);
     }
     let filters = filters(envoy);
@@ -568,33 +573,45 @@ pub fn section(envoy: &EnvoyResults) -> Section {
         })
         .collect();
     let st = &envoy.settings;
+    let checked_only = st.rate_source == "none";
     Section {
-        title: "Envoy under load".to_owned(),
-        intro: format!(
-            "Envoy {} with one worker{}; load from 127.0.0.1{} with {} connections: wrk for {:.0} s closed loop (max throughput), then oha for {:.0} s open loop at {:.0} req/s ({}) with coordinated-omission correction, after {:.0} s of warm-up. Upstream: {}. Each variant is checked through Envoy (headers forwarded, headers returned, local replies) before it is measured. Values are medians over {} interleaved round(s), [min–max] when there are several (a distribution-free interval for the median: 75% for 3 rounds, 94% for 5, 97% for 6); `over baseline` and `vs none` pair each round with the same round's no-filter run; a round whose baseline CPU per request strayed more than 10% from its median is flagged, and an open-loop run that fell more than 2% short of its rate is `overloaded` and left out of the latency.",
-            st.envoy_version,
-            st.envoy_cpu
-                .map_or(String::new(), |c| format!(" pinned to CPU {c}")),
-            st.load_cpu.map_or(String::new(), |c| format!(" (CPU {c})")),
-            st.connections,
-            st.duration_s,
-            st.duration_s,
-            st.rate_rps,
-            match (st.rate_source.as_str(), st.auto_fraction) {
-                ("auto", Some(f)) if (f - 0.25).abs() < 1e-9 =>
-                    "a quarter of the baseline's max throughput".to_owned(),
-                ("auto", Some(f)) => format!("{f} of the baseline's max throughput"),
-                ("auto", None) => "half of the baseline's max throughput".to_owned(),
-                _ => "as given".to_owned(),
-            },
-            st.warmup_s,
-            if st.upstream == "direct" {
-                "Envoy's direct_response (the filter's cost alone)"
-            } else {
-                "the project's HTTP server"
-            },
-            st.rounds,
-        ),
+        title: if checked_only {
+            "Envoy: checked, not loaded".to_owned()
+        } else {
+            "Envoy under load".to_owned()
+        },
+        intro: if checked_only {
+            format!(
+                "Envoy {} with one worker. Nothing was sent to these variants (a root-only plugin runs as a singleton Wasm service on Envoy's own clock): each was started, its module's expectations checked through Envoy (log lines, metrics) and its idle memory read. No throughput, CPU or latency is measured for them.",
+                st.envoy_version
+            )
+        } else {
+            format!(
+                "Envoy {} with one worker{}; load from 127.0.0.1{} with {} connections: wrk for {:.0} s closed loop (max throughput), then oha for {:.0} s open loop at {:.0} req/s ({}) with coordinated-omission correction, after {:.0} s of warm-up. Upstream: {}. Each variant is checked through Envoy (headers forwarded, headers returned, local replies) before it is measured. Values are medians over {} interleaved round(s), [min–max] when there are several (a distribution-free interval for the median: 75% for 3 rounds, 94% for 5, 97% for 6); `over baseline` and `vs none` pair each round with the same round's no-filter run; a round whose baseline CPU per request strayed more than 10% from its median is flagged, and an open-loop run that fell more than 2% short of its rate is `overloaded` and left out of the latency.",
+                st.envoy_version,
+                st.envoy_cpu
+                    .map_or(String::new(), |c| format!(" pinned to CPU {c}")),
+                st.load_cpu.map_or(String::new(), |c| format!(" (CPU {c})")),
+                st.connections,
+                st.duration_s,
+                st.duration_s,
+                st.rate_rps,
+                match (st.rate_source.as_str(), st.auto_fraction) {
+                    ("auto", Some(f)) if (f - 0.25).abs() < 1e-9 =>
+                        "a quarter of the baseline's max throughput".to_owned(),
+                    ("auto", Some(f)) => format!("{f} of the baseline's max throughput"),
+                    ("auto", None) => "half of the baseline's max throughput".to_owned(),
+                    _ => "as given".to_owned(),
+                },
+                st.warmup_s,
+                if st.upstream == "direct" {
+                    "Envoy's direct_response (the filter's cost alone)"
+                } else {
+                    "the project's HTTP server"
+                },
+                st.rounds,
+            )
+        },
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,

@@ -655,8 +655,11 @@ fn envoy_checks_a_root_only_plugin_as_a_wasm_service_on_its_own_clock() {
     ] {
         let spec = dir.path().join("root.yaml");
         std::fs::write(&spec, spec_text(line)).unwrap();
-        let (_dir, out, _report, output) =
-            envoy_run(&envoy, &["--spec", spec.to_str().unwrap(), "--no-report"]);
+        let mut args = vec!["--spec", spec.to_str().unwrap()];
+        if !passes {
+            args.push("--no-report");
+        }
+        let (_dir, out, report, output) = envoy_run(&envoy, &args);
         let stderr = text(&output.stderr);
         assert!(stderr.contains("as a singleton Wasm service"), "{stderr}");
         let json: serde_json::Value =
@@ -679,6 +682,10 @@ fn envoy_checks_a_root_only_plugin_as_a_wasm_service_on_its_own_clock() {
                 stderr.contains("checked through Envoy (no load)"),
                 "{stderr}"
             );
+            // The report says what was done, and draws no empty load charts.
+            let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+            assert!(html.contains("Envoy: checked, not loaded"));
+            assert!(!report.join("charts/envoy-throughput.svg").exists());
         } else {
             assert_eq!(output.status.code(), Some(4), "{stderr}");
             assert!(
