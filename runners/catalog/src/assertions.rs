@@ -97,15 +97,28 @@ pub fn metric_mismatches(state: &HostState, expected: &[(String, i64)]) -> Vec<S
         .collect()
 }
 
+/// Whether `checks` need a forwarded request to hold (any but "absent").
+pub fn needs_forwarded(checks: &[(String, HeaderCheck)]) -> bool {
+    checks
+        .iter()
+        .any(|(_, c)| !matches!(c, HeaderCheck::Absent))
+}
+
 /// The assertions `stated` that the state a stream left behind breaks, one line each (empty:
 /// all hold).
 pub fn check(stated: &Assertions, state: &HostState) -> Vec<String> {
     let stream = &state.stream;
-    let mut failures = check_headers(
-        "request header",
-        stream.request_headers.as_ref(),
-        &stated.request_headers,
-    );
+    // As through Envoy: a request answered locally, reset or paused never reached the upstream
+    // (a header stated absent is then absent).
+    let mut failures = if stream.request_forwarded || !needs_forwarded(&stated.request_headers) {
+        check_headers(
+            "request header",
+            stream.request_headers.as_ref(),
+            &stated.request_headers,
+        )
+    } else {
+        vec!["request headers: the request never reached the upstream".to_owned()]
+    };
     failures.extend(check_headers(
         "response header",
         stream.response_headers.as_ref(),
@@ -177,6 +190,7 @@ mod tests {
     fn each_kind_of_assertion_fails_with_a_line_naming_what_differs() {
         let mut state = HostState::new(PluginSpec::new("own", ""));
         state.stream.request_headers = Some(HeaderMap::from_pairs(&[("x-token", "abc")]));
+        state.stream.request_forwarded = true;
         state
             .logs
             .push(filterbench_host::abi::LogLevel::Info, b"refreshed token");
@@ -218,6 +232,19 @@ mod tests {
             ]
         );
         assert!(failures[0].contains("expected \"xyz\", got \"abc\""));
+        // A request that never went upstream has no forwarded headers to check (a header
+        // stated absent is absent).
+        state.stream.request_forwarded = false;
+        let after_local_reply = check(&holds, &state);
+        assert_eq!(
+            after_local_reply,
+            ["request headers: the request never reached the upstream"]
+        );
+        let only_absent = Assertions {
+            request_headers: vec![("x-gone".into(), HeaderCheck::Absent)],
+            ..Assertions::default()
+        };
+        assert!(check(&only_absent, &state).is_empty());
         assert!(
             failures
                 .iter()

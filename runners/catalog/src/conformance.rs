@@ -211,16 +211,21 @@ fn local_response_line(state: &HostState) -> String {
 }
 
 /// One line per header and trailer forwarded (request, then response; each sorted), as
-/// `line(what, key, value)` writes it; none when the last unit was not an HTTP stream.
+/// `line(what, key, value)` writes it; none when the last unit was not an HTTP stream. A
+/// request answered locally, reset or paused never went upstream: its headers are not listed.
 fn header_lines(state: &HostState, line: impl Fn(&str, &[u8], &[u8]) -> String) -> Vec<String> {
     let stream = &state.stream;
     let mut lines = Vec::new();
     if stream.kind != UnitKind::Http {
         return lines;
     }
+    let none = None;
+    let upstream = |map| {
+        if stream.request_forwarded { map } else { &none }
+    };
     for (what, map) in [
-        ("request header", &stream.request_headers),
-        ("request trailer", &stream.request_trailers),
+        ("request header", upstream(&stream.request_headers)),
+        ("request trailer", upstream(&stream.request_trailers)),
         ("response header", &stream.response_headers),
         ("response trailer", &stream.response_trailers),
     ] {
@@ -403,6 +408,14 @@ mod tests {
         let mut state = HostState::new(filterbench_host::PluginSpec::new("own", ""));
         state.stream.request_trailers = Some(HeaderMap::from_pairs(&[("grpc-timeout", "1S")]));
         state.stream.response_trailers = Some(HeaderMap::from_pairs(&[("grpc-status", "0")]));
+        // A request that never went upstream (answered locally, reset, paused) shows no
+        // forwarded request headers or trailers.
+        assert!(
+            !observe(&state, &[])
+                .iter()
+                .any(|l| l.starts_with("request trailer"))
+        );
+        state.stream.request_forwarded = true;
         let lines = observe(&state, &[]);
         assert!(lines.contains(&"request trailer: grpc-timeout: 1S".to_owned()));
         assert!(lines.contains(&"response trailer: grpc-status: 0".to_owned()));

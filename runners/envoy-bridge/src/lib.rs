@@ -10,7 +10,7 @@
 //!   `proxy_on_configure` — a refused configuration rejects Envoy's config, as with Wasm;
 //! - each worker thread gets its own root context on its first stream (a Wasm VM per worker);
 //! - stream: `proxy_on_context_create` → headers/body/trailers callbacks (Pause mapped to the
-//!   statuses Envoy's Wasm filter uses) → `proxy_on_done`, `proxy_on_log` at stream completion
+//!   statuses Envoy's Wasm filter uses) → `proxy_on_log`, `proxy_on_done` at stream completion
 //!   → `proxy_on_delete` when Envoy destroys the filter.
 //!
 //! Everything that decides *what* a hostcall does is plain Rust over two traits

@@ -296,7 +296,7 @@ fn stream_mismatches(stated: &Assertions, sent: &Sent) -> Vec<String> {
             }
         ));
     }
-    if !stated.request_headers.is_empty() {
+    if assertions::needs_forwarded(&stated.request_headers) || sent.received.is_some() {
         match &sent.received {
             Some(echo) => out.extend(assertions::header_mismatches(
                 "request header",

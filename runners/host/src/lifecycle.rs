@@ -2,14 +2,15 @@
 //!
 //! Root: `proxy_on_context_create(root, 0)` → `proxy_on_vm_start` → `proxy_on_configure`.
 //! Stream: `proxy_on_context_create(ctx, root)` → request headers → request body chunks →
-//! request trailers → response headers → response body → response trailers → `proxy_on_done`
-//! → `proxy_on_log` → `proxy_on_delete`. After each callback the host delivers follow-up events
+//! request trailers → response headers → response body → response trailers → `proxy_on_log`
+//! → `proxy_on_done` → `proxy_on_delete` (Envoy 1.40 logs an HTTP stream before it is done; a
+//! TCP connection is done, then logged). After each callback the host delivers follow-up events
 //! (scripted answers to HTTP and gRPC calls, queue notifications), which may resume a paused
 //! stream or send a local response — the order Envoy and proxy-wasm-cpp-host use.
 //! A workload may instead push a TCP connection through a network filter, or fire a root
 //! context's tick or queue delivery (see [`Unit`]).
 
-use crate::abi::Action;
+use crate::abi::{Action, MapType};
 use crate::error::{CallError, FilterError};
 use crate::grpc::{GrpcEvent, GrpcEventKind};
 use crate::state::{CallResponse, HeaderMap, HostState, StreamState, UnitKind};
@@ -382,11 +383,21 @@ fn run_direction<C: Callbacks + ?Sized>(
             buf.extend_from_slice(chunk);
             buf.len() as u32
         };
+        {
+            let stream = &mut c.host().stream;
+            stream.response_headers_sent |= !is_request;
+            stream.addable_trailers = eos.then_some(if is_request {
+                MapType::HttpRequestTrailers
+            } else {
+                MapType::HttpResponseTrailers
+            });
+        }
         let (action, name) = if is_request {
             (c.on_request_body(ctx, size, eos), "proxy_on_request_body")
         } else {
             (c.on_response_body(ctx, size, eos), "proxy_on_response_body")
         };
+        c.host().stream.addable_trailers = None;
         let action = action.map_err(|e| trap(c, e))?;
         match settle(c, action, direction, last, name)? {
             Flow::Continue => forward_body(&mut c.host().stream, direction),
@@ -395,6 +406,7 @@ fn run_direction<C: Callbacks + ?Sized>(
         }
     }
     if has_trailers {
+        c.host().stream.response_headers_sent |= !is_request;
         let trailers_len = {
             let stream = &c.host().stream;
             let map = if is_request {
@@ -506,6 +518,10 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange, started
     stream.done_called = false;
     stream.paused_in = None;
     stream.started = Some(started);
+    stream.completed = false;
+    stream.response_headers_sent = false;
+    stream.request_forwarded = false;
+    stream.addable_trailers = None;
     host.effective_context_id = ctx;
 }
 
@@ -519,6 +535,15 @@ fn begin_response(host: &mut HostState, exchange: &HttpExchange) -> Vec<Vec<u8>>
             headers.add(b":status", local.status_code.to_string().as_bytes());
             for (k, v) in local.headers.iter() {
                 headers.add(k, v);
+            }
+            // As Envoy's local reply: a body brings its length and, unless the module gave
+            // one, `content-type: text/plain` (seen in the module's response callbacks there;
+            // an empty body gets no header until the codec's `content-length: 0`).
+            if !local.body.is_empty() {
+                headers.replace(b"content-length", local.body.len().to_string().as_bytes());
+                if headers.get(b"content-type").is_none() {
+                    headers.add(b"content-type", b"text/plain");
+                }
             }
             stream.response_headers = Some(headers);
             assign_optional(&mut stream.response_trailers, None, &mut stream.spare_maps);
@@ -739,6 +764,7 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
         &exchange.request_body,
         exchange.request_trailers.is_some(),
     )?;
+    c.host().stream.request_forwarded = matches!(request, Flow::Continue | Flow::Buffer);
     if !matches!(request, Flow::Reset | Flow::Paused) {
         let local_body = begin_response(c.host(), exchange);
         let (body, has_trailers) = if c.host().stream.local_response.is_some() {
@@ -754,10 +780,18 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
     end_stream(c, ctx)
 }
 
-/// The end of a stream or connection: done, log, delete; its calls and streams end with it.
+/// The end of a stream or connection, in Envoy's order: an HTTP stream is logged, done,
+/// deleted (its access-log hook runs before the filter is destroyed); a TCP connection is done,
+/// logged, deleted (`onCloseTCP`). Its calls and streams end with it.
 fn end_stream<C: Callbacks + ?Sized>(c: &mut C, ctx: u32) -> Result<(), FilterError> {
-    c.on_done(ctx).map_err(|e| trap(c, e))?;
-    c.on_log(ctx).map_err(|e| trap(c, e))?;
+    c.host().stream.completed = true;
+    if c.host().stream.kind == UnitKind::Tcp {
+        c.on_done(ctx).map_err(|e| trap(c, e))?;
+        c.on_log(ctx).map_err(|e| trap(c, e))?;
+    } else {
+        c.on_log(ctx).map_err(|e| trap(c, e))?;
+        c.on_done(ctx).map_err(|e| trap(c, e))?;
+    }
     c.on_delete(ctx).map_err(|e| trap(c, e))?;
     let host = c.host();
     host.grpc.forget_context(ctx);

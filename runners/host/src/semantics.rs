@@ -14,6 +14,17 @@ fn absent() -> Status {
     Status::NotFound
 }
 
+/// `BAD_ARGUMENT` for the response headers once they have gone downstream (Envoy's answer in
+/// the response body and trailers callbacks).
+#[inline]
+fn refused(state: &HostState, map: MapType) -> Result<(), Status> {
+    if map == MapType::HttpResponseHeaders && state.stream.response_headers_sent {
+        Err(Status::BadArgument)
+    } else {
+        Ok(())
+    }
+}
+
 impl HeaderMaps for HostState {
     /// `HeaderMap` compares keys ignoring ASCII case and stores them lower case.
     const MATCHES_ANY_CASE: bool = true;
@@ -23,15 +34,18 @@ impl HeaderMaps for HostState {
         &self,
         map: MapType,
     ) -> Result<impl Iterator<Item = (&[u8], &[u8])> + Clone + '_, Status> {
+        refused(self, map)?;
         Ok(self.map(map).ok_or_else(absent)?.iter())
     }
 
     #[inline]
     fn value(&self, map: MapType, key: &[u8]) -> Result<Option<&[u8]>, Status> {
+        refused(self, map)?;
         Ok(self.map(map).ok_or_else(absent)?.get(key))
     }
 
     fn set(&mut self, map: MapType, key: &[u8], value: Option<&[u8]>) -> Result<(), Status> {
+        refused(self, map)?;
         let map = self.map_mut(map).ok_or_else(absent)?;
         match value {
             Some(value) => map.replace(key, value),
@@ -41,11 +55,13 @@ impl HeaderMaps for HostState {
     }
 
     fn add(&mut self, map: MapType, key: &[u8], value: &[u8]) -> Result<(), Status> {
+        refused(self, map)?;
         self.map_mut(map).ok_or_else(absent)?.add(key, value);
         Ok(())
     }
 
     fn clear(&mut self, map: MapType) -> Result<(), Status> {
+        refused(self, map)?;
         self.map_mut(map).ok_or_else(absent)?.clear();
         Ok(())
     }

@@ -338,10 +338,22 @@ pub struct StreamState {
     pub done_called: bool,
     /// The callback that paused the stream when nothing resumed it: as in Envoy, the stream
     /// stays paused (it never reaches the upstream, or its response never completes) until
-    /// Envoy's timeout or a reset ends it (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`).
+    /// Envoy's timeout or a reset ends it (`proxy_on_log`, `proxy_on_done`, `proxy_on_delete`).
     pub paused_in: Option<&'static str>,
     /// When the stream started (property `request.duration` counts from here).
     pub started: Option<std::time::Instant>,
+    /// The request went upstream (its direction ended without a local reply, a reset or a
+    /// pause): what a report may call the forwarded request.
+    pub request_forwarded: bool,
+    /// The response headers have gone downstream: the response body and trailers callbacks
+    /// run after them, and Envoy refuses the response header map there (`BAD_ARGUMENT`).
+    pub response_headers_sent: bool,
+    /// The trailers a body callback ending its direction may add (Envoy creates them for an
+    /// edit then: `addDecodedTrailers` / `addEncodedTrailers`); `None` outside such a callback.
+    pub addable_trailers: Option<crate::abi::MapType>,
+    /// The stream has completed (its end callbacks run): Envoy answers `request.duration` only
+    /// then (its `requestComplete()`), so during the stream's other callbacks it is not found.
+    pub completed: bool,
 }
 
 /// Address reported as `upstream.address` (the benchmark's upstream is simulated).
@@ -457,14 +469,27 @@ impl HostState {
         }
     }
 
-    /// Mutable access to header map `map`, if it exists now.
+    /// Mutable access to header map `map`, if it exists now (trailers a body callback ending
+    /// its direction may add are created here, see [`StreamState::addable_trailers`]).
     pub fn map_mut(&mut self, map: crate::abi::MapType) -> Option<&mut HeaderMap> {
         use crate::abi::MapType as M;
         match map {
             M::HttpRequestHeaders => self.stream.request_headers.as_mut(),
-            M::HttpRequestTrailers => self.stream.request_trailers.as_mut(),
+            M::HttpRequestTrailers | M::HttpResponseTrailers => {
+                let stream = &mut self.stream;
+                let slot = if map == M::HttpRequestTrailers {
+                    &mut stream.request_trailers
+                } else {
+                    &mut stream.response_trailers
+                };
+                if slot.is_none() && stream.addable_trailers == Some(map) {
+                    let mut trailers = stream.spare_maps.pop().unwrap_or_default();
+                    trailers.clear();
+                    *slot = Some(trailers);
+                }
+                slot.as_mut()
+            }
             M::HttpResponseHeaders => self.stream.response_headers.as_mut(),
-            M::HttpResponseTrailers => self.stream.response_trailers.as_mut(),
             M::HttpCallResponseHeaders => self.call_response.as_mut().map(|r| &mut r.headers),
             M::HttpCallResponseTrailers => self.call_response.as_mut().map(|r| &mut r.trailers),
             M::GrpcCallInitialMetadata => self.grpc.metadata_mut(false),
@@ -509,6 +534,7 @@ impl HostState {
             "request.duration" => self
                 .stream
                 .started
+                .filter(|_| self.stream.completed)
                 .map(|t| (t.elapsed().as_nanos() as i64).to_le_bytes().to_vec()),
             "request.total_size" | "request.size" => Some(
                 (self.stream.request_body_forwarded_len as i64)
@@ -589,6 +615,12 @@ mod tests {
             404i64.to_le_bytes()
         );
         assert_eq!(state.property("no.such"), None);
+        // As in Envoy: the duration is known once the stream has completed, not before.
+        state.stream.started = Some(std::time::Instant::now());
+        assert_eq!(state.property("request.duration"), None);
+        state.stream.completed = true;
+        let nanos = state.property("request.duration").unwrap();
+        assert!(i64::from_le_bytes(nanos.try_into().unwrap()) >= 0);
     }
 
     #[test]

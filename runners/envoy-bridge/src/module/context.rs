@@ -31,7 +31,7 @@ pub struct StreamState {
     pub envoy: EnvoyStream,
     /// The configuration the stream was created from.
     pub config: *const ConfigState,
-    /// `proxy_on_done` and `proxy_on_log` have run.
+    /// `proxy_on_log` and `proxy_on_done` have run.
     pub completed: bool,
 }
 

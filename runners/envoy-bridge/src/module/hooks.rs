@@ -275,7 +275,8 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     )
 }
 
-/// The stream is complete (before access logs): `proxy_on_done`, then `proxy_on_log`.
+/// The stream is complete: `proxy_on_log`, then `proxy_on_done` (the order of Envoy's Wasm
+/// filter, whose access-log hook runs before the filter is destroyed).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     filter_envoy: FilterEnvoyPtr,
@@ -286,8 +287,8 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
         unsafe {
             (*stream).completed = true;
             let id = (*stream).core.context_id;
-            ffi::proxy_on_done(id);
             ffi::proxy_on_log(id);
+            ffi::proxy_on_done(id);
         }
     });
 }
