@@ -378,6 +378,7 @@ impl Recorder {
                 measure: vec!["envoy".to_owned()],
                 pinned_cpu: envoy.settings.envoy_cpu,
                 pinning_error: None,
+                failure_policy: Default::default(),
                 blocks: 0,
                 between_run_sd: 0.0,
             },

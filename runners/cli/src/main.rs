@@ -284,6 +284,11 @@ struct RunArgs {
     /// two runs (default 1: measured on the 2-core reference machine, 0–1.4% over 15 pairs).
     #[arg(long, default_value_t = 1.0, value_name = "PCT", value_parser = between_run_percent)]
     between_run: f64,
+    /// What a trap while measuring does, named after Envoy's failure_policy: `reload` (a fresh
+    /// instance serves on, as Envoy's FAIL_RELOAD, up to 20 traps per cell) or `fail-closed`
+    /// (Envoy's default: the module is not called again, so the cell stops at its first trap).
+    #[arg(long, value_enum, default_value = "reload")]
+    failure_policy: FailurePolicyArg,
     /// Make N whole runs in a row (each split over --processes) and merge them: N times the
     /// rounds.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -324,6 +329,24 @@ struct RunArgs {
 }
 
 /// Parses `--between-run`: a percentage from 0 to 50.
+/// `--failure-policy` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum FailurePolicyArg {
+    /// A fresh instance after a trap.
+    Reload,
+    /// Stop the cell at its first trap.
+    FailClosed,
+}
+
+impl From<FailurePolicyArg> for filterbench_harness::results::FailurePolicy {
+    fn from(arg: FailurePolicyArg) -> Self {
+        match arg {
+            FailurePolicyArg::Reload => Self::Reload,
+            FailurePolicyArg::FailClosed => Self::FailClosed,
+        }
+    }
+}
+
 fn between_run_percent(text: &str) -> Result<f64, String> {
     let value: f64 = text
         .trim_end_matches('%')
@@ -536,6 +559,7 @@ fn run_command(args: RunArgs) -> Result<()> {
         phases: args.worker.is_none_or(processes::Worker::measures_phases),
         analyze: args.worker.is_none(),
         between_run_sd: args.between_run / 100.0,
+        failure_policy: args.failure_policy.into(),
         workloads,
         unavailable,
         preflight: preflight_engine(),

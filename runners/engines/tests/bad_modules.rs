@@ -452,3 +452,34 @@ fn memory_hogs_and_wild_hostcalls_stay_in_their_own_cells() {
     }
     assert!(cell(cells, "noop", "native").steady.is_some());
 }
+
+#[test]
+fn with_the_fail_closed_policy_a_trap_while_measuring_stops_the_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let subjects = vec![subject(
+        dir.path(),
+        "traps-every-50th",
+        &traps_every_50th_request(),
+        None,
+    )];
+    let engines: Vec<_> = common::engines()
+        .into_iter()
+        .filter(|e| e.name == "wasmtime-cranelift")
+        .collect();
+    let settings = run::RunSettings {
+        failure_policy: filterbench_harness::results::FailurePolicy::FailClosed,
+        ..common::tiny_run()
+    };
+    let results = run::run(&subjects, &engines, &settings, &mut |_| {});
+    assert_eq!(
+        results.settings.failure_policy,
+        filterbench_harness::results::FailurePolicy::FailClosed
+    );
+    let c = cell(&results.cells, "traps-every-50th", "wasmtime-cranelift");
+    assert_eq!(c.traps, 1, "no fresh instance after the trap");
+    let e = c.error.as_deref().unwrap();
+    assert!(
+        e.contains("failure policy fail-closed") && e.contains("integer_divide_by_zero"),
+        "{e}"
+    );
+}

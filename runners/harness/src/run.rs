@@ -12,8 +12,8 @@ use crate::measure::{self, MeasureSettings, TimedCell};
 use crate::phases;
 use crate::polyglot;
 use crate::results::{
-    Cell, Conformance, EngineRecord, ModuleRecord, PathChange, Results, SCHEMA_VERSION, Settings,
-    Steady, TickCount, Tool,
+    Cell, Conformance, EngineRecord, FailurePolicy, ModuleRecord, PathChange, Results,
+    SCHEMA_VERSION, Settings, Steady, TickCount, Tool,
 };
 use crate::{analysis, stats, sys};
 use filterbench_host::{
@@ -100,6 +100,8 @@ pub struct RunSettings {
     /// The run-level term of every ratio interval, log-scale standard deviation (see
     /// [`Settings::between_run_sd`]).
     pub between_run_sd: f64,
+    /// What a trap while measuring does to the cell.
+    pub failure_policy: FailurePolicy,
 }
 
 /// The default run-level term: 1%. Measured on the 2-core reference machine, two runs of the
@@ -454,6 +456,7 @@ pub fn run_resumable(
             pinning_error,
             blocks: settings.measure.blocks,
             between_run_sd: settings.between_run_sd,
+            failure_policy: settings.failure_policy,
         },
         cells: Vec::new(),
         phases: Vec::new(),
@@ -630,9 +633,11 @@ fn run_group(
         .into_iter()
         .zip(baselines)
         .map(|(p, baseline)| {
-            let mut cell = TimedCell::new(p.instance, p.exchange)
-                .with_respawn(p.respawn)
-                .with_renew(p.renew);
+            let mut cell = TimedCell::new(p.instance, p.exchange).with_renew(p.renew);
+            // Fail-closed: the module is not called again after a trap, so neither is the cell.
+            if settings.failure_policy == FailurePolicy::Reload {
+                cell = cell.with_respawn(p.respawn);
+            }
             if let Some(verify) = p.verify {
                 cell = cell.with_verify(verify);
             }
@@ -654,7 +659,7 @@ fn run_group(
             })
         },
     );
-    record_measurements(results, indices, timed_cells);
+    record_measurements(results, indices, timed_cells, settings.failure_policy);
 }
 
 /// Checks one filter on every engine, appending its cells and phases to `results` and the
@@ -841,7 +846,12 @@ fn workload_name<'a>(
 }
 
 /// Stores what was measured into the cells.
-fn record_measurements(results: &mut Results, indices: Vec<usize>, timed: Vec<TimedCell<'_>>) {
+fn record_measurements(
+    results: &mut Results,
+    indices: Vec<usize>,
+    timed: Vec<TimedCell<'_>>,
+    policy: FailurePolicy,
+) {
     for (i, timed) in indices.into_iter().zip(timed) {
         let cell = &mut results.cells[i];
         cell.traps = timed.traps;
@@ -856,7 +866,14 @@ fn record_measurements(results: &mut Results, indices: Vec<usize>, timed: Vec<Ti
             diff,
         });
         if let Some(error) = &timed.error {
-            cell.error = Some(if timed.traps > 0 {
+            cell.error = Some(if timed.traps > 0 && policy == FailurePolicy::FailClosed {
+                format!(
+                    "during measurement: trapped (failure policy fail-closed, Envoy's default: \
+                     every later request is answered 503 without calling the module, so the \
+                     cell stops here; --failure-policy reload measures on with fresh \
+                     instances): {error}"
+                )
+            } else if timed.traps > 0 {
                 format!(
                     "during measurement: {} trap(s), each instance replaced by a fresh one{}; last: {error}",
                     timed.traps,

@@ -3,7 +3,7 @@
 use crate::document::{Section, Table};
 use crate::view::{self, View};
 use filterbench_analysis::{analysis, format};
-use filterbench_results::results::{Conformance, Results};
+use filterbench_results::results::{Conformance, FailurePolicy, Results};
 use filterbench_results::stats::Verdict;
 
 /// A row whose first cells are `lead` and the rest empty, `width` cells in all.
@@ -120,6 +120,12 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
                 ),
             })
         ));
+    }
+    if results.cells.iter().any(|c| c.traps > 0) {
+        out.push(match results.settings.failure_policy {
+            FailurePolicy::Reload => "After a trap while measuring, a fresh instance served the next request (failure policy `reload`, as Envoy's FAIL_RELOAD without its backoff; at most 20 traps per cell): the trapping lifecycle is not a sample. Envoy's default (FAIL_CLOSED) would answer every later request 503 without calling the module.".to_owned(),
+            FailurePolicy::FailClosed => "After a trap while measuring, the cell stopped (failure policy `fail-closed`, Envoy's default: every later request is answered 503 without calling the module).".to_owned(),
+        });
     }
     let sd = results.settings.between_run_sd;
     if sd > 0.0 && results.cells.iter().any(|c| c.ratio_to_native.is_some()) {

@@ -42,6 +42,7 @@ fn small_run() -> Results {
         phases: true,
         analyze: true,
         between_run_sd: filterbench_harness::run::DEFAULT_BETWEEN_RUN_SD,
+        failure_policy: Default::default(),
     };
     run::run(&subjects, &engines, &settings, &mut |_| {})
 }

@@ -493,6 +493,30 @@ impl EngineRecord {
     }
 }
 
+/// What a run does when a module traps while it is measured, named after Envoy's
+/// `failure_policy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// A fresh instance serves the next request (as Envoy's `FAIL_RELOAD`, without its
+    /// backoff), up to a bound of traps per cell: the measurement goes on.
+    #[default]
+    Reload,
+    /// Envoy's default (`FAIL_CLOSED`): after a trap every later request is answered 503
+    /// without calling the module, so the cell's measurement stops at its first trap.
+    FailClosed,
+}
+
+impl FailurePolicy {
+    /// Name used with `--failure-policy` and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailurePolicy::Reload => "reload",
+            FailurePolicy::FailClosed => "fail-closed",
+        }
+    }
+}
+
 /// Measurement settings of the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
@@ -528,6 +552,9 @@ pub struct Settings {
     /// from two runs.
     #[serde(default)]
     pub between_run_sd: f64,
+    /// What happened after a trap while measuring (`reload` in files from before it existed).
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
 }
 
 fn one() -> u32 {

@@ -37,6 +37,7 @@ pub fn tiny_run() -> RunSettings {
         phases: true,
         analyze: true,
         between_run_sd: filterbench_harness::run::DEFAULT_BETWEEN_RUN_SD,
+        failure_policy: Default::default(),
     }
 }
 
