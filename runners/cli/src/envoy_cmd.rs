@@ -123,27 +123,17 @@ fn spec_matrix(
 ) -> Result<Vec<(catalog::FilterSpec, Vec<Variant>)>> {
     let subject = crate::spec::load(path)?;
     let filter = subject.filter;
-    let units = |tcp: bool| -> Vec<&str> {
+    let names_of = |kind: config::WorkloadKind| -> Vec<&str> {
         filter
-            .custom
             .workloads
             .iter()
-            .filter(|w| match w.exchange.unit {
-                filterbench_host::Unit::Http => !tcp,
-                filterbench_host::Unit::Tcp(_) => tcp,
-                _ => false,
-            })
-            .map(|w| w.name)
+            .copied()
+            .filter(|name| config::workload_kind(&filter, name) == kind)
             .collect()
     };
-    let (http, tcp) = (units(false), units(true));
-    let root: Vec<&str> = filter
-        .custom
-        .workloads
-        .iter()
-        .map(|w| w.name)
-        .filter(|n| !http.contains(n) && !tcp.contains(n))
-        .collect();
+    let http = names_of(config::WorkloadKind::Http);
+    let tcp = names_of(config::WorkloadKind::Tcp);
+    let root = names_of(config::WorkloadKind::Root);
     if !root.is_empty() && http.len() + tcp.len() > 0 {
         bail!(
             "spec file {}: workloads {} are ticks or queue items (a root-only plugin) and {} \

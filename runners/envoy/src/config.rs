@@ -290,25 +290,47 @@ fn dynamic_module_filter(filter: &FilterSpec, module: &Path) -> Result<Value, Co
     }))
 }
 
-/// Whether `filter` is a network (TCP) filter: a spec whose workloads are all TCP connections.
-pub fn is_network(filter: &FilterSpec) -> bool {
-    !filter.custom.workloads.is_empty()
+/// What a workload sends through Envoy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// An HTTP request (every catalog workload).
+    Http,
+    /// A TCP connection (a network filter's).
+    Tcp,
+    /// A tick or a queue item (a root-only plugin's).
+    Root,
+}
+
+/// The kind of `filter`'s workload `name` (a spec's own, else the catalog's: HTTP).
+pub fn workload_kind(filter: &FilterSpec, name: &str) -> WorkloadKind {
+    use filterbench_host::Unit;
+    match filter.custom.workloads.iter().find(|w| w.name == name) {
+        Some(w) => match w.exchange.unit {
+            Unit::Http => WorkloadKind::Http,
+            Unit::Tcp(_) => WorkloadKind::Tcp,
+            Unit::Tick | Unit::QueueItem { .. } => WorkloadKind::Root,
+        },
+        None => WorkloadKind::Http,
+    }
+}
+
+/// Whether every workload of `filter` is of `kind` (and it has some).
+fn all_of_kind(filter: &FilterSpec, kind: WorkloadKind) -> bool {
+    !filter.workloads.is_empty()
         && filter
-            .custom
             .workloads
             .iter()
-            .all(|w| matches!(w.exchange.unit, filterbench_host::Unit::Tcp(_)))
+            .all(|name| workload_kind(filter, name) == kind)
+}
+
+/// Whether `filter` is a network (TCP) filter: a spec whose workloads are all TCP connections.
+pub fn is_network(filter: &FilterSpec) -> bool {
+    all_of_kind(filter, WorkloadKind::Tcp)
 }
 
 /// Whether `filter` is a root-only plugin: a spec whose workloads are all ticks and queue items.
 pub fn is_root_only(filter: &FilterSpec) -> bool {
-    !filter.custom.workloads.is_empty()
-        && filter.custom.workloads.iter().all(|w| {
-            matches!(
-                w.exchange.unit,
-                filterbench_host::Unit::Tick | filterbench_host::Unit::QueueItem { .. }
-            )
-        })
+    all_of_kind(filter, WorkloadKind::Root)
 }
 
 /// The module as a singleton Wasm service (`envoy.bootstrap.wasm`, one VM on Envoy's main
@@ -973,7 +995,7 @@ mod tests {
             "{\"mode\": \"tcp\"}".to_owned(),
             String::new(),
             catalog::PluginSettings::default(),
-            Vec::new(),
+            vec!["echo"],
             Vec::new(),
         );
         let mut w = catalog::workload("get-small").unwrap();
@@ -982,6 +1004,12 @@ mod tests {
         f.custom.workloads.push(w);
         f.custom.spec_file = Some("/x/spec.yaml".into());
         assert!(is_network(&f));
+        assert!(!is_root_only(&f));
+        // A catalog workload next to it is an HTTP request: no longer a network filter.
+        f.workloads.push("get-small");
+        assert_eq!(workload_kind(&f, "get-small"), WorkloadKind::Http);
+        assert!(!is_network(&f));
+        f.workloads.pop();
         let endpoints = Endpoints {
             upstream_port: 1,
             mode: UpstreamMode::Direct,

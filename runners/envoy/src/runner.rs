@@ -146,7 +146,7 @@ pub(crate) struct Upstreams {
     /// A spec's gRPC clusters, by name.
     grpc: Vec<(String, GrpcUpstream)>,
     /// A network filter's TCP upstream.
-    pub tcp: Option<TcpUpstream>,
+    tcp: Option<TcpUpstream>,
     /// The spec's filter, if the matrix runs one.
     spec: Option<FilterSpec>,
 }

@@ -490,6 +490,10 @@ pub fn check(filter: &FilterSpec, probe: &Probe) -> Result<(), String> {
     let deadline = Instant::now() + settle;
     loop {
         let problems = check_once(filter, probe);
+        // The load that follows sends the first workload's connection: its upstream answers.
+        if let (Some(upstream), Some(load)) = (probe.tcp, tcp_load(filter)) {
+            upstream.set_answer(load.upstream);
+        }
         if problems.is_empty() {
             return Ok(());
         }

@@ -619,22 +619,30 @@ fn envoy_runs_a_network_filter_spec_over_tcp_connections() {
         "{stderr}"
     );
 
-    // One kind of workload per spec in Envoy.
+    // One kind of workload per spec in Envoy (a catalog workload is an HTTP request).
     let mixed = dir.path().join("mixed.yaml");
-    std::fs::write(&mixed, format!("{text_of}  - name: t\n    tick: true\n")).unwrap();
-    let output = filterbench(&[
-        "envoy",
-        "--spec",
-        mixed.to_str().unwrap(),
-        "--envoy",
-        &envoy,
-    ]);
-    let stderr = text(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("workloads t are ticks or queue items (a root-only plugin) and echo"),
-        "{stderr}"
-    );
+    for (extra, expected) in [
+        (
+            "  - name: t\n    tick: true\n",
+            "workloads t are ticks or queue items (a root-only plugin) and echo",
+        ),
+        (
+            "  - name: get-small\n",
+            "workloads get-small are HTTP requests and echo TCP connections",
+        ),
+    ] {
+        std::fs::write(&mixed, format!("{text_of}{extra}")).unwrap();
+        let output = filterbench(&[
+            "envoy",
+            "--spec",
+            mixed.to_str().unwrap(),
+            "--envoy",
+            &envoy,
+        ]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }
 
 #[test]
