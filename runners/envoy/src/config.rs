@@ -11,6 +11,7 @@
 use crate::upstream::ECHO_HEADER;
 use base64::Engine as _;
 use filterbench_harness::catalog::{FilterSpec, JWT_SECRET};
+use filterbench_harness::envoy::TCP_UNIT;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -666,10 +667,6 @@ pub struct SpecRouting {
     /// to.
     pub tcp_port: Option<u16>,
 }
-
-/// What a "request" is for a network filter, as its descriptions say.
-const TCP_UNIT: &str =
-    "a request is one TCP connection (connect, send, end the client's side, read to the end)";
 
 /// The cluster a network filter's TCP proxy sends connections to.
 pub const TCP_CLUSTER: &str = "tcp_upstream";

@@ -5,7 +5,9 @@
 use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
 use crate::document::{Section, Table};
 use filterbench_analysis::format;
-use filterbench_results::envoy::{BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread};
+use filterbench_results::envoy::{
+    BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread, TCP_UNIT,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -518,12 +520,24 @@ pub fn instructions_section(envoy: &EnvoyResults) -> Option<Section> {
         intro: format!(
             "Envoy {} with one worker under valgrind's callgrind (`--smc-check=all`, so JIT code is counted), one Envoy per variant. Per burst: the counters are zeroed, a fixed number of requests is sent on one keep-alive connection, the counters are dumped; the instructions Envoy executes while idle, counted over an equal interval right after, are subtracted pro rata, and the requests are Envoy's own count. `spread` is (largest − smallest) ÷ median over the bursts: instruction counts do not move with the machine's speed or its neighbours, so this is the measurement's whole uncertainty. `in filter code`: the share of the instructions in the filter's own code where callgrind can tell — for native the module's library; for V8 and Lua the code callgrind cannot tie to a file (JIT code) beyond what no filter has, since this Envoy build shows part of its own code the same way; code compiled into Envoy (built-in filters, V8's runtime and wrappers) is not told apart.",
             envoy.settings.envoy_version
-        ),
+        ) + &tcp_note(envoy.instructions.iter().map(|e| &e.description)),
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,
         },
     })
+}
+
+/// A sentence for a section whose records include a network filter (`descriptions` end with
+/// [`TCP_UNIT`]): what a request is there; empty otherwise.
+pub(crate) fn tcp_note<'a>(mut descriptions: impl Iterator<Item = &'a String>) -> String {
+    if descriptions.any(|d| d.ends_with(TCP_UNIT)) {
+        format!(
+            " For a network (TCP) filter (its description says so), {TCP_UNIT}: one new connection per request instead of requests on a kept-alive connection, so Envoy's cost per request includes accepting the connection and opening one upstream."
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The Envoy section: every (filter, variant) with its medians and spread.
@@ -616,5 +630,19 @@ pub fn section(envoy: &EnvoyResults) -> Section {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_with_a_network_filter_says_what_a_request_is() {
+        let http = "envoy.filters.http.wasm on V8 running noop.wasm".to_owned();
+        let tcp = format!("no filter (tcp_proxy only); {TCP_UNIT}");
+        assert_eq!(tcp_note([&http].into_iter()), "");
+        let note = tcp_note([&http, &tcp].into_iter());
+        assert!(note.contains("one new connection per request"), "{note}");
     }
 }

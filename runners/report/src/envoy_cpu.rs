@@ -45,6 +45,11 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
         intro: format!(
             "Envoy {} with one worker thread, one Envoy per filter hosting every variant on its own listener (so they share the process, the worker and the machine's state). In each of {rounds} rounds every listener gets one slice — a fixed number of requests on one keep-alive connection, paced at the filter's fixed rate (half of its slowest variant's capacity, measured in the warm-up, at most 10,000 req/s, so no slice queues) — in a fresh random order, and the worker thread's on-CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds) around each slice. A variant's cost is its worker CPU per request minus no filter's in the same round, seconds apart: the machine's speed changes cancel in the difference. Values are medians over rounds with 95% bootstrap intervals (resampling rounds); a slice that fell more than 2% behind its schedule or had a non-2xx answer is left out. Absolute µs move with this machine's speed state; the differences and ratios are the figures to compare. CPU per request also depends on the rate: at a lower rate fewer requests share each wake-up of the worker (and of a filter's callouts), so the same filter costs more per request — compare the variants of one filter, not filters measured at different rates.",
             envoy.settings.envoy_version
+        ) + &crate::envoy::tcp_note(
+            envoy
+                .cpu
+                .iter()
+                .flat_map(|c| c.descriptions.iter().map(|(_, d)| d)),
         ),
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),

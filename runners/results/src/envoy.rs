@@ -3,6 +3,11 @@
 //! medians with their spread over rounds. Rounds are the unit: each variant of a filter runs
 //! once per round, in a fresh random order, so drift hits every variant alike.
 
+/// What a "request" is for a network (TCP) filter; its variants' descriptions end with it, so
+/// readers of the records and the report can tell.
+pub const TCP_UNIT: &str =
+    "a request is one TCP connection (connect, send, end the client's side, read to the end)";
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
