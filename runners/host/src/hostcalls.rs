@@ -9,6 +9,7 @@
 use crate::abi::{BufferType, LogLevel, MetricType, Status, StreamType, errno};
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
+use crate::restricted::Restriction;
 use crate::state::{HeaderMap, HostState, PendingCall, UnitKind};
 use filterbench_proxy_abi::{buffers, header_maps, local_reply, logging, metrics, properties};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,25 @@ pub trait Guest {
     /// Allocates `size` bytes inside the guest with its `proxy_on_memory_allocate` (or `malloc`)
     /// and returns the address; 0 means the guest allocator failed.
     fn allocate(&mut self, size: u64) -> Result<u64, HostTrap>;
+
+    /// The host state alone (no memory lookup).
+    fn state(&mut self) -> &mut HostState;
+}
+
+/// Runs the hostcall `name` (its table name, e.g. `proxy_get_header_map_size`) with `call`,
+/// unless the guest is inside a callback that restricts hostcalls and `name` is not on its
+/// allow-list: then the trap `restricted_callback`, as in Envoy ([`crate::restricted`]). Engine
+/// adapters call every table hostcall through this.
+#[inline(always)]
+pub fn guarded<G: Guest + ?Sized>(
+    g: &mut G,
+    name: &'static str,
+    call: impl FnOnce(&mut G) -> HostResult,
+) -> HostResult {
+    match g.state().restriction {
+        Some(restriction) if !restriction.allows(name) => Err(HostTrap(restriction.refusal(name))),
+        _ => call(g),
+    }
 }
 
 fn done(result: Result<(), Status>) -> HostResult {
@@ -82,7 +102,10 @@ fn copy_to_guest<G: Guest + ?Sized>(
     let addr = if data.is_empty() {
         0
     } else {
-        let addr = g.allocate(data.len() as u64)?;
+        let outer = g.state().restriction.replace(Restriction::Allocate);
+        let allocated = g.allocate(data.len() as u64);
+        g.state().restriction = outer;
+        let addr = allocated?;
         if addr == 0 {
             return Ok(Status::InvalidMemoryAccess.raw());
         }

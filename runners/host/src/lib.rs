@@ -27,6 +27,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod memory;
 pub use filterbench_proxy_abi::pairs;
+pub mod restricted;
 pub mod semantics;
 pub mod state;
 pub mod vm;

@@ -6,6 +6,7 @@ use crate::abi::{LogLevel, MetricType, Status};
 use crate::grpc::{GrpcRoute, GrpcState};
 pub use crate::header_map::HeaderMap;
 use crate::pairs::Bytes;
+use crate::restricted::Restriction;
 use filterbench_proxy_abi::metrics::MetricUpdate;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -400,6 +401,9 @@ pub struct HostState {
     pub logs: LogSink,
     /// Buffer reused by hostcalls that copy data into the guest.
     pub(crate) scratch: Vec<u8>,
+    /// Set while the host runs a callback that restricts hostcalls (the start function, the
+    /// allocator); `None` otherwise.
+    pub restriction: Option<Restriction>,
 }
 
 impl HostState {
@@ -430,6 +434,7 @@ impl HostState {
             grpc: GrpcState::default(),
             logs: LogSink::default(),
             scratch: Vec::new(),
+            restriction: None,
             memory_limit_hit: false,
         }
     }

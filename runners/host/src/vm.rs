@@ -9,6 +9,7 @@
 
 use crate::error::{CallError, FilterError};
 use crate::lifecycle::{Callbacks, FilterInstance};
+use crate::restricted::Restriction;
 use crate::state::HostState;
 
 /// The kind of a parameter or result of an export the host calls. In wasm32 every kind is an
@@ -96,7 +97,8 @@ fn export<V: WasmVm>(
 }
 
 /// Starts a fresh instance the same way on every engine: finds the allocator
-/// (`proxy_on_memory_allocate`, else `malloc`), runs `_initialize` (else `_start`), and looks up
+/// (`proxy_on_memory_allocate`, else `malloc`), runs `_initialize` (else `_start`) with the
+/// hostcalls restricted as in Envoy ([`Restriction::Start`]), and looks up
 /// the callbacks. The root lifecycle is not run yet: call [`FilterInstance::start`].
 pub fn start<V: WasmVm + 'static>(mut vm: V) -> Result<Box<dyn FilterInstance>, FilterError> {
     for name in ALLOCATOR_EXPORTS {
@@ -107,12 +109,14 @@ pub fn start<V: WasmVm + 'static>(mut vm: V) -> Result<Box<dyn FilterInstance>, 
     }
     for name in START_EXPORTS {
         if let Some(start) = export(&mut vm, name, Signature::START)? {
-            vm.call(&start, name, [])
-                .map_err(|source| FilterError::Trap {
-                    module: vm.module_name().to_owned(),
-                    engine: vm.engine_name().to_owned(),
-                    source,
-                })?;
+            vm.host().restriction = Some(Restriction::Start);
+            let started = vm.call(&start, name, []);
+            vm.host().restriction = None;
+            started.map_err(|source| FilterError::Trap {
+                module: vm.module_name().to_owned(),
+                engine: vm.engine_name().to_owned(),
+                source,
+            })?;
             break;
         }
     }

@@ -39,6 +39,10 @@ struct NativeGuest<'a> {
 }
 
 impl Guest for NativeGuest<'_> {
+    fn state(&mut self) -> &mut HostState {
+        self.host
+    }
+
     fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
         // SAFETY: native filters are trusted code that pass valid pointers (crate docs).
         (unsafe { GuestMemory::native() }, self.host)
@@ -127,7 +131,7 @@ macro_rules! export_hostcalls {
             #[doc = concat!("Exported `", stringify!($name), "` hostcall for native filters.")]
             #[unsafe(no_mangle)]
             pub extern "C" fn $name($( $arg: native_ty!($kind) ),*) -> u32 {
-                with_current(|guest| hostcalls::$name(guest, $( from_native!($kind, $arg) ),*))
+                with_current(|guest| hostcalls::guarded(guest, stringify!($name), |guest| hostcalls::$name(guest, $( from_native!($kind, $arg) ),*)))
             }
         )*
 

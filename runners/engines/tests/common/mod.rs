@@ -75,12 +75,15 @@ pub fn proxy_module(imports: &str, fields: &str) -> Vec<u8> {
     .expect("valid WAT")
 }
 
-/// The module `wat` (written to a temporary file) started with `plugin` on every WebAssembly
-/// engine of this build: (engine name, started instance).
-pub fn started_on_every_wasm_engine(
+/// An instance started, or why it could not start (the error as text).
+pub type Started = Result<Box<dyn filterbench_host::FilterInstance>, String>;
+
+/// The module `wasm` (written to a temporary file) loaded, instantiated with `plugin` and
+/// started on every WebAssembly engine of this build: (engine name, the instance or the error).
+pub fn start_on_every_wasm_engine(
     wasm: &[u8],
     plugin: &filterbench_host::PluginSpec,
-) -> Vec<(&'static str, Box<dyn filterbench_host::FilterInstance>)> {
+) -> Vec<(&'static str, Started)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("{}.wasm", plugin.name));
     std::fs::write(&path, wasm).unwrap();
@@ -94,13 +97,24 @@ pub fn started_on_every_wasm_engine(
         .filter(|e| !e.is_native)
         .map(|entry| {
             let engine = filterbench_engines::create(entry.name).unwrap();
-            let module = engine.load(&source).unwrap();
-            let mut instance = module.instantiate(plugin.clone()).unwrap();
-            instance
-                .start()
-                .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
-            (entry.name, instance)
+            let started = engine
+                .load(&source)
+                .and_then(|module| module.instantiate(plugin.clone()))
+                .and_then(|mut instance| instance.start().map(|()| instance))
+                .map_err(|e| e.to_string());
+            (entry.name, started)
         })
+        .collect()
+}
+
+/// [`start_on_every_wasm_engine`], each start required to succeed.
+pub fn started_on_every_wasm_engine(
+    wasm: &[u8],
+    plugin: &filterbench_host::PluginSpec,
+) -> Vec<(&'static str, Box<dyn filterbench_host::FilterInstance>)> {
+    start_on_every_wasm_engine(wasm, plugin)
+        .into_iter()
+        .map(|(name, started)| (name, started.unwrap_or_else(|e| panic!("{name}: {e}"))))
         .collect()
 }
 

@@ -69,6 +69,10 @@ struct WamrGuest<'a> {
 }
 
 impl Guest for WamrGuest<'_> {
+    fn state(&mut self) -> &mut HostState {
+        &mut self.data.host
+    }
+
     fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
         // SAFETY: the instance is live for the duration of the hostcall; the slice covers the
         // memory's current extent and is borrowed from `self`, so no guest code runs (and
@@ -106,9 +110,12 @@ impl Guest for WamrGuest<'_> {
         if ok {
             Ok(argv[0] as u64)
         } else {
+            // A hostcall inside the allocator that stopped it left its reason here; the
+            // exception itself then only says "host trap".
+            let exception = take_exception(self.module_inst);
+            let reason = self.data.host_trap.take().unwrap_or(exception);
             Err(HostTrap(format!(
-                "proxy_on_memory_allocate trapped: {}",
-                take_exception(self.module_inst)
+                "proxy_on_memory_allocate trapped: {reason}"
             )))
         }
     }
@@ -194,7 +201,7 @@ macro_rules! raw_natives {
                     $( let $arg = raw_slot!($kind, slots.next().unwrap_or(0)); )*
                     // SAFETY: WAMR calls natives with the calling instance's environment.
                     let status = unsafe {
-                        dispatch(exec_env, |guest| hostcalls::$name(guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*))
+                        dispatch(exec_env, |guest| hostcalls::guarded(guest, stringify!($name), |guest| hostcalls::$name(guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)))
                     };
                     unsafe { *argv = status as u64 };
                 }

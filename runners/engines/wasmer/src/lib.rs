@@ -110,6 +110,10 @@ struct EnvData {
 struct EnvGuest<'a>(FunctionEnvMut<'a, EnvData>);
 
 impl Guest for EnvGuest<'_> {
+    fn state(&mut self) -> &mut HostState {
+        &mut self.0.data_mut().host
+    }
+
     fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
         let (data, store) = self.0.data_and_store_mut();
         let bytes: &mut [u8] = match &data.memory {
@@ -150,7 +154,7 @@ macro_rules! import_table {
                     $env,
                     |env: FunctionEnvMut<'_, EnvData>, $( $arg: filterbench_host::wasm32_hostcall_param!($kind) ),*| -> Result<i32, HostTrap> {
                         let mut guest = EnvGuest(env);
-                        hostcalls::$name(&mut guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*).map(|status| status as i32)
+                        hostcalls::guarded(&mut guest, stringify!($name), |guest| hostcalls::$name(guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)).map(|status| status as i32)
                     },
                 ),
             );

@@ -121,6 +121,10 @@ impl wasmi::ResourceLimiter for StoreData {
 struct CallerGuest<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
 impl Guest for CallerGuest<'_, '_> {
+    fn state(&mut self) -> &mut HostState {
+        &mut self.0.data_mut().host
+    }
+
     fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
         match self.0.data().memory {
             Some(memory) => {
@@ -153,7 +157,7 @@ macro_rules! link_table {
                 stringify!($name),
                 |mut caller: Caller<'_, StoreData>, $( $arg: filterbench_host::wasm32_hostcall_param!($kind) ),*| -> Result<i32, wasmi::Error> {
                     let mut guest = CallerGuest(&mut caller);
-                    hostcalls::$name(&mut guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)
+                    hostcalls::guarded(&mut guest, stringify!($name), |guest| hostcalls::$name(guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*))
                         .map(|status| status as i32)
                         .map_err(|trap| wasmi::Error::host(GuestStopped(trap)))
                 },

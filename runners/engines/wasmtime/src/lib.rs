@@ -197,6 +197,10 @@ impl wasmtime::ResourceLimiter for StoreData {
 struct CallerGuest<'a, 'b>(&'a mut Caller<'b, StoreData>);
 
 impl Guest for CallerGuest<'_, '_> {
+    fn state(&mut self) -> &mut HostState {
+        &mut self.0.data_mut().host
+    }
+
     fn parts(&mut self) -> (GuestMemory<'_>, &mut HostState) {
         match self.0.data().memory {
             Some(memory) => {
@@ -234,7 +238,7 @@ macro_rules! link_table {
                 stringify!($name),
                 |mut caller: Caller<'_, StoreData>, $( $arg: filterbench_host::wasm32_hostcall_param!($kind) ),*| -> wasmtime::Result<i32> {
                     let mut guest = CallerGuest(&mut caller);
-                    hostcalls::$name(&mut guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)
+                    hostcalls::guarded(&mut guest, stringify!($name), |guest| hostcalls::$name(guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*))
                         .map(|status| status as i32)
                         .map_err(|trap| wasmtime::Error::new(trap))
                 },
