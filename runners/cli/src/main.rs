@@ -1,6 +1,7 @@
 //! `filterbench`: measures Proxy-Wasm HTTP filters under WebAssembly engines and as native code.
 
 mod byo;
+mod conformance_cmd;
 mod display;
 mod envoy_cmd;
 mod instructions;
@@ -38,6 +39,10 @@ enum Command {
     /// and a no-filter baseline): max throughput, latency at a fixed rate, Envoy CPU per request
     /// and memory. Needs Envoy, wrk and oha (scripts/setup-envoy.sh installs them).
     Envoy(envoy_cmd::EnvoyArgs),
+    /// Run the host conformance kit: probe modules, each showing one behaviour of a Proxy-Wasm
+    /// host, on every in-process engine and through a real Envoy (the reference); prints the
+    /// matrix (behaviour × host) and exits with status 3 on an unexplained difference.
+    Conformance(conformance_cmd::ConformanceArgs),
     /// Filter spec files: write a starter for a module, or print the format's JSON Schema.
     Spec {
         /// What to do.
@@ -413,6 +418,7 @@ fn main() {
     let outcome = match cli.command {
         Command::Run(args) => run_command(args),
         Command::Envoy(args) => envoy_cmd::command(args),
+        Command::Conformance(args) => conformance_cmd::command(args),
         Command::Spec { action } => spec_command(action),
         Command::List { what } => list_command(what),
         Command::Report { results, out } => report_command(&results, &out),

@@ -1,8 +1,9 @@
 //! The `filterbench` binary end to end, one module per subcommand (`cargo test --test cli
-//! envoy::` runs only the Envoy ones): listings and runs, a user's own module, instruction
+//! envoy::` runs only the Envoy ones): listings and runs, a user's own module, the host conformance kit, instruction
 //! counts, Envoy, interrupted, split and resumed runs, and filter spec files.
 
 mod byo;
+mod conformance;
 mod envoy;
 mod instructions;
 mod report;

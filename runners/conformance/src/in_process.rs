@@ -1,0 +1,108 @@
+//! Runs a probe on one of this build's engines, through filterbench's own host, with Envoy's
+//! default failure policy (fail-closed: after a trap, later requests get 503 and the module is
+//! not called again).
+
+use crate::outcome::Outcome;
+use crate::probes::Probe;
+use filterbench_host::{HeaderMap, HttpExchange, ModuleSource, PluginSpec};
+use std::path::Path;
+
+/// The status Envoy answers when a filter failed (a trap, or fail-closed after one).
+pub const FAILED_STATUS: u16 = 503;
+
+/// The exchange `probe` is sent in-process: a GET of `/probe` answered 200 with
+/// `content-type: text/plain` and the probe's response body.
+pub fn exchange(probe: &Probe) -> HttpExchange {
+    let body_len: usize = probe.response_body.iter().map(|c| c.len()).sum();
+    let length = body_len.to_string();
+    HttpExchange {
+        request_headers: HeaderMap::from_pairs(&[
+            (":method", "GET"),
+            (":path", "/probe"),
+            (":authority", "probe.local"),
+            (":scheme", "http"),
+        ]),
+        response_headers: HeaderMap::from_pairs(&[
+            (":status", "200"),
+            ("content-type", "text/plain"),
+            ("content-length", length.as_str()),
+        ]),
+        response_body: probe
+            .response_body
+            .iter()
+            .map(|c| c.as_bytes().to_vec())
+            .collect(),
+        ..HttpExchange::default()
+    }
+}
+
+/// Runs `probe` (its module already written to `wasm`) on `engine`.
+pub fn run(engine: &str, probe: &Probe, wasm: &Path) -> Outcome {
+    let source = ModuleSource {
+        name: probe.name.to_owned(),
+        wasm: Some(wasm.to_owned()),
+        native: None,
+    };
+    let started = filterbench_engines::create(engine)
+        .map_err(|e| e.to_string())
+        .and_then(|engine| engine.load(&source).map_err(|e| e.to_string()))
+        .and_then(|module| {
+            module
+                .instantiate(PluginSpec::new(probe.name, ""))
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|mut instance| {
+            instance
+                .start()
+                .map(|()| instance)
+                .map_err(|e| e.to_string())
+        });
+    let mut instance = match started {
+        Ok(instance) => instance,
+        Err(error) => {
+            return Outcome {
+                error: Some(error),
+                ..Outcome::default()
+            };
+        }
+    };
+    let exchange = exchange(probe);
+    let mut outcome = Outcome {
+        started: true,
+        ..Outcome::default()
+    };
+    for _ in 0..probe.requests {
+        if outcome.error.is_some() {
+            // Fail-closed: the module is not called again.
+            outcome.statuses.push(FAILED_STATUS);
+            outcome.trapped.push(false);
+            continue;
+        }
+        match instance.run_stream(&exchange) {
+            Ok(()) => {
+                let status = instance
+                    .state()
+                    .stream
+                    .response_headers
+                    .as_ref()
+                    .and_then(|h| h.get(b":status"))
+                    .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+                    .unwrap_or(0);
+                outcome.statuses.push(status);
+                outcome.trapped.push(false);
+            }
+            Err(error) => {
+                outcome.error = Some(error.to_string());
+                outcome.statuses.push(FAILED_STATUS);
+                outcome.trapped.push(true);
+            }
+        }
+    }
+    outcome.gauges = instance
+        .state()
+        .metrics
+        .iter()
+        .map(|m| (m.name.clone(), m.value))
+        .collect();
+    outcome
+}

@@ -1,0 +1,95 @@
+//! What a host did with one probe, and the text each matrix row reads from it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a host did with one probe: whether the module started, what each request got, whether
+/// the module trapped while serving it, and the gauges it left.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Whether the module started (loaded, `_initialize`, `proxy_on_vm_start`,
+    /// `proxy_on_configure`); when not, nothing else was observed.
+    pub started: bool,
+    /// Why it did not start, or the first trap while serving (as the host words it).
+    pub error: Option<String>,
+    /// The status the client got for each request, in order.
+    pub statuses: Vec<u16>,
+    /// For each request, whether the module trapped while serving it.
+    pub trapped: Vec<bool>,
+    /// Gauges the module set (Envoy: its `wasmcustom.*` stats), by name.
+    pub gauges: BTreeMap<String, i64>,
+}
+
+/// The part of an [`Outcome`] a matrix row compares.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// These gauges' values: `name=value` each, `name=–` when the module never set it.
+    Gauges(&'static [&'static str]),
+    /// Each request's status, with `trap` after it when the module trapped serving it.
+    Responses,
+    /// `started` or `not started`.
+    Started,
+}
+
+impl Observation {
+    /// The row's text for `outcome` (hosts agree when their texts are equal).
+    pub fn read(self, outcome: &Outcome) -> String {
+        if !outcome.started && self != Self::Started {
+            return "not started".to_owned();
+        }
+        match self {
+            Self::Gauges(names) => names
+                .iter()
+                .map(|name| match outcome.gauges.get(*name) {
+                    Some(value) => format!("{name}={value}"),
+                    None => format!("{name}=–"),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Self::Responses => outcome
+                .statuses
+                .iter()
+                .enumerate()
+                .map(|(i, status)| {
+                    if outcome.trapped.get(i).copied().unwrap_or(false) {
+                        format!("{status} trap")
+                    } else {
+                        status.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Self::Started => if outcome.started {
+                "started"
+            } else {
+                "not started"
+            }
+            .to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_gauges_responses_and_the_start() {
+        let outcome = Outcome {
+            started: true,
+            error: None,
+            statuses: vec![503, 503],
+            trapped: vec![true, false],
+            gauges: BTreeMap::from([("L".to_owned(), 1), ("D".to_owned(), 2)]),
+        };
+        assert_eq!(
+            Observation::Gauges(&["L", "D", "x"]).read(&outcome),
+            "L=1 D=2 x=–"
+        );
+        assert_eq!(Observation::Responses.read(&outcome), "503 trap, 503");
+        assert_eq!(Observation::Started.read(&outcome), "started");
+        let failed = Outcome::default();
+        assert_eq!(Observation::Gauges(&["L"]).read(&failed), "not started");
+        assert_eq!(Observation::Started.read(&failed), "not started");
+    }
+}
