@@ -401,7 +401,12 @@ pub fn filters() -> Vec<FilterSpec> {
             "noop",
             "passes everything through untouched (the bare lifecycle cost)",
             "",
-            &["get-small", "get-large-headers", "post-64k"],
+            &[
+                "get-small",
+                "get-headers-only",
+                "get-large-headers",
+                "post-64k",
+            ],
             expect_noop,
         ),
         spec(

@@ -88,9 +88,30 @@ fn get(extra: &[(&str, &str)], path: &str) -> HttpExchange {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
+    let answer = json_records(RESPONSE_BODY_BYTES);
     HttpExchange {
         request_headers: HeaderMap::from_pairs(&headers),
-        response_headers: response_headers(512),
+        response_headers: response_headers(answer.len()),
+        response_body: vec![answer],
+        ..HttpExchange::default()
+    }
+}
+
+/// About the size of a GET's JSON answer, bytes (the body is whole records, a little more).
+const RESPONSE_BODY_BYTES: usize = 512;
+
+/// A GET answered `204 No Content`: no body either way, so the headers end the stream in both
+/// directions and no body callback runs.
+fn get_headers_only() -> HttpExchange {
+    let headers = request_headers("GET", "/api/v1/items/42/touch");
+    HttpExchange {
+        request_headers: HeaderMap::from_pairs(&headers),
+        response_headers: HeaderMap::from_pairs(&[
+            (":status", "204"),
+            ("date", "Wed, 25 Nov 2026 12:00:00 GMT"),
+            ("server", "upstream"),
+            ("cache-control", "no-store"),
+        ]),
         ..HttpExchange::default()
     }
 }
@@ -200,8 +221,13 @@ pub fn workloads() -> Vec<Workload> {
     let mut all = vec![
         named(
             "get-small",
-            "GET with 8 request headers, no body; 200 with 6 headers",
+            "GET with 8 request headers, no body; 200 with 6 headers and a 0.5 KiB JSON body",
             get(&[], "/api/v1/items?id=42&view=full"),
+        ),
+        named(
+            "get-headers-only",
+            "GET with 8 request headers answered 204 with 4: the headers end the stream both ways",
+            get_headers_only(),
         ),
         named(
             "get-large-headers",
@@ -315,6 +341,25 @@ mod tests {
             let declared = ex.request_headers.get(b"content-length").unwrap();
             assert_eq!(declared, body.len().to_string().as_bytes());
         }
+        for w in workloads() {
+            let ex = &w.exchange;
+            for (side, headers, body) in [
+                ("request", &ex.request_headers, ex.request_body.concat()),
+                ("response", &ex.response_headers, ex.response_body.concat()),
+            ] {
+                match headers.get(b"content-length") {
+                    Some(declared) => assert_eq!(
+                        declared,
+                        body.len().to_string().as_bytes(),
+                        "{}: the {side}'s content-length is its body's",
+                        w.name
+                    ),
+                    None => assert!(body.is_empty(), "{}: a {side} body undeclared", w.name),
+                }
+            }
+        }
+        let only = workload("get-headers-only").unwrap().exchange;
+        assert!(only.request_body.is_empty() && only.response_body.is_empty());
         let names: Vec<&str> = workloads().iter().map(|w| w.name).collect();
         let mut unique = names.clone();
         unique.sort_unstable();

@@ -67,8 +67,8 @@ fn an_interrupted_run_keeps_finished_filters_and_resume_completes_it() {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), total, "no duplicate cells");
-    // noop 3 + headers 3 + jwt-auth 2 workloads, on 2 engines plus the floor and A/A cells.
-    assert_eq!(total, (3 + 3 + 2) * 4);
+    // noop 4 + headers 3 + jwt-auth 2 workloads, on 2 engines plus the floor and A/A cells.
+    assert_eq!(total, (4 + 3 + 2) * 4);
     assert!(cells.iter().all(|c| !c["steady"].is_null()));
     // The cells kept from the interrupted run are the same measurements, not re-runs.
     let kept = cells
