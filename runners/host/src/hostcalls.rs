@@ -136,8 +136,14 @@ fn buffer(state: &HostState, raw: u32) -> Result<&[u8], Status> {
     let kind = BufferType::from_raw(raw).ok_or(Status::BadArgument)?;
     let tcp = state.stream.kind == UnitKind::Tcp;
     let found = match kind {
-        BufferType::HttpRequestBody if !tcp => state.stream.request_body.as_deref(),
-        BufferType::HttpResponseBody if !tcp => state.stream.response_body.as_deref(),
+        // A body that has not arrived reads as empty (Envoy 1.40: OK in the response headers
+        // callback; the conformance kit's buffers probe).
+        BufferType::HttpRequestBody if !tcp => {
+            Some(state.stream.request_body.as_deref().unwrap_or(&[]))
+        }
+        BufferType::HttpResponseBody if !tcp => {
+            Some(state.stream.response_body.as_deref().unwrap_or(&[]))
+        }
         BufferType::DownstreamData if tcp => state.stream.request_body.as_deref(),
         BufferType::UpstreamData if tcp => state.stream.response_body.as_deref(),
         BufferType::HttpCallResponseBody => state.call_response.as_ref().map(|r| r.body.as_slice()),
@@ -156,12 +162,17 @@ fn buffer(state: &HostState, raw: u32) -> Result<&[u8], Status> {
 fn buffer_mut(state: &mut HostState, raw: u32) -> Result<&mut Vec<u8>, Status> {
     let tcp = state.stream.kind == UnitKind::Tcp;
     match BufferType::from_raw(raw).ok_or(Status::BadArgument)? {
-        BufferType::HttpRequestBody if !tcp => {
-            state.stream.request_body.as_mut().ok_or(Status::NotFound)
-        }
-        BufferType::HttpResponseBody if !tcp => {
-            state.stream.response_body.as_mut().ok_or(Status::NotFound)
-        }
+        // A body that has not arrived cannot be written (Envoy 1.40: BAD_ARGUMENT).
+        BufferType::HttpRequestBody if !tcp => state
+            .stream
+            .request_body
+            .as_mut()
+            .ok_or(Status::BadArgument),
+        BufferType::HttpResponseBody if !tcp => state
+            .stream
+            .response_body
+            .as_mut()
+            .ok_or(Status::BadArgument),
         BufferType::DownstreamData if tcp => {
             state.stream.request_body.as_mut().ok_or(Status::NotFound)
         }
