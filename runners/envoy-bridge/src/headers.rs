@@ -20,8 +20,37 @@ pub fn envoy_map(map: MapType) -> Result<HeaderType, Status> {
 }
 
 /// One stream's header maps, as the shared rules see them: a handle to the stream (`&mut`
-/// inside Envoy, a box in the tests).
-pub struct EnvoyMaps<H>(pub H);
+/// inside Envoy, a box in the tests), and whether the response headers have gone downstream
+/// (then the response header map is refused with `BAD_ARGUMENT`, as Envoy's Wasm host does).
+pub struct EnvoyMaps<H> {
+    stream: H,
+    response_headers_sent: bool,
+}
+
+impl<H> EnvoyMaps<H> {
+    /// The maps of `stream` before its response headers went downstream.
+    pub fn new(stream: H) -> Self {
+        Self::of(stream, false)
+    }
+
+    /// The maps of `stream`, `response_headers_sent` saying whether its response headers have
+    /// gone downstream ([`crate::stream::StreamCore::response_headers_sent`]).
+    pub fn of(stream: H, response_headers_sent: bool) -> Self {
+        Self {
+            stream,
+            response_headers_sent,
+        }
+    }
+
+    /// `BAD_ARGUMENT` for the response headers once they have gone downstream.
+    fn refused(&self, map: MapType) -> Result<(), Status> {
+        if map == MapType::HttpResponseHeaders && self.response_headers_sent {
+            Err(Status::BadArgument)
+        } else {
+            Ok(())
+        }
+    }
+}
 
 fn applied(applied: bool) -> Result<(), Status> {
     if applied {
@@ -39,32 +68,37 @@ where
         &self,
         map: MapType,
     ) -> Result<impl Iterator<Item = (&[u8], &[u8])> + Clone + '_, Status> {
-        Ok(self.0.headers(envoy_map(map)?).into_iter())
+        self.refused(map)?;
+        Ok(self.stream.headers(envoy_map(map)?).into_iter())
     }
 
     fn value(&self, map: MapType, key: &[u8]) -> Result<Option<&[u8]>, Status> {
-        Ok(self.0.header(envoy_map(map)?, key))
+        self.refused(map)?;
+        Ok(self.stream.header(envoy_map(map)?, key))
     }
 
     fn set(&mut self, map: MapType, key: &[u8], value: Option<&[u8]>) -> Result<(), Status> {
-        applied(self.0.set_header(envoy_map(map)?, key, value))
+        self.refused(map)?;
+        applied(self.stream.set_header(envoy_map(map)?, key, value))
     }
 
     fn add(&mut self, map: MapType, key: &[u8], value: &[u8]) -> Result<(), Status> {
-        applied(self.0.add_header(envoy_map(map)?, key, value))
+        self.refused(map)?;
+        applied(self.stream.add_header(envoy_map(map)?, key, value))
     }
 
     fn clear(&mut self, map: MapType) -> Result<(), Status> {
+        self.refused(map)?;
         let map = envoy_map(map)?;
         let keys: Vec<Vec<u8>> = self
-            .0
+            .stream
             .headers(map)
             .iter()
             .map(|(k, _)| k.to_vec())
             .collect();
         let mut all = true;
         for key in keys {
-            all &= self.0.set_header(map, &key, None);
+            all &= self.stream.set_header(map, &key, None);
         }
         applied(all)
     }
@@ -78,13 +112,13 @@ mod tests {
 
     #[test]
     fn header_maps_follow_the_shared_rules() {
-        suite::header_maps(|request| EnvoyMaps(Box::new(FakeStream::with_request(request))));
+        suite::header_maps(|request| EnvoyMaps::new(Box::new(FakeStream::with_request(request))));
     }
 
     #[test]
     fn maps_the_bridge_cannot_offer_are_reported() {
         let mut s = FakeStream::with_request(&[("x-a", "1")]);
-        let maps = EnvoyMaps(&mut s);
+        let maps = EnvoyMaps::new(&mut s);
         assert_eq!(
             header_maps::value(&maps, 4, b"x-a"),
             Err(Status::Unimplemented),
@@ -101,7 +135,7 @@ mod tests {
     fn edits_of_an_unavailable_map_are_refused() {
         let mut s = FakeStream::with_request(&[]);
         s.frozen = true;
-        let mut maps = EnvoyMaps(&mut s);
+        let mut maps = EnvoyMaps::new(&mut s);
         assert_eq!(
             header_maps::replace(&mut maps, 0, b"x", b"y"),
             Err(Status::BadArgument)
@@ -109,6 +143,26 @@ mod tests {
         assert_eq!(
             header_maps::add(&mut maps, 2, b"X-Out", b"v"),
             Err(Status::BadArgument)
+        );
+    }
+
+    #[test]
+    fn the_response_headers_are_refused_once_they_went_downstream() {
+        let mut s = FakeStream::with_request(&[("x-a", "1")]);
+        let mut maps = EnvoyMaps::of(&mut s, true);
+        assert_eq!(
+            header_maps::value(&maps, 2, b"content-type"),
+            Err(Status::BadArgument)
+        );
+        assert_eq!(
+            header_maps::add(&mut maps, 2, b"x-late", b"v"),
+            Err(Status::BadArgument)
+        );
+        assert_eq!(header_maps::value(&maps, 0, b"x-a"), Ok(&b"1"[..]));
+        let maps = EnvoyMaps::of(&mut s, false);
+        assert_eq!(
+            header_maps::value(&maps, 2, b"content-type"),
+            Err(Status::NotFound)
         );
     }
 }

@@ -48,6 +48,10 @@ pub struct StreamCore {
     /// A local reply was sent: later callbacks still run (Envoy's response path) but the
     /// request is over.
     pub replied: bool,
+    /// The response headers have gone downstream (a response body or trailers callback ran)
+    /// and the stream is not yet being logged: Envoy's Wasm host then answers `BAD_ARGUMENT`
+    /// for the response header map, and the bridge does too.
+    pub response_headers_sent: bool,
 }
 
 fn direction(buffer: u32) -> Result<bool, Status> {
@@ -80,6 +84,7 @@ impl StreamCore {
     /// Marks the start of a body callback for the request (`true`) or response.
     pub fn enter_body(&mut self, request: bool) {
         self.in_body = Some(request);
+        self.response_headers_sent |= !request;
     }
 
     /// Marks the end of a body callback with the filter's action; returns Envoy's status.

@@ -267,6 +267,8 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     filter_envoy: FilterEnvoyPtr,
     module: *const c_void,
 ) -> u32 {
+    // SAFETY: `module` is the stream `filter_new` returned (see `in_stream`).
+    unsafe { (*(module as *mut StreamState)).core.response_headers_sent = true };
     trailers_callback(
         filter_envoy,
         module,
@@ -286,6 +288,9 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
         // SAFETY: a live stream; the SDK's exports for its context.
         unsafe {
             (*stream).completed = true;
+            // Envoy's Wasm host reads the access log's copies of the headers from here on:
+            // the response headers are readable again.
+            (*stream).core.response_headers_sent = false;
             let id = (*stream).core.context_id;
             ffi::proxy_on_log(id);
             ffi::proxy_on_done(id);

@@ -175,7 +175,11 @@ pub unsafe extern "C" fn proxy_get_header_map_pairs(
 ) -> u32 {
     with_stream(|s| {
         let mut data = Vec::new();
-        match header_maps::serialize(&EnvoyMaps(&mut s.envoy), map, &mut data) {
+        match header_maps::serialize(
+            &EnvoyMaps::of(&mut s.envoy, s.core.response_headers_sent),
+            map,
+            &mut data,
+        ) {
             Ok(()) => give(&data, ret_ptr, ret_len),
             Err(status) => status,
         }
@@ -188,7 +192,7 @@ pub unsafe extern "C" fn proxy_set_header_map_pairs(map: u32, data: *const u8, s
     let data = unsafe { bytes(data, size) };
     with_stream(|s| {
         status(header_maps::set_pairs(
-            &mut EnvoyMaps(&mut s.envoy),
+            &mut EnvoyMaps::of(&mut s.envoy, s.core.response_headers_sent),
             map,
             data,
         ))
@@ -205,12 +209,16 @@ pub unsafe extern "C" fn proxy_get_header_map_value(
 ) -> u32 {
     // SAFETY: the filter's buffer.
     let key = unsafe { bytes(key, key_len) };
-    with_stream(
-        |s| match header_maps::value(&EnvoyMaps(&mut s.envoy), map, key) {
+    with_stream(|s| {
+        match header_maps::value(
+            &EnvoyMaps::of(&mut s.envoy, s.core.response_headers_sent),
+            map,
+            key,
+        ) {
             Ok(value) => give(value, ret_ptr, ret_len),
             Err(status) => status,
-        },
-    )
+        }
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -221,7 +229,13 @@ pub unsafe extern "C" fn proxy_remove_header_map_value(
 ) -> u32 {
     // SAFETY: the filter's buffer.
     let key = unsafe { bytes(key, key_len) };
-    with_stream(|s| status(header_maps::remove(&mut EnvoyMaps(&mut s.envoy), map, key)))
+    with_stream(|s| {
+        status(header_maps::remove(
+            &mut EnvoyMaps::of(&mut s.envoy, s.core.response_headers_sent),
+            map,
+            key,
+        ))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -236,7 +250,7 @@ pub unsafe extern "C" fn proxy_replace_header_map_value(
     let (key, value) = unsafe { (bytes(key, key_len), bytes(value, value_len)) };
     with_stream(|s| {
         status(header_maps::replace(
-            &mut EnvoyMaps(&mut s.envoy),
+            &mut EnvoyMaps::of(&mut s.envoy, s.core.response_headers_sent),
             map,
             key,
             value,
@@ -256,7 +270,7 @@ pub unsafe extern "C" fn proxy_add_header_map_value(
     let (key, value) = unsafe { (bytes(key, key_len), bytes(value, value_len)) };
     with_stream(|s| {
         status(header_maps::add(
-            &mut EnvoyMaps(&mut s.envoy),
+            &mut EnvoyMaps::of(&mut s.envoy, s.core.response_headers_sent),
             map,
             key,
             value,
