@@ -122,6 +122,16 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
             }
             (a, b) => a.or(b),
         };
+        // One host conformance matrix: one with a live Envoy as the reference (it has every
+        // in-process engine too) over one against the recorded answers, else the first.
+        merged.host_conformance = match (merged.host_conformance.take(), run.host_conformance) {
+            (Some(kept), Some(other))
+                if kept.reference != "envoy" && other.reference == "envoy" =>
+            {
+                Some(other)
+            }
+            (a, b) => a.or(b),
+        };
     }
     if let Some(envoy) = merged.envoy.as_mut() {
         envoy.summary = crate::envoy::summarize(&mut envoy.runs);
@@ -132,6 +142,35 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_matrix_with_a_live_envoy_is_kept_over_one_against_the_recording() {
+        use filterbench_results::host_conformance::{FORMAT, Matrix};
+        let matrix = |reference: &str| Matrix {
+            format: FORMAT,
+            reference: reference.to_owned(),
+            hosts: Vec::new(),
+            rows: Vec::new(),
+        };
+        let file = |m: Option<Matrix>| {
+            let mut f = minimal();
+            f.host_conformance = m;
+            f
+        };
+        for order in [false, true] {
+            let mut files = vec![
+                file(Some(matrix("recorded (Envoy 1.40)"))),
+                file(Some(matrix("envoy"))),
+                file(None),
+            ];
+            if order {
+                files.reverse();
+            }
+            let merged = merge(files).unwrap();
+            assert_eq!(merged.host_conformance.unwrap().reference, "envoy");
+        }
+    }
+
     use super::*;
 
     fn minimal() -> Results {

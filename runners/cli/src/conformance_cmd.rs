@@ -5,10 +5,9 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use filterbench_conformance::matrix::{Host, HostKind, HostOutcomes, Matrix};
-use filterbench_conformance::probes::{self, Probe};
-use filterbench_conformance::{envoy, in_process};
+use filterbench_conformance::{kit, matrix};
 use filterbench_envoy::tools::{self, Tool};
+use filterbench_harness::host_conformance::Matrix as HostConformance;
 use std::path::{Path, PathBuf};
 
 /// Options of `filterbench conformance`.
@@ -21,7 +20,8 @@ pub struct ConformanceArgs {
     /// Run no Envoy: compare the in-process host with the answers recorded from Envoy 1.40
     #[arg(long, conflicts_with = "envoy")]
     no_envoy: bool,
-    /// Engines, comma-separated (default: every WebAssembly engine of this build)
+    /// Engines, comma-separated, `native` for the probes' native build (default: every engine
+    /// of this build)
     #[arg(long, value_delimiter = ',')]
     engine: Vec<String>,
     /// Also write the matrix as JSON (format: docs/conformance.md)
@@ -32,81 +32,80 @@ pub struct ConformanceArgs {
 /// Runs the kit; exits with status 3 when a host differs from the reference without an
 /// explanation.
 pub fn command(args: ConformanceArgs) -> Result<()> {
-    let probes = probes::all();
-    let engines = engines(&args.engine)?;
-    let dir = tempfile::tempdir().context("cannot create a temporary folder for the probes")?;
-    let modules = write_modules(&probes, dir.path())?;
-    let mut hosts: Vec<(Host, HostOutcomes)> = Vec::new();
-    for (name, version) in engines {
-        eprintln!("conformance: {} probes on {name}", probes.len());
-        let outcomes = probes
-            .iter()
-            .zip(&modules)
-            .map(|(probe, wasm)| Ok(in_process::run(&name, probe, wasm)))
-            .collect();
-        let host = Host {
-            name,
-            kind: HostKind::InProcess,
-            version,
-        };
-        hosts.push((host, outcomes));
-    }
+    let mut hosts = engines(&args.engine)?;
     if !args.no_envoy {
         let binary = tools::find(Tool::Envoy, args.envoy.as_deref()).map_err(|e| {
             anyhow::anyhow!(
                 "{e} (or pass --no-envoy to compare with Envoy 1.40's recorded answers)"
             )
         })?;
-        let version = tools::version(Tool::Envoy, &binary)
-            .map(|v| format!("envoy {v}"))
-            .unwrap_or_else(|| "envoy (version unknown)".to_owned());
-        eprintln!(
-            "conformance: {} probes through {} ({version}, V8)",
-            probes.len(),
-            binary.display()
-        );
-        let outcomes = probes
-            .iter()
-            .zip(&modules)
-            .map(|(probe, wasm)| envoy::run(&binary, probe, wasm, &dir.path().join(probe.name)))
-            .collect();
-        hosts.push((
-            Host {
-                name: "envoy".to_owned(),
-                kind: HostKind::Envoy,
-                version,
-            },
-            outcomes,
-        ));
+        hosts.envoy = Some(binary);
     }
-    let matrix = Matrix::build(&probes, hosts);
-    print!("{}", matrix.render());
+    let matrix = kit::run(&hosts, &mut |step| eprintln!("conformance: {step}"))
+        .map_err(anyhow::Error::msg)?;
+    print!("{}", matrix::render(&matrix));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&matrix)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("conformance: matrix written to {}", path.display());
     }
-    if !matrix.problems().is_empty() {
+    if !matrix::problems(&matrix).is_empty() {
         std::process::exit(3);
     }
     Ok(())
 }
 
-/// (name, version) of the engines asked for, or of every WebAssembly engine of this build.
-fn engines(asked: &[String]) -> Result<Vec<(String, String)>> {
-    let available: Vec<_> = filterbench_engines::available()
-        .into_iter()
-        .filter(|e| !e.is_native)
+/// The matrix `filterbench run` and `filterbench envoy` record: every engine of the build (the
+/// native one running the probes' native build), compared with Envoy 1.40's recorded answers
+/// or, given `envoy`, with that Envoy (V8 and the bridge) as hosts and reference.
+pub fn record(envoy: Option<&Path>) -> Result<HostConformance> {
+    let mut hosts = engines(&[])?;
+    hosts.envoy = envoy.map(Path::to_path_buf);
+    let matrix = kit::run(&hosts, &mut |_| {}).map_err(anyhow::Error::msg)?;
+    let problems = matrix::problems(&matrix);
+    eprintln!(
+        "host conformance: {} behaviours × {} hosts, {} unexplained difference(s) (filterbench conformance shows the matrix)",
+        matrix.rows.len(),
+        matrix.hosts.len(),
+        problems.len()
+    );
+    for problem in problems {
+        eprintln!("  {problem}");
+    }
+    Ok(matrix)
+}
+
+/// The engines asked for (`native` among them for the native probes), or every engine of
+/// this build.
+fn engines(asked: &[String]) -> Result<kit::Hosts> {
+    let all = filterbench_engines::available();
+    let version = |name: &str| -> Result<String> {
+        let info = filterbench_engines::create(name)
+            .with_context(|| format!("engine {name}"))?
+            .info();
+        Ok(format!("{} {}", info.family, info.version))
+    };
+    let native = match all.iter().find(|e| e.is_native) {
+        Some(entry) if asked.is_empty() || asked.iter().any(|a| a == entry.name) => {
+            Some(version(entry.name)?)
+        }
+        _ => None,
+    };
+    let everything = asked.is_empty();
+    let asked: Vec<String> = asked
+        .iter()
+        .filter(|a| a.as_str() != kit::NATIVE_ENGINE)
+        .cloned()
         .collect();
-    let names: Vec<String> = if asked.is_empty() {
+    let available: Vec<_> = all.into_iter().filter(|e| !e.is_native).collect();
+    let names: Vec<String> = if everything {
         available.iter().map(|e| e.name.to_owned()).collect()
     } else {
-        for name in asked {
+        for name in &asked {
             if !available.iter().any(|e| e.name == name) {
                 bail!(
-                    "no WebAssembly engine {name} in this build (the probes are WebAssembly \
-                     modules); available: {}",
+                    "no engine {name} in this build; available: {}, native",
                     available
                         .iter()
                         .map(|e| e.name)
@@ -115,29 +114,15 @@ fn engines(asked: &[String]) -> Result<Vec<(String, String)>> {
                 );
             }
         }
-        asked.to_vec()
+        asked
     };
-    names
+    let wasm = names
         .into_iter()
-        .map(|name| {
-            let info = filterbench_engines::create(&name)
-                .with_context(|| format!("engine {name}"))?
-                .info();
-            Ok((name, format!("{} {}", info.family, info.version)))
-        })
-        .collect()
-}
-
-/// Writes each probe's module into `dir`; the paths in probe order.
-fn write_modules(probes: &[Probe], dir: &Path) -> Result<Vec<PathBuf>> {
-    probes
-        .iter()
-        .map(|probe| {
-            let path = dir.join(format!("{}.wasm", probe.name));
-            let wasm = probe.wasm().map_err(anyhow::Error::msg)?;
-            std::fs::write(&path, wasm)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(path)
-        })
-        .collect()
+        .map(|name| Ok((name.clone(), version(&name)?)))
+        .collect::<Result<_>>()?;
+    Ok(kit::Hosts {
+        wasm,
+        native,
+        envoy: None,
+    })
 }

@@ -330,6 +330,8 @@ fn print_run(index: usize, total: usize, run: &EnvoyRun) {
 struct Recorder {
     environment: environment::Environment,
     quick: bool,
+    /// The host conformance kit's matrix with this Envoy as the reference.
+    host_conformance: Option<filterbench_harness::host_conformance::Matrix>,
 }
 
 impl Recorder {
@@ -344,7 +346,11 @@ impl Recorder {
                 environment.tools.insert(tool.name().to_owned(), version);
             }
         }
-        Self { environment, quick }
+        Self {
+            environment,
+            quick,
+            host_conformance: None,
+        }
     }
 
     /// The results file holding `envoy`.
@@ -376,6 +382,7 @@ impl Recorder {
             phases: Vec::new(),
             summary: Default::default(),
             envoy: Some(envoy),
+            host_conformance: self.host_conformance.clone(),
         }
     }
 }
@@ -682,7 +689,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     };
     let out = args.out.clone();
     let quick = args.quick;
-    let recorder = Recorder::new(quick, &programs);
+    let mut recorder = Recorder::new(quick, &programs);
     if args.slices == 0 {
         bail!("--slices must be at least 1");
     }
@@ -695,6 +702,12 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     };
     if args.slice.is_zero() {
         bail!("--slice must be longer than 0, e.g. 250ms");
+    }
+    // The host conformance kit with this Envoy as the reference (about a minute), recorded
+    // with the results and shown in the report.
+    match crate::conformance_cmd::record(Some(&programs.envoy)) {
+        Ok(matrix) => recorder.host_conformance = Some(matrix),
+        Err(e) => eprintln!("warning: host conformance not recorded: {e:#}"),
     }
     let sweeping = !args.concurrency.is_empty() || !args.plugins.is_empty();
     let network = settings.matrix.iter().any(|(f, _)| config::is_network(f));

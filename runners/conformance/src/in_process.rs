@@ -5,7 +5,6 @@
 use crate::outcome::Outcome;
 use crate::probes::Probe;
 use filterbench_host::{HeaderMap, HttpExchange, ModuleSource, PluginSpec};
-use std::path::Path;
 
 /// The status Envoy answers when a filter failed (a trap, or fail-closed after one).
 pub const FAILED_STATUS: u16 = 503;
@@ -36,19 +35,16 @@ pub fn exchange(probe: &Probe) -> HttpExchange {
     }
 }
 
-/// Runs `probe` (its module already written to `wasm`) on `engine`.
-pub fn run(engine: &str, probe: &Probe, wasm: &Path) -> Outcome {
-    let source = ModuleSource {
-        name: probe.name.to_owned(),
-        wasm: Some(wasm.to_owned()),
-        native: None,
-    };
+/// Runs `probe` from `source` (its WebAssembly module on a WebAssembly engine, the native
+/// build of `bench-filters/host-probe` on `native`) on `engine`, with `configuration` as the
+/// plugin configuration.
+pub fn run(engine: &str, probe: &Probe, source: &ModuleSource, configuration: &str) -> Outcome {
     let started = filterbench_engines::create(engine)
         .map_err(|e| e.to_string())
-        .and_then(|engine| engine.load(&source).map_err(|e| e.to_string()))
+        .and_then(|engine| engine.load(source).map_err(|e| e.to_string()))
         .and_then(|module| {
             module
-                .instantiate(PluginSpec::new(probe.name, ""))
+                .instantiate(PluginSpec::new(probe.name, configuration))
                 .map_err(|e| e.to_string())
         })
         .and_then(|mut instance| {
@@ -76,9 +72,14 @@ pub fn run(engine: &str, probe: &Probe, wasm: &Path) -> Outcome {
             // Fail-closed: the module is not called again.
             outcome.statuses.push(FAILED_STATUS);
             outcome.trapped.push(false);
+            outcome.forwarded.push(false);
             continue;
         }
-        match instance.run_stream(&exchange) {
+        let result = instance.run_stream(&exchange);
+        outcome
+            .forwarded
+            .push(instance.state().stream.request_forwarded);
+        match result {
             Ok(()) => {
                 let status = instance
                     .state()

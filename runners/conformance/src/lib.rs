@@ -7,6 +7,7 @@
 
 pub mod envoy;
 pub mod in_process;
+pub mod kit;
 pub mod matrix;
 pub mod outcome;
 pub mod probes;

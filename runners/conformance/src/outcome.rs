@@ -16,6 +16,8 @@ pub struct Outcome {
     pub statuses: Vec<u16>,
     /// For each request, whether the module trapped while serving it.
     pub trapped: Vec<bool>,
+    /// For each request, whether it reached the upstream.
+    pub forwarded: Vec<bool>,
     /// Gauges the module set (Envoy: its `wasmcustom.*` stats), by name.
     pub gauges: BTreeMap<String, i64>,
 }
@@ -29,6 +31,11 @@ pub enum Observation {
     Responses,
     /// `started` or `not started`.
     Started,
+    /// For each request, `forwarded` (it reached the upstream) or `not forwarded`.
+    Forwarded,
+    /// Whether the host's first trap or start report names this text: `names TEXT`,
+    /// `does not name TEXT`, or `no report`.
+    Names(&'static str),
 }
 
 impl Observation {
@@ -59,6 +66,17 @@ impl Observation {
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
+            Self::Forwarded => outcome
+                .forwarded
+                .iter()
+                .map(|&f| if f { "forwarded" } else { "not forwarded" })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Self::Names(text) => match &outcome.error {
+                Some(report) if report.contains(text) => format!("names {text}"),
+                Some(_) => format!("does not name {text}"),
+                None => "no report".to_owned(),
+            },
             Self::Started => if outcome.started {
                 "started"
             } else {
@@ -80,6 +98,7 @@ mod tests {
             error: None,
             statuses: vec![503, 503],
             trapped: vec![true, false],
+            forwarded: vec![false, true],
             gauges: BTreeMap::from([("L".to_owned(), 1), ("D".to_owned(), 2)]),
         };
         assert_eq!(
@@ -88,6 +107,19 @@ mod tests {
         );
         assert_eq!(Observation::Responses.read(&outcome), "503 trap, 503");
         assert_eq!(Observation::Started.read(&outcome), "started");
+        let trapped = Outcome {
+            error: Some("Function: proxy_on_log failed: unreachable".to_owned()),
+            ..outcome.clone()
+        };
+        assert_eq!(
+            Observation::Names("proxy_on_log").read(&trapped),
+            "names proxy_on_log"
+        );
+        assert_eq!(Observation::Names("x").read(&outcome), "no report");
+        assert_eq!(
+            Observation::Forwarded.read(&outcome),
+            "not forwarded, forwarded"
+        );
         let failed = Outcome::default();
         assert_eq!(Observation::Gauges(&["L"]).read(&failed), "not started");
         assert_eq!(Observation::Started.read(&failed), "not started");

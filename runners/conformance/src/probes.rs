@@ -13,7 +13,23 @@ pub struct Row {
     pub observation: Observation,
     /// What Envoy 1.40 on V8 answered ([`Observation::read`]'s text).
     pub envoy_1_40: &'static str,
+    /// Known, documented differences: hosts that answer otherwise, and why.
+    pub known: &'static [Known],
 }
+
+/// A known difference: `host` answers `answer` instead of the reference, for the reason `why`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Known {
+    /// The host's name in the matrix.
+    pub host: &'static str,
+    /// Its answer ([`Observation::read`]'s text).
+    pub answer: &'static str,
+    /// Why it differs, and what would remove the difference.
+    pub why: &'static str,
+}
+
+/// The host name of Envoy running the probes' native build through the bridge.
+pub const ENVOY_NATIVE: &str = "envoy-native";
 
 /// A probe module and the exchange it is sent: `requests` identical GET requests, each
 /// answered by the upstream with 200, `content-type: text/plain` and `response_body` (sent in
@@ -30,6 +46,11 @@ pub struct Probe {
     pub response_body: Vec<&'static str>,
     /// The behaviours it answers.
     pub rows: Vec<Row>,
+    /// The configuration that makes the SDK-free Rust probe (`bench-filters/host-probe`) show
+    /// the same behaviours, for the hosts that run native code; `None`: no native form (the
+    /// allocator and start-function probes need a guest allocator and a start function, the
+    /// trap probe a trap — native code that panics aborts its process).
+    pub native: Option<&'static str>,
 }
 
 impl Probe {
@@ -42,8 +63,20 @@ impl Probe {
 /// A probe module: the imports every probe may use, one page of memory with the strings
 /// below, a bump allocator that first runs `in_allocate`, `_initialize` running `in_start`,
 /// `$gauge (name offset) (value)` defining and setting a one-letter gauge named by the byte at
-/// `GAUGE_NAMES + offset`, and the callbacks in `callbacks`.
+/// 160 + offset, the root callbacks of [`ROOT_CALLBACKS`] and the callbacks in `callbacks`.
 fn module(in_allocate: &str, in_start: &str, callbacks: &str) -> String {
+    module_with_root(in_allocate, in_start, ROOT_CALLBACKS, callbacks)
+}
+
+/// The root callbacks of most probes: nothing to do.
+const ROOT_CALLBACKS: &str = r#"
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))"#;
+
+/// [`module`] with its own root callbacks (`proxy_on_context_create`, `proxy_on_vm_start`,
+/// `proxy_on_configure`).
+fn module_with_root(in_allocate: &str, in_start: &str, root: &str, callbacks: &str) -> String {
     format!(
         r#"(module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
@@ -54,6 +87,8 @@ fn module(in_allocate: &str, in_start: &str, callbacks: &str) -> String {
   (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))
   (import "env" "proxy_send_local_response" (func $reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_buffer_bytes" (func $get_buffer (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_buffer_bytes" (func $set_buffer (param i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 16) "allocating")
   (data (i32.const 32) "starting")
@@ -64,7 +99,7 @@ fn module(in_allocate: &str, in_start: &str, callbacks: &str) -> String {
   (data (i32.const 112) "request\00duration")
   (data (i32.const 128) "content-length")
   (data (i32.const 144) "denied")
-  (data (i32.const 160) "htdlLDcksn")
+  (data (i32.const 160) "htdlLDcksnrqbwRVCS")
   (global $heap (mut i32) (i32.const 1024))
   (global $seq (mut i64) (i64.const 0))
   (func (export "proxy_abi_version_0_2_1"))
@@ -83,14 +118,12 @@ fn module(in_allocate: &str, in_start: &str, callbacks: &str) -> String {
   (func $next (result i64)
     (global.set $seq (i64.add (global.get $seq) (i64.const 1)))
     (global.get $seq))
-  (func (export "proxy_on_context_create") (param i32 i32))
-  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
-  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+  {root}
   {callbacks})"#
     )
 }
 
-// Gauge offsets into "htdlLDcksn".
+// Gauge offsets into "htdlLDcksnrqbwRVCS" (at 160).
 const H: u32 = 0;
 const T: u32 = 1;
 const D: u32 = 2;
@@ -101,11 +134,38 @@ const C: u32 = 6;
 const K: u32 = 7;
 const S: u32 = 8;
 const N: u32 = 9;
+const R: u32 = 10;
+const Q: u32 = 11;
+const B: u32 = 12;
+const W: u32 = 13;
+const ROOT_SEQ: u32 = 14;
+const VM_START_SEQ: u32 = 15;
+const CONFIGURE_SEQ: u32 = 16;
+const STREAM_SEQ: u32 = 17;
+
+/// No trailers can be added from a dynamic module's body callback.
+const BRIDGE_NO_TRAILERS: &str = "Envoy refuses the bridge's add to the response trailers \
+    in the body callback: the trailer map does not exist yet, and the bridge (written against \
+    the dynamic-module ABI v0.2.0) calls nothing that creates it, as Envoy's Wasm filter does; \
+    the bridge answers BAD_ARGUMENT";
+/// `request.duration` at log time through the bridge.
+const BRIDGE_NO_DURATION: &str = "Envoy's dynamic-module attribute request.duration is not \
+    found when the bridge calls proxy_on_log; Envoy's Wasm host has it then (cause not \
+    investigated)";
+/// A local reply without a body through the bridge.
+const EMPTY_REPLY_KNOWN: &[Known] = &[Known {
+    host: ENVOY_NATIVE,
+    answer: "c=0 k=0",
+    why: "Envoy's dynamic-module send_response gives a local reply without a body \
+        content-type and content-length headers before the response callbacks (Envoy's Wasm \
+        host adds neither); the bridge passes on what Envoy does",
+}];
 
 /// Reads the stream's phases: `h` the status of reading a response header in the body
 /// callback that ends the response, `t` of adding a response trailer there, `d` of reading
-/// `request.duration` in the request headers, `l` in `proxy_on_log`; `L` and `D` the order of
-/// `proxy_on_log` and `proxy_on_done`.
+/// `request.duration` in the request headers, `l` in `proxy_on_log`; `r` and `q` of reading a
+/// response and a request header in `proxy_on_log`; `L` and `D` the order of `proxy_on_log`
+/// and `proxy_on_done`.
 fn phases() -> Probe {
     let callbacks = format!(
         r#"
@@ -119,6 +179,8 @@ fn phases() -> Probe {
     (i32.const 0))
   (func (export "proxy_on_log") (param i32)
     (call $status (i32.const {L_DURATION}) (call $prop (i32.const 112) (i32.const 16) (i32.const 600) (i32.const 604)))
+    (call $status (i32.const {R}) (call $get (i32.const 2) (i32.const 64) (i32.const 12) (i32.const 600) (i32.const 604)))
+    (call $status (i32.const {Q}) (call $get (i32.const 0) (i32.const 48) (i32.const 5) (i32.const 600) (i32.const 604)))
     (call $gauge (i32.const {LOG_SEQ}) (call $next)))
   (func (export "proxy_on_done") (param i32) (result i32)
     (call $gauge (i32.const {DONE_SEQ}) (call $next))
@@ -127,6 +189,7 @@ fn phases() -> Probe {
     );
     Probe {
         name: "phases",
+        native: Some("phases"),
         wat: module("", "", &callbacks),
         requests: 1,
         response_body: vec!["hello ", "world"],
@@ -136,27 +199,46 @@ fn phases() -> Probe {
                             (2 = BAD_ARGUMENT: already sent)",
                 observation: Observation::Gauges(&["h"]),
                 envoy_1_40: "h=2",
+                known: &[],
             },
             Row {
                 behaviour: "a response trailer added in the body callback that ends the response \
                             (0 = OK)",
                 observation: Observation::Gauges(&["t"]),
                 envoy_1_40: "t=0",
+                known: &[Known {
+                    host: ENVOY_NATIVE,
+                    answer: "t=2",
+                    why: BRIDGE_NO_TRAILERS,
+                }],
             },
             Row {
                 behaviour: "request.duration read in the request headers callback (1 = NOT_FOUND)",
                 observation: Observation::Gauges(&["d"]),
                 envoy_1_40: "d=1",
+                known: &[],
             },
             Row {
                 behaviour: "request.duration read in proxy_on_log (0 = OK)",
                 observation: Observation::Gauges(&["l"]),
                 envoy_1_40: "l=0",
+                known: &[Known {
+                    host: ENVOY_NATIVE,
+                    answer: "l=1",
+                    why: BRIDGE_NO_DURATION,
+                }],
+            },
+            Row {
+                behaviour: "response (r) and request (q) headers read in proxy_on_log (0 = OK)",
+                observation: Observation::Gauges(&["r", "q"]),
+                envoy_1_40: "r=0 q=0",
+                known: &[],
             },
             Row {
                 behaviour: "end of an HTTP stream: order of proxy_on_log (L) and proxy_on_done (D)",
                 observation: Observation::Gauges(&["L", "D"]),
                 envoy_1_40: "L=1 D=2",
+                known: &[],
             },
         ],
     }
@@ -185,6 +267,7 @@ fn local_reply(name: &'static str, body_len: u32, envoy: &'static str) -> Probe 
     };
     Probe {
         name,
+        native: Some(name),
         wat: module("", "", &callbacks),
         requests: 1,
         response_body: vec!["hello"],
@@ -193,6 +276,7 @@ fn local_reply(name: &'static str, body_len: u32, envoy: &'static str) -> Probe 
                 behaviour,
                 observation: Observation::Gauges(&["c", "k"]),
                 envoy_1_40: envoy,
+                known: if body_len > 0 { &[] } else { EMPTY_REPLY_KNOWN },
             },
             Row {
                 behaviour: if body_len > 0 {
@@ -202,6 +286,17 @@ fn local_reply(name: &'static str, body_len: u32, envoy: &'static str) -> Probe 
                 },
                 observation: Observation::Responses,
                 envoy_1_40: "403",
+                known: &[],
+            },
+            Row {
+                behaviour: if body_len > 0 {
+                    "a local reply with a body: does the request reach the upstream?"
+                } else {
+                    "a local reply without a body: does the request reach the upstream?"
+                },
+                observation: Observation::Forwarded,
+                envoy_1_40: "not forwarded",
+                known: &[],
             },
         ],
     }
@@ -218,6 +313,7 @@ fn restricted(name: &'static str, in_allocate: &str, in_start: &str, rows: Vec<R
     );
     Probe {
         name,
+        native: None,
         wat: module(in_allocate, in_start, &callbacks),
         requests: 1,
         response_body: vec!["hello"],
@@ -242,6 +338,7 @@ fn fail_closed() -> Probe {
     );
     Probe {
         name: "trap",
+        native: None,
         wat: module("", "", &callbacks),
         requests: 2,
         response_body: vec!["hello"],
@@ -251,19 +348,95 @@ fn fail_closed() -> Probe {
                             next request get",
                 observation: Observation::Responses,
                 envoy_1_40: "503 trap, 503",
+                known: &[],
+            },
+            Row {
+                behaviour: "after a trap (fail-closed): do the requests reach the upstream?",
+                observation: Observation::Forwarded,
+                envoy_1_40: "not forwarded, not forwarded",
+                known: &[],
+            },
+            Row {
+                behaviour: "a trap report names the callback that trapped",
+                observation: Observation::Names("proxy_on_request_headers"),
+                envoy_1_40: "names proxy_on_request_headers",
+                known: &[],
             },
             Row {
                 behaviour: "after a trap (fail-closed): request headers calls made (n)",
                 observation: Observation::Gauges(&["n"]),
                 envoy_1_40: "n=1",
+                known: &[],
             },
         ],
+    }
+}
+
+/// Its response headers callback reads (`b`) and writes (`w`) the response body, which has not
+/// arrived yet.
+fn buffers() -> Probe {
+    let callbacks = format!(
+        r#"
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    (call $status (i32.const {B}) (call $get_buffer (i32.const 1) (i32.const 0) (i32.const 100) (i32.const 600) (i32.const 604)))
+    (call $status (i32.const {W}) (call $set_buffer (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 144) (i32.const 6)))
+    (i32.const 0))"#
+    );
+    Probe {
+        name: "buffers",
+        native: None,
+        wat: module("", "", &callbacks),
+        requests: 1,
+        response_body: vec!["hello"],
+        rows: vec![Row {
+            behaviour: "the response body read (b) and written (w) in the response headers \
+                        callback, before it arrived (0 = OK: empty, 2 = BAD_ARGUMENT)",
+            observation: Observation::Gauges(&["b", "w"]),
+            envoy_1_40: "b=0 w=2",
+            known: &[],
+        }],
+    }
+}
+
+/// Numbers the root context's creation (`R`), `proxy_on_vm_start` (`V`),
+/// `proxy_on_configure` (`C`) and the first stream context's creation (`S`) in the order they
+/// come, per VM.
+fn vm_order() -> Probe {
+    let root = format!(
+        r#"
+  (func (export "proxy_on_context_create") (param i32 i32)
+    (if (i32.eqz (local.get 1))
+      (then (call $gauge (i32.const {ROOT_SEQ}) (call $next)))
+      (else (if (i64.lt_s (global.get $seq) (i64.const 4))
+        (then (call $gauge (i32.const {STREAM_SEQ}) (call $next)))))))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+    (call $gauge (i32.const {VM_START_SEQ}) (call $next))
+    (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (call $gauge (i32.const {CONFIGURE_SEQ}) (call $next))
+    (i32.const 1))"#
+    );
+    Probe {
+        name: "vm-order",
+        native: None,
+        wat: module_with_root("", "", &root, ""),
+        requests: 1,
+        response_body: vec!["hello"],
+        rows: vec![Row {
+            behaviour: "start of a VM: order of the root context's creation (R), \
+                        proxy_on_vm_start (V), proxy_on_configure (C) and the first stream's \
+                        context (S)",
+            observation: Observation::Gauges(&["R", "V", "C", "S"]),
+            envoy_1_40: "R=1 V=2 C=3 S=4",
+            known: &[],
+        }],
     }
 }
 
 /// Every probe, in the order of the matrix.
 pub fn all() -> Vec<Probe> {
     vec![
+        vm_order(),
         phases(),
         local_reply("local-reply", 6, "c=0 k=0"),
         local_reply("local-reply-empty", 0, "c=1 k=1"),
@@ -277,11 +450,13 @@ pub fn all() -> Vec<Probe> {
                                 allocation it is in (s: status of the header read that needed it)",
                     observation: Observation::Gauges(&["s"]),
                     envoy_1_40: "s=0",
+                    known: &[],
                 },
                 Row {
                     behaviour: "proxy_log inside _initialize: the module starts",
                     observation: Observation::Started,
                     envoy_1_40: "started",
+                    known: &[],
                 },
             ],
         ),
@@ -294,6 +469,7 @@ pub fn all() -> Vec<Probe> {
                             (restricted_callback): what the client gets",
                 observation: Observation::Responses,
                 envoy_1_40: "503 trap",
+                known: &[],
             }],
         ),
         restricted(
@@ -305,8 +481,10 @@ pub fn all() -> Vec<Probe> {
                             module starts",
                 observation: Observation::Started,
                 envoy_1_40: "not started",
+                known: &[],
             }],
         ),
+        buffers(),
         fail_closed(),
     ]
 }

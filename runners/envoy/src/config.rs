@@ -104,11 +104,13 @@ pub enum ConfigError {
 
 pub use crate::filters::{DEFAULT_FILTERS, SUPPORTED_FILTERS};
 
-/// The variants `filter` has, in report order: a filter from a spec file runs on V8 (next to
-/// the baseline) and, when the spec has a native library and is an HTTP filter, natively
-/// through the bridge's loader; see [`variants_for`] for the bench filters.
+/// The variants `filter` has, in report order: a user's own module (from a spec file, or a
+/// module given directly, as the conformance kit's probes) runs on V8 (next to the baseline)
+/// and, when it has a native library and is an HTTP filter, natively through the bridge's
+/// loader; see [`variants_for`] for the bench filters.
 pub fn variants_of(filter: &FilterSpec) -> Vec<Variant> {
-    if filter.custom.spec_file.is_some() {
+    let custom = &filter.custom;
+    if custom.spec_file.is_some() || custom.wasm.is_some() || custom.native.is_some() {
         let mut v = vec![Variant::None, Variant::V8];
         if filter.custom.native.is_some() && !is_network(filter) && !is_root_only(filter) {
             v.push(Variant::Native);

@@ -65,9 +65,10 @@ pub fn filters_source_dir() -> PathBuf {
 }
 
 /// Crates of the bench-filters workspace that are built with the filters but never benchmarked
-/// (probes the test suite uses, and the filter of the example spec).
+/// (probes the test suite and the conformance kit use, and the filters of the example specs).
 pub const SUPPORT_CRATES: &[&str] = &[
     "lifecycle-probe",
+    "host-probe",
     "token-refresh",
     "grpc-check",
     "network-probe",

@@ -13,5 +13,5 @@ pub mod sys;
 pub use filterbench_analysis::{analysis, compare, format, merge, precision};
 pub use filterbench_catalog::{assertions, catalog, conformance, workloads};
 pub use filterbench_results::{
-    environment, envoy, envoy_cpu, envoy_variants, paths, results, stats,
+    environment, envoy, envoy_cpu, envoy_variants, host_conformance, paths, results, stats,
 };

@@ -462,6 +462,7 @@ pub fn run_resumable(
         phases: Vec::new(),
         summary: Default::default(),
         envoy: None,
+        host_conformance: None,
     };
     let all_workloads = candidate_workloads(subjects);
     let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();

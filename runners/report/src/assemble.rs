@@ -5,7 +5,7 @@
 use crate::charts::{self, Chart, ChartError};
 use crate::document::Content;
 use crate::view::View;
-use crate::{behaviour, envoy, envoy_cpu, envoy_sweep, languages, tables};
+use crate::{behaviour, envoy, envoy_cpu, envoy_sweep, host_conformance, languages, tables};
 use filterbench_results::results::Results;
 use std::path::Path;
 
@@ -50,6 +50,10 @@ impl Content {
                 findings.extend(envoy::findings(runs));
                 before_charts.push(envoy::section(runs));
             }
+        }
+        if let Some(matrix) = &results.host_conformance {
+            findings.extend(host_conformance::findings(matrix));
+            after_charts.push(host_conformance::section(matrix));
         }
         after_charts.push(tables::environment_section(results));
         Self {

@@ -9,6 +9,7 @@ pub mod document;
 pub mod envoy;
 pub mod envoy_cpu;
 pub mod envoy_sweep;
+pub mod host_conformance;
 mod html;
 pub mod languages;
 mod markdown;

@@ -1,5 +1,6 @@
 //! How results are stored and what their estimates are: the results schema (`results`: cells,
-//! settings, environment; `envoy`, `envoy_cpu`: the Envoy records), the statistics that compute
+//! settings, environment; `envoy`, `envoy_cpu`: the Envoy records; `host_conformance`: the
+//! conformance kit's matrix), the statistics that compute
 //! its intervals (`stats`), the machine description (`environment`) and where files go
 //! (`paths`). The report reads only this and the catalog.
 
@@ -7,6 +8,7 @@ pub mod environment;
 pub mod envoy;
 pub mod envoy_cpu;
 pub mod envoy_variants;
+pub mod host_conformance;
 pub mod paths;
 pub mod results;
 pub mod stats;

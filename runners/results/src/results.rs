@@ -597,6 +597,11 @@ pub struct Results {
     /// Load runs through a real Envoy (`filterbench envoy`), when the file has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envoy: Option<crate::envoy::EnvoyResults>,
+    /// The host conformance kit's matrix for this run's hosts: the in-process engines (against
+    /// Envoy 1.40's recorded answers) for `filterbench run`, with the run's Envoy (V8 and the
+    /// bridge) as the reference for `filterbench envoy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_conformance: Option<crate::host_conformance::Matrix>,
 }
 
 /// Aggregates over cells.

@@ -72,6 +72,25 @@ fn a_quick_run_prints_the_table_and_writes_results() {
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 5);
     assert_eq!(json["settings"]["quick"], true);
+    // The host conformance kit ran on every engine, against Envoy 1.40's recorded answers,
+    // and the report shows it.
+    let matrix = &json["host_conformance"];
+    assert_eq!(matrix["reference"], "recorded (Envoy 1.40)", "{matrix}");
+    assert!(matrix["rows"].as_array().unwrap().len() >= 15);
+    assert!(
+        matrix["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["cells"].as_array().unwrap())
+            .all(|c| c["verdict"] == "same" || c["verdict"] == "not-applicable"),
+        "{matrix}"
+    );
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(
+        html.contains("Host conformance"),
+        "no host conformance section"
+    );
     let cells = json["cells"].as_array().unwrap();
     let engines = filterbench_engines::all();
     assert_eq!(
