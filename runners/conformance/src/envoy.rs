@@ -4,7 +4,7 @@
 //! the module's own metrics, traps from Envoy's log ("Function: … failed: …"), and whether each
 //! request reached the upstream from the upstream's own record.
 
-use crate::outcome::Outcome;
+use crate::outcome::{NO_RESPONSE, Outcome};
 use crate::probes::Probe;
 use filterbench_envoy::bridge;
 use filterbench_envoy::config::{self, Endpoints, UpstreamMode, Variant};
@@ -107,7 +107,8 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
     for i in 0..probe.requests {
         // The upstream records requests carrying the echo header: whether each reached it.
         let id = format!("probe-{i}");
-        let response = http::request(
+        // No response at all (the connection closed or reset): the stream was reset.
+        let status = http::request(
             envoy.listener(),
             "GET",
             "/probe",
@@ -116,10 +117,10 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
             b"",
             REQUEST_TIMEOUT,
         )
-        .map_err(|e| format!("probe {}: no answer from Envoy: {e}", probe.name))?;
+        .map_or(NO_RESPONSE, |response| response.status);
         std::thread::sleep(SETTLE);
         let traps_now = traps(envoy.log());
-        outcome.statuses.push(response.status);
+        outcome.statuses.push(status);
         outcome.trapped.push(traps_now.len() > traps_before.len());
         outcome.forwarded.push(upstream.received(&id).is_some());
         if outcome.error.is_none() {

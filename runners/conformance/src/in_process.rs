@@ -2,7 +2,7 @@
 //! default failure policy (fail-closed: after a trap, later requests get 503 and the module is
 //! not called again).
 
-use crate::outcome::Outcome;
+use crate::outcome::{NO_RESPONSE, Outcome};
 use crate::probes::Probe;
 use filterbench_host::{HeaderMap, HttpExchange, ModuleSource, PluginSpec};
 
@@ -88,7 +88,7 @@ pub fn run(engine: &str, probe: &Probe, source: &ModuleSource, configuration: &s
                     .as_ref()
                     .and_then(|h| h.get(b":status"))
                     .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
-                    .unwrap_or(0);
+                    .unwrap_or(NO_RESPONSE);
                 outcome.statuses.push(status);
                 outcome.trapped.push(false);
             }

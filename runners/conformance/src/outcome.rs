@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The status recorded for a request that got no response (the stream was reset).
+pub const NO_RESPONSE: u16 = 0;
+
 /// What a host did with one probe: whether the module started, what each request got, whether
 /// the module trapped while serving it, and the gauges it left.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +30,8 @@ pub struct Outcome {
 pub enum Observation {
     /// These gauges' values: `name=value` each, `name=–` when the module never set it.
     Gauges(&'static [&'static str]),
-    /// Each request's status, with `trap` after it when the module trapped serving it.
+    /// Each request's status, with `trap` after it when the module trapped serving it, or
+    /// `no response`.
     Responses,
     /// `started` or `not started`.
     Started,
@@ -58,7 +62,9 @@ impl Observation {
                 .iter()
                 .enumerate()
                 .map(|(i, status)| {
-                    if outcome.trapped.get(i).copied().unwrap_or(false) {
+                    if *status == NO_RESPONSE {
+                        "no response".to_owned()
+                    } else if outcome.trapped.get(i).copied().unwrap_or(false) {
                         format!("{status} trap")
                     } else {
                         status.to_string()
@@ -106,6 +112,12 @@ mod tests {
             "L=1 D=2 x=–"
         );
         assert_eq!(Observation::Responses.read(&outcome), "503 trap, 503");
+        let reset = Outcome {
+            statuses: vec![NO_RESPONSE],
+            trapped: vec![false],
+            ..outcome.clone()
+        };
+        assert_eq!(Observation::Responses.read(&reset), "no response");
         assert_eq!(Observation::Started.read(&outcome), "started");
         let trapped = Outcome {
             error: Some("Function: proxy_on_log failed: unreachable".to_owned()),

@@ -87,6 +87,7 @@ fn module_with_root(in_allocate: &str, in_start: &str, root: &str, callbacks: &s
   (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))
   (import "env" "proxy_send_local_response" (func $reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+ (import "env" "proxy_close_stream" (func $close (param i32) (result i32)))
   (import "env" "proxy_get_buffer_bytes" (func $get_buffer (param i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_set_buffer_bytes" (func $set_buffer (param i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
@@ -433,6 +434,51 @@ fn vm_order() -> Probe {
     }
 }
 
+/// Resets the stream in its request headers callback; `L` and `D` number `proxy_on_log` and
+/// `proxy_on_done` if they still run.
+fn reset() -> Probe {
+    let callbacks = format!(
+        r#"
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $close (i32.const 0)))
+    (i32.const 1))
+  (func (export "proxy_on_log") (param i32)
+    (call $gauge (i32.const {LOG_SEQ}) (call $next)))
+  (func (export "proxy_on_done") (param i32) (result i32)
+    (call $gauge (i32.const {DONE_SEQ}) (call $next))
+    (i32.const 1))"#
+    );
+    Probe {
+        name: "reset",
+        native: None,
+        wat: module("", "", &callbacks),
+        requests: 1,
+        response_body: vec!["hello"],
+        rows: vec![
+            Row {
+                behaviour: "a stream the module resets in its request headers callback \
+                            (proxy_close_stream): what the client gets",
+                observation: Observation::Responses,
+                envoy_1_40: "no response",
+                known: &[],
+            },
+            Row {
+                behaviour: "a stream the module resets: does the request reach the upstream?",
+                observation: Observation::Forwarded,
+                envoy_1_40: "not forwarded",
+                known: &[],
+            },
+            Row {
+                behaviour: "a stream the module resets: proxy_on_log (L) and proxy_on_done (D) \
+                            still run, in this order",
+                observation: Observation::Gauges(&["L", "D"]),
+                envoy_1_40: "L=1 D=2",
+                known: &[],
+            },
+        ],
+    }
+}
+
 /// Every probe, in the order of the matrix.
 pub fn all() -> Vec<Probe> {
     vec![
@@ -485,6 +531,7 @@ pub fn all() -> Vec<Probe> {
             }],
         ),
         buffers(),
+        reset(),
         fail_closed(),
     ]
 }
