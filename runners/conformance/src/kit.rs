@@ -27,6 +27,9 @@ pub struct Hosts {
     pub native: Option<String>,
     /// The Envoy binary (V8 and the bridge), when Envoy is a host.
     pub envoy: Option<PathBuf>,
+    /// Whether the probes' native build runs (on `native` and through the bridge); without it
+    /// those hosts are left out.
+    pub native_probes: bool,
 }
 
 /// Runs every probe on `hosts`, telling `progress` what it starts; an error is a failure to
@@ -52,7 +55,7 @@ pub fn run(hosts: &Hosts, progress: &mut dyn FnMut(&str)) -> Result<Matrix, Stri
             .collect();
         columns.push((host(name, HostKind::InProcess, version), outcomes));
     }
-    if let Some(version) = &hosts.native {
+    if let Some(version) = hosts.native.as_ref().filter(|_| hosts.native_probes) {
         progress("the native probes on native");
         let outcomes = native_runs(&probes, &native_library(), |probe, library, config| {
             let source = ModuleSource {
@@ -85,18 +88,18 @@ pub fn run(hosts: &Hosts, progress: &mut dyn FnMut(&str)) -> Result<Matrix, Stri
             })
             .collect();
         columns.push((host("envoy", HostKind::Envoy, &version), outcomes));
-        progress("the native probes through Envoy's dynamic modules (the bridge)");
-        let library = bridge::check_envoy(binary)
-            .map_err(|e| e.to_string())
-            .and_then(|()| native_library());
-        let outcomes = native_runs(&probes, &library, |probe, library, config| {
-            let dir = work(&format!("{}-native", probe.name));
-            envoy::run(binary, probe, Form::Native(library, config), &dir)
-        });
-        columns.push((
-            host(ENVOY_NATIVE, HostKind::EnvoyNative, &version),
-            outcomes,
-        ));
+        if hosts.native_probes {
+            progress("the native probes through Envoy's dynamic modules (the bridge)");
+            let library = bridge::check_envoy(binary)
+                .map_err(|e| e.to_string())
+                .and_then(|()| native_library());
+            let outcomes = native_runs(&probes, &library, |probe, library, config| {
+                let dir = work(&format!("{}-native", probe.name));
+                envoy::run(binary, probe, Form::Native(library, config), &dir)
+            });
+            let bridge = host(ENVOY_NATIVE, HostKind::EnvoyNative, &version);
+            columns.push((bridge, outcomes));
+        }
     }
     Ok(matrix::build(&probes, columns))
 }
@@ -107,6 +110,12 @@ fn host(name: &str, kind: HostKind, version: &str) -> Host {
         kind,
         version: version.to_owned(),
     }
+}
+
+/// Whether the probes' native build is there already (built with the bench filters), so that
+/// a run can include the native hosts without building the bench filters for them.
+pub fn native_probes_built() -> bool {
+    artifacts::native_path(NATIVE_PROBE).is_file()
 }
 
 /// The native build of the probes (built with the bench filters).
