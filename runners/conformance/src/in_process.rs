@@ -80,6 +80,11 @@ pub fn run(engine: &str, probe: &Probe, source: &ModuleSource, configuration: &s
             .forwarded
             .push(instance.state().stream.request_forwarded);
         match result {
+            // A stream left paused never answers the client (Envoy: it waits for a timeout).
+            Ok(()) if instance.state().stream.paused_in.is_some() => {
+                outcome.statuses.push(NO_RESPONSE);
+                outcome.trapped.push(false);
+            }
             Ok(()) => {
                 let status = instance
                     .state()

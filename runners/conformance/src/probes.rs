@@ -100,7 +100,7 @@ fn module_with_root(in_allocate: &str, in_start: &str, root: &str, callbacks: &s
   (data (i32.const 112) "request\00duration")
   (data (i32.const 128) "content-length")
   (data (i32.const 144) "denied")
-  (data (i32.const 160) "htdlLDcksnrqbwRVCS")
+  (data (i32.const 160) "htdlLDcksnrqbwRVCSp")
   (global $heap (mut i32) (i32.const 1024))
   (global $seq (mut i64) (i64.const 0))
   (func (export "proxy_abi_version_0_2_1"))
@@ -143,6 +143,7 @@ const ROOT_SEQ: u32 = 14;
 const VM_START_SEQ: u32 = 15;
 const CONFIGURE_SEQ: u32 = 16;
 const STREAM_SEQ: u32 = 17;
+const P: u32 = 18;
 
 /// No trailers can be added from a dynamic module's body callback.
 const BRIDGE_NO_TRAILERS: &str = "Envoy refuses the bridge's add to the response trailers \
@@ -479,6 +480,43 @@ fn reset() -> Probe {
     }
 }
 
+/// Pauses the response in its headers callback and never continues it; `p` numbers the body
+/// callbacks, if any run (Envoy turns a Pause in a headers callback into "stop all
+/// iteration": none does).
+fn pause() -> Probe {
+    let callbacks = format!(
+        r#"
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    (i32.const 1))
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32)
+    (call $gauge (i32.const {P}) (call $next))
+    (i32.const 0))"#
+    );
+    Probe {
+        name: "pause",
+        native: None,
+        wat: module("", "", &callbacks),
+        requests: 1,
+        response_body: vec!["hello"],
+        rows: vec![
+            Row {
+                behaviour: "a response paused in its headers callback (Pause, never continued): \
+                            what the client gets (Envoy pauses all processing)",
+                observation: Observation::Responses,
+                envoy_1_40: "no response",
+                known: &[],
+            },
+            Row {
+                behaviour: "a response paused in its headers callback: does its body callback \
+                            still run (p)?",
+                observation: Observation::Gauges(&["p"]),
+                envoy_1_40: "p=–",
+                known: &[],
+            },
+        ],
+    }
+}
+
 /// Every probe, in the order of the matrix.
 pub fn all() -> Vec<Probe> {
     vec![
@@ -532,6 +570,7 @@ pub fn all() -> Vec<Probe> {
         ),
         buffers(),
         reset(),
+        pause(),
         fail_closed(),
     ]
 }
