@@ -304,6 +304,18 @@ fn local_reply(name: &'static str, body_len: u32, envoy: &'static str) -> Probe 
     }
 }
 
+/// A probe with no native form, its `requests` answered with "hello".
+fn wasm_only(name: &'static str, wat: String, requests: usize, rows: Vec<Row>) -> Probe {
+    Probe {
+        name,
+        wat,
+        requests,
+        response_body: vec!["hello"],
+        rows,
+        native: None,
+    }
+}
+
 /// Its request headers callback reads `:path` (the host allocates for the value) and records
 /// the status as `s`; the allocator first runs `in_allocate`, `_initialize` runs `in_start`.
 fn restricted(name: &'static str, in_allocate: &str, in_start: &str, rows: Vec<Row>) -> Probe {
@@ -313,14 +325,7 @@ fn restricted(name: &'static str, in_allocate: &str, in_start: &str, rows: Vec<R
     (call $status (i32.const {S}) (call $get (i32.const 0) (i32.const 48) (i32.const 5) (i32.const 600) (i32.const 604)))
     (i32.const 0))"#
     );
-    Probe {
-        name,
-        native: None,
-        wat: module(in_allocate, in_start, &callbacks),
-        requests: 1,
-        response_body: vec!["hello"],
-        rows,
-    }
+    wasm_only(name, module(in_allocate, in_start, &callbacks), 1, rows)
 }
 
 const LOG_ALLOCATING: &str = "(drop (call $log (i32.const 2) (i32.const 16) (i32.const 10)))";
@@ -338,13 +343,11 @@ fn fail_closed() -> Probe {
     (if (i64.eq (global.get $seq) (i64.const 1)) (then unreachable))
     (i32.const 0))"#
     );
-    Probe {
-        name: "trap",
-        native: None,
-        wat: module("", "", &callbacks),
-        requests: 2,
-        response_body: vec!["hello"],
-        rows: vec![
+    wasm_only(
+        "trap",
+        module("", "", &callbacks),
+        2,
+        vec![
             Row {
                 behaviour: "after a trap (failure policy fail-closed): what the trapping and the \
                             next request get",
@@ -371,7 +374,7 @@ fn fail_closed() -> Probe {
                 known: &[],
             },
         ],
-    }
+    )
 }
 
 /// Its response headers callback reads (`b`) and writes (`w`) the response body, which has not
@@ -384,20 +387,18 @@ fn buffers() -> Probe {
     (call $status (i32.const {W}) (call $set_buffer (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 144) (i32.const 6)))
     (i32.const 0))"#
     );
-    Probe {
-        name: "buffers",
-        native: None,
-        wat: module("", "", &callbacks),
-        requests: 1,
-        response_body: vec!["hello"],
-        rows: vec![Row {
+    wasm_only(
+        "buffers",
+        module("", "", &callbacks),
+        1,
+        vec![Row {
             behaviour: "the response body read (b) and written (w) in the response headers \
                         callback, before it arrived (0 = OK: empty, 2 = BAD_ARGUMENT)",
             observation: Observation::Gauges(&["b", "w"]),
             envoy_1_40: "b=0 w=2",
             known: &[],
         }],
-    }
+    )
 }
 
 /// Numbers the root context's creation (`R`), `proxy_on_vm_start` (`V`),
@@ -418,13 +419,11 @@ fn vm_order() -> Probe {
     (call $gauge (i32.const {CONFIGURE_SEQ}) (call $next))
     (i32.const 1))"#
     );
-    Probe {
-        name: "vm-order",
-        native: None,
-        wat: module_with_root("", "", &root, ""),
-        requests: 1,
-        response_body: vec!["hello"],
-        rows: vec![Row {
+    wasm_only(
+        "vm-order",
+        module_with_root("", "", &root, ""),
+        1,
+        vec![Row {
             behaviour: "start of a VM: order of the root context's creation (R), \
                         proxy_on_vm_start (V), proxy_on_configure (C) and the first stream's \
                         context (S)",
@@ -432,7 +431,7 @@ fn vm_order() -> Probe {
             envoy_1_40: "R=1 V=2 C=3 S=4",
             known: &[],
         }],
-    }
+    )
 }
 
 /// Resets the stream in its request headers callback; `L` and `D` number `proxy_on_log` and
@@ -449,13 +448,11 @@ fn reset() -> Probe {
     (call $gauge (i32.const {DONE_SEQ}) (call $next))
     (i32.const 1))"#
     );
-    Probe {
-        name: "reset",
-        native: None,
-        wat: module("", "", &callbacks),
-        requests: 1,
-        response_body: vec!["hello"],
-        rows: vec![
+    wasm_only(
+        "reset",
+        module("", "", &callbacks),
+        1,
+        vec![
             Row {
                 behaviour: "a stream the module resets in its request headers callback \
                             (proxy_close_stream): what the client gets",
@@ -477,7 +474,7 @@ fn reset() -> Probe {
                 known: &[],
             },
         ],
-    }
+    )
 }
 
 /// Pauses the response in its headers callback and never continues it; `p` numbers the body
@@ -492,13 +489,11 @@ fn pause() -> Probe {
     (call $gauge (i32.const {P}) (call $next))
     (i32.const 0))"#
     );
-    Probe {
-        name: "pause",
-        native: None,
-        wat: module("", "", &callbacks),
-        requests: 1,
-        response_body: vec!["hello"],
-        rows: vec![
+    wasm_only(
+        "pause",
+        module("", "", &callbacks),
+        1,
+        vec![
             Row {
                 behaviour: "a response paused in its headers callback (Pause, never continued): \
                             what the client gets (Envoy pauses all processing)",
@@ -514,7 +509,7 @@ fn pause() -> Probe {
                 known: &[],
             },
         ],
-    }
+    )
 }
 
 /// Every probe, in the order of the matrix.
