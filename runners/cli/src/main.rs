@@ -412,7 +412,20 @@ fn stable_memcpy() {
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn stable_memcpy() {}
 
+/// Restores the default action of SIGPIPE (Rust ignores it), so that output piped into a
+/// reader that stops early (`filterbench list engines | head -1`) ends the process quietly, as
+/// for other command-line tools, instead of a panic on the failed write.
+#[cfg(unix)]
+fn quiet_broken_pipe() {
+    // SAFETY: setting a signal's disposition to its default at start-up, before any thread.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+#[cfg(not(unix))]
+fn quiet_broken_pipe() {}
+
 fn main() {
+    quiet_broken_pipe();
     stable_memcpy();
     let cli = Cli::parse();
     let outcome = match cli.command {

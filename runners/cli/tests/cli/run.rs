@@ -29,6 +29,22 @@ fn lists_filters_engines_and_workloads() {
 }
 
 #[test]
+fn output_into_a_reader_that_stops_early_ends_without_a_panic() {
+    // The reading end closes before filterbench prints (as `| head -0` would): its first
+    // write fails with a broken pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(["list", "engines"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn a_quick_run_prints_the_table_and_writes_results() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("run/results.json");
