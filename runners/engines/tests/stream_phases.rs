@@ -171,3 +171,71 @@ fn a_local_reply_carries_envoys_headers_into_the_response_callbacks() {
         }
     }
 }
+
+const OFFERED_IMPORTS: &str = r#"
+  (import "env" "proxy_get_header_map_value" (func $get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_size" (func $size (param i32 i32) (result i32)))
+  (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))"#;
+
+/// Gauges named by one letter at 150: `q` the status of reading `:path` in the request headers
+/// callback, `r` in the response headers callback (after the request headers callback
+/// continued), `s` of the response headers' size there, `l` of reading `:path` in
+/// `proxy_on_log`, `m` of the request headers' size there.
+const OFFERED_FIELDS: &str = r#"
+  (data (i32.const 100) ":path")
+  (data (i32.const 150) "qrslm")
+  (func $status (param $which i32) (param $s i32)
+    (drop (call $define (i32.const 1) (i32.add (i32.const 150) (local.get $which)) (i32.const 1) (i32.const 500)))
+    (drop (call $record (i32.load (i32.const 500)) (i64.extend_i32_u (local.get $s)))))
+  (func $path (result i32)
+    (call $get (i32.const 0) (i32.const 100) (i32.const 5) (i32.const 600) (i32.const 604)))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (call $status (i32.const 0) (call $path))
+    (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    (call $status (i32.const 1) (call $path))
+    (call $status (i32.const 2) (call $size (i32.const 2) (i32.const 700)))
+    (i32.const 0))
+  (func (export "proxy_on_log") (param i32)
+    (call $status (i32.const 3) (call $path))
+    (call $status (i32.const 4) (call $size (i32.const 0) (i32.const 700))))"#;
+
+/// Envoy 1.40 offers a stream's header map only until its callback continues (then
+/// `BAD_ARGUMENT`); in `proxy_on_log` values come from the access log's copies while sizes
+/// still go through the maps it let go (the conformance kit's `maps` probe, recorded there).
+#[test]
+fn a_header_map_is_offered_until_its_callback_continues_on_every_engine() {
+    let wasm = common::proxy_module(OFFERED_IMPORTS, OFFERED_FIELDS);
+    let exchange = HttpExchange {
+        request_headers: HeaderMap::from_pairs(&[
+            (":method", "GET"),
+            (":path", "/"),
+            (":authority", "h"),
+        ]),
+        response_headers: HeaderMap::from_pairs(&[(":status", "204")]),
+        ..HttpExchange::default()
+    };
+    for (engine, mut instance) in
+        common::started_on_every_wasm_engine(&wasm, &PluginSpec::new("offered", ""))
+    {
+        instance.run_stream(&exchange).unwrap();
+        let state = instance.state();
+        let gauge = |name: &str| state.metric_by_name(name).map(|m| m.value);
+        assert_eq!(gauge("q"), Some(OK), "{engine}: in its own callback");
+        assert_eq!(
+            gauge("r"),
+            Some(BAD_ARGUMENT),
+            "{engine}: the request headers once their callback continued"
+        );
+        assert_eq!(gauge("s"), Some(OK), "{engine}: the response headers' own");
+        assert_eq!(gauge("l"), Some(OK), "{engine}: a value at log time");
+        assert_eq!(
+            gauge("m"),
+            Some(BAD_ARGUMENT),
+            "{engine}: a size at log time goes through the map let go"
+        );
+    }
+}

@@ -1,9 +1,9 @@
 //! Envoy's header maps behind the shared header-map rules
 //! (`filterbench_proxy_abi::header_maps`, the same rules the in-process host follows): which
 //! Envoy map a Proxy-Wasm map is, and which maps the bridge cannot offer — no HTTP call is made
-//! through the bridge, so an HTTP-call response is `NOT_FOUND`; gRPC metadata is
-//! `UNIMPLEMENTED`; an edit Envoy refuses (a map that is gone or not there yet) is
-//! `BAD_ARGUMENT`.
+//! through the bridge, so an HTTP-call response is never there (`BAD_ARGUMENT`, Envoy's Wasm
+//! host's answer for a map that is not there); gRPC metadata is `UNIMPLEMENTED`; an edit Envoy
+//! refuses (a map that is gone or not there yet) is `BAD_ARGUMENT`.
 
 use crate::envoy_abi::HeaderType;
 use crate::host::StreamHost;
@@ -14,7 +14,7 @@ use std::ops::DerefMut;
 /// The Envoy header map a Proxy-Wasm map is.
 pub fn envoy_map(map: MapType) -> Result<HeaderType, Status> {
     HeaderType::for_map(map).ok_or(match map {
-        MapType::HttpCallResponseHeaders | MapType::HttpCallResponseTrailers => Status::NotFound,
+        MapType::HttpCallResponseHeaders | MapType::HttpCallResponseTrailers => Status::BadArgument,
         _ => Status::Unimplemented,
     })
 }
@@ -126,8 +126,8 @@ mod tests {
         );
         assert_eq!(
             header_maps::value(&maps, 7, b"x-a"),
-            Err(Status::NotFound),
-            "no HTTP call, no response trailers"
+            Err(Status::BadArgument),
+            "no HTTP call, so no answer's trailers: a map that is not there"
         );
     }
 

@@ -6,7 +6,7 @@
 //! allocator). Guest input is hostile: every pointer/length pair is bounds-checked and a bad one
 //! yields `INVALID_MEMORY_ACCESS` (`FAULT` for WASI); nothing here panics on guest input.
 
-use crate::abi::{BufferType, LogLevel, MetricType, Status, StreamType, errno};
+use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, errno};
 use crate::memory::{GuestMemory, MemResult};
 use crate::pairs;
 use crate::restricted::Restriction;
@@ -421,7 +421,21 @@ fn resume(state: &mut HostState, stream_type: StreamType) -> Result<(), Status> 
     if state.stream.context_id == 0 {
         return Err(Status::NotFound);
     }
+    if !state.in_stream() {
+        // Envoy's root context has no stream to continue: OK, and nothing happens.
+        return Ok(());
+    }
     let tcp = state.stream.kind == UnitKind::Tcp;
+    if !tcp
+        && matches!(
+            stream_type,
+            StreamType::HttpRequest | StreamType::HttpResponse
+        )
+    {
+        // Envoy lets the request's maps go on either continue (its `continueStream`).
+        state.release(MapType::HttpRequestHeaders);
+        state.release(MapType::HttpRequestTrailers);
+    }
     match stream_type {
         StreamType::HttpRequest if !tcp => state.stream.request_resumed = true,
         StreamType::HttpResponse if !tcp => state.stream.response_resumed = true,
@@ -562,13 +576,11 @@ pub fn proxy_http_call<G: Guest + ?Sized>(
     })
 }
 
-/// The context a call made now belongs to: the effective one, else the root.
+/// The context a call made now belongs to: always the root context (proxy-wasm-cpp-host makes
+/// HTTP and gRPC calls on the root context, and Envoy delivers their answers there; a module
+/// selects its stream with `proxy_set_effective_context` to act on it).
 fn calling_context(state: &HostState) -> u32 {
-    if state.effective_context_id != 0 {
-        state.effective_context_id
-    } else {
-        state.root_context_id
-    }
+    state.root_context_id
 }
 
 /// Opens a gRPC call or stream: reads its target — the (pointer, size) pairs of its upstream,

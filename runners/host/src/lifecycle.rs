@@ -265,8 +265,11 @@ fn deliver_follow_ups<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterErro
                 body: reply.body,
                 trailers: reply.trailers,
             });
+            let current = std::mem::replace(&mut host.effective_context_id, call.context_id);
             let result = c.on_http_call_response(call.context_id, call.token, nh, nb, nt);
-            c.host().call_response = None;
+            let host = c.host();
+            host.call_response = None;
+            host.effective_context_id = current;
             result.map_err(|e| trap(c, e))?;
         } else if let Some(event) = host.grpc.next_event() {
             deliver_grpc(c, event)?;
@@ -292,14 +295,18 @@ fn deliver_grpc<C: Callbacks + ?Sized>(c: &mut C, event: GrpcEvent) -> Result<()
         GrpcEventKind::TrailingMetadata(m) => (2, m.len() as u32),
         GrpcEventKind::Close { status, .. } => (3, *status),
     };
-    c.host().grpc.delivering = Some(event.kind);
+    let host = c.host();
+    host.grpc.delivering = Some(event.kind);
+    let current = std::mem::replace(&mut host.effective_context_id, ctx);
     let result = match which {
         0 => c.on_grpc_receive_initial_metadata(ctx, token, n),
         1 => c.on_grpc_receive(ctx, token, n),
         2 => c.on_grpc_receive_trailing_metadata(ctx, token, n),
         _ => c.on_grpc_close(ctx, token, n),
     };
-    c.host().grpc.delivering = None;
+    let host = c.host();
+    host.grpc.delivering = None;
+    host.effective_context_id = current;
     result.map_err(|e| trap(c, e))
 }
 
@@ -365,6 +372,7 @@ fn run_direction<C: Callbacks + ?Sized>(
         )
     };
     let action = action.map_err(|e| trap(c, e))?;
+    release_after(c, action, headers_map(is_request));
     match settle(c, action, direction, true, name)? {
         Flow::Continue => {}
         other => return Ok(other),
@@ -383,15 +391,7 @@ fn run_direction<C: Callbacks + ?Sized>(
             buf.extend_from_slice(chunk);
             buf.len() as u32
         };
-        {
-            let stream = &mut c.host().stream;
-            stream.response_headers_sent |= !is_request;
-            stream.addable_trailers = eos.then_some(if is_request {
-                MapType::HttpRequestTrailers
-            } else {
-                MapType::HttpResponseTrailers
-            });
-        }
+        c.host().stream.addable_trailers = eos.then_some(trailers_map(is_request));
         let (action, name) = if is_request {
             (c.on_request_body(ctx, size, eos), "proxy_on_request_body")
         } else {
@@ -406,7 +406,6 @@ fn run_direction<C: Callbacks + ?Sized>(
         }
     }
     if has_trailers {
-        c.host().stream.response_headers_sent |= !is_request;
         let trailers_len = {
             let stream = &c.host().stream;
             let map = if is_request {
@@ -428,12 +427,39 @@ fn run_direction<C: Callbacks + ?Sized>(
             )
         };
         let action = action.map_err(|e| trap(c, e))?;
+        release_after(c, action, trailers_map(is_request));
         let flow = settle(c, action, direction, true, name)?;
         if flow != Flow::Continue {
             return Ok(flow);
         }
     }
     Ok(Flow::Continue)
+}
+
+/// The headers map of a direction.
+fn headers_map(is_request: bool) -> MapType {
+    if is_request {
+        MapType::HttpRequestHeaders
+    } else {
+        MapType::HttpResponseHeaders
+    }
+}
+
+/// The trailers map of a direction.
+fn trailers_map(is_request: bool) -> MapType {
+    if is_request {
+        MapType::HttpRequestTrailers
+    } else {
+        MapType::HttpResponseTrailers
+    }
+}
+
+/// After `map`'s callback answered `action`: Envoy lets the map go when it was told to
+/// continue, and keeps it (for the rest of the stream) when the callback paused.
+fn release_after<C: Callbacks + ?Sized>(c: &mut C, action: Action, map: MapType) {
+    if action == Action::Continue {
+        c.host().release(map);
+    }
 }
 
 fn body_slot(stream: &mut StreamState, direction: Direction) -> &mut Option<Vec<u8>> {
@@ -519,7 +545,7 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange, started
     stream.paused_in = None;
     stream.started = Some(started);
     stream.completed = false;
-    stream.response_headers_sent = false;
+    stream.released = 0;
     stream.request_forwarded = false;
     stream.addable_trailers = None;
     host.effective_context_id = ctx;
@@ -786,15 +812,11 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
 fn end_stream<C: Callbacks + ?Sized>(c: &mut C, ctx: u32) -> Result<(), FilterError> {
     let stream = &mut c.host().stream;
     stream.completed = true;
-    // From here on Envoy's Wasm host answers from the access log's copies of the headers, so
-    // the response headers are readable again (Envoy 1.40: OK in proxy_on_log, where the body
-    // callback got BAD_ARGUMENT; the conformance kit's phases probe).
-    stream.response_headers_sent = false;
     if c.host().stream.kind == UnitKind::Tcp {
         c.on_done(ctx).map_err(|e| trap(c, e))?;
-        c.on_log(ctx).map_err(|e| trap(c, e))?;
+        log(c, ctx)?;
     } else {
-        c.on_log(ctx).map_err(|e| trap(c, e))?;
+        log(c, ctx)?;
         c.on_done(ctx).map_err(|e| trap(c, e))?;
     }
     c.on_delete(ctx).map_err(|e| trap(c, e))?;
@@ -803,6 +825,14 @@ fn end_stream<C: Callbacks + ?Sized>(c: &mut C, ctx: u32) -> Result<(), FilterEr
     host.stream.context_id = 0;
     host.effective_context_id = host.root_context_id;
     Ok(())
+}
+
+/// `proxy_on_log`, with the stream in its access-log phase while it runs.
+fn log<C: Callbacks + ?Sized>(c: &mut C, ctx: u32) -> Result<(), FilterError> {
+    c.host().stream.logging = true;
+    let result = c.on_log(ctx);
+    c.host().stream.logging = false;
+    result.map_err(|e| trap(c, e))
 }
 
 fn start_root<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {

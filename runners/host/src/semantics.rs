@@ -9,20 +9,55 @@ use filterbench_proxy_abi::local_reply::{LocalReplies, LocalReply};
 use filterbench_proxy_abi::logging::LogSink;
 use filterbench_proxy_abi::properties::{PluginIdentity, PropertySource};
 
-/// A map that does not exist now (no stream, no HTTP-call response, gRPC metadata): `NOT_FOUND`.
+/// A map that does not exist now (no stream, no HTTP-call response, gRPC metadata):
+/// `BAD_ARGUMENT`, Envoy's Wasm host's answer ("not currently available").
 fn absent() -> Status {
-    Status::NotFound
+    Status::BadArgument
 }
 
-/// `BAD_ARGUMENT` for the response headers once they have gone downstream (Envoy's answer in
-/// the response body and trailers callbacks).
+/// Whether `map` may be edited (or its size read, which Envoy does through the map it edits)
+/// now: a stream's map only from the stream's own context, and not once Envoy has let it go
+/// (see [`crate::state::StreamState::released`]).
 #[inline]
-fn refused(state: &HostState, map: MapType) -> Result<(), Status> {
-    if map == MapType::HttpResponseHeaders && state.stream.response_headers_sent {
-        Err(Status::BadArgument)
+fn editable(state: &HostState, map: MapType) -> Result<(), Status> {
+    if is_stream_map(map) && (!state.in_stream() || state.is_released(map)) {
+        Err(absent())
     } else {
         Ok(())
     }
+}
+
+/// The map values and pairs are read from now: in `proxy_on_log` the access log's copies
+/// (request headers, response headers and trailers; no request trailers), else the live map
+/// while Envoy offers it. `Ok(None)`: a map that is not there.
+#[inline]
+fn readable(state: &HostState, map: MapType) -> Result<Option<&HeaderMap>, Status> {
+    if is_stream_map(map) {
+        if !state.in_stream() {
+            return Err(absent());
+        }
+        if state.stream.logging {
+            return Ok((map != MapType::HttpRequestTrailers)
+                .then(|| state.map(map))
+                .flatten());
+        }
+        if state.is_released(map) {
+            return Err(absent());
+        }
+    }
+    Ok(state.map(map))
+}
+
+/// Whether `map` belongs to an HTTP stream (its request and response headers and trailers).
+#[inline]
+fn is_stream_map(map: MapType) -> bool {
+    matches!(
+        map,
+        MapType::HttpRequestHeaders
+            | MapType::HttpRequestTrailers
+            | MapType::HttpResponseHeaders
+            | MapType::HttpResponseTrailers
+    )
 }
 
 impl HeaderMaps for HostState {
@@ -34,18 +69,21 @@ impl HeaderMaps for HostState {
         &self,
         map: MapType,
     ) -> Result<impl Iterator<Item = (&[u8], &[u8])> + Clone + '_, Status> {
-        refused(self, map)?;
-        Ok(self.map(map).ok_or_else(absent)?.iter())
+        Ok(readable(self, map)?.ok_or_else(absent)?.iter())
     }
 
     #[inline]
     fn value(&self, map: MapType, key: &[u8]) -> Result<Option<&[u8]>, Status> {
-        refused(self, map)?;
-        Ok(self.map(map).ok_or_else(absent)?.get(key))
+        match readable(self, map)? {
+            Some(map) => Ok(map.get(key)),
+            // Envoy's access-log phase reads a map that is not there as a missing header.
+            None if self.stream.logging => Err(Status::NotFound),
+            None => Err(absent()),
+        }
     }
 
     fn set(&mut self, map: MapType, key: &[u8], value: Option<&[u8]>) -> Result<(), Status> {
-        refused(self, map)?;
+        editable(self, map)?;
         let map = self.map_mut(map).ok_or_else(absent)?;
         match value {
             Some(value) => map.replace(key, value),
@@ -55,14 +93,21 @@ impl HeaderMaps for HostState {
     }
 
     fn add(&mut self, map: MapType, key: &[u8], value: &[u8]) -> Result<(), Status> {
-        refused(self, map)?;
+        editable(self, map)?;
         self.map_mut(map).ok_or_else(absent)?.add(key, value);
         Ok(())
     }
 
     fn clear(&mut self, map: MapType) -> Result<(), Status> {
-        refused(self, map)?;
+        editable(self, map)?;
         self.map_mut(map).ok_or_else(absent)?.clear();
+        Ok(())
+    }
+
+    fn before_size(&mut self, map: MapType) -> Result<(), Status> {
+        editable(self, map)?;
+        // Envoy creates the trailers a body callback ending its direction may add.
+        self.map_mut(map);
         Ok(())
     }
 }
@@ -122,6 +167,7 @@ mod tests {
         plugin.root_id = "root".into();
         let mut state = HostState::new(plugin);
         state.stream.context_id = 2;
+        state.effective_context_id = 2;
         state.stream.request_headers = Some(HeaderMap::from_pairs(request));
         state
     }

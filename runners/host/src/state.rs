@@ -298,6 +298,8 @@ pub enum UnitKind {
 pub struct StreamState {
     /// Context id of the stream (0 when no stream is active).
     pub context_id: u32,
+    /// Set while `proxy_on_log` runs (Envoy's access-log phase).
+    pub logging: bool,
     /// What the stream is.
     pub kind: UnitKind,
     /// Request headers (present from the start of the stream).
@@ -346,9 +348,12 @@ pub struct StreamState {
     /// The request went upstream (its direction ended without a local reply, a reset or a
     /// pause): what a report may call the forwarded request.
     pub request_forwarded: bool,
-    /// The response headers have gone downstream: the response body and trailers callbacks
-    /// run after them, and Envoy refuses the response header map there (`BAD_ARGUMENT`).
-    pub response_headers_sent: bool,
+    /// The stream header maps Envoy has let go (bit `1 << map type`): a map's callback returned
+    /// Continue, so its headers went on and Envoy's Wasm host no longer offers them
+    /// (`BAD_ARGUMENT`; in `proxy_on_log` values and pairs are read from the access log's
+    /// copies instead). A callback that paused keeps its map until the module continues the
+    /// stream: Envoy's `continueStream` lets the request's maps go (for either direction).
+    pub released: u8,
     /// The trailers a body callback ending its direction may add (Envoy creates them for an
     /// edit then: `addDecodedTrailers` / `addEncodedTrailers`); `None` outside such a callback.
     pub addable_trailers: Option<crate::abi::MapType>,
@@ -459,6 +464,27 @@ impl HostState {
         allowed
     }
 
+    /// Marks stream map `map` as let go (see [`StreamState::released`]).
+    #[inline]
+    pub fn release(&mut self, map: crate::abi::MapType) {
+        self.stream.released |= 1 << map as u8;
+    }
+
+    /// Whether stream map `map` was let go (see [`StreamState::released`]).
+    #[inline]
+    pub fn is_released(&self, map: crate::abi::MapType) -> bool {
+        self.stream.released & (1 << map as u8) != 0
+    }
+
+    /// Whether the module's current context is the active stream's: stream hostcalls (its
+    /// header maps, continue and close) act on it. From the root context (ticks, the answers to
+    /// HTTP and gRPC calls, which Envoy delivers to the root context) they do not, until the
+    /// module selects the stream with `proxy_set_effective_context`.
+    #[inline]
+    pub fn in_stream(&self) -> bool {
+        self.stream.context_id != 0 && self.effective_context_id == self.stream.context_id
+    }
+
     /// The header map `map` of the active stream or HTTP-call response, if it exists now.
     pub fn map(&self, map: crate::abi::MapType) -> Option<&HeaderMap> {
         use crate::abi::MapType as M;
@@ -510,7 +536,23 @@ impl HostState {
                 .and_then(|m| m.get(key.as_bytes()))
                 .map(<[u8]>::to_vec)
         };
-        let request = &self.stream.request_headers;
+        // Envoy reads request and response attributes from the headers it still offers (in
+        // `proxy_on_log`: the access log's copies); see [`StreamState::released`].
+        let offered = |map: crate::abi::MapType, headers| {
+            if self.stream.logging || !self.is_released(map) {
+                headers
+            } else {
+                &None
+            }
+        };
+        let request = offered(
+            crate::abi::MapType::HttpRequestHeaders,
+            &self.stream.request_headers,
+        );
+        let response = offered(
+            crate::abi::MapType::HttpResponseHeaders,
+            &self.stream.response_headers,
+        );
         match path {
             "request.path" => header(request, ":path"),
             "request.url_path" => header(request, ":path")
@@ -546,11 +588,14 @@ impl HostState {
                     .to_le_bytes()
                     .to_vec(),
             ),
+            // Known once the request went upstream (Envoy picks the upstream host after the
+            // request headers callback).
             "upstream.address" => self
                 .properties
                 .get(path)
                 .cloned()
-                .or_else(|| Some(UPSTREAM_ADDRESS.as_bytes().to_vec())),
+                .or_else(|| Some(UPSTREAM_ADDRESS.as_bytes().to_vec()))
+                .filter(|_| self.stream.request_forwarded),
             "source.address" => self
                 .properties
                 .get(path)
@@ -559,10 +604,9 @@ impl HostState {
             _ if path.starts_with("request.headers.") => {
                 header(request, &path["request.headers.".len()..])
             }
-            _ if path.starts_with("response.headers.") => header(
-                &self.stream.response_headers,
-                &path["response.headers.".len()..],
-            ),
+            _ if path.starts_with("response.headers.") => {
+                header(response, &path["response.headers.".len()..])
+            }
             _ => self.properties.get(path).cloned(),
         }
     }

@@ -4,8 +4,9 @@
 //! this point of the stream — is the [`HeaderMaps`] trait; the rules are here:
 //!
 //! - an unknown map type is `BAD_ARGUMENT`; a map that does not exist now answers the status
-//!   the implementation gives (the host: `NOT_FOUND`; the bridge: `NOT_FOUND` for an HTTP-call
-//!   response, `UNIMPLEMENTED` for gRPC metadata, `BAD_ARGUMENT` for an edit Envoy refuses);
+//!   the implementation gives (Envoy's Wasm host, and so the host: `BAD_ARGUMENT`, but
+//!   `NOT_FOUND` for a value read in `proxy_on_log`; the bridge: `UNIMPLEMENTED` for gRPC
+//!   metadata), except its pairs: an empty map and `OK`, as Envoy answers;
 //! - keys are matched whatever their ASCII case and stored lower case (Envoy keys its maps by
 //!   lower-case names);
 //! - a missing header is `NOT_FOUND`; removing a missing header is `OK`;
@@ -47,6 +48,15 @@ pub trait HeaderMaps {
 
     /// Removes every entry of `map`.
     fn clear(&mut self, map: MapType) -> Result<(), Status>;
+
+    /// Called before `map`'s size is read. Envoy's Wasm host reads a size through the map it
+    /// edits, not the one it reads values and pairs from: it refuses what an edit would refuse
+    /// and creates what an edit would create (trailers at the end of a body). By default
+    /// nothing.
+    fn before_size(&mut self, map: MapType) -> Result<(), Status> {
+        let _ = map;
+        Ok(())
+    }
 }
 
 /// The map a raw `proxy_map_type_t` names; `BAD_ARGUMENT` outside the ABI.
@@ -80,13 +90,19 @@ pub fn value<'h, H: HeaderMaps>(maps: &'h H, map: u32, key: &[u8]) -> Result<&'h
 }
 
 /// `proxy_get_header_map_size`: the map's size in serialized form, bytes.
-pub fn serialized_size(maps: &impl HeaderMaps, map: u32) -> Result<usize, Status> {
-    Ok(pairs::entries_size(maps.entries(map_type(map)?)?))
+pub fn serialized_size(maps: &mut impl HeaderMaps, map: u32) -> Result<usize, Status> {
+    let map = map_type(map)?;
+    maps.before_size(map)?;
+    Ok(pairs::entries_size(maps.entries(map)?))
 }
 
-/// `proxy_get_header_map_pairs`: appends the serialized map to `out`.
+/// `proxy_get_header_map_pairs`: appends the serialized map to `out` (a map that does not
+/// exist now: an empty one, as Envoy's Wasm host answers).
 pub fn serialize(maps: &impl HeaderMaps, map: u32, out: &mut Vec<u8>) -> Result<(), Status> {
-    pairs::serialize_entries_into(maps.entries(map_type(map)?)?, out);
+    match maps.entries(map_type(map)?) {
+        Ok(entries) => pairs::serialize_entries_into(entries, out),
+        Err(_) => pairs::serialize_entries_into(std::iter::empty(), out),
+    }
     Ok(())
 }
 
