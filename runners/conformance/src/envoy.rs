@@ -7,19 +7,29 @@
 use crate::outcome::{NO_RESPONSE, Outcome};
 use crate::probes::Probe;
 use filterbench_envoy::bridge;
-use filterbench_envoy::config::{self, Endpoints, UpstreamMode, Variant};
+use filterbench_envoy::config::{self, Endpoints, SpecRouting, UpstreamMode, Variant};
+use filterbench_envoy::grpc_upstream::GrpcUpstream;
 use filterbench_envoy::http;
 use filterbench_envoy::process::EnvoyProcess;
 use filterbench_envoy::upstream::{Answer, ECHO_HEADER, Rule, Upstream};
+use filterbench_envoy::user_spec::answer_of;
 use filterbench_harness::catalog::{self, PluginSettings};
+use filterbench_host::GrpcRoute;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a request may take before the probe gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time for Envoy to finish a stream after answering it (`proxy_on_log`, `proxy_on_done`) and
-/// to write its log (flushed every 100 ms when a Wasm log level is set).
-const SETTLE: Duration = Duration::from_millis(500);
+/// After a request, what Envoy shows (the module's gauges, the traps in its log, the requests
+/// it completed) must stay the same this long before it is read: time for Envoy to finish
+/// the stream (`proxy_on_log`, `proxy_on_done`) and to write its log (flushed every 100 ms
+/// when a Wasm log level is set).
+const QUIET: Duration = Duration::from_millis(400);
+/// How often Envoy is looked at while it settles.
+const POLL: Duration = Duration::from_millis(50);
+/// The longest a request's aftermath is waited for (a module with a tick changes nothing
+/// after its first tick; one that keeps changing is read after this long).
+const SETTLE_AT_MOST: Duration = Duration::from_secs(10);
 
 /// The stats of a module's own metrics: `wasmcustom.NAME` on V8, `dynamicmodulescustom.NAME`
 /// for a dynamic module.
@@ -65,6 +75,7 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
         }
     };
     let chain = config::filter_chain(&filter, variant, &artifact).map_err(|e| e.to_string())?;
+    let callouts = Callouts::start(probe)?;
     let body: Vec<u8> = probe.response_body.concat().into_bytes();
     let upstream = Upstream::start_scripted(
         None,
@@ -82,7 +93,7 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
     let endpoints = Endpoints {
         upstream_port: upstream.addr().port(),
         mode: UpstreamMode::Server,
-        spec: None,
+        spec: callouts.routing(),
     };
     let envoy = match EnvoyProcess::start_logging(
         envoy,
@@ -118,7 +129,7 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
             REQUEST_TIMEOUT,
         )
         .map_or(NO_RESPONSE, |response| response.status);
-        std::thread::sleep(SETTLE);
+        settle(&envoy, i + 1, status != NO_RESPONSE);
         let traps_now = traps(envoy.log());
         outcome.statuses.push(status);
         outcome.trapped.push(traps_now.len() > traps_before.len());
@@ -142,6 +153,106 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
         .collect();
     envoy.stop();
     Ok(outcome)
+}
+
+/// The upstreams a probe calls, one per cluster; they stop when dropped.
+struct Callouts {
+    http: Vec<(String, Upstream)>,
+    grpc: Vec<(String, GrpcUpstream)>,
+}
+
+impl Callouts {
+    /// Starts an upstream for each cluster `probe` calls, answering as it does in-process.
+    fn start(probe: &Probe) -> Result<Self, String> {
+        let failed = |cluster: &str, e: std::io::Error| {
+            format!(
+                "cannot start the upstream of cluster {cluster} for probe {}: {e}",
+                probe.name
+            )
+        };
+        let mut http: Vec<(String, Vec<Rule>)> = Vec::new();
+        for route in &probe.http_upstreams {
+            let rule = Rule {
+                when_header: route.when_header.clone(),
+                answer: answer_of(&route.reply.headers, &route.reply.body),
+            };
+            match http.iter_mut().find(|(name, _)| *name == route.cluster) {
+                Some((_, rules)) => rules.push(rule),
+                None => http.push((route.cluster.clone(), vec![rule])),
+            }
+        }
+        let mut grpc: Vec<(String, Vec<GrpcRoute>)> = Vec::new();
+        for route in &probe.grpc_upstreams {
+            match grpc.iter_mut().find(|(name, _)| *name == route.cluster) {
+                Some((_, routes)) => routes.push(route.clone()),
+                None => grpc.push((route.cluster.clone(), vec![route.clone()])),
+            }
+        }
+        Ok(Self {
+            http: http
+                .into_iter()
+                .map(|(cluster, rules)| {
+                    let upstream =
+                        Upstream::start_scripted(None, rules).map_err(|e| failed(&cluster, e))?;
+                    Ok((cluster, upstream))
+                })
+                .collect::<Result<_, String>>()?,
+            grpc: grpc
+                .into_iter()
+                .map(|(cluster, routes)| {
+                    let upstream = GrpcUpstream::start(None, cluster.clone(), routes)
+                        .map_err(|e| failed(&cluster, e))?;
+                    Ok((cluster, upstream))
+                })
+                .collect::<Result<_, String>>()?,
+        })
+    }
+
+    /// The clusters they add to Envoy's bootstrap (`None` for a probe that calls nothing).
+    fn routing(&self) -> Option<SpecRouting> {
+        (!self.http.is_empty() || !self.grpc.is_empty()).then(|| SpecRouting {
+            clusters: self
+                .http
+                .iter()
+                .map(|(name, u)| (name.clone(), u.addr().port()))
+                .collect(),
+            grpc_clusters: self
+                .grpc
+                .iter()
+                .map(|(name, u)| (name.clone(), u.addr().port()))
+                .collect(),
+            ..SpecRouting::default()
+        })
+    }
+}
+
+/// Waits until what `envoy` shows of the probe — its gauges, the traps in its log, the
+/// requests it completed — has stayed the same for [`QUIET`] (and, when the request was
+/// answered, Envoy counts `requests` completed), at most [`SETTLE_AT_MOST`].
+fn settle(envoy: &EnvoyProcess, requests: usize, answered: bool) {
+    let look = || {
+        (
+            envoy.stats(CUSTOM_STATS).ok(),
+            traps(envoy.log()).len(),
+            envoy.completed_requests().ok(),
+        )
+    };
+    let started = Instant::now();
+    let mut seen = look();
+    let mut since = Instant::now();
+    while started.elapsed() < SETTLE_AT_MOST {
+        std::thread::sleep(POLL);
+        let now = look();
+        if now != seen {
+            seen = now;
+            since = Instant::now();
+            continue;
+        }
+        let completed = seen.2.unwrap_or(0) >= requests as u64;
+        if since.elapsed() >= QUIET && (completed || !answered) {
+            return;
+        }
+    }
 }
 
 /// The trap lines in Envoy's log at `log`, from "Function:" on.

@@ -5,6 +5,7 @@
 use crate::outcome::{NO_RESPONSE, Outcome};
 use crate::probes::Probe;
 use filterbench_host::{HeaderMap, HttpExchange, ModuleSource, PluginSpec};
+use std::sync::Arc;
 
 /// The status Envoy answers when a filter failed (a trap, or fail-closed after one).
 pub const FAILED_STATUS: u16 = 503;
@@ -35,6 +36,16 @@ pub fn exchange(probe: &Probe) -> HttpExchange {
     }
 }
 
+/// The plugin `probe` runs as: its configuration, the upstreams it calls, its virtual clock.
+fn plugin(probe: &Probe, configuration: &str) -> PluginSpec {
+    PluginSpec {
+        upstreams: Arc::new(probe.http_upstreams.clone()),
+        grpc_upstreams: Arc::new(probe.grpc_upstreams.clone()),
+        clock_step_ns: probe.clock_step_ms * 1_000_000,
+        ..PluginSpec::new(probe.name, configuration)
+    }
+}
+
 /// Runs `probe` from `source` (its WebAssembly module on a WebAssembly engine, the native
 /// build of `bench-filters/host-probe` on `native`) on `engine`, with `configuration` as the
 /// plugin configuration.
@@ -44,7 +55,7 @@ pub fn run(engine: &str, probe: &Probe, source: &ModuleSource, configuration: &s
         .and_then(|engine| engine.load(source).map_err(|e| e.to_string()))
         .and_then(|module| {
             module
-                .instantiate(PluginSpec::new(probe.name, configuration))
+                .instantiate(plugin(probe, configuration))
                 .map_err(|e| e.to_string())
         })
         .and_then(|mut instance| {

@@ -231,6 +231,9 @@ mod tests {
             requests: 1,
             response_body: vec![],
             native: None,
+            http_upstreams: Vec::new(),
+            grpc_upstreams: Vec::new(),
+            clock_step_ms: 0,
             rows: vec![ProbeRow {
                 behaviour: "gauge g",
                 observation: Observation::Gauges(&["g"]),
