@@ -45,7 +45,7 @@ pub fn build(probes: &[Probe], hosts: Vec<(Host, HostOutcomes)>) -> Matrix {
                             let known = row
                                 .known
                                 .iter()
-                                .find(|k| k.host == host.name && k.answer == text);
+                                .find(|k| k.answer == text && k.applies_to(host));
                             let (verdict, detail) = match known {
                                 _ if text == reference => (Verdict::Same, outcome.error.clone()),
                                 Some(k) => (Verdict::Known, Some(k.why.to_owned())),
@@ -175,27 +175,27 @@ pub fn render(matrix: &Matrix) -> String {
             .join(", "),
     );
     out.push('\n');
-    let known: Vec<String> = matrix
-        .rows
-        .iter()
-        .flat_map(|row| {
-            row.cells
-                .iter()
-                .filter(|c| c.verdict == Verdict::Known)
-                .map(move |c| {
-                    format!(
-                        "  {}: {}: \"{}\" — {}\n",
-                        c.host,
-                        row.behaviour,
-                        c.answer.as_deref().unwrap_or("–"),
-                        c.detail.as_deref().unwrap_or("")
-                    )
-                })
-        })
-        .collect();
+    // One line per known difference, naming every host that has it.
+    let mut known: Vec<(Vec<&str>, String)> = Vec::new();
+    for row in &matrix.rows {
+        for cell in row.cells.iter().filter(|c| c.verdict == Verdict::Known) {
+            let line = format!(
+                "{}: \"{}\" — {}",
+                row.behaviour,
+                cell.answer.as_deref().unwrap_or("–"),
+                cell.detail.as_deref().unwrap_or("")
+            );
+            match known.iter_mut().find(|(_, l)| *l == line) {
+                Some((hosts, _)) => hosts.push(&cell.host),
+                None => known.push((vec![&cell.host], line)),
+            }
+        }
+    }
     if !known.is_empty() {
         out.push_str(&format!("{} known difference(s):\n", known.len()));
-        out.push_str(&known.concat());
+        for (hosts, line) in &known {
+            out.push_str(&format!("  {}: {line}\n", hosts.join(", ")));
+        }
     }
     let problems = problems(matrix);
     if problems.is_empty() {
@@ -308,5 +308,39 @@ mod tests {
         let json = serde_json::to_string(&drifted).unwrap();
         let back: Matrix = serde_json::from_str(&json).unwrap();
         assert_eq!(back, drifted);
+    }
+
+    #[test]
+    fn a_difference_known_for_every_in_process_host_covers_those_hosts_only() {
+        let mut probe = probe();
+        probe.rows[0].known = &[crate::probes::Known {
+            host: crate::probes::IN_PROCESS,
+            answer: "g=2",
+            why: "one VM",
+        }];
+        let matrix = build(
+            &[probe],
+            vec![
+                host("a", HostKind::InProcess, 2),
+                host("b", HostKind::InProcess, 2),
+                host("envoy", HostKind::Envoy, 1),
+                host("envoy-native", HostKind::EnvoyNative, 2),
+            ],
+        );
+        let verdicts: Vec<&Verdict> = matrix.rows[0].cells.iter().map(|c| &c.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                &Verdict::Known,
+                &Verdict::Known,
+                &Verdict::Same,
+                &Verdict::Differs
+            ]
+        );
+        let text = render(&matrix);
+        assert!(
+            text.contains("1 known difference(s):\n  a, b: gauge g: \"g=2\" — one VM\n"),
+            "{text}"
+        );
     }
 }

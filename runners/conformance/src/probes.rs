@@ -18,6 +18,15 @@ pub struct Row {
     pub known: &'static [Known],
 }
 
+impl Known {
+    /// Whether it is about `host`.
+    pub fn applies_to(&self, host: &filterbench_results::host_conformance::Host) -> bool {
+        self.host == host.name
+            || (self.host == IN_PROCESS
+                && host.kind == filterbench_results::host_conformance::HostKind::InProcess)
+    }
+}
+
 /// A row with no known difference.
 fn row(behaviour: &'static str, observation: Observation, envoy_1_40: &'static str) -> Row {
     Row {
@@ -31,13 +40,16 @@ fn row(behaviour: &'static str, observation: Observation, envoy_1_40: &'static s
 /// A known difference: `host` answers `answer` instead of the reference, for the reason `why`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Known {
-    /// The host's name in the matrix.
+    /// The host's name in the matrix, or [`IN_PROCESS`] for all of filterbench's own hosts.
     pub host: &'static str,
     /// Its answer ([`Observation::read`]'s text).
     pub answer: &'static str,
     /// Why it differs, and what would remove the difference.
     pub why: &'static str,
 }
+
+/// In a [`Known`] difference: every in-process host (each engine and `native`).
+pub const IN_PROCESS: &str = "in-process";
 
 /// The host name of Envoy running the probes' native build through the bridge.
 pub const ENVOY_NATIVE: &str = "envoy-native";
@@ -107,6 +119,7 @@ fn module_with_root(in_allocate: &str, in_start: &str, root: &str, callbacks: &s
   (import "env" "proxy_get_property" (func $prop (param i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))
+  (import "env" "proxy_increment_metric" (func $increment (param i32 i64) (result i32)))
   (import "env" "proxy_send_local_response" (func $reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_close_stream" (func $close (param i32) (result i32)))
   (import "env" "proxy_get_buffer_bytes" (func $get_buffer (param i32 i32 i32 i32 i32) (result i32)))
@@ -993,10 +1006,61 @@ fn properties() -> Probe {
     )
 }
 
+/// Counts, across all of the plugin's VMs, the root contexts created (counter `roots`),
+/// `proxy_on_vm_start` calls (`vm_starts`) and `proxy_on_configure` calls (`configures`): how
+/// many VMs a plugin gets.
+fn vms() -> Probe {
+    let mut named = String::new();
+    let mut count = |name: &str| {
+        let at = GaugeNames::AT + named.len();
+        named.push_str(name);
+        format!(
+            "\n    (drop (call $define (i32.const 0) (i32.const {at}) (i32.const {len}) (i32.const 500)))\
+             \n    (drop (call $increment (i32.load (i32.const 500)) (i64.const 1)))",
+            len = name.len()
+        )
+    };
+    let (roots, starts, configures) = (count("roots"), count("vm_starts"), count("configures"));
+    let root = format!(
+        r#"
+  (data (i32.const {at}) "{named}")
+  (func (export "proxy_on_context_create") (param i32 i32)
+    (if (i32.eqz (local.get 1)) (then{roots})))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32){starts}
+    (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32){configures}
+    (i32.const 1))"#,
+        at = GaugeNames::AT
+    );
+    wasm_only(
+        "vms",
+        module_with_root("", "", &root, ""),
+        1,
+        vec![Row {
+            known: &[Known {
+                host: IN_PROCESS,
+                answer: "roots=1 vm_starts=1 configures=1",
+                why: "Envoy runs a plugin in several VMs, each with its own root context, \
+                      started and configured: with the kit's one worker thread, Envoy 1.40 \
+                      starts three (thread-local VMs on the main thread and on the worker); \
+                      filterbench's host runs the one VM it measures. Root-context work \
+                      (configuration parsing, ticks) happens once per VM in Envoy",
+            }],
+            ..row(
+                "root contexts created, proxy_on_vm_start and proxy_on_configure calls, \
+                 counted across the plugin's VMs",
+                Observation::Gauges(&["roots", "vm_starts", "configures"]),
+                "roots=3 vm_starts=3 configures=3",
+            )
+        }],
+    )
+}
+
 /// Every probe, in the order of the matrix.
 pub fn all() -> Vec<Probe> {
     vec![
         vm_order(),
+        vms(),
         phases(),
         local_reply("local-reply", 6, "c=0 k=0"),
         local_reply("local-reply-empty", 0, "c=1 k=1"),

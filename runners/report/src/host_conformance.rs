@@ -39,7 +39,7 @@ pub fn findings(matrix: &Matrix) -> Vec<String> {
         )];
     }
     let known = if known > 0 {
-        format!(" apart from {known} documented difference(s) of the bridge")
+        format!(" apart from {known} answer(s) that differ for a documented reason")
     } else {
         String::new()
     };
@@ -62,18 +62,24 @@ pub fn section(matrix: &Matrix) -> Section {
                 .filter(|c| c.verdict != Verdict::NotApplicable)
                 .collect();
             let same = ran.iter().filter(|c| c.verdict == Verdict::Same).count();
-            let others: Vec<String> = ran
-                .iter()
-                .filter(|c| c.verdict != Verdict::Same)
-                .map(|c| {
-                    let answer = c.answer.as_deref().unwrap_or("not run");
-                    let detail = c.detail.as_deref().unwrap_or("");
-                    match c.verdict {
-                        Verdict::Known => format!("{}: {answer} (known: {detail})", c.host),
-                        Verdict::NotRun => format!("{}: not run ({detail})", c.host),
-                        _ => format!("{}: {answer} (UNEXPLAINED)", c.host),
-                    }
-                })
+            // Every other answer once, with the hosts that gave it.
+            let mut others: Vec<(Vec<&str>, String)> = Vec::new();
+            for c in ran.iter().filter(|c| c.verdict != Verdict::Same) {
+                let answer = c.answer.as_deref().unwrap_or("not run");
+                let detail = c.detail.as_deref().unwrap_or("");
+                let text = match c.verdict {
+                    Verdict::Known => format!("{answer} (known: {detail})"),
+                    Verdict::NotRun => format!("not run ({detail})"),
+                    _ => format!("{answer} (UNEXPLAINED)"),
+                };
+                match others.iter_mut().find(|(_, t)| *t == text) {
+                    Some((hosts, _)) => hosts.push(&c.host),
+                    None => others.push((vec![&c.host], text)),
+                }
+            }
+            let others: Vec<String> = others
+                .into_iter()
+                .map(|(hosts, text)| format!("{}: {text}", hosts.join(", ")))
                 .collect();
             vec![
                 row.behaviour.clone(),
@@ -161,12 +167,31 @@ mod tests {
         assert!(section.intro.contains("envoy 1.40.0 on V8, run live"));
         let finding = &findings(&known)[0];
         assert!(finding.contains("as the reference"), "{finding}");
-        assert!(finding.contains("1 documented difference"), "{finding}");
+        assert!(
+            finding.contains("1 answer(s) that differ for a documented reason"),
+            "{finding}"
+        );
 
         let differs = matrix(Verdict::Differs, "t=5");
         assert!(section_of(&differs).contains("envoy-native: t=5 (UNEXPLAINED)"));
         let finding = &findings(&differs)[0];
         assert!(finding.contains("1 answer(s)") && finding.contains("without an explanation"));
+    }
+
+    #[test]
+    fn hosts_with_the_same_other_answer_share_one_entry() {
+        let mut known = matrix(Verdict::Known, "t=2");
+        let bridge = known.rows[0].cells[2].clone();
+        known.rows[0].cells[0] = Cell {
+            host: "wasmi-eager".to_owned(),
+            ..bridge
+        };
+        let section = section(&known);
+        assert_eq!(section.table.rows[0][2], "1 of 3");
+        assert_eq!(
+            section.table.rows[0][3],
+            "wasmi-eager, envoy-native: t=2 (known: no trailer map yet)"
+        );
     }
 
     fn section_of(matrix: &Matrix) -> String {

@@ -85,8 +85,10 @@ fn through_envoy_the_live_envoy_is_the_reference_and_nothing_differs() {
     assert_eq!(hosts, ["wasmi-eager", "envoy", "envoy-native"]);
     for row in matrix["rows"].as_array().unwrap() {
         let cells = row["cells"].as_array().unwrap();
-        // The in-process engine and Envoy on V8 agree everywhere.
-        assert_eq!(cells[0]["verdict"], "same", "{row}");
+        // The in-process engine and Envoy on V8 agree everywhere but on the number of VMs
+        // (a documented difference: Envoy runs several).
+        let in_process = if row["probe"] == "vms" { "known" } else { "same" };
+        assert_eq!(cells[0]["verdict"], in_process, "{row}");
         assert_eq!(cells[1]["verdict"], "same", "{row}");
         // The bridge runs the native probes, with its documented differences.
         let bridge = cells[2]["verdict"].as_str().unwrap();
