@@ -341,6 +341,17 @@ fn settle<C: Callbacks + ?Sized>(
     }
 }
 
+/// How a body without trailers tells its filter that the stream ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyEnd {
+    /// As Envoy's HTTP/1.1 codec delivers a body: its chunks, then an empty chunk that ends
+    /// the stream (the conformance kit's `body-buffers` probe: two response body callbacks
+    /// for a body of one piece, the last given 0 bytes).
+    EmptyChunk,
+    /// The last chunk ends the stream (a local reply's body).
+    InLastChunk,
+}
+
 /// Runs headers, body chunks and trailers of one direction. Returns the flow that ended it.
 fn run_direction<C: Callbacks + ?Sized>(
     c: &mut C,
@@ -348,6 +359,7 @@ fn run_direction<C: Callbacks + ?Sized>(
     direction: Direction,
     body: &[Vec<u8>],
     has_trailers: bool,
+    ending: BodyEnd,
 ) -> Result<Flow, FilterError> {
     let is_request = direction == Direction::Request;
     let headers_len = {
@@ -377,8 +389,12 @@ fn run_direction<C: Callbacks + ?Sized>(
         Flow::Continue => {}
         other => return Ok(other),
     }
-    for (i, chunk) in body.iter().enumerate() {
-        let last = i + 1 == body.len();
+    let empty_end = ending == BodyEnd::EmptyChunk && !body.is_empty() && !has_trailers;
+    let chunks = body.iter().map(Vec::as_slice);
+    let chunks = chunks.chain(empty_end.then_some(&[][..]));
+    let count = body.len() + usize::from(empty_end);
+    for (i, chunk) in chunks.enumerate() {
+        let last = i + 1 == count;
         let eos = last && !has_trailers;
         let size = {
             let stream = &mut c.host().stream;
@@ -789,6 +805,7 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
         Direction::Request,
         &exchange.request_body,
         exchange.request_trailers.is_some(),
+        BodyEnd::EmptyChunk,
     )?;
     c.host().stream.request_forwarded = matches!(request, Flow::Continue | Flow::Buffer);
     if !matches!(request, Flow::Reset | Flow::Paused) {
@@ -801,7 +818,14 @@ fn run_stream_lifecycle<C: Callbacks + ?Sized>(
                 exchange.response_trailers.is_some(),
             )
         };
-        run_direction(c, ctx, Direction::Response, body, has_trailers)?;
+        // A local reply's body comes in one piece that ends the stream (Envoy's
+        // sendLocalReply); an upstream's through the HTTP/1.1 codec.
+        let ending = if c.host().stream.local_response.is_some() {
+            BodyEnd::InLastChunk
+        } else {
+            BodyEnd::EmptyChunk
+        };
+        run_direction(c, ctx, Direction::Response, body, has_trailers, ending)?;
     }
     end_stream(c, ctx)
 }

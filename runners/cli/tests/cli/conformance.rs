@@ -87,7 +87,11 @@ fn through_envoy_the_live_envoy_is_the_reference_and_nothing_differs() {
         let cells = row["cells"].as_array().unwrap();
         // The in-process engine and Envoy on V8 agree everywhere but on the number of VMs
         // (a documented difference: Envoy runs several).
-        let in_process = if row["probe"] == "vms" { "known" } else { "same" };
+        let in_process = if row["probe"] == "vms" {
+            "known"
+        } else {
+            "same"
+        };
         assert_eq!(cells[0]["verdict"], in_process, "{row}");
         assert_eq!(cells[1]["verdict"], "same", "{row}");
         // The bridge runs the native probes, with its documented differences.

@@ -93,15 +93,18 @@ fn a_quick_run_prints_the_table_and_writes_results() {
     let matrix = &json["host_conformance"];
     assert_eq!(matrix["reference"], "recorded (Envoy 1.40)", "{matrix}");
     assert!(matrix["rows"].as_array().unwrap().len() >= 15);
-    assert!(
-        matrix["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r["cells"].as_array().unwrap())
-            .all(|c| c["verdict"] == "same" || c["verdict"] == "not-applicable"),
-        "{matrix}"
-    );
+    // Every engine answers as Envoy did, but for the number of VMs (a documented difference).
+    for row in matrix["rows"].as_array().unwrap() {
+        let allowed: &[&str] = if row["probe"] == "vms" {
+            &["known", "not-applicable"]
+        } else {
+            &["same", "not-applicable"]
+        };
+        for cell in row["cells"].as_array().unwrap() {
+            let verdict = cell["verdict"].as_str().unwrap();
+            assert!(allowed.contains(&verdict), "{row}");
+        }
+    }
     let html = std::fs::read_to_string(&index).unwrap();
     assert!(
         html.contains("Host conformance"),
