@@ -119,13 +119,18 @@ pub fn run(envoy: &Path, probe: &Probe, form: Form, dir: &Path) -> Result<Outcom
         // The upstream records requests carrying the echo header: whether each reached it.
         let id = format!("probe-{i}");
         // No response at all (the connection closed or reset): the stream was reset.
+        let method = if probe.request_body.is_empty() {
+            "GET"
+        } else {
+            "POST"
+        };
         let status = http::request(
             envoy.listener(),
-            "GET",
+            method,
             "/probe",
             "probe.local",
             &[(ECHO_HEADER.to_owned(), id.clone())],
-            b"",
+            probe.request_body.as_bytes(),
             REQUEST_TIMEOUT,
         )
         .map_or(NO_RESPONSE, |response| response.status);

@@ -10,18 +10,27 @@ use std::sync::Arc;
 /// The status Envoy answers when a filter failed (a trap, or fail-closed after one).
 pub const FAILED_STATUS: u16 = 503;
 
-/// The exchange `probe` is sent in-process: a GET of `/probe` answered 200 with
-/// `content-type: text/plain` and the probe's response body.
+/// The exchange `probe` is sent in-process: a GET of `/probe` (a POST of its request body, when
+/// it has one) answered 200 with `content-type: text/plain` and the probe's response body.
 pub fn exchange(probe: &Probe) -> HttpExchange {
     let body_len: usize = probe.response_body.iter().map(|c| c.len()).sum();
     let length = body_len.to_string();
+    let mut request_headers = HeaderMap::from_pairs(&[
+        (":method", "GET"),
+        (":path", "/probe"),
+        (":authority", "probe.local"),
+        (":scheme", "http"),
+    ]);
+    let mut request_body = Vec::new();
+    if !probe.request_body.is_empty() {
+        request_headers.replace(b":method", b"POST");
+        let length = probe.request_body.len().to_string();
+        request_headers.add(b"content-length", length.as_bytes());
+        request_body.push(probe.request_body.as_bytes().to_vec());
+    }
     HttpExchange {
-        request_headers: HeaderMap::from_pairs(&[
-            (":method", "GET"),
-            (":path", "/probe"),
-            (":authority", "probe.local"),
-            (":scheme", "http"),
-        ]),
+        request_headers,
+        request_body,
         response_headers: HeaderMap::from_pairs(&[
             (":status", "200"),
             ("content-type", "text/plain"),

@@ -230,6 +230,7 @@ mod tests {
             wat: String::new(),
             requests: 1,
             response_body: vec![],
+            request_body: "",
             native: None,
             http_upstreams: Vec::new(),
             grpc_upstreams: Vec::new(),

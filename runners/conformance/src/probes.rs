@@ -54,9 +54,10 @@ pub const IN_PROCESS: &str = "in-process";
 /// The host name of Envoy running the probes' native build through the bridge.
 pub const ENVOY_NATIVE: &str = "envoy-native";
 
-/// A probe module and the exchange it is sent: `requests` identical GET requests, each
-/// answered by the upstream with 200, `content-type: text/plain` and `response_body` (sent in
-/// one piece by Envoy's upstream; delivered to the module in these chunks in-process).
+/// A probe module and the exchange it is sent: `requests` identical GET requests (POSTs with
+/// `request_body`, when it has one), each answered by the upstream with 200,
+/// `content-type: text/plain` and `response_body` (sent in one piece by Envoy's upstream;
+/// delivered to the module in these chunks in-process).
 #[derive(Clone, Debug)]
 pub struct Probe {
     /// Short name (the module's name in Envoy's configuration and in the JSON).
@@ -67,6 +68,8 @@ pub struct Probe {
     pub requests: usize,
     /// The upstream response's body, in the chunks the in-process host delivers.
     pub response_body: Vec<&'static str>,
+    /// The requests' body: empty for a GET, else they are POSTs carrying it (one piece).
+    pub request_body: &'static str,
     /// The behaviours it answers.
     pub rows: Vec<Row>,
     /// The configuration that makes the SDK-free Rust probe (`bench-filters/host-probe`) show
@@ -259,6 +262,7 @@ fn phases() -> Probe {
         wat: module("", "", &callbacks),
         requests: 1,
         response_body: vec!["hello ", "world"],
+        request_body: "",
         rows: vec![
             row(
                 "response headers read in the body callback that ends the response \
@@ -340,6 +344,7 @@ fn local_reply(name: &'static str, body_len: u32, envoy: &'static str) -> Probe 
         wat: module("", "", &callbacks),
         requests: 1,
         response_body: vec!["hello"],
+        request_body: "",
         rows: vec![
             Row {
                 behaviour,
@@ -376,6 +381,7 @@ fn wasm_only(name: &'static str, wat: String, requests: usize, rows: Vec<Row>) -
         wat,
         requests,
         response_body: vec!["hello"],
+        request_body: "",
         rows,
         native: None,
         http_upstreams: Vec::new(),
@@ -462,6 +468,96 @@ fn buffers() -> Probe {
             "b=0 w=2",
         )],
     )
+}
+
+/// Reads the request body (gauge `<callback>b0`, e.g. `qb0`) and the response body (`qb1` …)
+/// in each callback of [`grid_callbacks`]: how many bytes a module reads there (1000 + the
+/// status when the read fails); counts the body callbacks of each direction and the size the
+/// last is given. The request is a POST of "ping!"; the response's body is "hello".
+fn body_buffers() -> Probe {
+    let mut named = GaugeNames::default();
+    // Every response body callback: counted (`calls`), and the size it was given (`size`).
+    let mut each_body = named.record("calls", "(i32.wrap_i64 (call $next))");
+    each_body += &named.record("size", "(local.get 1)");
+    let callbacks = grid_callbacks(&each_body, |phase| {
+        [0, 1]
+            .map(|buffer| {
+                named.record(
+                    &format!("{phase}b{buffer}"),
+                    &format!("(call $bytes_read (i32.const {buffer}))"),
+                )
+            })
+            .concat()
+    });
+    // Every request body callback: counted (`rcalls`, numbered apart from the response's)
+    // and the size it was given (`rsize`).
+    let request_body = named.record("rcalls", "(i32.wrap_i64 (call $next_request))")
+        + &named.record("rsize", "(local.get 1)");
+    let callbacks = format!(
+        r#"{callbacks}{}
+  (global $request_calls (mut i64) (i64.const 0))
+  (func $next_request (result i64)
+    (global.set $request_calls (i64.add (global.get $request_calls) (i64.const 1)))
+    (global.get $request_calls))
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32){request_body}
+    (i32.const 0))
+  (func $bytes_read (param $buffer i32) (result i32)
+    (local $status i32)
+    (i32.store (i32.const 604) (i32.const 0))
+    (local.set $status (call $get_buffer (local.get $buffer) (i32.const 0) (i32.const 100)
+                                         (i32.const 600) (i32.const 604)))
+    (if (result i32) (local.get $status)
+      (then (i32.add (i32.const 1000) (local.get $status)))
+      (else (i32.load (i32.const 604)))))"#,
+        named.segment()
+    );
+    let row = |behaviour, gauges, envoy| row(behaviour, Observation::Gauges(gauges), envoy);
+    let probe = wasm_only(
+        "body-buffers",
+        module("", "", &callbacks),
+        1,
+        vec![
+            row(
+                "bytes read from the request body (b0) and the response body (b1) in the \
+                 request headers callback (q); 1000 + the status when the read fails",
+                &["qb0", "qb1"],
+                "qb0=0 qb1=0",
+            ),
+            row(
+                "bytes read from the request and response bodies in the response headers \
+                 callback (r)",
+                &["rb0", "rb1"],
+                "rb0=0 rb1=0",
+            ),
+            row(
+                "bytes read from the request and response bodies in the body callback that \
+                 ends the response (b)",
+                &["bb0", "bb1"],
+                "bb0=0 bb1=0",
+            ),
+            row(
+                "bytes read from the request and response bodies in proxy_on_log (l)",
+                &["lb0", "lb1"],
+                "lb0=0 lb1=0",
+            ),
+            row(
+                "a response body of one piece (HTTP/1.1, with content-length): how many \
+                 response body callbacks run (calls) and the size the last one is given (size)",
+                &["calls", "size"],
+                "calls=2 size=0",
+            ),
+            row(
+                "a request body of one piece (a POST over HTTP/1.1): how many request body \
+                 callbacks run (rcalls) and the size the last one is given (rsize)",
+                &["rcalls", "rsize"],
+                "rcalls=2 rsize=0",
+            ),
+        ],
+    );
+    Probe {
+        request_body: "ping!",
+        ..probe
+    }
 }
 
 /// Numbers the root context's creation (`R`), `proxy_on_vm_start` (`V`),
@@ -820,8 +916,8 @@ const GRID_DATA_AT: usize = 304;
 
 /// The callbacks of the grid probes: request headers (`q`), response headers (`r`), the
 /// response body callback that ends the response (`b`), `proxy_on_log` (`l`), each running
-/// what `body` writes for its letter.
-fn grid_callbacks(mut body: impl FnMut(char) -> String) -> String {
+/// what `body` writes for its letter; every response body callback first runs `each_body`.
+fn grid_callbacks(each_body: &str, mut body: impl FnMut(char) -> String) -> String {
     let [q, r, b, l] = ['q', 'r', 'b', 'l'].map(&mut body);
     format!(
         r#"
@@ -829,7 +925,7 @@ fn grid_callbacks(mut body: impl FnMut(char) -> String) -> String {
     (i32.const 0))
   (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32){r}
     (i32.const 0))
-  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32)
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32){each_body}
     (if (local.get 2) (then{b}))
     (i32.const 0))
   (func (export "proxy_on_log") (param i32){l})"#
@@ -848,7 +944,7 @@ const STREAM_MAPS: [u32; 4] = [0, 1, 2, 3];
 fn maps() -> Probe {
     let missing = "x-none";
     let mut named = GaugeNames::default();
-    let callbacks = grid_callbacks(|phase| {
+    let callbacks = grid_callbacks("", |phase| {
         let mut code = String::new();
         if phase == 'q' {
             code += &named.record(
@@ -956,7 +1052,7 @@ fn properties() -> Probe {
         at.push((offset, len));
         data += &format!("\n  (data (i32.const {offset}) \"{path}\")");
     }
-    let callbacks = grid_callbacks(|phase| {
+    let callbacks = grid_callbacks("", |phase| {
         let mut code = String::new();
         for ((short, _, _), (offset, len)) in PROBED_PROPERTIES.iter().zip(&at) {
             code += &named.record(
@@ -1107,6 +1203,7 @@ pub fn all() -> Vec<Probe> {
         maps(),
         properties(),
         buffers(),
+        body_buffers(),
         reset(),
         pause(),
         http_call(),
