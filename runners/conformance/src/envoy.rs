@@ -12,9 +12,8 @@ use filterbench_envoy::grpc_upstream::GrpcUpstream;
 use filterbench_envoy::http;
 use filterbench_envoy::process::EnvoyProcess;
 use filterbench_envoy::upstream::{Answer, ECHO_HEADER, Rule, Upstream};
-use filterbench_envoy::user_spec::answer_of;
+use filterbench_envoy::user_spec::{grpc_routes_by_cluster, rules_by_cluster};
 use filterbench_harness::catalog::{self, PluginSettings};
-use filterbench_host::GrpcRoute;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -175,24 +174,8 @@ impl Callouts {
                 probe.name
             )
         };
-        let mut http: Vec<(String, Vec<Rule>)> = Vec::new();
-        for route in &probe.http_upstreams {
-            let rule = Rule {
-                when_header: route.when_header.clone(),
-                answer: answer_of(&route.reply.headers, &route.reply.body),
-            };
-            match http.iter_mut().find(|(name, _)| *name == route.cluster) {
-                Some((_, rules)) => rules.push(rule),
-                None => http.push((route.cluster.clone(), vec![rule])),
-            }
-        }
-        let mut grpc: Vec<(String, Vec<GrpcRoute>)> = Vec::new();
-        for route in &probe.grpc_upstreams {
-            match grpc.iter_mut().find(|(name, _)| *name == route.cluster) {
-                Some((_, routes)) => routes.push(route.clone()),
-                None => grpc.push((route.cluster.clone(), vec![route.clone()])),
-            }
-        }
+        let http = rules_by_cluster(&probe.http_upstreams);
+        let grpc = grpc_routes_by_cluster(&probe.grpc_upstreams);
         Ok(Self {
             http: http
                 .into_iter()

@@ -25,7 +25,7 @@ use crate::tcp::{self, TcpUpstream};
 use crate::upstream::{Answer, ECHO_HEADER, Echo, Rule, Upstream};
 use filterbench_harness::assertions::{self, Assertions};
 use filterbench_harness::catalog::FilterSpec;
-use filterbench_host::{GrpcRoute, HeaderMap, TcpExchange, Unit};
+use filterbench_host::{GrpcRoute, HeaderMap, TcpExchange, Unit, UpstreamRoute};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -80,8 +80,13 @@ pub fn answer_of(headers: &HeaderMap, body: &[u8]) -> Answer {
 
 /// The upstream clusters `filter` calls, each with its scripted answers, in the spec's order.
 pub fn cluster_rules(filter: &FilterSpec) -> Vec<(String, Vec<Rule>)> {
+    rules_by_cluster(&filter.upstreams)
+}
+
+/// Scripted HTTP answers grouped by cluster, in order, as the scripted upstream's rules.
+pub fn rules_by_cluster(routes: &[UpstreamRoute]) -> Vec<(String, Vec<Rule>)> {
     let mut out: Vec<(String, Vec<Rule>)> = Vec::new();
-    for route in &filter.upstreams {
+    for route in routes {
         let rule = Rule {
             when_header: route.when_header.clone(),
             answer: Answer {
@@ -118,8 +123,13 @@ pub fn workload_rules(filter: &FilterSpec) -> Vec<Rule> {
 
 /// The spec's gRPC entries grouped by cluster, in order.
 pub fn grpc_clusters(filter: &FilterSpec) -> Vec<(String, Vec<GrpcRoute>)> {
+    grpc_routes_by_cluster(&filter.custom.grpc_upstreams)
+}
+
+/// Scripted gRPC answers grouped by cluster, in order.
+pub fn grpc_routes_by_cluster(routes: &[GrpcRoute]) -> Vec<(String, Vec<GrpcRoute>)> {
     let mut out: Vec<(String, Vec<GrpcRoute>)> = Vec::new();
-    for route in &filter.custom.grpc_upstreams {
+    for route in routes {
         match out.iter_mut().find(|(name, _)| *name == route.cluster) {
             Some((_, routes)) => routes.push(route.clone()),
             None => out.push((route.cluster.clone(), vec![route.clone()])),
