@@ -249,8 +249,20 @@ fn trap<C: Callbacks + ?Sized>(c: &mut C, mut source: CallError) -> FilterError 
     }
 }
 
-/// Delivers queued HTTP-call answers and queue notifications until none are left.
+/// Delivers queued HTTP-call answers and queue notifications until none are left. Runs after
+/// every callback, so the usual case (nothing queued) is one inlined check.
+#[inline]
 fn deliver_follow_ups<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
+    let host = c.host();
+    if host.pending_calls.is_empty() && !host.grpc.has_events() && host.ready_queues.is_empty() {
+        return Ok(());
+    }
+    deliver_queued(c)
+}
+
+/// [`deliver_follow_ups`] when something is queued.
+#[inline(never)]
+fn deliver_queued<C: Callbacks + ?Sized>(c: &mut C) -> Result<(), FilterError> {
     for _ in 0..MAX_FOLLOW_UPS {
         let host = c.host();
         if let Some(call) = (!host.pending_calls.is_empty()).then(|| host.pending_calls.remove(0)) {
@@ -398,12 +410,16 @@ fn run_direction<C: Callbacks + ?Sized>(
         let eos = last && !has_trailers;
         let size = {
             let stream = &mut c.host().stream;
-            if body_slot(stream, direction).is_none() {
-                let mut spare = stream.spare_buffers.pop().unwrap_or_default();
+            let spares = &mut stream.spare_buffers;
+            let slot = match direction {
+                Direction::Request => &mut stream.request_body,
+                Direction::Response => &mut stream.response_body,
+            };
+            let buf = slot.get_or_insert_with(|| {
+                let mut spare = spares.pop().unwrap_or_default();
                 spare.clear();
-                *body_slot(stream, direction) = Some(spare);
-            }
-            let buf = body_slot(stream, direction).get_or_insert_with(Vec::new);
+                spare
+            });
             buf.extend_from_slice(chunk);
             buf.len() as u32
         };
@@ -493,7 +509,7 @@ fn forward_body(stream: &mut StreamState, direction: Direction) {
             &mut stream.response_body_forwarded,
         ),
     };
-    if let Some(buf) = buf {
+    if let Some(buf) = buf.as_mut().filter(|buf| !buf.is_empty()) {
         if !stream.discard_forwarded {
             forwarded.extend_from_slice(buf);
         }
@@ -543,10 +559,10 @@ fn begin_stream(host: &mut HostState, ctx: u32, exchange: &HttpExchange, started
     );
     assign_optional(&mut stream.response_headers, None, &mut stream.spare_maps);
     assign_optional(&mut stream.response_trailers, None, &mut stream.spare_maps);
-    for body in [stream.request_body.take(), stream.response_body.take()]
-        .into_iter()
-        .flatten()
-    {
+    if let Some(body) = stream.request_body.take() {
+        stream.spare_buffers.push(body);
+    }
+    if let Some(body) = stream.response_body.take() {
         stream.spare_buffers.push(body);
     }
     stream.request_body_forwarded.clear();
