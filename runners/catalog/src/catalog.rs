@@ -105,11 +105,18 @@ pub enum Language {
     AssemblyScript,
     /// C against the ABI directly, no SDK (`bench-filters/c/`).
     C,
+    /// Standard Go against the ABI directly, no SDK (`bench-filters/go/`, a WASI reactor).
+    Go,
 }
 
 impl Language {
     /// Every language, Rust first.
-    pub const ALL: [Language; 3] = [Language::Rust, Language::AssemblyScript, Language::C];
+    pub const ALL: [Language; 4] = [
+        Language::Rust,
+        Language::AssemblyScript,
+        Language::C,
+        Language::Go,
+    ];
 
     /// Name after `@` in a filter's name (`headers@c`), and in reports.
     pub fn name(self) -> &'static str {
@@ -117,6 +124,7 @@ impl Language {
             Language::Rust => "rust",
             Language::AssemblyScript => "assemblyscript",
             Language::C => "c",
+            Language::Go => "go",
         }
     }
 
@@ -126,6 +134,7 @@ impl Language {
             Language::Rust => "Rust (proxy-wasm SDK)",
             Language::AssemblyScript => "AssemblyScript (proxy-runtime SDK)",
             Language::C => "C (no SDK)",
+            Language::Go => "Go (no SDK)",
         }
     }
 }
@@ -511,7 +520,7 @@ pub fn filters() -> Vec<FilterSpec> {
 /// The bench filters also written in other languages: (catalog name, Rust filter, language).
 /// Each does exactly the work of the Rust filter, from the same configuration, and is held to
 /// the same expectations.
-pub const LANGUAGE_VARIANTS: [(&str, &str, Language); 4] = [
+pub const LANGUAGE_VARIANTS: [(&str, &str, Language); 6] = [
     ("noop@assemblyscript", "noop", Language::AssemblyScript),
     (
         "headers@assemblyscript",
@@ -520,6 +529,8 @@ pub const LANGUAGE_VARIANTS: [(&str, &str, Language); 4] = [
     ),
     ("noop@c", "noop", Language::C),
     ("headers@c", "headers", Language::C),
+    ("noop@go", "noop", Language::Go),
+    ("headers@go", "headers", Language::Go),
 ];
 
 impl FilterSpec {

@@ -7,7 +7,8 @@ use std::path::Path;
 
 /// The filters named in `names`; when empty, the Rust filters (the engine matrix). A plain
 /// name selects the Rust filter and its versions in other languages (`headers` → headers,
-/// headers@assemblyscript, headers@c); `headers@rust` or `headers@c` selects exactly one.
+/// headers@assemblyscript, headers@c, headers@go); `headers@rust` or `headers@c` selects exactly
+/// one.
 pub fn filters(names: &[String]) -> Result<Vec<FilterSpec>> {
     let all = catalog::filters();
     if names.is_empty() {
@@ -151,12 +152,22 @@ mod tests {
     fn a_plain_name_brings_its_other_languages_and_an_exact_one_does_not() {
         assert_eq!(
             names(&["headers"]),
-            ["headers", "headers@assemblyscript", "headers@c"]
+            [
+                "headers",
+                "headers@assemblyscript",
+                "headers@c",
+                "headers@go"
+            ]
         );
         assert_eq!(names(&["headers@rust"]), ["headers"]);
         assert_eq!(
             names(&["headers@c", "headers"]),
-            ["headers@c", "headers", "headers@assemblyscript"]
+            [
+                "headers@c",
+                "headers",
+                "headers@assemblyscript",
+                "headers@go"
+            ]
         );
         assert_eq!(names(&["waf"]), ["waf"]);
         assert!(
@@ -165,7 +176,7 @@ mod tests {
         );
         assert_eq!(exact("noop"), "noop@rust");
         assert_eq!(exact("noop@c"), "noop@c");
-        assert!(filters(&["headers@go".to_owned()]).is_err());
+        assert!(filters(&["headers@zig".to_owned()]).is_err());
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn every_filter_is_conformant_on_every_engine() {
         let source = common::built_filter(&filter);
         for slot in &engines {
             if slot.is_native && source.native.is_none() {
-                // AssemblyScript has no native build.
+                // AssemblyScript and Go have no native build.
                 continue;
             }
             let module = slot

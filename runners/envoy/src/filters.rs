@@ -6,7 +6,7 @@ pub const DEFAULT_FILTERS: [&str; 5] = ["noop", "headers", "jwt-auth", "waf", "r
 
 /// Filters the Envoy runner can run at all (the others need bodies or a callout cluster the
 /// runner does not set up yet), including the versions in other languages (V8 only).
-pub const SUPPORTED_FILTERS: [&str; 11] = [
+pub const SUPPORTED_FILTERS: [&str; 13] = [
     "noop",
     "headers",
     "jwt-auth",
@@ -18,6 +18,8 @@ pub const SUPPORTED_FILTERS: [&str; 11] = [
     "headers@assemblyscript",
     "noop@c",
     "headers@c",
+    "noop@go",
+    "headers@go",
 ];
 
 /// Whether the bridge runs `filter` in Envoy: every Rust filter the Envoy runner supports except

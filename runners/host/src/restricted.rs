@@ -34,6 +34,7 @@ const ALLOWED_IN_START: &[&str] = &[
     "random_get",
     "poll_oneoff",
     "fd_fdstat_get",
+    "fd_fdstat_set_flags",
     "fd_prestat_get",
     "fd_prestat_dir_name",
 ];

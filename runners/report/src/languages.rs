@@ -1,5 +1,5 @@
 //! The language comparison: the same filter written in Rust (proxy-wasm SDK), AssemblyScript
-//! (proxy-runtime SDK) and C (no SDK), on every engine, against Rust on native code; and the
+//! (proxy-runtime SDK), C and Go (no SDK), on every engine, against Rust on native code; and the
 //! size of each language's artifacts.
 
 use crate::charts::{Mark, category_label, err, estimates, font, legend_at, log_range, render};
@@ -16,6 +16,7 @@ fn colour(language: &str) -> RGBColor {
     match language {
         "rust" => RGBColor(222, 99, 26),
         "assemblyscript" => RGBColor(0, 122, 204),
+        "go" => RGBColor(0, 160, 120),
         _ => RGBColor(90, 90, 90),
     }
 }
@@ -56,7 +57,7 @@ pub fn draw(
             dir,
             &format!("language-{filter}"),
             &format!("Language and SDK: {filter}"),
-            "The same filter in Rust (proxy-wasm SDK), AssemblyScript (proxy-runtime SDK) and C (no SDK), on every engine: per workload the median of per-round ratios to the Rust filter on native code measured in the same rounds (all languages of a filter run together), geometric mean over the workloads; log scale, whiskers 95% intervals. AssemblyScript has no native build.",
+            "The same filter in Rust (proxy-wasm SDK), AssemblyScript (proxy-runtime SDK), C and Go (no SDK), on every engine: per workload the median of per-round ratios to the Rust filter on native code measured in the same rounds (all languages of a filter run together), geometric mean over the workloads; log scale, whiskers 95% intervals. AssemblyScript and Go have no native build.",
             &draw_svg,
             &draw_png,
         )?);
@@ -175,7 +176,7 @@ pub fn section(view: &View) -> Option<Section> {
     }
     Some(Section {
         title: "Languages and SDKs".to_owned(),
-        intro: "The same filter written in Rust with the proxy-wasm SDK, in AssemblyScript with the proxy-runtime SDK and in C against the ABI with no SDK (the lower bound of what an SDK costs). Ratios are to the Rust filter on native code measured in the same rounds: per workload the median of per-round ratios, geometric mean over workloads, 95% interval; the charts show every engine.".to_owned(),
+        intro: "The same filter written in Rust with the proxy-wasm SDK, in AssemblyScript with the proxy-runtime SDK, and in C and in standard Go against the ABI with no SDK (C: the lower bound of what an SDK costs; Go: what Go's own runtime costs). Ratios are to the Rust filter on native code measured in the same rounds: per workload the median of per-round ratios, geometric mean over workloads, 95% interval; the charts show every engine.".to_owned(),
         table: Table {
             header: [
                 "filter",

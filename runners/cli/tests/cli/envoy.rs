@@ -88,6 +88,30 @@ fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
 }
 
 #[test]
+fn envoy_runs_the_go_filters_on_v8_with_their_effects_checked() {
+    let Some(envoy) = filterbench_envoy_path() else {
+        return;
+    };
+    let mut args = vec!["--filter", "noop@go,headers@go", "--variant", "v8"];
+    args.extend(SHORT_LOAD);
+    let (_dir, out, _report, output) = envoy_run(&envoy, &args);
+    let (stderr, stdout) = (text(&output.stderr), text(&output.stdout));
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let runs = json["envoy"]["runs"].as_array().unwrap();
+    for filter in ["noop@go", "headers@go"] {
+        let v8 = runs
+            .iter()
+            .find(|r| r["filter"] == filter && r["variant"] == "v8")
+            .unwrap_or_else(|| panic!("no v8 run of {filter}: {runs:?}"));
+        assert!(
+            v8["error"].is_null() && v8["conformant"] == true,
+            "Envoy loads the Go reactor and it edits as in-process: {v8}"
+        );
+    }
+}
+
+#[test]
 fn envoy_cpu_per_request_is_paired_slice_by_slice_with_intervals() {
     let Some(envoy) = filterbench_envoy_path() else {
         return;

@@ -296,13 +296,18 @@ fn a_filter_runs_in_every_language_with_ratios_sizes_and_a_language_chart() {
     ]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
-    for name in ["headers@assemblyscript", "headers@c"] {
+    for name in ["headers@assemblyscript", "headers@c", "headers@go"] {
         assert!(stdout.contains(name), "a row for {name}: {stdout}");
     }
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
     let cells = json["cells"].as_array().unwrap();
-    for filter in ["headers", "headers@assemblyscript", "headers@c"] {
+    for filter in [
+        "headers",
+        "headers@assemblyscript",
+        "headers@c",
+        "headers@go",
+    ] {
         for engine in ["wasmtime-cranelift", "wasmi-eager"] {
             let cell = cells
                 .iter()
@@ -315,12 +320,12 @@ fn a_filter_runs_in_every_language_with_ratios_sizes_and_a_language_chart() {
             );
         }
     }
-    // AssemblyScript has no native build; C has its own.
-    assert!(
-        !cells.iter().any(|c| c["filter"] == "headers@assemblyscript"
+    // AssemblyScript and Go have no native build; C has its own.
+    for filter in ["headers@assemblyscript", "headers@go"] {
+        assert!(!cells.iter().any(|c| c["filter"] == filter
             && c["engine"] == "native"
-            && c["conformance"] == "pass")
-    );
+            && c["conformance"] == "pass"));
+    }
     assert!(cells.iter().any(|c| c["filter"] == "headers@c"
         && c["engine"] == "native"
         && c["conformance"] == "pass"));
@@ -341,11 +346,18 @@ fn a_filter_runs_in_every_language_with_ratios_sizes_and_a_language_chart() {
     );
     assert!(size("headers@assemblyscript", "wasm_bytes").is_some());
     assert_eq!(size("headers@assemblyscript", "native_bytes"), None);
+    // Go brings its runtime and garbage collector.
+    let go = size("headers@go", "wasm_bytes").unwrap();
+    assert!(
+        go > rust,
+        "Go's module carries its runtime ({go} vs {rust} bytes)"
+    );
     // The report compares the languages.
     assert!(report.join("charts/language-headers.svg").exists());
     let readme = std::fs::read_to_string(report.join("README.md")).unwrap();
     assert!(readme.contains("Languages and SDKs"), "{readme}");
     assert!(readme.contains("C (no SDK)"), "{readme}");
+    assert!(readme.contains("Go (no SDK)"), "{readme}");
 }
 
 #[test]
@@ -384,7 +396,7 @@ fn a_missing_language_toolchain_leaves_its_filters_out_and_the_rest_runs() {
         .iter()
         .map(|c| c["filter"].as_str().unwrap())
         .collect();
-    assert_eq!(filters, ["noop", "noop@assemblyscript"]);
+    assert_eq!(filters, ["noop", "noop@assemblyscript", "noop@go"]);
 }
 
 #[test]
