@@ -9,7 +9,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exe="${CARGO_TARGET_DIR:-$root/target}/release/filterbench"
-build() { (cd "$root" && cargo build --release --quiet --package filterbench) >&2; }
+# Cargo features of the build, e.g. FILTERBENCH_FEATURES=wasmer-llvm (scripts/bench.sh --features).
+features=()
+[ -n "${FILTERBENCH_FEATURES:-}" ] && features=(--features "$FILTERBENCH_FEATURES")
+build() { (cd "$root" && cargo build --release --quiet --package filterbench "${features[@]}") >&2; }
 build
 if [ "$("$exe" built-from 2>/dev/null || true)" != "$root" ]; then
   echo "build: the binary was built from another checkout; compiling this one's crates" >&2
