@@ -20,9 +20,8 @@ fn reference(matrix: &Matrix) -> String {
     let live = matrix.hosts.iter().find(|h| h.name == matrix.reference);
     match live {
         Some(host) => format!("{} on V8, run live", host.version),
-        None => {
-            "Envoy 1.40 on V8, as recorded when the probes were written (no Envoy ran)".to_owned()
-        }
+        None => "Envoy 1.40 on V8 as recorded when the probes were written; no Envoy ran here"
+            .to_owned(),
     }
 }
 
@@ -44,7 +43,7 @@ pub fn findings(matrix: &Matrix) -> Vec<String> {
         String::new()
     };
     vec![format!(
-        "Host conformance: all {hosts} hosts answer the {behaviours} probed behaviours as the reference ({}) does{known}.",
+        "Host conformance: all {hosts} hosts answer the {behaviours} probed behaviours as the reference does{known} (reference: {}).",
         reference(matrix)
     )]
 }
