@@ -62,10 +62,7 @@ pub struct NotFound {
     pub hint: &'static str,
 }
 
-/// The directory `scripts/setup-envoy.sh` installs tools into.
-pub fn tools_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/filterbench/tools/bin"))
-}
+pub use filterbench_harness::paths::tools_dir;
 
 fn executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;

@@ -256,9 +256,7 @@ fn go_minor(version: &str) -> Option<u32> {
 fn go_candidates() -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     candidates.extend(std::env::var_os("FILTERBENCH_GO").map(PathBuf::from));
-    if let Some(home) = std::env::var_os("HOME") {
-        candidates.push(Path::new(&home).join(".cache/filterbench/tools/bin/go"));
-    }
+    candidates.extend(paths::tools_dir().map(|dir| dir.join("go")));
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("go")));
     }

@@ -50,6 +50,12 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// The directory the setup scripts install external tools into (Envoy, wrk, oha, Go):
+/// `$HOME/.cache/filterbench/tools/bin`; `None` without `HOME`.
+pub fn tools_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/filterbench/tools/bin"))
+}
+
 /// Where built filter artifacts land: `<target>/filters/{wasm,native}/`.
 pub fn filters_dir() -> PathBuf {
     target_dir().join("filters")
