@@ -108,7 +108,8 @@ static inline void fb_free(void *p) {
 EXPORT(proxy_on_memory_allocate) void *proxy_on_memory_allocate(size_t size) { return fb_alloc(size); }
 
 /* The callbacks every HTTP filter exports (the Rust SDK exports them all too, so the host makes
- * the same calls into either): the ones these filters have nothing to do in. */
+ * the same calls into either): the ones these filters have nothing to do in (a filter that
+ * defines FILTER_EXPORTS_REQUEST_BODY before including this header exports its own). */
 EXPORT(proxy_on_vm_start) bool proxy_on_vm_start(uint32_t root, size_t size) {
   (void)root;
   (void)size;
@@ -118,6 +119,7 @@ EXPORT(proxy_on_context_create) void proxy_on_context_create(uint32_t context, u
   (void)context;
   (void)parent;
 }
+#ifndef FILTER_EXPORTS_REQUEST_BODY
 EXPORT(proxy_on_request_body)
 uint32_t proxy_on_request_body(uint32_t context, size_t size, bool end_of_stream) {
   (void)context;
@@ -125,6 +127,7 @@ uint32_t proxy_on_request_body(uint32_t context, size_t size, bool end_of_stream
   (void)end_of_stream;
   return ACTION_CONTINUE;
 }
+#endif
 EXPORT(proxy_on_request_trailers) uint32_t proxy_on_request_trailers(uint32_t context, size_t n) {
   (void)context;
   (void)n;

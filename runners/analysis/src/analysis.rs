@@ -15,8 +15,11 @@
 
 use crate::catalog::{self, Language};
 use crate::results::{AaSummary, Cell, EngineSummary, FilterSummary, Results, Steady, Summary};
+pub use crate::rounds::{FAST_STATE_FACTOR, MIN_FAST_ROUNDS};
+use crate::rounds::{aligned, fast_state_rounds, kept, timed};
 use crate::stats::{self, PairedSeries, Tested, Verdict};
 use crate::workloads;
+use filterbench_catalog::price;
 pub use filterbench_host::FLOOR_ENGINE;
 use std::collections::BTreeMap;
 
@@ -86,57 +89,12 @@ pub fn analyze(results: &mut Results) {
     results.summary.noise_threshold = precision.1;
     results.summary.precision = precision.0;
     results.summary.speed = speed_states(&results.cells, &native);
+    results.price = crate::price::price_list(&results.cells, fast_canary(&results.cells, &native));
+    crate::price::fill_instructions(&mut results.price, &results.cells);
 }
 
 /// A round is in the slow state when its canary took more than this times the fast state.
 pub const SLOW_STATE_FACTOR: f64 = 1.3;
-
-/// A round is in the fast state proper when its canary took at most this times the fast state.
-/// Comparisons are estimated from those rounds: on a noisy machine the state moves ratios, not
-/// only times (in one run native noop took 104 ns in one process and 258 ns in the next while
-/// the canary moved 13%, and an interpreter's ratio to it went from 28x to 18x), which pairing
-/// cannot cancel; the fast state is the one a run can reproduce.
-pub const FAST_STATE_FACTOR: f64 = 1.05;
-
-/// Fewest fast-state rounds a comparison is estimated from alone; with fewer, all rounds are
-/// used and the cell is marked `mixed_state`.
-pub const MIN_FAST_ROUNDS: usize = 8;
-
-/// Which rounds of `canary` (ns per round) ran in the fast state (`fast`: the run's fast
-/// canary). `None` when all rounds are to be used: no canary readings, or fewer than
-/// [`MIN_FAST_ROUNDS`] fast ones (then the second value is true).
-fn fast_state_rounds(
-    canary: &[f64],
-    rounds: usize,
-    fast: Option<f64>,
-) -> (Option<Vec<bool>>, bool) {
-    let Some(fast) = fast.filter(|_| canary.len() == rounds && rounds > 0) else {
-        return (None, false);
-    };
-    let keep: Vec<bool> = canary
-        .iter()
-        .map(|c| *c > 0.0 && *c <= FAST_STATE_FACTOR * fast)
-        .collect();
-    let kept = keep.iter().filter(|k| **k).count();
-    if kept < MIN_FAST_ROUNDS.min(rounds) {
-        (None, true)
-    } else {
-        (Some(keep), false)
-    }
-}
-
-/// The values of `values` whose entry in `keep` is true (all of them without a mask).
-fn kept<T: Copy>(values: &[T], keep: Option<&[bool]>) -> Vec<T> {
-    match keep {
-        Some(keep) => values
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(v, _)| *v)
-            .collect(),
-        None => values.to_vec(),
-    }
-}
 
 /// The fast canary of `results` (see [`aligned_ratios`]), ns; `None` without canary readings.
 pub fn run_fast_canary(results: &Results) -> Option<f64> {
@@ -239,10 +197,6 @@ struct Unpaired {
 
 type Key = (String, String);
 
-fn timed(cell: &Cell) -> Option<&Steady> {
-    cell.steady.as_ref().filter(|s| !s.rounds.is_empty())
-}
-
 /// The baseline of a non-native cell: native code of the same source, or for a language with
 /// no native build (AssemblyScript, Go), the Rust filter's native code.
 fn baseline_of<'c>(cell: &Cell, natives: &BTreeMap<Key, &'c Cell>) -> Option<&'c Cell> {
@@ -257,23 +211,6 @@ fn baseline_of<'c>(cell: &Cell, natives: &BTreeMap<Key, &'c Cell>) -> Option<&'c
             })
             .flatten()
     })
-}
-
-/// The values of `other` at the rounds of `own` (aligned by block and round id); NaN where
-/// `other` has no such round.
-fn aligned(own: &Steady, other: &Steady, values: &[f64]) -> Vec<f64> {
-    let index: BTreeMap<(u32, u32), usize> = other
-        .rounds
-        .keys()
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (k, i))
-        .collect();
-    own.rounds
-        .keys()
-        .iter()
-        .map(|k| index.get(k).map_or(f64::NAN, |&i| values[i]))
-        .collect()
 }
 
 /// Per-round ratios `a / b` of two cells measured in the same rounds (aligned by block and
@@ -309,6 +246,10 @@ fn paired_series(cells: &[Cell], native: &[String]) -> Vec<CellSeries> {
         .iter()
         .map(|cell| {
             let mut out = CellSeries::default();
+            // The price-list probes are compared with the baseline probe ([`crate::price`]).
+            if price::is_probe(&cell.filter) {
+                return out;
+            }
             let (Some(own), false) = (timed(cell), native.contains(&cell.engine)) else {
                 return out;
             };
@@ -649,7 +590,7 @@ fn summarize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::RoundSeries;
+    use crate::test_cells;
     use crate::test_cells::{results_with, timed as cell};
 
     #[test]
@@ -686,19 +627,8 @@ mod tests {
         let engine: Vec<f64> = (0..n)
             .map(|i| if slow(i) { 320.0 } else { 300.0 })
             .collect();
-        let rounds = |p50: Vec<f64>, baseline: Vec<f64>| RoundSeries {
-            lifecycles: vec![1; n],
-            cpu_ns: p50.clone(),
-            p90_ns: p50.clone(),
-            p99_ns: p50.clone(),
-            p999_ns: p50.clone(),
-            round: (0..n as u32).collect(),
-            canary_ns: canary.clone(),
-            baseline_cpu_ns: baseline.clone(),
-            baseline_p50_ns: baseline,
-            p50_ns: p50,
-            ..RoundSeries::default()
-        };
+        let rounds =
+            |p50: Vec<f64>, baseline: Vec<f64>| test_cells::rounds(p50, baseline, canary.clone());
         let mut results = results_with(vec![
             cell("native", rounds(native.clone(), Vec::new())),
             cell("wasmtime-cranelift", rounds(engine, native)),

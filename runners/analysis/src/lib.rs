@@ -1,6 +1,6 @@
 //! What the numbers of a run say: paired ratios, intervals with the run-level term, verdicts and
 //! flags (`analysis`), two runs compared cell by cell (`compare`) and for precision
-//! (`precision`), several runs merged into one (`merge`), and numbers formatted for tables
+//! (`precision`), the hostcall price list (`price`), several runs merged into one (`merge`), and numbers formatted for tables
 //! (`format`). Reads only the catalog and the results schema, so reports build without the
 //! harness that produces results.
 
@@ -9,6 +9,8 @@ pub mod compare;
 pub mod format;
 pub mod merge;
 pub mod precision;
+pub mod price;
+mod rounds;
 #[cfg(test)]
 mod test_cells;
 

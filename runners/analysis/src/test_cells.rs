@@ -2,6 +2,25 @@
 
 use crate::results::{Cell, Results, RoundSeries, Steady};
 
+/// Rounds with these medians (every percentile and the CPU time the same), paired with
+/// `baseline` (empty: unpaired), with `canary` readings (empty: none).
+pub fn rounds(p50: Vec<f64>, baseline: Vec<f64>, canary: Vec<f64>) -> RoundSeries {
+    let n = p50.len();
+    RoundSeries {
+        lifecycles: vec![1; n],
+        cpu_ns: p50.clone(),
+        p90_ns: p50.clone(),
+        p99_ns: p50.clone(),
+        p999_ns: p50.clone(),
+        round: (0..n as u32).collect(),
+        canary_ns: canary,
+        baseline_cpu_ns: baseline.clone(),
+        baseline_p50_ns: baseline,
+        p50_ns: p50,
+        ..RoundSeries::default()
+    }
+}
+
 /// A conformant noop/get-small cell of `engine` measured in `rounds`.
 pub fn timed(engine: &str, rounds: RoundSeries) -> Cell {
     let mut c: Cell = serde_json::from_value(serde_json::json!({

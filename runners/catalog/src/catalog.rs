@@ -4,6 +4,7 @@
 //! filters' code, so a filter (or an engine) that misbehaves is caught.
 
 use crate::assertions::Assertions;
+use crate::price;
 use crate::workloads;
 pub use crate::workloads::{JWT_FORGED, JWT_VALID, Workload, workload, workloads};
 use filterbench_host::abi::LogLevel;
@@ -372,7 +373,7 @@ fn expect_http_callout(w: &Workload) -> Option<Expected> {
 }
 
 /// Every bench filter, in listing order: the Rust filters, then their versions in other
-/// languages ([`LANGUAGE_VARIANTS`]).
+/// languages ([`LANGUAGE_VARIANTS`]), then the price-list probes ([`crate::price`]).
 pub fn filters() -> Vec<FilterSpec> {
     let reply = |status: &str, extra: &[(&str, &str)]| {
         let mut headers = HeaderMap::from_pairs(&[(":status", status)]);
@@ -514,7 +515,129 @@ pub fn filters() -> Vec<FilterSpec> {
         })
         .collect();
     rust.extend(variants);
+    rust.extend(price_probes());
     rust
+}
+
+/// The price-list probes ([`crate::price`]) as catalog filters: the do-nothing probe first, then
+/// one per operation, all from `bench-filters/c/price.c` configured "OP K".
+fn price_probes() -> Vec<FilterSpec> {
+    let spec = |name: &'static str,
+                description: &'static str,
+                config: String,
+                workloads: Vec<&'static str>,
+                expect: Expectation| FilterSpec {
+        name,
+        crate_name: "price",
+        language: Language::C,
+        description,
+        plugin_config: config,
+        vm_config: String::new(),
+        upstreams: vec![UpstreamRoute {
+            cluster: price::UPSTREAM.to_owned(),
+            when_header: None,
+            reply: UpstreamReply {
+                headers: HeaderMap::from_pairs(&[(":status", "200")]),
+                ..UpstreamReply::default()
+            },
+        }],
+        workloads,
+        expect,
+        memory_limit_bytes: filterbench_host::DEFAULT_MEMORY_LIMIT_BYTES,
+        volatile: Vec::new(),
+        plugin: PluginSettings::default(),
+        custom: Custom::default(),
+    };
+    let mut out = vec![spec(
+        price::BASE,
+        "price-list baseline: the probe module doing nothing",
+        "none 0".to_owned(),
+        price::base_workloads(),
+        expect_noop,
+    )];
+    out.extend(price::OPERATIONS.iter().map(|o| {
+        let expect: Expectation = match o.effect {
+            price::Effect::Nothing => expect_noop,
+            price::Effect::AddsHeaders => expect_price_headers_added,
+            price::Effect::ReplacesHeader => expect_price_header_replaced,
+            price::Effect::OverwritesBody => expect_price_body_overwritten,
+            price::Effect::Counts => expect_price_counted,
+            price::Effect::Records => expect_price_recorded,
+            price::Effect::Logs => expect_price_logged,
+        };
+        spec(
+            o.name,
+            o.description,
+            format!("{} {}", o.op, o.repeat),
+            o.workloads.to_vec(),
+            expect,
+        )
+    }));
+    out
+}
+
+fn price_header() -> (String, String) {
+    (price::HEADER.0.to_owned(), price::HEADER.1.to_owned())
+}
+
+fn expect_price_headers_added(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        request: HeaderEdits {
+            add: vec![price_header(); price::K as usize],
+            ..HeaderEdits::default()
+        },
+        ..Expected::default()
+    })
+}
+
+fn expect_price_header_replaced(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        request: HeaderEdits {
+            replace: vec![price_header()],
+            ..HeaderEdits::default()
+        },
+        ..Expected::default()
+    })
+}
+
+fn expect_price_body_overwritten(w: &Workload) -> Option<Expected> {
+    let size: usize = w.exchange.request_body.iter().map(Vec::len).sum();
+    Some(Expected {
+        request_body: Some(vec![b'x'; size]),
+        ..Expected::default()
+    })
+}
+
+fn expect_price_counted(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        metrics: vec![(price::COUNTER.to_owned(), i64::from(price::K))],
+        ..Expected::default()
+    })
+}
+
+fn expect_price_recorded(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        metrics: vec![(price::HISTOGRAM.to_owned(), i64::from(price::K))],
+        ..Expected::default()
+    })
+}
+
+fn expect_price_logged(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        log_contains: vec![price::LOG_LINE.to_owned()],
+        ..Expected::default()
+    })
+}
+
+/// The group a filter is measured in: all languages of one filter together (`headers`,
+/// `headers@c`, …), and all price-list probes together (each is compared with the baseline
+/// probe on the same engine).
+pub fn measure_group(name: &str) -> &str {
+    if price::is_probe(name) {
+        price::GROUP
+    } else {
+        split_language(name).0
+    }
 }
 
 /// The bench filters also written in other languages: (catalog name, Rust filter, language).
@@ -697,11 +820,33 @@ mod tests {
                     filter.name
                 );
             }
-            if !filter.plugin_config.is_empty() {
+            // The price-list probes take "OP K" (checked in `price`); the filters take JSON.
+            if !filter.plugin_config.is_empty() && !price::is_probe(filter.name) {
                 serde_json::from_str::<serde_json::Value>(&filter.plugin_config)
                     .unwrap_or_else(|e| panic!("{}: bad plugin config: {e}", filter.name));
             }
         }
+    }
+
+    #[test]
+    fn the_price_probes_are_configured_op_k_with_a_baseline_on_each_workload() {
+        let probes: Vec<FilterSpec> = filters()
+            .into_iter()
+            .filter(|f| price::is_probe(f.name))
+            .collect();
+        assert_eq!(probes.len(), price::OPERATIONS.len() + 1);
+        let base = probes.iter().find(|p| p.name == price::BASE).unwrap();
+        assert_eq!(base.plugin_config, "none 0");
+        for op in &price::OPERATIONS {
+            let probe = probes.iter().find(|p| p.name == op.name).unwrap();
+            assert_eq!(probe.plugin_config, format!("{} {}", op.op, op.repeat));
+            assert_eq!(probe.language, Language::C);
+            assert!(probe.workloads.iter().all(|w| base.workloads.contains(w)));
+            assert_eq!(measure_group(probe.name), price::GROUP);
+        }
+        let added = (filter("price:add-header@c").unwrap().expect)(&workload("get-small").unwrap());
+        assert_eq!(added.unwrap().request.add.len(), price::K as usize);
+        assert_eq!(measure_group("headers@c"), "headers");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use comfy_table::{Cell as TableCell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use filterbench_harness::results::{Cell, Conformance, Results};
-use filterbench_harness::{catalog, format};
+use filterbench_harness::{catalog, format, price};
 
 /// Prints the catalog's filters.
 pub fn print_filters() {
@@ -298,7 +298,9 @@ pub fn print_table(results: &Results) {
     }
     table.set_header(header);
     let right = |text: String| TableCell::new(text).set_alignment(CellAlignment::Right);
-    for cell in results.cells.iter().filter(|c| !is_unavailable(c)) {
+    // The price-list probes get their own table (below).
+    let shown = |c: &&Cell| !is_unavailable(c) && !price::is_probe(&c.filter);
+    for cell in results.cells.iter().filter(shown) {
         let steady = cell.steady.as_ref();
         let ratio = match (&cell.ratio_to_native, steady) {
             (Some(r), _) => format::ratio_estimate(r),
@@ -378,6 +380,7 @@ pub fn print_table(results: &Results) {
             println!("  {name}: {reason}");
         }
     }
+    print_prices(results);
     print_observed(results);
     print_while_timed(results);
     for cell in results
@@ -393,6 +396,44 @@ pub fn print_table(results: &Results) {
             println!("  {line}");
         }
     }
+}
+
+/// Prints the hostcall price list: ns per operation, operations down, engines across.
+fn print_prices(results: &Results) {
+    if results.price.is_empty() {
+        return;
+    }
+    let mut engines: Vec<&str> = Vec::new();
+    let mut rows: Vec<(&str, &str)> = Vec::new();
+    for p in &results.price {
+        if !engines.contains(&p.engine.as_str()) {
+            engines.push(&p.engine);
+        }
+        if !rows.contains(&(p.operation.as_str(), p.workload.as_str())) {
+            rows.push((&p.operation, &p.workload));
+        }
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec!["operation (ns each)", "workload"];
+    header.extend(engines.iter().copied());
+    table.set_header(header);
+    for (operation, workload) in rows {
+        let mut row = vec![TableCell::new(operation), TableCell::new(workload)];
+        for engine in &engines {
+            let price = results.price.iter().find(|p| {
+                p.operation == operation && p.workload == workload && p.engine == *engine
+            });
+            let text = match price.and_then(|p| p.ns) {
+                Some(e) if e.value >= 100.0 => format!("{:.0}", e.value),
+                Some(e) => format!("{:.1}", e.value),
+                None => "-".to_owned(),
+            };
+            row.push(TableCell::new(text).set_alignment(CellAlignment::Right));
+        }
+        table.add_row(row);
+    }
+    println!("\nhostcall price list (median ns per operation; intervals in the report):\n{table}");
 }
 
 /// Prints a comparison of two results files.

@@ -383,6 +383,7 @@ impl Recorder {
             summary: Default::default(),
             envoy: Some(envoy),
             host_conformance: self.host_conformance.clone(),
+            price: Vec::new(),
         }
     }
 }

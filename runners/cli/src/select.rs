@@ -3,23 +3,33 @@
 use anyhow::{Result, bail};
 use filterbench_engines::EngineEntry;
 use filterbench_harness::catalog::{self, FilterSpec};
+use filterbench_harness::price;
 use std::path::Path;
 
-/// The filters named in `names`; when empty, the Rust filters (the engine matrix). A plain
-/// name selects the Rust filter and its versions in other languages (`headers` → headers,
-/// headers@assemblyscript, headers@c, headers@go); `headers@rust` or `headers@c` selects exactly
-/// one.
+/// The filters named in `names`; when empty, the Rust filters (the engine matrix) and the
+/// price-list probes. A plain name selects the Rust filter and its versions in other languages
+/// (`headers` → headers, headers@assemblyscript, headers@c, headers@go); `headers@rust` or
+/// `headers@c` selects exactly one. `price` selects every price-list probe, `price:get-header`
+/// one probe with the baseline probe it is measured against (`price:get-header@c`: the probe
+/// alone).
 pub fn filters(names: &[String]) -> Result<Vec<FilterSpec>> {
     let all = catalog::filters();
     if names.is_empty() {
         return Ok(all
             .into_iter()
-            .filter(|f| f.language == catalog::Language::Rust)
+            .filter(|f| f.language == catalog::Language::Rust || price::is_probe(f.name))
             .collect());
     }
     let mut picked: Vec<FilterSpec> = Vec::new();
     for name in names {
         let matches: Vec<&FilterSpec> = match name.strip_suffix("@rust") {
+            _ if name == price::GROUP => all.iter().filter(|f| price::is_probe(f.name)).collect(),
+            _ if price::is_probe(name) && !name.contains('@') => {
+                let exact = format!("{name}@c");
+                all.iter()
+                    .filter(|f| f.name == price::BASE || f.name == exact)
+                    .collect()
+            }
             Some(rust) => all.iter().filter(|f| f.name == rust).collect(),
             None if name.contains('@') => all.iter().filter(|f| f.name == name).collect(),
             None => all
@@ -170,10 +180,23 @@ mod tests {
             ]
         );
         assert_eq!(names(&["waf"]), ["waf"]);
+        let default = names(&[]);
         assert!(
-            names(&[]).iter().all(|n| !n.contains('@')),
-            "the default matrix is the Rust filters"
+            default
+                .iter()
+                .all(|n| !n.contains('@') || price::is_probe(n)),
+            "the default matrix is the Rust filters and the price list: {default:?}"
         );
+        assert_eq!(
+            default.iter().filter(|n| price::is_probe(n)).count(),
+            price::OPERATIONS.len() + 1
+        );
+        assert_eq!(names(&["price"]).len(), price::OPERATIONS.len() + 1);
+        assert_eq!(
+            names(&["price:get-header"]),
+            [price::BASE, "price:get-header@c"]
+        );
+        assert_eq!(names(&["price:get-header@c"]), ["price:get-header@c"]);
         assert_eq!(exact("noop"), "noop@rust");
         assert_eq!(exact("noop@c"), "noop@c");
         assert!(filters(&["headers@zig".to_owned()]).is_err());

@@ -7,11 +7,12 @@ pub mod artifacts;
 pub mod measure;
 pub mod phases;
 pub mod polyglot;
+pub mod pricing;
 pub mod run;
 pub mod sys;
 
 pub use filterbench_analysis::{analysis, compare, format, merge, precision};
-pub use filterbench_catalog::{assertions, catalog, conformance, workloads};
+pub use filterbench_catalog::{assertions, catalog, conformance, price, workloads};
 pub use filterbench_results::{
     environment, envoy, envoy_cpu, envoy_variants, host_conformance, paths, results, stats,
 };

@@ -357,7 +357,31 @@ pub fn ensure_built(filter: &FilterSpec) -> Result<ModuleSource, BuildError> {
         Language::Rust => return crate::artifacts::ensure_built(filter.crate_name),
     };
     source.name = filter.name.to_owned();
+    if crate::price::is_probe(filter.name) {
+        source.native = source
+            .native
+            .map(|shared| own_native_copy(&shared, filter.name))
+            .transpose()?;
+    }
     Ok(source)
+}
+
+/// A copy of the native library `shared` for the probe `name` alone. The probes share one C
+/// source whose configuration lives in globals, and every native instance of one library shares
+/// its globals (as in Envoy's null VM), so each probe's configuration needs its own library.
+fn own_native_copy(shared: &Path, name: &str) -> Result<PathBuf, BuildError> {
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let copy = shared.with_file_name(format!("lib{stem}.so"));
+    if !up_to_date(&copy, &[shared.to_path_buf()]) {
+        std::fs::copy(shared, &copy).map_err(|e| BuildError::Artifact {
+            path: copy.display().to_string(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(copy)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use crate::environment;
 use crate::measure::{self, MeasureSettings, TimedCell};
 use crate::phases;
 use crate::polyglot;
+use crate::price;
+use crate::pricing;
 use crate::results::{
     Cell, Conformance, EngineRecord, FailurePolicy, ModuleRecord, PathChange, Results,
     SCHEMA_VERSION, Settings, Steady, TickCount, Tool,
@@ -195,12 +197,16 @@ fn check_cell(
     workload: &catalog::Workload,
 ) -> Option<Box<dyn FilterInstance>> {
     let expected = (filter.expect)(workload);
+    let calls_before = instance.guest_calls();
     let outcome = match &expected {
         Some(expected) => {
             conformance::run_and_check(instance.as_mut(), &workload.exchange, expected)
         }
         None => instance.run_stream(&workload.exchange).map(|()| Vec::new()),
     };
+    if price::is_probe(filter.name) {
+        cell.guest_callbacks = Some(instance.guest_calls() - calls_before);
+    }
     match outcome {
         Err(error) => {
             error_cell(cell, &error);
@@ -298,6 +304,7 @@ fn new_cell(filter: &FilterSpec, engine: &str, workload: &catalog::Workload) -> 
         traps: 0,
         path_changed: None,
         ticks: None,
+        guest_callbacks: None,
     }
 }
 
@@ -463,6 +470,7 @@ pub fn run_resumable(
         summary: Default::default(),
         envoy: None,
         host_conformance: None,
+        price: Vec::new(),
     };
     let all_workloads = candidate_workloads(subjects);
     let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
@@ -526,11 +534,12 @@ pub fn run_resumable(
 
 /// The subjects in groups measured together: every language of one filter (`headers`,
 /// `headers@c`, `headers@assemblyscript`) in the same interleaved rounds, so a language is
-/// compared with Rust native code measured next to it. Groups keep the subjects' order.
+/// compared with Rust native code measured next to it; and all price-list probes, each next to
+/// the baseline probe. Groups keep the subjects' order.
 fn language_groups(subjects: &[Subject]) -> Vec<Vec<&Subject>> {
     let mut groups: Vec<(&str, Vec<&Subject>)> = Vec::new();
     for subject in subjects {
-        let base = catalog::split_language(subject.filter.name).0;
+        let base = catalog::measure_group(subject.filter.name);
         match groups.iter_mut().find(|(b, _)| *b == base) {
             Some((_, group)) => group.push(subject),
             None => groups.push((base, vec![subject])),
@@ -551,9 +560,10 @@ struct Planned<'a> {
     exchange: &'a filterbench_host::HttpExchange,
     /// Checks that later requests take the first one's path (`None` for the host floor).
     verify: Option<measure::Verify<'a>>,
-    /// Filter and workload of the cell (to find its baseline).
+    /// Filter, workload and engine of the cell (to find its baseline).
     filter: &'a str,
     workload: &'a str,
+    engine: String,
     native: bool,
 }
 
@@ -620,6 +630,16 @@ fn run_group(
     let baselines: Vec<Option<usize>> = planned
         .iter()
         .map(|p| {
+            // A price-list probe: the baseline probe on the same engine and workload (which,
+            // like the host floor next to it, has no baseline of its own).
+            if price::is_probe(p.filter) {
+                return planned.iter().position(|b| {
+                    p.filter != price::BASE
+                        && b.filter == price::BASE
+                        && b.workload == p.workload
+                        && b.engine == p.engine
+                });
+            }
             if p.native {
                 return None;
             }
@@ -648,9 +668,16 @@ fn run_group(
             (p.index, cell)
         })
         .unzip();
+    // The probes' differences are large next to their noise: a third of the rounds will do.
+    let probes = group.iter().all(|(s, _)| price::is_probe(s.filter.name));
+    let measure_settings = if probes {
+        pricing::settings(&settings.measure)
+    } else {
+        settings.measure
+    };
     measure::measure(
         &mut timed_cells,
-        &settings.measure,
+        &measure_settings,
         overhead_ns,
         &mut |done, total| {
             observe(Event::Measuring {
@@ -684,7 +711,11 @@ fn check_subject<'a>(
     let mut checked: Vec<Checked<'a>> = Vec::new();
     // Per checked cell: the engine slot it ran on (for fresh loads at block boundaries).
     let mut slots: Vec<Option<SlotLoad<'a>>> = Vec::new();
+    let probe = price::is_probe(filter.name);
     for slot in engines {
+        if probe && !pricing::priced_on(&slot.name, engines.iter().map(|e| e.name.as_str())) {
+            continue;
+        }
         // A language that compiles only to WebAssembly has no native cells at all (its ratios
         // are to the Rust filter's native code).
         if slot.is_native
@@ -716,7 +747,7 @@ fn check_subject<'a>(
             continue;
         }
         let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
-        if settings.phases {
+        if settings.phases && !probe {
             observe(Event::Phases {
                 filter: filter.name,
                 engine: &slot.name,
@@ -738,7 +769,7 @@ fn check_subject<'a>(
             .map(Rc::new);
         // Native code also gets an A/A twin: a second, independent instance of the same
         // library, checked and timed like any engine; its ratio to native is the run's precision.
-        let names: &[&str] = if slot.is_native {
+        let names: &[&str] = if slot.is_native && !probe {
             &[slot.name.as_str(), AA_ENGINE]
         } else {
             &[slot.name.as_str()]
@@ -793,14 +824,19 @@ fn check_subject<'a>(
                 verify: Some(path_check(first, exchange)),
                 filter: filter.name,
                 workload: workload_name(workloads, exchange),
+                engine: cell.engine.clone(),
                 native,
             });
         }
         results.cells.push(cell);
     }
-    // The host floor: the same lifecycle with no guest, next to native code of this filter.
+    // The host floor: the same lifecycle with no guest, next to native code of this filter
+    // (of the probes, only the baseline's on get-small: the callbacks' price).
     let has_native = planned.iter().any(|p| p.native && p.filter == filter.name);
-    for workload in workloads.iter().filter(|_| has_native) {
+    let floored = |w: &&&catalog::Workload| {
+        !probe || (filter.name == price::BASE && w.name == price::CALLBACK_WORKLOAD)
+    };
+    for workload in workloads.iter().filter(|_| has_native).filter(floored) {
         let mut cell = new_cell(filter, FLOOR_ENGINE, workload);
         cell.conformance = Conformance::Calibration;
         let floor = move || -> Result<Box<dyn FilterInstance>, FilterError> {
@@ -818,12 +854,13 @@ fn check_subject<'a>(
                 verify: None,
                 filter: filter.name,
                 workload: workload.name,
+                engine: FLOOR_ENGINE.to_owned(),
                 native: false,
             });
         }
         results.cells.push(cell);
     }
-    for (engine, reason) in &settings.unavailable {
+    for (engine, reason) in settings.unavailable.iter().filter(|_| !probe) {
         for workload in workloads {
             let mut cell = new_cell(filter, engine, workload);
             cell.conformance = Conformance::Error;

@@ -95,6 +95,10 @@ macro_rules! declare_callbacks {
             fn is_floor(&self) -> bool {
                 false
             }
+            /// Callbacks made into the module so far (0 where not counted).
+            fn guest_calls(&self) -> u64 {
+                0
+            }
             $(
                 #[doc = concat!("Calls `", $export, "`.")]
                 fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError>;
@@ -182,6 +186,9 @@ pub trait FilterInstance {
     fn state(&mut self) -> &mut HostState;
     /// Size of the instance's linear memory, bytes (`None` for native code).
     fn linear_memory_bytes(&mut self) -> Option<u64>;
+    /// Callbacks made into the module so far (exported lifecycle callbacks only: not the
+    /// allocator); 0 for the host floor.
+    fn guest_calls(&self) -> u64;
 }
 
 /// How many follow-up events one callback may cause before the filter is declared runaway.
@@ -927,5 +934,9 @@ impl<T: Callbacks> FilterInstance for T {
 
     fn state(&mut self) -> &mut HostState {
         self.host()
+    }
+
+    fn guest_calls(&self) -> u64 {
+        Callbacks::guest_calls(self)
     }
 }

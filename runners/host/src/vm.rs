@@ -121,7 +121,11 @@ pub fn start<V: WasmVm + 'static>(mut vm: V) -> Result<Box<dyn FilterInstance>, 
         }
     }
     let exports = Exports::resolve(&mut vm)?;
-    Ok(Box::new(VmInstance { vm, exports }))
+    Ok(Box::new(VmInstance {
+        vm,
+        exports,
+        calls: 0,
+    }))
 }
 
 /// The [`Kind`] of a callback table kind (`u32`, `size`, `flag`; results `flag`, `action`).
@@ -215,12 +219,17 @@ macro_rules! vm_callbacks {
                     && self.exports.on_request_headers.is_none()
             }
 
+            fn guest_calls(&self) -> u64 {
+                self.calls
+            }
+
             $(
                 #[inline(always)]
                 fn $method(&mut self, $( $arg: $crate::callback_arg_type!($kind) ),*) -> Result<$crate::callback_result_type!($ret), CallError> {
                     let Some(func) = &self.exports.$method else {
                         return Ok($crate::callback_default!($ret));
                     };
+                    self.calls += 1;
                     let value = self.vm.call(func, $export, [$( $arg as u32 ),*])?;
                     Ok(from_u32!($ret, value))
                 }
@@ -236,6 +245,8 @@ crate::for_each_callback!(vm_callbacks);
 struct VmInstance<V: WasmVm> {
     vm: V,
     exports: Exports<V::Func>,
+    /// Callbacks made into the module.
+    calls: u64,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use crate::charts::{self, Chart, ChartError};
 use crate::document::Content;
 use crate::view::View;
-use crate::{behaviour, envoy, envoy_cpu, envoy_sweep, host_conformance, languages, tables};
+use crate::{behaviour, envoy, envoy_cpu, envoy_sweep, host_conformance, languages, price, tables};
 use filterbench_results::results::Results;
 use std::path::Path;
 
@@ -13,6 +13,7 @@ use std::path::Path;
 pub fn draw_all(view: &View, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     let mut all = charts::draw_in_process(view, dir)?;
     all.extend(languages::draw(view, dir)?);
+    all.extend(price::draw(view, dir)?);
     if let Some(results) = &view.envoy {
         all.extend(envoy_cpu::chart(results, dir)?);
         all.extend(envoy_sweep::charts(results, dir)?);
@@ -40,6 +41,8 @@ impl Content {
             after_charts.extend(behaviour::section(results));
             after_charts.push(tables::startup_section(results, view));
         }
+        findings.extend(price::findings(view));
+        before_charts.extend(price::section(view));
         if let Some(runs) = &results.envoy {
             findings.extend(envoy_cpu::findings(runs));
             before_charts.extend(envoy_cpu::section(runs));

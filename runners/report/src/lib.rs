@@ -13,6 +13,7 @@ pub mod host_conformance;
 mod html;
 pub mod languages;
 mod markdown;
+pub mod price;
 pub mod tables;
 pub mod view;
 
@@ -53,17 +54,29 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     }
 }
 
+/// The run without its price-list probes: what every section but the price list reads (the
+/// probes are compared with each other, not with native code of a filter).
+pub fn without_probes(results: &Results) -> Results {
+    let probe = |name: &str| filterbench_catalog::price::is_probe(name);
+    let mut main = results.clone();
+    main.cells.retain(|c| !probe(&c.filter));
+    main.modules.retain(|m| !probe(&m.filter));
+    main.phases.retain(|p| !probe(&p.filter));
+    main.summary.filters.retain(|f| !probe(&f.filter));
+    main
+}
+
 /// Writes the report of `results` into `dir` (created if needed).
 pub fn write(results: &Results, dir: &Path) -> Result<Written, ReportError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let view = view::View::of(results);
+    let main = without_probes(results);
+    let view = view::View::with_prices(&main, results);
     let charts = assemble::draw_all(&view, &dir.join("charts"))?;
-    let content = document::Content::of(results, &view);
+    let content = document::Content::of(&main, &view);
     let index_html = dir.join("index.html");
-    std::fs::write(&index_html, html::render(results, &content, &charts))
-        .map_err(io(&index_html))?;
+    std::fs::write(&index_html, html::render(&main, &content, &charts)).map_err(io(&index_html))?;
     let readme = dir.join("README.md");
-    std::fs::write(&readme, markdown::render(results, &content, &charts)).map_err(io(&readme))?;
+    std::fs::write(&readme, markdown::render(&main, &content, &charts)).map_err(io(&readme))?;
     let copy = dir.join("results.json");
     results::write_atomic(&copy, results).map_err(io(&copy))?;
     Ok(Written {

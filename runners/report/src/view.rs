@@ -113,6 +113,8 @@ pub struct View {
     pub languages: Vec<LanguageRatio>,
     /// Artifact sizes of the filters run in several languages.
     pub language_sizes: Vec<LanguageSize>,
+    /// The hostcall price list, when the run has one.
+    pub prices: Vec<filterbench_results::results::Price>,
 }
 
 /// The x value of a sweep workload: `headers-32` → (headers, 32), `body-64k` → (body, 65536).
@@ -248,7 +250,22 @@ impl View {
             envoy: results.envoy.clone(),
             languages,
             language_sizes,
+            prices: Vec::new(),
         }
+    }
+
+    /// The view of a run with price-list probes: everything but the price list from the
+    /// probe-free `main`, the price list (and its engines, for their colours) from `results`.
+    pub fn with_prices(main: &Results, results: &Results) -> Self {
+        let mut view = Self::of(main);
+        for p in &results.price {
+            if p.ns.is_some() || p.missing.is_some() {
+                push_unique(&mut view.engines, &p.engine);
+            }
+        }
+        view.engines.sort_by_key(|e| e == "native");
+        view.prices = results.price.clone();
+        view
     }
 }
 

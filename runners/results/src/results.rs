@@ -121,6 +121,10 @@ pub struct Cell {
     /// instances fired while measured, and the requests they served meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticks: Option<TickCount>,
+    /// Callbacks the host made into the module while serving the checked first request
+    /// (recorded for the price-list probes: the empty callback's price is per callback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_callbacks: Option<u64>,
 }
 
 /// Ticks (`proxy_on_tick`) fired while a cell was measured on a virtual clock; each is part
@@ -570,6 +574,36 @@ pub struct Tool {
     pub version: String,
 }
 
+/// The price of one operation on one engine: the slope of the probe's time over the times it
+/// repeats the operation, from rounds in which the probe and the baseline probe ran in adjacent
+/// slices on the same engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Price {
+    /// The operation (`get-header`; `callback` for an empty callback).
+    pub operation: String,
+    /// What one operation is.
+    pub description: String,
+    /// Workload it was priced on.
+    pub workload: String,
+    /// Engine configuration.
+    pub engine: String,
+    /// Times the probe repeated it per request (for `callback`: the callbacks of one
+    /// lifecycle).
+    pub repeat: u64,
+    /// Price of one operation, ns: median over rounds of (probe − baseline) ÷ repeat, 95%
+    /// interval (for `callback`: (baseline − host floor) ÷ callbacks, rounds aligned).
+    pub ns: Option<Estimate>,
+    /// Rounds the price was estimated from.
+    pub rounds: usize,
+    /// Price of one operation in instructions (`--measure instructions`): (probe − baseline)
+    /// ÷ repeat, counted under callgrind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<f64>,
+    /// Why there is no price (the probe or its baseline failed or was not timed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Results {
@@ -602,6 +636,9 @@ pub struct Results {
     /// bridge) as the reference for `filterbench envoy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_conformance: Option<crate::host_conformance::Matrix>,
+    /// The hostcall price list, from the price-list probes (filled by the analysis).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price: Vec<Price>,
 }
 
 /// Aggregates over cells.

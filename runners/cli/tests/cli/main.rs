@@ -6,6 +6,7 @@ mod byo;
 mod conformance;
 mod envoy;
 mod instructions;
+mod price;
 mod report;
 mod resume;
 mod run;
