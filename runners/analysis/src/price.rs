@@ -42,8 +42,82 @@ pub fn price_list(cells: &[Cell], fast: Option<f64>) -> Vec<Price> {
                 out.push(operation_price(op, engine, workload, probe, fast));
             }
         }
+        if let (Some(per), [small, big]) = (op.per, op.workloads) {
+            for engine in &engines {
+                let probes = (find(op.name, engine, small), find(op.name, engine, big));
+                out.push(unit_price(op, per, (small, big), engine, probes, fast));
+            }
+        }
     }
     out
+}
+
+/// Per round, the probe's time above its baseline over K, ns (all rounds); `None` when the
+/// probe was not timed next to its baseline.
+fn slopes(probe: Option<&Cell>, repeat: u32) -> Option<Vec<f64>> {
+    let r = &timed(probe?)?.rounds;
+    r.is_paired().then(|| {
+        r.p50_ns
+            .iter()
+            .zip(&r.baseline_p50_ns)
+            .map(|(p, b)| (p - b) / f64::from(repeat))
+            .collect()
+    })
+}
+
+/// The price of one more unit (KiB of body, header) of an operation priced on two workloads:
+/// per round, the difference of its two prices over the difference of their sizes (the two
+/// probes ran in the same rounds).
+fn unit_price(
+    op: &price::Operation,
+    per: price::Per,
+    (small, big): (&str, &str),
+    engine: &str,
+    (small_probe, big_probe): (Option<&Cell>, Option<&Cell>),
+    fast: Option<f64>,
+) -> Price {
+    let name = format!("{} per {}", short_name(op), per.name());
+    let workload = format!("{big} − {small}");
+    let mut row = empty(
+        &name,
+        op.description,
+        &workload,
+        engine,
+        u64::from(op.repeat),
+    );
+    let units = per.units(big).zip(per.units(small)).map(|(b, s)| b - s);
+    let (Some(big_slopes), Some(small_slopes), Some(units)) = (
+        slopes(big_probe, op.repeat),
+        slopes(small_probe, op.repeat),
+        units.filter(|u| *u > 0.0),
+    ) else {
+        row.missing = Some("the probes of both sizes were not both timed".to_owned());
+        return row;
+    };
+    let (own, other) = (
+        timed(big_probe.expect("timed")).expect("timed"),
+        timed(small_probe.expect("timed")).expect("timed"),
+    );
+    let small_at = aligned(own, other, &small_slopes);
+    let (mask, _) = fast_state_rounds(&own.rounds.canary_ns, own.rounds.len(), fast);
+    let keep = mask.as_deref();
+    let values: Vec<f64> = kept(&big_slopes, keep)
+        .iter()
+        .zip(kept(&small_at, keep))
+        .map(|(b, s)| (b - s) / units)
+        .collect();
+    let series = PairedSeries::new(values, &kept(&own.rounds.origins(), keep));
+    row.rounds = series.len();
+    let seed = stats::seed_for(&[&name, engine, "price"]);
+    row.ns = stats::median_of_series(&series, 0.0, seed, 0.0).map(|t| t.estimate.rounded(3));
+    row
+}
+
+/// The operation's name without the probe prefix and language (`get-body`).
+fn short_name(op: &price::Operation) -> &'static str {
+    op.name
+        .trim_start_matches(price::PREFIX)
+        .trim_end_matches("@c")
 }
 
 fn empty(operation: &str, description: &str, workload: &str, engine: &str, repeat: u64) -> Price {
@@ -79,11 +153,13 @@ fn operation_price(
     probe: Option<&Cell>,
     fast: Option<f64>,
 ) -> Price {
-    let name = op
-        .name
-        .trim_start_matches(price::PREFIX)
-        .trim_end_matches("@c");
-    let mut row = empty(name, op.description, workload, engine, u64::from(op.repeat));
+    let mut row = empty(
+        short_name(op),
+        op.description,
+        workload,
+        engine,
+        u64::from(op.repeat),
+    );
     if let Some(why) = unusable(probe, "probe") {
         row.missing = Some(why);
         return row;
@@ -97,13 +173,8 @@ fn operation_price(
     }
     let (mask, _) = fast_state_rounds(&r.canary_ns, r.len(), fast);
     let keep = mask.as_deref();
-    let k = f64::from(op.repeat);
-    let slopes: Vec<f64> = kept(&r.p50_ns, keep)
-        .iter()
-        .zip(kept(&r.baseline_p50_ns, keep))
-        .map(|(p, b)| (p - b) / k)
-        .collect();
-    let series = PairedSeries::new(slopes, &kept(&r.origins(), keep));
+    let all = slopes(Some(probe), op.repeat).expect("paired");
+    let series = PairedSeries::new(kept(&all, keep), &kept(&r.origins(), keep));
     row.rounds = series.len();
     let seed = stats::seed_for(&[op.name, engine, workload, "price"]);
     row.ns = stats::median_of_series(&series, 0.0, seed, 0.0).map(|t| t.estimate.rounded(2));
@@ -164,7 +235,7 @@ pub fn fill_instructions(prices: &mut [Price], cells: &[Cell]) {
             .and_then(|c| c.instructions.as_ref())
             .map(|i| i.per_lifecycle)
     };
-    for p in prices.iter_mut() {
+    for p in prices.iter_mut().filter(|p| !p.operation.contains(" per ")) {
         let base = count(BASE, &p.engine, &p.workload);
         let own = if p.operation == CALLBACK {
             count(BASE, FLOOR_ENGINE, &p.workload).and_then(|floor| Some(base? - floor))
@@ -222,6 +293,35 @@ mod tests {
         assert_eq!(header.rounds, n);
         let e = header.ns.expect("a price");
         assert_eq!((e.low, e.value, e.high), (10.0, 10.0, 10.0));
+    }
+
+    #[test]
+    fn a_price_per_kib_is_the_difference_of_the_two_sizes_prices_over_their_kib() {
+        let n = 8;
+        let base: Vec<f64> = (0..n).map(|i| 900.0 + 5.0 * i as f64).collect();
+        let probe_on = |workload: &str, per_op: f64| {
+            let with_ops: Vec<f64> = base.iter().map(|b| b + 16.0 * per_op).collect();
+            let mut c = probe("price:get-body@c", "native", rounds(with_ops, base.clone()));
+            c.workload = workload.to_owned();
+            c
+        };
+        let kib = |w: &str| price::Per::KiB.units(w).unwrap();
+        let extra = kib("post-64k") - kib("post-1k");
+        let mut base_cell = probe(BASE, "native", rounds(base.clone(), Vec::new()));
+        base_cell.workload = "post-1k".to_owned();
+        let cells = vec![
+            base_cell,
+            probe_on("post-1k", 100.0),
+            probe_on("post-64k", 100.0 + 40.0 * extra),
+        ];
+        let prices = price_list(&cells, None);
+        let per = prices
+            .iter()
+            .find(|p| p.operation == "get-body per KiB")
+            .expect("a per-KiB row");
+        assert_eq!(per.workload, "post-64k − post-1k");
+        let e = per.ns.expect("a price per KiB");
+        assert!((e.value - 40.0).abs() < 0.01, "{e:?}");
     }
 
     #[test]

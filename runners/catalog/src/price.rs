@@ -31,6 +31,36 @@ pub struct Operation {
     pub workloads: &'static [&'static str],
     /// What it visibly does.
     pub effect: Effect,
+    /// The unit its price grows with between its two workloads, if it has two.
+    pub per: Option<Per>,
+}
+
+/// The unit an operation's price grows with, measured between its two workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Per {
+    /// A KiB of request body.
+    KiB,
+    /// A request header.
+    Header,
+}
+
+impl Per {
+    /// The unit's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Per::KiB => "KiB",
+            Per::Header => "header",
+        }
+    }
+
+    /// How many units workload `name` has (request body KiB or request headers).
+    pub fn units(self, name: &str) -> Option<f64> {
+        let w = crate::workloads::workload(name)?;
+        Some(match self {
+            Per::KiB => w.exchange.request_body.iter().map(Vec::len).sum::<usize>() as f64 / 1024.0,
+            Per::Header => w.exchange.request_headers.len() as f64,
+        })
+    }
 }
 
 const ON_GET: &[&str] = &["get-small"];
@@ -80,6 +110,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "get one request header's value (user-agent)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:get-pairs@c",
@@ -88,6 +119,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "get all request header pairs (8 / 64 headers)",
         workloads: &["get-small", "get-large-headers"],
         effect: Effect::Nothing,
+        per: Some(Per::Header),
     },
     Operation {
         name: "price:add-header@c",
@@ -96,6 +128,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "add a request header",
         workloads: ON_GET,
         effect: Effect::AddsHeaders,
+        per: None,
     },
     Operation {
         name: "price:replace-header@c",
@@ -104,6 +137,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "replace a request header",
         workloads: ON_GET,
         effect: Effect::ReplacesHeader,
+        per: None,
     },
     Operation {
         name: "price:add-remove-header@c",
@@ -112,6 +146,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "add a request header, then remove it (two hostcalls)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:get-body@c",
@@ -120,6 +155,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "get the whole buffered request body (1 KiB / 64 KiB)",
         workloads: &["post-1k", "post-64k"],
         effect: Effect::Nothing,
+        per: Some(Per::KiB),
     },
     Operation {
         name: "price:set-body@c",
@@ -128,6 +164,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "overwrite the whole buffered request body (1 KiB / 64 KiB)",
         workloads: &["post-1k", "post-64k"],
         effect: Effect::OverwritesBody,
+        per: Some(Per::KiB),
     },
     Operation {
         name: "price:get-property@c",
@@ -136,6 +173,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "get a property (request.path)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:shared-get@c",
@@ -144,6 +182,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "get a shared-data value (16 bytes)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:shared-set@c",
@@ -152,6 +191,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "set a shared-data value (16 bytes)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:shared-cas@c",
@@ -160,6 +200,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "get a shared-data value, then set it with its CAS (two hostcalls)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:metric-increment@c",
@@ -168,6 +209,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "increment a counter",
         workloads: ON_GET,
         effect: Effect::Counts,
+        per: None,
     },
     Operation {
         name: "price:metric-record@c",
@@ -176,6 +218,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "record a histogram value",
         workloads: ON_GET,
         effect: Effect::Records,
+        per: None,
     },
     Operation {
         name: "price:log-enabled@c",
@@ -184,6 +227,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "log a line at info (the plugin's level: kept)",
         workloads: ON_GET,
         effect: Effect::Logs,
+        per: None,
     },
     Operation {
         name: "price:log-disabled@c",
@@ -192,6 +236,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "log a line at trace (below the level: the empty hostcall)",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:current-time@c",
@@ -200,6 +245,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "read the current time",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
     Operation {
         name: "price:http-call@c",
@@ -208,6 +254,7 @@ pub const OPERATIONS: [Operation; 17] = [
         description: "dispatch an HTTP call, its answer delivered to an empty callback",
         workloads: ON_GET,
         effect: Effect::Nothing,
+        per: None,
     },
 ];
 

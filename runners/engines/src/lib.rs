@@ -127,12 +127,15 @@ pub fn all() -> Vec<EngineEntry> {
         not_compiled_in("wamr"),
     ));
     entries.push(entry(
-        "wamr-jit",
+        "wamr-aot",
         "wamr",
         Some(
-            "not built: the WAMR binding on crates.io (wamrx-sys) builds only the fast \
-             interpreter; WAMR's JIT and AOT modes need an LLVM build of WAMR loaded as a separate \
-             shared library, because two WAMR builds linked into one binary collapse into one"
+            "not built: WAMR's AOT (wamrc) and LLVM JIT modes need WAMR compiled with LLVM, but \
+             the crates.io binding wamrx-sys 0.3.0 pins its C build to the fast interpreter \
+             (WAMR_BUILD_AOT=0, WAMR_BUILD_JIT=0), and a second WAMR linked into the same binary \
+             would share the first one's symbols; the same WAMR 2.4.3 sources do build with \
+             -DWAMR_BUILD_JIT=1 against Debian's LLVM 22 (the AOT compiler included), so the way \
+             there is that build as a separately loaded shared library, not done yet"
                 .to_owned(),
         ),
     ));

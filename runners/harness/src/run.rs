@@ -475,6 +475,12 @@ pub fn run_resumable(
     let all_workloads = candidate_workloads(subjects);
     let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
     engine_names.extend(settings.unavailable.iter().map(|(n, _)| n.as_str()));
+    // The price-list probes run on the plain configurations only, never on unavailable ones.
+    let priced_names: Vec<&str> = engines
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|name| pricing::priced_on(name, engines.iter().map(|e| e.name.as_str())))
+        .collect();
 
     // The skeleton first: the output is known writable, and a watchdog has something to extend.
     on_progress(&results);
@@ -486,9 +492,14 @@ pub fn run_resumable(
                 .collect()
         };
         if let Some(previous) = previous
-            && group
-                .iter()
-                .all(|s| already_done(previous, s, &engine_names, &workloads_of(s)))
+            && group.iter().all(|s| {
+                let names = if price::is_probe(s.filter.name) {
+                    &priced_names
+                } else {
+                    &engine_names
+                };
+                already_done(previous, s, names, &workloads_of(s))
+            })
         {
             for subject in &group {
                 let name = subject.filter.name;

@@ -42,9 +42,10 @@ fn the_price_list_prices_each_operation_per_engine_with_intervals_and_reports_it
         assert!(conformance == "pass" || conformance == "calibration", "{c}");
     }
 
-    // callback, get-body (1 KiB, 64 KiB) and log-disabled on each of the three engines.
+    // callback, get-body (1 KiB, 64 KiB, and per KiB between them) and log-disabled on each of
+    // the three engines.
     let prices = json["price"].as_array().unwrap();
-    assert_eq!(prices.len(), 4 * 3, "{prices:#?}");
+    assert_eq!(prices.len(), 5 * 3, "{prices:#?}");
     let value = |op: &str, workload: &str, engine: &str| -> f64 {
         let p = prices
             .iter()
@@ -67,6 +68,7 @@ fn the_price_list_prices_each_operation_per_engine_with_intervals_and_reports_it
             value("get-body", "post-64k", engine) > value("get-body", "post-1k", engine),
             "{engine}"
         );
+        assert!(value("get-body per KiB", "post-64k − post-1k", engine) > 0.0);
         let callback = prices
             .iter()
             .find(|p| p["operation"] == "callback" && p["engine"] == engine)
