@@ -111,7 +111,7 @@ pub fn section(view: &View) -> Option<Section> {
     Some(Section {
         title: "Hostcall price list".to_owned(),
         intro: format!(
-            "What one operation across the Proxy-Wasm ABI costs, per engine, in ns (95% interval{}). A probe filter (C, no SDK: bench-filters/c/price.c) repeats one operation K times (the repeats column) per request; it runs next to the same probe doing nothing, in adjacent slices on the same engine, and the price is the median over {rounds} rounds of their difference divided by K, so the callback's fixed cost drops out. The native column is the host's own work for the operation (the same hostcall implementation, called from native code); an engine's excess over it is its crossing. `callback` is an empty callback: the do-nothing probe's time above the host floor (the host's lifecycle with no module) divided by the callbacks of one lifecycle (the repeats column). Sizes in brackets: the body (1 KiB / 64 KiB) or the header count (get-small: 8, get-large-headers: 64). Engine variants (+fuel, +epoch, …) and wasmi-lazy share their plain configuration's hostcall path and are left out.",
+            "What one operation across the Proxy-Wasm ABI costs, per engine, in ns (95% interval{}). A probe filter (C, no SDK: bench-filters/c/price.c) repeats one operation K times (the repeats column) per request; it runs next to the same probe doing nothing, in adjacent slices on the same engine, and the price is the median over {rounds} rounds of their difference divided by K, so the callback's fixed cost drops out. The native column is the host's own work for the operation (the same hostcall implementation, called from native code); an engine's excess over it is its crossing. `callback` is an empty callback: the do-nothing probe's time above the host floor (the host's lifecycle with no module) divided by the callbacks of one lifecycle (the repeats column). Sizes in brackets: the body (1 KiB / 64 KiB) or the header count (get-small: 8, get-large-headers: 64); `per KiB` and `per header`: the difference of the two sizes' prices over their difference in KiB or headers, round by round. Engine variants (+fuel, +epoch, …) and wasmi-lazy share their plain configuration's hostcall path and are left out.",
             if counted {
                 "; instructions per operation counted under callgrind"
             } else {
@@ -161,6 +161,44 @@ pub fn findings(view: &View) -> Vec<String> {
         "An empty hostcall (module into host: a log below the level)",
     ) {
         out.push(hostcall);
+    }
+    let mut per_unit: Vec<String> = Vec::new();
+    for p in prices.iter().filter(|p| p.operation.contains(" per ")) {
+        let Some((operation, unit)) = p.operation.split_once(" per ") else {
+            continue;
+        };
+        if per_unit
+            .iter()
+            .any(|o| o.starts_with(&format!("{operation} ")))
+        {
+            continue;
+        }
+        let of = |native: bool| -> Vec<f64> {
+            prices
+                .iter()
+                .filter(|q| q.operation == p.operation && (q.engine == "native") == native)
+                .filter_map(|q| q.ns.map(|e| e.value))
+                .collect()
+        };
+        let wasm = of(false);
+        let (Some(low), Some(high)) = (
+            wasm.iter().copied().reduce(f64::min),
+            wasm.iter().copied().reduce(f64::max),
+        ) else {
+            continue;
+        };
+        let native = of(true)
+            .first()
+            .map_or_else(String::new, |n| format!(" (native {n:.1})"));
+        per_unit.push(format!(
+            "{operation} {low:.1}–{high:.1} ns per {unit}{native}"
+        ));
+    }
+    if !per_unit.is_empty() {
+        out.push(format!(
+            "What grows with size, per unit (medians over the engines; intervals in the price list): {}.",
+            per_unit.join(", ")
+        ));
     }
     let missing = prices
         .iter()
