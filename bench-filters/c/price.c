@@ -49,7 +49,7 @@ enum op {
   OP_GET_PAIRS,
   OP_ADD_HEADER,
   OP_REPLACE_HEADER,
-  OP_ADD_REMOVE_HEADER,
+  OP_REMOVE_HEADER,
   OP_GET_BODY,
   OP_SET_BODY,
   OP_GET_PROPERTY,
@@ -67,7 +67,7 @@ enum op {
 
 static const char *const OP_NAMES[OP_COUNT] = {
     "none",          "get-header",    "get-pairs",       "add-header",   "replace-header",
-    "add-remove-header", "get-body",  "set-body",        "get-property", "shared-get",
+    "remove-header", "get-body",  "set-body",        "get-property", "shared-get",
     "shared-set",    "shared-cas",    "metric-increment", "metric-record", "log-enabled",
     "log-disabled",  "current-time",  "http-call"};
 
@@ -165,10 +165,17 @@ static void header_ops(void) {
       case OP_REPLACE_HEADER:
         proxy_replace_header_map_value(MAP_REQUEST_HEADERS, S("x-price"), S("1"));
         break;
-      case OP_ADD_REMOVE_HEADER:
-        proxy_add_header_map_value(MAP_REQUEST_HEADERS, S("x-price"), S("1"));
-        proxy_remove_header_map_value(MAP_REQUEST_HEADERS, S("x-price"));
+      case OP_REMOVE_HEADER: {
+        /* A different header present each time: x-sweep-008, x-sweep-009, … (of the 64 of
+         * get-large-headers; K at most 56). */
+        char name[] = "x-sweep-000";
+        uint32_t n = i + 8;
+        name[8] = (char)('0' + n / 100);
+        name[9] = (char)('0' + n / 10 % 10);
+        name[10] = (char)('0' + n % 10);
+        proxy_remove_header_map_value(MAP_REQUEST_HEADERS, name, sizeof(name) - 1);
         break;
+      }
       case OP_GET_PROPERTY:
         proxy_get_property(S("request\0path"), &data, &size);
         break;

@@ -560,6 +560,7 @@ fn price_probes() -> Vec<FilterSpec> {
             price::Effect::Nothing => expect_noop,
             price::Effect::AddsHeaders => expect_price_headers_added,
             price::Effect::ReplacesHeader => expect_price_header_replaced,
+            price::Effect::RemovesHeaders => expect_price_headers_removed,
             price::Effect::OverwritesBody => expect_price_body_overwritten,
             price::Effect::Counts => expect_price_counted,
             price::Effect::Records => expect_price_recorded,
@@ -594,6 +595,16 @@ fn expect_price_header_replaced(_: &Workload) -> Option<Expected> {
     Some(Expected {
         request: HeaderEdits {
             replace: vec![price_header()],
+            ..HeaderEdits::default()
+        },
+        ..Expected::default()
+    })
+}
+
+fn expect_price_headers_removed(_: &Workload) -> Option<Expected> {
+    Some(Expected {
+        request: HeaderEdits {
+            remove: price::removed_headers(),
             ..HeaderEdits::default()
         },
         ..Expected::default()
@@ -847,6 +858,16 @@ mod tests {
         let added = (filter("price:add-header@c").unwrap().expect)(&workload("get-small").unwrap());
         assert_eq!(added.unwrap().request.add.len(), price::K as usize);
         assert_eq!(measure_group("headers@c"), "headers");
+        let large = workload("get-large-headers")
+            .unwrap()
+            .exchange
+            .request_headers;
+        for name in price::removed_headers() {
+            assert!(
+                large.get(name.as_bytes()).is_some(),
+                "{name} is not there to remove"
+            );
+        }
     }
 
     #[test]

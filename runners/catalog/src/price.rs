@@ -80,6 +80,8 @@ pub enum Effect {
     AddsHeaders,
     /// [`HEADER`] set once in the request headers.
     ReplacesHeader,
+    /// The request headers [`removed_headers`] removed.
+    RemovesHeaders,
     /// The request body overwritten by as many `x` bytes.
     OverwritesBody,
     /// [`COUNTER`] at K.
@@ -92,6 +94,12 @@ pub enum Effect {
 
 /// The header the header probes add or set: (name, value).
 pub const HEADER: (&str, &str) = ("x-price", "1");
+/// The headers the remove probe removes, one per repeat: `x-sweep-008` onwards (present in
+/// get-large-headers).
+pub fn removed_headers() -> Vec<String> {
+    (8..8 + K).map(|i| format!("x-sweep-{i:03}")).collect()
+}
+
 /// The counter the probe defines.
 pub const COUNTER: &str = "price_counter";
 /// The histogram the probe defines.
@@ -140,12 +148,12 @@ pub const OPERATIONS: [Operation; 17] = [
         per: None,
     },
     Operation {
-        name: "price:add-remove-header@c",
-        op: "add-remove-header",
+        name: "price:remove-header@c",
+        op: "remove-header",
         repeat: K,
-        description: "add a request header, then remove it (two hostcalls)",
-        workloads: ON_GET,
-        effect: Effect::Nothing,
+        description: "remove a request header that is there (one of 64)",
+        workloads: &["get-large-headers"],
+        effect: Effect::RemovesHeaders,
         per: None,
     },
     Operation {
