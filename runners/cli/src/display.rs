@@ -404,15 +404,12 @@ fn print_prices(results: &Results) {
         return;
     }
     let mut engines: Vec<&str> = Vec::new();
-    let mut rows: Vec<(&str, &str)> = Vec::new();
     for p in &results.price {
         if !engines.contains(&p.engine.as_str()) {
             engines.push(&p.engine);
         }
-        if !rows.contains(&(p.operation.as_str(), p.workload.as_str())) {
-            rows.push((&p.operation, &p.workload));
-        }
     }
+    let rows = filterbench_report::price::rows(&results.price);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     let mut header = vec!["operation (ns each)", "workload"];

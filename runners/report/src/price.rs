@@ -33,7 +33,7 @@ fn price(e: &Estimate) -> String {
 }
 
 /// The rows of the list, in list order: (operation, workload).
-fn rows(prices: &[Price]) -> Vec<(&str, &str)> {
+pub fn rows(prices: &[Price]) -> Vec<(&str, &str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
     for p in prices {
         let key = (p.operation.as_str(), p.workload.as_str());

@@ -154,13 +154,7 @@ impl View {
                 push_unique(&mut filters, &cell.filter);
             }
         }
-        // Native last in legends, the rest in results order.
-        engines.sort_by_key(|e| {
-            results
-                .engines
-                .iter()
-                .any(|r| &r.name == e && r.family == "native")
-        });
+        native_last(&mut engines, results);
         let filter_ratios: Vec<FilterRatio> = results
             .summary
             .filters
@@ -263,10 +257,20 @@ impl View {
                 push_unique(&mut view.engines, &p.engine);
             }
         }
-        view.engines.sort_by_key(|e| e == "native");
+        native_last(&mut view.engines, results);
         view.prices = results.price.clone();
         view
     }
+}
+
+/// Native last in legends, the rest in results order.
+fn native_last(engines: &mut [String], results: &Results) {
+    engines.sort_by_key(|e| {
+        results
+            .engines
+            .iter()
+            .any(|r| &r.name == e && r.family == "native")
+    });
 }
 
 /// Base filters that ran in more than one language, in results order.
