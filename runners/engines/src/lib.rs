@@ -126,19 +126,19 @@ pub fn all() -> Vec<EngineEntry> {
         ["wamr-fast-interp"],
         not_compiled_in("wamr"),
     ));
-    entries.push(entry(
-        "wamr-aot",
-        "wamr",
-        Some(
-            "not built: WAMR's AOT (wamrc) and LLVM JIT modes need WAMR compiled with LLVM, but \
-             the crates.io binding wamrx-sys 0.3.0 pins its C build to the fast interpreter \
-             (WAMR_BUILD_AOT=0, WAMR_BUILD_JIT=0), and a second WAMR linked into the same binary \
-             would share the first one's symbols; the same WAMR 2.4.3 sources do build with \
-             -DWAMR_BUILD_JIT=1 against Debian's LLVM 22 (the AOT compiler included), so the way \
-             there is that build as a separately loaded shared library, not done yet"
-                .to_owned(),
-        ),
-    ));
+    #[cfg(not(feature = "wamr-llvm"))]
+    for name in ["wamr-aot", "wamr-jit"] {
+        entries.push(entry(
+            name,
+            "wamr",
+            Some(
+                "WAMR's AOT compiler and LLVM JIT are not compiled in (WAMR built a second time \
+                 with LLVM 22): run `apt-get install llvm-22-dev libpolly-22-dev libzstd-dev`, \
+                 then build with `--features wamr-llvm`"
+                    .to_owned(),
+            ),
+        ));
+    }
     entries.push(entry(
         "v8",
         "v8",

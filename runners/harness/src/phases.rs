@@ -42,8 +42,14 @@ fn elapsed_ns(start: Instant) -> f64 {
     start.elapsed().as_nanos() as f64
 }
 
+/// Compiling again stops once the compiles so far took this long, ns: more samples of a compile
+/// that takes seconds (WAMR's LLVM modes on a Go module: over a minute) add run time, not
+/// precision.
+pub const COMPILE_BUDGET_NS: f64 = 10e9;
+
 /// Measures every start-up phase of a loaded module. `first` is the load already made (its
-/// time is the first compile sample); more compiles are made per `settings.compile_samples`.
+/// time is the first compile sample); more compiles are made per `settings.compile_samples`,
+/// while the compiles so far took less than [`COMPILE_BUDGET_NS`].
 pub fn measure(
     engine: &dyn Engine,
     source: &ModuleSource,
@@ -73,6 +79,9 @@ pub fn measure(
     };
     let mut compiles = vec![first.compile_ns];
     for _ in 1..settings.compile_samples {
+        if compiles.iter().sum::<f64>() >= COMPILE_BUDGET_NS {
+            break;
+        }
         let again = timed_load(engine, source);
         if again.module.is_ok() {
             compiles.push(again.compile_ns);

@@ -159,6 +159,14 @@ pub enum Event<'a> {
         /// The cell so far.
         cell: &'a Cell,
     },
+    /// A filter's module is being loaded (compiled) on an engine; with an optimising compiler
+    /// this can take a minute (WAMR's LLVM modes on a Go module).
+    Loading {
+        /// Filter name.
+        filter: &'a str,
+        /// Engine name.
+        engine: &'a str,
+    },
     /// Start-up phases of a (filter, engine) are being measured.
     Phases {
         /// Filter name.
@@ -593,19 +601,27 @@ fn path_check<'a>(
 type SlotLoad<'a> = (&'a EngineSlot, Option<Rc<Vec<u8>>>);
 
 /// A closure that loads the module afresh — from the engine's serialized artifact when it has
-/// one (fresh code placement without recompiling), else from source — and starts an instance.
+/// one (fresh code placement without recompiling), else from source when the engine says that is
+/// cheap — and starts an instance; otherwise (an optimising JIT without artifacts) it starts a
+/// fresh instance of `module`, the module loaded once.
 fn renewer<'a>(
     engine: &'a dyn Engine,
     source: &'a ModuleSource,
     filter: &'a FilterSpec,
     artifact: Option<Rc<Vec<u8>>>,
+    module: Rc<dyn LoadedModule>,
 ) -> measure::Respawn<'a> {
+    let reload = engine.reload_per_block();
     Box::new(move || {
-        let module = match &artifact {
-            Some(bytes) => engine.load_serialized(source, bytes)?,
-            None => engine.load(source)?,
+        let fresh = match &artifact {
+            Some(bytes) => Some(engine.load_serialized(source, bytes)?),
+            None if reload => Some(engine.load(source)?),
+            None => None,
         };
-        start_instance(module.as_ref(), filter)
+        match fresh {
+            Some(fresh) => start_instance(fresh.as_ref(), filter),
+            None => start_instance(module.as_ref(), filter),
+        }
     })
 }
 
@@ -757,6 +773,10 @@ fn check_subject<'a>(
             }
             continue;
         }
+        observe(Event::Loading {
+            filter: filter.name,
+            engine: &slot.name,
+        });
         let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
         if settings.phases && !probe {
             observe(Event::Phases {
@@ -829,8 +849,17 @@ fn check_subject<'a>(
             planned.push(Planned {
                 index: results.cells.len(),
                 instance,
-                respawn: Box::new(move || start_instance(module.as_ref(), filter)),
-                renew: renewer(slot.engine.as_ref(), &subject.source, filter, artifact),
+                respawn: {
+                    let module = Rc::clone(&module);
+                    Box::new(move || start_instance(module.as_ref(), filter))
+                },
+                renew: renewer(
+                    slot.engine.as_ref(),
+                    &subject.source,
+                    filter,
+                    artifact,
+                    module,
+                ),
                 exchange,
                 verify: Some(path_check(first, exchange)),
                 filter: filter.name,

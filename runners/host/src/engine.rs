@@ -68,6 +68,14 @@ pub trait Engine {
     /// Loads (reads, validates, compiles, links) a module.
     fn load(&self, source: &ModuleSource) -> Result<Box<dyn LoadedModule>, FilterError>;
 
+    /// Whether loading a module afresh from source is cheap enough to repeat at every block
+    /// boundary of a measurement (for a fresh code placement). An engine that compiles with an
+    /// optimising compiler at load and has no serialized artifact (WAMR's LLVM JIT) says no:
+    /// its blocks get fresh instances of the module loaded once.
+    fn reload_per_block(&self) -> bool {
+        true
+    }
+
     /// Loads a module from an artifact made by [`LoadedModule::serialize`] on this same engine
     /// configuration, skipping compilation (what a proxy's module cache does). Engines without
     /// serialized artifacts return [`FilterError::Unsupported`].

@@ -61,7 +61,7 @@ fn allocator(name: &str) -> String {
 }
 
 /// The log messages an instance holds.
-fn logs(instance: &mut dyn filterbench_host::FilterInstance) -> Vec<String> {
+pub fn logs(instance: &mut dyn filterbench_host::FilterInstance) -> Vec<String> {
     instance
         .state()
         .logs
@@ -71,7 +71,7 @@ fn logs(instance: &mut dyn filterbench_host::FilterInstance) -> Vec<String> {
 }
 
 /// A GET request with two headers and no body, answered with a 200 without body.
-fn get_exchange() -> HttpExchange {
+pub fn get_exchange() -> HttpExchange {
     HttpExchange {
         request_headers: HeaderMap::from_pairs(&[(":method", "GET"), (":path", "/")]),
         response_headers: HeaderMap::from_pairs(&[(":status", "200")]),
