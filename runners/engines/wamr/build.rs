@@ -39,6 +39,7 @@ fn build() -> Result<(), String> {
     let llvm_cmake_dir = llvm_query(&llvm_config, "--cmakedir")?;
     let llvm_lib_dir = llvm_query(&llvm_config, "--libdir")?;
     let llvm_version = llvm_query(&llvm_config, "--version")?;
+    let llvm_include_dir = llvm_query(&llvm_config, "--includedir")?;
     let llvm_major = llvm_version
         .split('.')
         .next()
@@ -54,6 +55,8 @@ fn build() -> Result<(), String> {
         .arg(&shim)
         .arg("-I")
         .arg(&include)
+        .arg("-I")
+        .arg(&llvm_include_dir)
         .arg("llvm/aot_compile.c"))?;
 
     let link = Link {
@@ -62,9 +65,10 @@ fn build() -> Result<(), String> {
         llvm_major: &llvm_major,
     };
     // The runtime: WAMR's AOT loader and its LLVM JIT (which compiles every function when a
-    // module is loaded).
+    // module is loaded). Both libraries carry the shim (its LLVM options are set through
+    // whichever is loaded first: they share libLLVM).
     let runtime = wamr_archive(&sources, &llvm_cmake_dir, &out_dir, "runtime", "")?;
-    let runtime = link.shared_library("libfilterbench-wamr-llvm.so", &[&runtime])?;
+    let runtime = link.shared_library("libfilterbench-wamr-llvm.so", &[&shim, &runtime])?;
     // The AOT compiler as wamrc builds it: the loader without the JIT (with it, every load
     // would JIT-compile the module before the AOT compiler compiles it again: 5.2 s instead of
     // 3.2 s for the Rust headers filter) and in compiler mode. WAMR only adds its compiler to
@@ -123,9 +127,12 @@ fn wamr_archive(
         .define("WAMR_BUILD_REF_TYPES", "1")
         .define("WAMR_BUILD_LIBC_WASI", "0")
         .define("WAMR_BUILD_LIBC_BUILTIN", "0")
-        // Software bounds checks, as in the fast-interpreter build: WAMR's guard-page checks
-        // install SIGSEGV handlers next to wasmtime's and wasmer's in this one process, and
-        // its per-thread stack-guard setup crashes on threads Rust spawned (seen in tests).
+        // Software bounds checks, as in the fast-interpreter build. WAMR's guard-page mode
+        // installs its SIGSEGV handler once per thread, each time chaining to the one before
+        // (itself, from the second thread on), and forwards faults that are not its own: with
+        // wasmtime and wasmer in the same process, a guard-page fault of theirs spun in WAMR's
+        // handler (seen in the engine tests). Its stack guard-page setup also crashed on
+        // threads Rust spawned.
         .define("WAMR_DISABLE_HW_BOUND_CHECK", "1")
         .define("WAMR_DISABLE_STACK_HW_BOUND_CHECK", "1")
         .define("LLVM_DIR", llvm_cmake_dir)

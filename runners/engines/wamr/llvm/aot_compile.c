@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <llvm-c/Support.h>
+
 #include "aot_export.h"
 #include "wasm_export.h"
 
@@ -75,6 +77,22 @@ done:
         aot_destroy_comp_context(context);
     aot_destroy_comp_data(data);
     return image;
+}
+
+/*
+ * Sets the LLVM options of WAMR's compiled modes; once per process (LLVM refuses a second
+ * parse), before the first compilation.
+ *
+ * 128-bit divisions are expanded inline: with software bounds checks, WAMR computes bounds in
+ * 128 bits, LLVM's loop optimisations divide them, and the default lowering calls __udivti3,
+ * which WAMR's x86-64 AOT loader cannot resolve ("resolve symbol __udivti3 failed" on the waf
+ * filter). The JIT gets the same option so both modes compile the same code.
+ */
+FILTERBENCH_EXPORT void
+filterbench_wamr_llvm_options(void)
+{
+    const char *args[] = { "filterbench", "-expand-div-rem-bits=64" };
+    LLVMParseCommandLineOptions(2, args, NULL);
 }
 
 /* Frees an image returned by filterbench_wamr_aot_compile. */

@@ -35,7 +35,23 @@ struct Loaded {
 
 static RUNTIME: OnceLock<Result<Loaded, String>> = OnceLock::new();
 
+/// `filterbench_wamr_llvm_options` (llvm/aot_compile.c), in both libraries.
+type OptionsFn = unsafe extern "C" fn();
+
+/// Opens one of the two libraries and, the first time, sets the LLVM options they share.
 fn open(path: &str) -> Result<Library, String> {
+    let library = open_library(path)?;
+    static OPTIONS: OnceLock<()> = OnceLock::new();
+    // SAFETY: the shim's entry point of this signature, in a library built by this crate.
+    let options = unsafe { library.get::<OptionsFn>(b"filterbench_wamr_llvm_options\0") }
+        .map(|symbol| *symbol)
+        .map_err(|e| format!("{path}: missing filterbench_wamr_llvm_options: {e}"))?;
+    // SAFETY: called once per process (LLVM parses its options once), before any compilation.
+    OPTIONS.get_or_init(|| unsafe { options() });
+    Ok(library)
+}
+
+fn open_library(path: &str) -> Result<Library, String> {
     // SAFETY: a WAMR library built by this crate; its initialisers only set up WAMR's globals.
     let library = unsafe { UnixLibrary::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
         format!("cannot load {path} ({e}); rebuild with `--features wamr-llvm` (LLVM 22 from apt)")
