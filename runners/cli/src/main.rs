@@ -630,6 +630,9 @@ fn run_command(args: RunArgs) -> Result<()> {
             Event::Loading { filter, engine } => {
                 watchdog.compiling(filter, engine);
             }
+            Event::Loaded { filter, engine } => {
+                watchdog.progress(filter, &format!("checking it on {engine}"));
+            }
             Event::Phases { filter, engine } => {
                 watchdog.progress(filter, &format!("loading and starting it on {engine}"));
                 eprintln!("  {filter:<10} {engine:<34} compiling, start-up phases and memory…")

@@ -167,6 +167,13 @@ pub enum Event<'a> {
         /// Engine name.
         engine: &'a str,
     },
+    /// The load that [`Event::Loading`] announced is done (the module is checked next).
+    Loaded {
+        /// Filter name.
+        filter: &'a str,
+        /// Engine name.
+        engine: &'a str,
+    },
     /// Start-up phases of a (filter, engine) are being measured.
     Phases {
         /// Filter name.
@@ -778,6 +785,10 @@ fn check_subject<'a>(
             engine: &slot.name,
         });
         let load = phases::timed_load(slot.engine.as_ref(), &subject.source);
+        observe(Event::Loaded {
+            filter: filter.name,
+            engine: &slot.name,
+        });
         if settings.phases && !probe {
             observe(Event::Phases {
                 filter: filter.name,
