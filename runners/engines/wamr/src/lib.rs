@@ -1,12 +1,12 @@
 //! WAMR adapter: runs Proxy-Wasm modules on the WebAssembly Micro Runtime, with every hostcall
-//! of the filterbench host registered as a WAMR "raw" native generated from the host's ABI
-//! tables.
+//! of the filterbench host registered as a WAMR native generated from the host's ABI tables
+//! ("raw" for the interpreter, typed for compiled code: see `natives`).
 //!
 //! `wamr-fast-interp` is the fast interpreter `wamrx-sys` links into the binary. With the
 //! `llvm` feature, `wamr-aot` (WAMR's AOT compiler, as `wamrc`, then the AOT image loaded) and
 //! `wamr-jit` (WAMR's LLVM JIT, compiling every function at load) run on a second WAMR build with
-//! LLVM, which this crate's build script makes from the same sources (see `llvm`). None of these
-//! modes can stop a runaway callback in these builds (no fuel or epochs).
+//! LLVM, which this crate's build script makes from the same sources (see `llvm`). All three use
+//! software bounds checks; none can stop a runaway callback (no fuel or epochs).
 
 mod api;
 mod instance;
