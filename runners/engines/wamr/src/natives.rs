@@ -56,11 +56,14 @@ macro_rules! raw_natives {
                 }
             )*
 
-            /// (name, raw function, signature), NUL-terminated for WAMR.
-            pub(super) fn symbols<R: Runtime>() -> Vec<(&'static CStr, *mut c_void, &'static CStr)> {
+            /// (name, function of `convention`, signature), NUL-terminated for WAMR.
+            pub(super) fn symbols<R: Runtime>(convention: Convention) -> Vec<(&'static CStr, *mut c_void, &'static CStr)> {
                 vec![ $( (
                     CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()).expect("NUL-terminated"),
-                    $name::<R> as *mut c_void,
+                    match convention {
+                        Convention::Raw => $name::<R> as *mut c_void,
+                        Convention::Typed => typed::$name::<R> as *mut c_void,
+                    },
                     CStr::from_bytes_with_nul(concat!("(", $( signature_char!($kind), )* ")i\0").as_bytes()).expect("NUL-terminated"),
                 ), )* ]
             }
@@ -71,22 +74,13 @@ macro_rules! raw_natives {
                 use super::*;
                 $(
                     /// WAMR native with typed parameters; returns the status.
-                    pub(in super::super) unsafe extern "C" fn $name<R: Runtime>(exec_env: sys::wasm_exec_env_t, $( $arg: native_type!($kind) ),*) -> i32 {
+                    pub(super) unsafe extern "C" fn $name<R: Runtime>(exec_env: sys::wasm_exec_env_t, $( $arg: native_type!($kind) ),*) -> i32 {
                         // SAFETY: WAMR calls natives with the calling instance's environment.
                         (unsafe {
                             dispatch::<R>(exec_env, |guest| hostcalls::guarded(guest, stringify!($name), |guest| hostcalls::$name(guest, $( filterbench_host::wasm32_to_host!($kind, $arg) ),*)))
                         }) as i32
                     }
                 )*
-
-                /// (name, typed function, signature), NUL-terminated for WAMR.
-                pub(in super::super) fn symbols<R: Runtime>() -> Vec<(&'static CStr, *mut c_void, &'static CStr)> {
-                    vec![ $( (
-                        CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()).expect("NUL-terminated"),
-                        $name::<R> as *mut c_void,
-                        CStr::from_bytes_with_nul(concat!("(", $( signature_char!($kind), )* ")i\0").as_bytes()).expect("NUL-terminated"),
-                    ), )* ]
-                }
             }
         }
     };
@@ -190,25 +184,20 @@ pub(crate) unsafe fn initialise<R: Runtime>(
     unsafe { (api.wasm_runtime_set_log_level)(sys::WASM_LOG_LEVEL_ERROR) };
     let proxy = CString::new(PROXY_MODULE).expect("no NUL");
     let proxy: &'static CStr = Box::leak(proxy.into_boxed_c_str());
-    type Symbols = fn() -> Vec<(&'static CStr, *mut c_void, &'static CStr)>;
-    let (proxy_symbols, wasi_symbols, proc_exit): (Symbols, Symbols, *mut c_void) = match convention
-    {
-        Convention::Raw => (
-            proxy_natives_table::symbols::<R> as Symbols,
-            wasi_natives_table::symbols::<R> as Symbols,
-            proc_exit::<R> as *mut c_void,
-        ),
-        Convention::Typed => (
-            proxy_natives_table::typed::symbols::<R> as Symbols,
-            wasi_natives_table::typed::symbols::<R> as Symbols,
-            proc_exit_typed::<R> as *mut c_void,
-        ),
+    let proc_exit = match convention {
+        Convention::Raw => proc_exit::<R> as *mut c_void,
+        Convention::Typed => proc_exit_typed::<R> as *mut c_void,
     };
-    let mut tables = vec![register(api, convention, proxy, proxy_symbols())?];
+    let mut tables = vec![register(
+        api,
+        convention,
+        proxy,
+        proxy_natives_table::symbols::<R>(convention),
+    )?];
     for wasi_module in WASI_MODULES {
         let wasi = CString::new(wasi_module).expect("no NUL");
         let wasi: &'static CStr = Box::leak(wasi.into_boxed_c_str());
-        let mut symbols = wasi_symbols();
+        let mut symbols = wasi_natives_table::symbols::<R>(convention);
         symbols.push((c"proc_exit", proc_exit, c"(i)"));
         tables.push(register(api, convention, wasi, symbols)?);
     }
