@@ -283,14 +283,18 @@ pub fn loader_for(name: &str, library: &Path) -> Result<PathBuf, BuildError> {
         .join("loaded")
         .join(format!("{name}-{key:016x}"));
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-    // Copied then renamed: an Envoy still running the previous copy keeps its file.
+    // Copied then renamed: an Envoy still running the previous copy keeps its file. The staged
+    // names are this process's own, so runs at the same time (tests in parallel) each replace
+    // the file and the link whole instead of renaming each other's half-written copy away.
     let copy = dir.join("libenvoy_loader.so");
-    let staged = dir.join("libenvoy_loader.so.new");
+    let staged = dir.join(format!("libenvoy_loader.so.{}.new", std::process::id()));
     std::fs::copy(&loader, &staged).map_err(|e| io_error(&staged, e))?;
     std::fs::rename(&staged, &copy).map_err(|e| io_error(&copy, e))?;
     let link = dir.join("filter.so");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&library, &link).map_err(|e| io_error(&link, e))?;
+    let staged_link = dir.join(format!("filter.so.{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&staged_link);
+    std::os::unix::fs::symlink(&library, &staged_link).map_err(|e| io_error(&staged_link, e))?;
+    std::fs::rename(&staged_link, &link).map_err(|e| io_error(&link, e))?;
     Ok(copy)
 }
 
