@@ -42,6 +42,15 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
         if repeats {
             merged.settings.runs += run.settings.runs;
         }
+        // Another shard of a plan already in the merge holds other units: its Envoy rounds are
+        // the same rounds of other filters, not more of them.
+        let other_shard = run.shards.iter().any(|r| {
+            merged
+                .shards
+                .iter()
+                .any(|m| m.plan == r.plan && m.index != r.index)
+        });
+        merged.shards.extend(run.shards.iter().cloned());
         if !run.cells.is_empty() {
             // The wider run-level term of the two stands.
             merged.settings.between_run_sd = merged
@@ -106,7 +115,7 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                 // load settings.
                 if into.runs.is_empty() {
                     into.settings = more.settings.clone();
-                } else if !more.runs.is_empty() {
+                } else if !more.runs.is_empty() && !other_shard {
                     into.settings.rounds += more.settings.rounds;
                 }
                 // Rounds stay paired with their own baseline: later files get fresh round numbers.

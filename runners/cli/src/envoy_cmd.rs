@@ -74,6 +74,17 @@ pub struct EnvoyArgs {
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
+    /// Run shard K of the filters split into N (`K/N`); each filter runs with all its variants
+    /// and its own no-filter baseline. `N` alone takes K from $JOB_COMPLETION_INDEX + 1.
+    #[arg(long, value_name = "K/N", conflicts_with_all = ["concurrency", "plugins"])]
+    shard: Option<crate::shard::ShardArg>,
+    /// Also print the results file to stdout between marker lines (compressed), for
+    /// `filterbench k8s collect` to read back from a pod's log.
+    #[arg(long)]
+    results_to_stdout: bool,
+    /// Leave out the host conformance kit (about a minute with this Envoy as the reference).
+    #[arg(long)]
+    no_host_conformance: bool,
     /// What to measure, comma-separated: `cpu` (Envoy's worker CPU per request at a fixed rate,
     /// every variant of a filter in one Envoy, paired slice by slice with no filter), `time`
     /// (load runs: throughput, latency, CPU time, memory) and/or `instructions` (instructions
@@ -332,6 +343,8 @@ struct Recorder {
     quick: bool,
     /// The host conformance kit's matrix with this Envoy as the reference.
     host_conformance: Option<filterbench_harness::host_conformance::Matrix>,
+    /// The shard of a sharded plan this run is.
+    shard: Option<filterbench_harness::shards::ShardRecord>,
 }
 
 impl Recorder {
@@ -350,6 +363,7 @@ impl Recorder {
             environment,
             quick,
             host_conformance: None,
+            shard: None,
         }
     }
 
@@ -384,6 +398,7 @@ impl Recorder {
             envoy: Some(envoy),
             host_conformance: self.host_conformance.clone(),
             price: Vec::new(),
+            shards: self.shard.iter().cloned().collect(),
         }
     }
 }
@@ -648,7 +663,31 @@ fn run_sweeps(
 
 /// Runs `filterbench envoy`.
 pub fn command(args: EnvoyArgs) -> Result<()> {
-    let matrix = matrix(&args)?;
+    let mut matrix = matrix(&args)?;
+    let shard = match args.shard {
+        None => None,
+        Some(arg) => {
+            let filters: Vec<(&catalog::FilterSpec, usize)> =
+                matrix.iter().map(|(f, v)| (f, v.len())).collect();
+            let sources = match &args.spec {
+                Some(spec) => vec![crate::spec::load(spec)?.source],
+                None => filters
+                    .iter()
+                    .map(|(f, _)| filterbench_harness::polyglot::ensure_built(f))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let shard = crate::shard::for_envoy(
+                arg,
+                &filters,
+                &sources,
+                seconds_per_variant(&args),
+                &plan_settings(&args),
+            )?;
+            matrix.retain(|(f, _)| shard.units.contains(f.name));
+            eprintln!("{}", crate::shard::describe(&shard.record, &args.out));
+            Some(shard.record)
+        }
+    };
     crate::select::check_writable(&args.out)?;
     let rate = match args.rate.as_str() {
         "auto" => Rate::Auto,
@@ -691,6 +730,7 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     let out = args.out.clone();
     let quick = args.quick;
     let mut recorder = Recorder::new(quick, &programs);
+    recorder.shard = shard;
     if args.slices == 0 {
         bail!("--slices must be at least 1");
     }
@@ -706,9 +746,11 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
     }
     // The host conformance kit with this Envoy as the reference (about a minute), recorded
     // with the results and shown in the report.
-    match crate::conformance_cmd::record(Some(&programs.envoy)) {
-        Ok(matrix) => recorder.host_conformance = Some(matrix),
-        Err(e) => eprintln!("warning: host conformance not recorded: {e:#}"),
+    if !args.no_host_conformance {
+        match crate::conformance_cmd::record(Some(&programs.envoy)) {
+            Ok(matrix) => recorder.host_conformance = Some(matrix),
+            Err(e) => eprintln!("warning: host conformance not recorded: {e:#}"),
+        }
     }
     let sweeping = !args.concurrency.is_empty() || !args.plugins.is_empty();
     let network = settings.matrix.iter().any(|(f, _)| config::is_network(f));
@@ -797,6 +839,9 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         .with_context(|| format!("cannot write results to {}", args.out.display()))?;
     let shown = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
     println!("\nresults written to {}", shown.display());
+    if args.results_to_stdout {
+        crate::k8s::print_results(&file, "envoy")?;
+    }
     if !args.no_report {
         let named = (args.out != std::path::Path::new(DEFAULT_OUT)).then_some(args.out.as_path());
         let dir = crate::report_dir(args.report.as_deref(), named, "results/envoy-report");
@@ -821,6 +866,58 @@ pub fn command(args: EnvoyArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Rough seconds one variant of a filter takes with these arguments: its load runs, paired CPU
+/// slices and instruction bursts (what `--shard` balances on).
+fn seconds_per_variant(args: &EnvoyArgs) -> f64 {
+    let measured = |m| args.measure.contains(&m);
+    let (load, cpu) = if args.quick {
+        (
+            2.5,
+            f64::from(CpuSettings::QUICK.rounds) * CpuSettings::QUICK.slice.as_secs_f64(),
+        )
+    } else {
+        (
+            f64::from(args.repeat) * (2 * args.duration + args.warmup).as_secs_f64(),
+            f64::from(args.slices) * args.slice.as_secs_f64(),
+        )
+    };
+    let mut seconds = 5.0; // Envoy's start and the checks.
+    if measured(EnvoyMeasure::Time) {
+        seconds += load;
+    }
+    if measured(EnvoyMeasure::Cpu) {
+        seconds += cpu;
+    }
+    if measured(EnvoyMeasure::Instructions) {
+        seconds += 60.0;
+    }
+    seconds
+}
+
+/// Every choice of an Envoy run that changes what its shards run, for the plan's id.
+fn plan_settings(args: &EnvoyArgs) -> Vec<String> {
+    vec![
+        format!("variants={}", args.variant.join(",")),
+        format!("duration={:?} warmup={:?}", args.duration, args.warmup),
+        format!("rate={} repeat={}", args.rate, args.repeat),
+        format!(
+            "connections={} upstream={}",
+            args.connections, args.upstream
+        ),
+        format!("quick={} measure={:?}", args.quick, args.measure),
+        format!(
+            "slices={} slice={:?} slice-rate={}",
+            args.slices, args.slice, args.slice_rate
+        ),
+        format!(
+            "spec={}",
+            args.spec
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        ),
+    ]
 }
 
 /// Every record of an Envoy run that ended in an error, as `filter/variant: error`.

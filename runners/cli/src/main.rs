@@ -5,8 +5,10 @@ mod conformance_cmd;
 mod display;
 mod envoy_cmd;
 mod instructions;
+mod k8s;
 mod processes;
 mod select;
+mod shard;
 mod spec;
 mod spec_init;
 mod watchdog;
@@ -43,6 +45,13 @@ enum Command {
     /// host, on every in-process engine and through a real Envoy (the reference); prints the
     /// matrix (behaviour × host) and exits with status 3 on an unexplained difference.
     Conformance(conformance_cmd::ConformanceArgs),
+    /// Shard the matrix over a Kubernetes cluster: write an Indexed Job's manifests, and read
+    /// the shards' results back from the pods' logs.
+    K8s {
+        /// What to do.
+        #[command(subcommand)]
+        action: k8s::K8sAction,
+    },
     /// Filter spec files: write a starter for a module, or print the format's JSON Schema.
     Spec {
         /// What to do.
@@ -55,8 +64,9 @@ enum Command {
         what: ListWhat,
     },
     /// Print the table of results files and write a report folder (index.html, README.md,
-    /// charts, results); several files are merged (e.g. runs of the same matrix on the same
-    /// machine).
+    /// charts, results); several files are merged (runs of the same matrix, the shards of a
+    /// sharded plan: all must be there, from one build) — per machine type: files of
+    /// different CPU models or architectures get a report each, next to a page comparing them.
     Report {
         /// Results files written by `filterbench run`.
         #[arg(required = true, value_name = "RESULTS.json")]
@@ -322,6 +332,15 @@ struct RunArgs {
     /// Do not write a report.
     #[arg(long)]
     no_report: bool,
+    /// Run shard K of the matrix split into N (`K/N`), e.g. on N machines; `filterbench report`
+    /// merges the shards' files. Each filter's cells stay in one shard with their baselines.
+    /// `N` alone takes K from $JOB_COMPLETION_INDEX + 1 (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<shard::ShardArg>,
+    /// Also print the results file to stdout between marker lines (compressed), for
+    /// `filterbench k8s collect` to read back from a pod's log.
+    #[arg(long)]
+    results_to_stdout: bool,
     /// Largest linear memory one instance may grow to, MiB (`memory.grow` beyond it fails;
     /// enforced on every WebAssembly engine; native code is not capped).
     #[arg(long, default_value_t = 512, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -432,6 +451,7 @@ fn main() {
         Command::Run(args) => run_command(args),
         Command::Envoy(args) => envoy_cmd::command(args),
         Command::Conformance(args) => conformance_cmd::command(args),
+        Command::K8s { action } => k8s::command(action),
         Command::Spec { action } => spec_command(action),
         Command::List { what } => list_command(what),
         Command::Report { results, out } => report_command(&results, &out),
@@ -529,13 +549,40 @@ fn run_command(args: RunArgs) -> Result<()> {
     let spec_workloads: Vec<String> = subjects.iter().flat_map(spec::own_workload_names).collect();
     let workloads = select::workloads(&args.workload, &spec_workloads)?;
     check_something_runs(&subjects, &workloads)?;
+    let shard = match args.shard {
+        None => None,
+        Some(arg) => {
+            let base = if args.quick {
+                MeasureSettings::QUICK
+            } else {
+                MeasureSettings::STANDARD
+            };
+            let shard = shard::for_run(
+                arg,
+                &subjects,
+                engine_entries.len(),
+                &workloads,
+                &base,
+                &plan_settings(&args, &engine_entries),
+            )?;
+            subjects.retain(|s| {
+                shard
+                    .units
+                    .contains(filterbench_harness::catalog::measure_group(s.filter.name))
+            });
+            if args.worker.is_none() {
+                eprintln!("{}", shard::describe(&shard.record, &out));
+            }
+            Some(shard.record)
+        }
+    };
     let processes = match args.worker {
         Some(_) => 1,
         None => args.processes.unwrap_or(if args.quick { 1 } else { 3 }),
     };
     if processes * args.repeat > 1 {
         let results = processes::run_split(processes, args.repeat, &out, args.resume.is_some())?;
-        return measure_instructions_and_finish(&args, results);
+        return measure_instructions_and_finish(&args, results, shard);
     }
     let previous = match &args.resume {
         None => None,
@@ -672,7 +719,35 @@ fn run_command(args: RunArgs) -> Result<()> {
         return results::write_atomic(&out, &results)
             .with_context(|| format!("cannot write results to {}", out.display()));
     }
-    measure_instructions_and_finish(&args, results)
+    measure_instructions_and_finish(&args, results, shard)
+}
+
+/// Every choice of a run that changes what its shards run, for the plan's id.
+fn plan_settings(args: &RunArgs, engines: &[filterbench_engines::EngineEntry]) -> Vec<String> {
+    let mut settings = vec![
+        format!(
+            "engines={}",
+            engines.iter().map(|e| e.name).collect::<Vec<_>>().join(",")
+        ),
+        format!("workloads={}", args.workload.join(",")),
+        format!("quick={}", args.quick),
+        format!("processes={:?}", args.processes),
+        format!("repeat={}", args.repeat),
+        format!("memory-limit={}", args.memory_limit),
+        format!("failure-policy={:?}", args.failure_policy),
+        format!(
+            "instructions={}",
+            args.measure.contains(&Measure::Instructions)
+        ),
+    ];
+    let subject = &args.subject;
+    if let Some(spec) = &subject.spec {
+        settings.push(format!("spec={}", spec.display()));
+    }
+    if let Some(module) = &subject.module {
+        settings.push(format!("module={}", module.display()));
+    }
+    settings
 }
 
 /// Fails when no subject runs on any of the workloads asked for (instead of an empty run), and
@@ -724,9 +799,15 @@ fn failed_cells(results: &results::Results) -> Vec<&results::Cell> {
         .collect()
 }
 
-/// Counts instructions when `--measure instructions` asked for it, then [`finish`]es.
-fn measure_instructions_and_finish(args: &RunArgs, results: results::Results) -> Result<()> {
+/// Counts instructions when `--measure instructions` asked for it, then [`finish`]es; a
+/// shard's results get its record.
+fn measure_instructions_and_finish(
+    args: &RunArgs,
+    results: results::Results,
+    shard: Option<filterbench_harness::shards::ShardRecord>,
+) -> Result<()> {
     let mut results = results;
+    results.shards = shard.into_iter().collect();
     if args.measure.contains(&Measure::Instructions) {
         let subject = args.subject.clone();
         let counting = spinner("counting instructions under callgrind…");
@@ -767,6 +848,9 @@ fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
         .with_context(|| format!("cannot write results to {}", out.display()))?;
     let shown = std::fs::canonicalize(&out).unwrap_or(out.clone());
     println!("\nresults written to {}", shown.display());
+    if args.results_to_stdout {
+        k8s::print_results(&results, "run")?;
+    }
     if !args.no_report {
         let explicit = args.out.as_deref().or(args.resume.as_deref());
         write_report(
@@ -856,22 +940,69 @@ fn write_report(results: &results::Results, dir: &std::path::Path) -> Result<()>
 }
 
 fn report_command(files: &[PathBuf], out: &std::path::Path) -> Result<()> {
+    use filterbench_harness::machines::{self, Labelled};
     let runs = files
         .iter()
         .map(|f| {
-            results::read(f).with_context(|| {
+            let results = results::read(f).with_context(|| {
                 format!(
                     "cannot read {} as filterbench results (schema version {})",
                     f.display(),
                     results::SCHEMA_VERSION
                 )
+            })?;
+            Ok(Labelled {
+                label: f.display().to_string(),
+                results,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let merged = filterbench_harness::merge::merge(runs).context("no results given")?;
-    display::print_table(&merged);
-    display::print_envoy_table(&merged);
-    write_report(&merged, out)
+    let machines = machines::by_machine(runs).context("the results cannot be reported together")?;
+    if let [machine] = machines.as_slice() {
+        display::print_table(&machine.results);
+        display::print_envoy_table(&machine.results);
+        return write_report(&machine.results, out);
+    }
+    // Several machine types: a report each, and a page comparing them.
+    let folders: Vec<String> = machines.iter().map(|m| machine_folder(&m.name)).collect();
+    for (machine, folder) in machines.iter().zip(&folders) {
+        println!("\n== {} ({}) ==", machine.name, machine.files.join(", "));
+        display::print_table(&machine.results);
+        display::print_envoy_table(&machine.results);
+        write_report(&machine.results, &out.join(folder))?;
+    }
+    let parts: Vec<filterbench_report::machines::MachineReport<'_>> = machines
+        .iter()
+        .zip(&folders)
+        .map(|(m, folder)| filterbench_report::machines::MachineReport {
+            name: &m.name,
+            folder,
+            files: &m.files,
+            results: &m.results,
+        })
+        .collect();
+    let index = filterbench_report::machines::write_index(&parts, out)
+        .with_context(|| format!("cannot write the report to {}", out.display()))?;
+    let index = std::fs::canonicalize(&index).unwrap_or(index);
+    println!(
+        "\n{} machine types, reported apart; open {}",
+        machines.len(),
+        index.display()
+    );
+    Ok(())
+}
+
+/// A folder name for a machine type: lower-case letters, digits and single dashes.
+fn machine_folder(machine: &str) -> String {
+    let mut folder = String::new();
+    for c in machine.chars() {
+        if c.is_ascii_alphanumeric() {
+            folder.push(c.to_ascii_lowercase());
+        } else if !folder.ends_with('-') && !folder.is_empty() {
+            folder.push('-');
+        }
+    }
+    folder.trim_end_matches('-').to_owned()
 }
 
 /// Reads a results file; the error names it.
@@ -963,5 +1094,13 @@ mod tests {
             Path::new("/tmp/x-report")
         );
         assert_eq!(report_dir(None, None, default), Path::new(default));
+    }
+
+    #[test]
+    fn machine_types_get_plain_folder_names() {
+        assert_eq!(
+            machine_folder("x86_64 · AMD EPYC 7B13 64-Core Processor"),
+            "x86-64-amd-epyc-7b13-64-core-processor"
+        );
     }
 }

@@ -68,7 +68,8 @@ fn child_args(args: &[String]) -> Vec<String> {
             skip_value = false;
             continue;
         }
-        if arg == "--no-report" {
+        // The parent prints the merged results; a child's share is only its file.
+        if arg == "--no-report" || arg == "--results-to-stdout" {
             continue;
         }
         if PARENT_FLAGS.contains(&arg.as_str()) {

@@ -11,8 +11,8 @@ pub mod pricing;
 pub mod run;
 pub mod sys;
 
-pub use filterbench_analysis::{analysis, compare, format, merge, precision};
+pub use filterbench_analysis::{analysis, compare, format, machines, merge, precision};
 pub use filterbench_catalog::{assertions, catalog, conformance, price, workloads};
 pub use filterbench_results::{
-    environment, envoy, envoy_cpu, envoy_variants, host_conformance, paths, results, stats,
+    environment, envoy, envoy_cpu, envoy_variants, host_conformance, paths, results, shards, stats,
 };

@@ -6,14 +6,14 @@ use filterbench_results::results::Results;
 use std::fmt::Write as _;
 
 /// Escapes text for HTML.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222;line-height:1.45}\
+pub(crate) const STYLE: &str = "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222;line-height:1.45}\
 h1{margin-bottom:.2rem}h2{margin-top:2.5rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
 table{border-collapse:collapse;font-size:.85rem;margin:.8rem 0;width:100%}\
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}\
@@ -21,7 +21,7 @@ th{background:#f4f4f4;position:sticky;top:0}tr:nth-child(even) td{background:#fa
 figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
 figcaption{font-size:.9rem;color:#555}.meta{color:#666}ul.findings li{margin:.3rem 0}";
 
-fn table(out: &mut String, table: &Table) {
+pub(crate) fn table(out: &mut String, table: &Table) {
     if table.rows.is_empty() {
         return;
     }

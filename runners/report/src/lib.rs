@@ -12,6 +12,7 @@ pub mod envoy_sweep;
 pub mod host_conformance;
 mod html;
 pub mod languages;
+pub mod machines;
 mod markdown;
 pub mod price;
 pub mod tables;

@@ -12,6 +12,9 @@ use std::process::Command;
 pub struct Environment {
     /// CPU model name.
     pub cpu_model: String,
+    /// CPU architecture (`x86_64`, `aarch64`); empty in files written before schema 6.
+    #[serde(default)]
+    pub arch: String,
     /// Logical CPUs.
     pub cores: usize,
     /// Operating system (os-release PRETTY_NAME).
@@ -44,6 +47,20 @@ pub struct Environment {
     /// `GLIBC_TUNABLES` of the run (the CLI turns glibc's `rep movsb` memcpy off); null when unset.
     #[serde(default)]
     pub glibc_tunables: Option<String>,
+}
+
+/// The environment variable that names the commit when the run has no git checkout (the
+/// container image sets it at build time).
+pub const COMMIT_VARIABLE: &str = "FILTERBENCH_GIT_COMMIT";
+
+/// The machine type a run was made on, as reports keep runs apart: architecture and CPU model
+/// (`x86_64 · AMD EPYC 7B13`). Runs of different machine types are never pooled.
+pub fn machine_type(environment: &Environment) -> String {
+    if environment.arch.is_empty() {
+        environment.cpu_model.clone()
+    } else {
+        format!("{} · {}", environment.arch, environment.cpu_model)
+    }
 }
 
 /// First line of a tool's version output, if the tool is on PATH.
@@ -104,6 +121,7 @@ fn os_name() -> String {
 pub fn fingerprint(engines: &[EngineInfo], timer_overhead_ns: u64) -> Environment {
     Environment {
         cpu_model: cpu_model(),
+        arch: std::env::consts::ARCH.to_owned(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         os: os_name(),
         kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".to_owned()),
@@ -112,7 +130,12 @@ pub fn fingerprint(engines: &[EngineInfo], timer_overhead_ns: u64) -> Environmen
             .iter()
             .map(|e| (e.name.clone(), e.version.clone()))
             .collect(),
-        git_commit: command_line("git", &["rev-parse", "HEAD"]),
+        // A container image holds no checkout: its build records the commit in the variable.
+        git_commit: command_line("git", &["rev-parse", "HEAD"]).or_else(|| {
+            std::env::var(COMMIT_VARIABLE)
+                .ok()
+                .filter(|c| !c.is_empty())
+        }),
         git_dirty: command_line("git", &["status", "--porcelain"]).map(|s| !s.is_empty()),
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         timer_overhead_ns,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Version of the schema written by this build.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Outcome of the conformance check of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -639,6 +639,10 @@ pub struct Results {
     /// The hostcall price list, from the price-list probes (filled by the analysis).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub price: Vec<Price>,
+    /// The shards of a sharded plan this file holds (`--shard K/N`): one for a shard's own
+    /// file, several once shards are merged; empty for an unsharded run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<crate::shards::ShardRecord>,
 }
 
 /// Aggregates over cells.

@@ -52,7 +52,7 @@ fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
     assert!(stderr.contains("round 1 noop"), "{stderr}");
     assert!(stdout.contains("over baseline µs"), "{stdout}");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 5);
+    assert_eq!(json["schema_version"], 6);
     let errors = schema_errors(&json);
     assert!(
         errors.is_empty(),

@@ -10,6 +10,7 @@ mod price;
 mod report;
 mod resume;
 mod run;
+mod shard;
 mod spec;
 
 use std::path::PathBuf;

@@ -86,7 +86,7 @@ fn a_quick_run_prints_the_table_and_writes_results() {
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 5);
+    assert_eq!(json["schema_version"], 6);
     assert_eq!(json["settings"]["quick"], true);
     // The host conformance kit ran on every engine, against Envoy 1.40's recorded answers,
     // and the report shows it.
