@@ -557,10 +557,16 @@ fn run_command(args: RunArgs) -> Result<()> {
             } else {
                 MeasureSettings::STANDARD
             };
+            // Engines missing from this build only get error cells: nothing to balance.
+            let names: Vec<&str> = engine_entries
+                .iter()
+                .filter(|e| e.unavailable.is_none())
+                .map(|e| e.name)
+                .collect();
             let shard = shard::for_run(
                 arg,
                 &subjects,
-                engine_entries.len(),
+                &names,
                 &workloads,
                 &base,
                 &plan_settings(&args, &engine_entries),

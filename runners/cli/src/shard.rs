@@ -143,14 +143,75 @@ fn pick(
     })
 }
 
-/// The shard of a `filterbench run` over `subjects`: its units are the measurement groups (a
-/// filter with its other languages, the price-list probes), each costed at its cells' paired
-/// rounds plus its modules' start-up samples. `settings` are the run's choices that change
-/// what runs.
+/// Seconds of checks, preflight and process start-up per unit (measured on the 2-core
+/// reference machine: 8–15 s per filter of the default matrix beyond its timed slices and
+/// compiles).
+const UNIT_OVERHEAD_S: f64 = 10.0;
+/// Seconds one start-up sample takes to compile a MiB of WebAssembly, on average over the
+/// default engines (measured: 24–34 s per MiB over 17 configurations × 20 samples).
+const COMPILE_S_PER_MIB: f64 = 0.08;
+/// Extra seconds per cell for each MiB of body a workload moves (measured: body-redact's cells
+/// took 1.0 s against 0.44 s for bodiless ones, most of it on post-1m).
+const BODY_S_PER_MIB: f64 = 1.6;
+
+/// The expected seconds of measuring `subject` on `engines` (the price-list probes run on the
+/// plain configurations only, a third of the rounds, without start-up phases).
+fn run_seconds(
+    subject: &Subject,
+    engines: &[&str],
+    workloads: &Option<Vec<String>>,
+    measure: &MeasureSettings,
+) -> f64 {
+    let probe = filterbench_harness::price::is_probe(subject.filter.name);
+    let (engines, rounds) = if probe {
+        let priced = engines
+            .iter()
+            .filter(|e| filterbench_harness::pricing::priced_on(e, engines.iter().copied()))
+            .count();
+        (
+            priced,
+            filterbench_harness::pricing::settings(measure).rounds,
+        )
+    } else {
+        (engines.len() + 2, measure.rounds)
+    };
+    let slices = 2.0 * f64::from(rounds) * measure.slice.as_secs_f64();
+    let catalog = catalog::workloads();
+    let cells: f64 = run::planned_workloads(subject, workloads)
+        .iter()
+        .map(|name| {
+            let body: usize = catalog.iter().find(|w| w.name == *name).map_or(0, |w| {
+                let e = &w.exchange;
+                e.request_body
+                    .iter()
+                    .chain(&e.response_body)
+                    .map(Vec::len)
+                    .sum()
+            });
+            slices + BODY_S_PER_MIB * body as f64 / f64::from(1u32 << 20)
+        })
+        .sum::<f64>()
+        * engines as f64;
+    if probe {
+        return cells;
+    }
+    let wasm_mib = subject
+        .source
+        .wasm
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0.0, |m| m.len() as f64 / f64::from(1u32 << 20));
+    let startup = f64::from(measure.phase_samples) * engines as f64 * COMPILE_S_PER_MIB * wasm_mib;
+    UNIT_OVERHEAD_S + cells + startup
+}
+
+/// The shard of a `filterbench run` over `subjects` on `engines`: its units are the
+/// measurement groups (a filter with its other languages, the price-list probes), each costed
+/// by [`run_seconds`]. `settings` are the run's choices that change what runs.
 pub fn for_run(
     arg: ShardArg,
     subjects: &[Subject],
-    engines: usize,
+    engines: &[&str],
     workloads: &Option<Vec<String>>,
     measure: &MeasureSettings,
     settings: &[String],
@@ -158,17 +219,7 @@ pub fn for_run(
     let position = arg.resolve()?;
     let mut units: Vec<Unit> = Vec::new();
     for subject in subjects {
-        let cells = run::planned_workloads(subject, workloads).len() * (engines + 2);
-        let per_cell = 2.0 * f64::from(measure.rounds) * measure.slice.as_secs_f64();
-        let wasm_mib = subject
-            .source
-            .wasm
-            .as_ref()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map_or(0.0, |m| m.len() as f64 / f64::from(1u32 << 20));
-        // Start-up phases: a compile per sample and engine, roughly 0.05 s + 0.5 s per MiB.
-        let startup = f64::from(measure.phase_samples) * engines as f64 * (0.05 + 0.5 * wasm_mib);
-        let seconds = cells as f64 * per_cell + startup;
+        let seconds = run_seconds(subject, engines, workloads, measure);
         let group = catalog::measure_group(subject.filter.name).to_owned();
         match units.iter_mut().find(|u| u.name == group) {
             Some(unit) => unit.seconds += seconds,

@@ -77,14 +77,16 @@ pub fn partition(units: &[Unit], of: u32) -> Vec<u32> {
 }
 
 /// The plan id of `command` over `units` in `of` shards, with `settings` (every choice that
-/// changes what a shard runs: engines, workloads, quick, processes, …) folded in.
+/// changes what a shard runs: engines, workloads, quick, processes, …) and the partition
+/// ([`partition`]: which shard runs which unit) folded in.
 pub fn plan_id(command: &str, units: &[Unit], of: u32, settings: &[String]) -> String {
     let mut hash = Sha256::new();
     hash.update(command.as_bytes());
     hash.update(of.to_le_bytes());
-    for unit in units {
+    for (unit, shard) in units.iter().zip(partition(units, of)) {
         hash.update(b"\0unit\0");
         hash.update(unit.name.as_bytes());
+        hash.update(shard.to_le_bytes());
     }
     for setting in settings {
         hash.update(b"\0setting\0");
@@ -172,5 +174,11 @@ mod tests {
         assert_ne!(base, plan_id("envoy", &plan, 2, &["quick".to_owned()]));
         assert_ne!(base, plan_id("run", &plan[..1], 2, &["quick".to_owned()]));
         assert_ne!(base, plan_id("run", &plan, 2, &[]));
+        // The same units, shared out otherwise (another cost estimate): another plan.
+        let reweighed = units(&[("a", 3.0), ("b", 2.0)]);
+        assert_ne!(
+            plan_id("run", &plan, 2, &["quick".to_owned()]),
+            plan_id("run", &reweighed, 2, &["quick".to_owned()])
+        );
     }
 }
