@@ -2,15 +2,17 @@
 //! code. Text is laid out with an embedded DejaVu Sans, so PNGs render on machines without
 //! desktop fonts; every engine keeps its colour in every chart.
 
+use crate::legend::{self, Keys};
+pub(crate) use crate::style::{FONT, err, font};
 use crate::view::{self, View};
 use filterbench_analysis::format;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::Once;
 
-/// Family name under which the embedded font is registered.
-const FONT: &str = "sans-serif";
 /// Chart size, pixels.
 pub(crate) const SIZE: (u32, u32) = (1100, 620);
 
@@ -49,10 +51,6 @@ pub(crate) type Draw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result
 pub(crate) type DrawPng<'a> =
     dyn Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String> + 'a;
 
-pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
-}
-
 /// A palette of well-separated colours; engines take them in results order.
 const PALETTE: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
@@ -77,10 +75,6 @@ const PALETTE: [RGBColor; 16] = [
 pub fn colour(view: &View, engine: &str) -> RGBColor {
     let i = view.engines.iter().position(|e| e == engine).unwrap_or(0);
     PALETTE[i % PALETTE.len()]
-}
-
-pub(crate) fn font(size: u32) -> TextStyle<'static> {
-    (FONT, size).into_font().into()
 }
 
 /// Draws all charts that have data into `dir` (SVG and PNG) and returns them.
@@ -213,25 +207,69 @@ pub(crate) fn log_range(values: impl Iterator<Item = f64>, floor: f64) -> std::o
     (lo / 1.5).max(floor * 0.01)..(hi * 1.5).max(lo * 2.0)
 }
 
-pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, impl CoordTranslate>,
-) -> Result<(), String> {
-    legend_at(chart, SeriesLabelPosition::UpperLeft)
+/// A tick value on a log axis with three significant digits at most (`0.6`, not
+/// `0.6000000000000001`).
+pub(crate) fn tick(v: f64) -> String {
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else if v >= 1.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
 }
 
-/// The legend at `position`.
-pub(crate) fn legend_at<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, impl CoordTranslate>,
-    position: SeriesLabelPosition,
+/// Pixels a category name takes at the axis labels' size, roughly (DejaVu Sans averages about
+/// 0.58 em per character; the axis labels are 10.5 px).
+fn name_px(name: &str) -> f64 {
+    name.chars().count() as f64 * 0.58 * 10.5
+}
+
+/// Whether `names`, one per category side by side in `width` pixels, would run into each other.
+pub(crate) fn names_turned(names: &[String], width: u32) -> bool {
+    let slot = f64::from(width) / names.len().max(1) as f64;
+    names.iter().any(|n| name_px(n) + 6.0 > slot)
+}
+
+/// Height of the label area under categories named `names`: one line, or the longest name
+/// turned a quarter.
+pub(crate) fn names_area(names: &[String], turned: bool) -> u32 {
+    if turned {
+        let longest = names.iter().map(|n| name_px(n)).fold(0.0, f64::max);
+        (longest as u32 + 24).max(40)
+    } else {
+        40
+    }
+}
+
+/// Draws `names` turned a quarter under the categories 0, 1, … of `chart` (whose lowest value
+/// is `bottom`), running down from the axis.
+pub(crate) fn draw_turned_names<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    plot: &DrawingArea<DB, Shift>,
+    names: &[String],
+    bottom: f64,
 ) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(font(13))
-        .draw()
-        .map_err(err)
+    for (i, name) in names.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(i as f64, bottom));
+        plot.draw(&Text::new(
+            name.clone(),
+            (px, py + 8),
+            font(13)
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn slowdown<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -247,24 +285,36 @@ fn slowdown<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> R
             .flat_map(|r| [r.ratio.low, r.ratio.high, 1.0]),
         0.5,
     );
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let turned = names_turned(filters, plot.dim_in_pixel().0 - 100);
+    let mut chart = ChartBuilder::on(&plot)
         .caption("Slowdown vs native (lower is better)", font(22))
         .margin(12)
-        .x_label_area_size(40)
+        .x_label_area_size(names_area(filters, turned))
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5f64..(filters.len() as f64 - 0.5), y.log_scale())
+        .build_cartesian_2d(-0.5f64..(filters.len() as f64 - 0.5), y.clone().log_scale())
         .map_err(err)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(filters.len().max(1))
-        .x_label_formatter(&|x| category_label(filters, *x))
+        .x_label_formatter(&|x| {
+            if turned {
+                String::new()
+            } else {
+                category_label(filters, *x)
+            }
+        })
         .y_desc("time / native time (log scale)")
         .y_label_formatter(&|v| format::ratio(*v))
         .label_style(font(13))
         .axis_desc_style(font(15))
         .draw()
         .map_err(err)?;
+    if turned {
+        draw_turned_names(&chart, &plot, filters, y.start)?;
+    }
     chart
         .draw_series(LineSeries::new(
             [(-0.5, 1.0), (filters.len() as f64 - 0.5, 1.0)],
@@ -287,20 +337,21 @@ fn slowdown<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> R
             .iter()
             .map(|(x, e)| ((*x, e.low), (*x, e.high), (*x, e.value)))
             .collect();
-        estimates(&mut chart, &marks, c, engine)?;
+        estimates(&mut chart, &marks, c, engine, &mut keys)?;
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 /// An estimate on a chart: whisker start, whisker end, point (chart coordinates).
 pub(crate) type Mark = ((f64, f64), (f64, f64), (f64, f64));
 
-/// Draws estimates as whiskers with a dot, in `colour`, labelled for the legend.
+/// Draws estimates as whiskers with a dot, in `colour`, with a key `label` in `keys`.
 pub(crate) fn estimates<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'a, DB, CT>,
     marks: &[Mark],
     colour: RGBColor,
     label: &str,
+    keys: &mut Keys,
 ) -> Result<(), String> {
     chart
         .draw_series(
@@ -315,9 +366,8 @@ pub(crate) fn estimates<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (
                 .iter()
                 .map(|(_, _, at)| Circle::new(*at, 4, colour.filled())),
         )
-        .map_err(err)?
-        .label(label)
-        .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+        .map_err(err)?;
+    keys.dot(label, colour);
     Ok(())
 }
 
@@ -332,7 +382,9 @@ fn compile_vs_steady<DB: DrawingBackend>(
         .collect();
     let x = log_range(points.iter().map(|p| p.1), 0.01);
     let y = log_range(points.iter().map(|p| p.2), 0.1);
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption("Compile time vs steady-state latency", font(22))
         .margin(12)
         .x_label_area_size(50)
@@ -343,6 +395,7 @@ fn compile_vs_steady<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("compile time, ms (log scale)")
         .y_desc("median lifecycle, µs (log scale)")
+        .y_label_formatter(&|v| tick(*v))
         .label_style(font(13))
         .axis_desc_style(font(15))
         .draw()
@@ -359,11 +412,10 @@ fn compile_vs_steady<DB: DrawingBackend>(
         }
         chart
             .draw_series(mine.iter().map(|p| Circle::new(*p, 5, c.filled())))
-            .map_err(err)?
-            .label(engine.as_str())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+            .map_err(err)?;
+        keys.dot(engine, c);
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 const PHASE_COLOURS: [RGBColor; 4] = [
@@ -386,32 +438,28 @@ fn startup<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Re
         .map(|r| r.instantiate_ms.min(r.first_request_ms))
         .fold(f64::INFINITY, f64::min);
     let y = log_range(totals.chain([smallest]), 0.0001);
-    let mut chart = ChartBuilder::on(area)
+    let names: Vec<String> = rows.iter().map(|r| r.engine.clone()).collect();
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption("Start-up per engine (median over filters)", font(22))
         .margin(12)
-        .x_label_area_size(110)
+        .x_label_area_size(names_area(&names, true))
         .y_label_area_size(80)
         .build_cartesian_2d(-0.5f64..(rows.len() as f64 - 0.5), y.clone().log_scale())
         .map_err(err)?;
-    let names: Vec<String> = rows.iter().map(|r| r.engine.clone()).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(names.len().max(1))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .x_label_style(font(11).transform(FontTransform::Rotate90))
-        .y_desc("ms (log scale)")
+        // The names are drawn below, turned a quarter: 15 of them do not fit side by side.
+        .x_label_formatter(&|_| String::new())
         .label_style(font(13))
+        .y_desc("ms (log scale)")
         .axis_desc_style(font(15))
         .draw()
         .map_err(err)?;
+    draw_turned_names(&chart, &plot, &names, y.start)?;
     let base = y.start;
     let labels = ["compile", "cache load", "instantiate", "first request"];
     for (k, label) in labels.iter().enumerate() {
@@ -437,13 +485,10 @@ fn startup<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Re
                 ));
             }
         }
-        chart
-            .draw_series(bars)
-            .map_err(err)?
-            .label(*label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+        chart.draw_series(bars).map_err(err)?;
+        keys.bar(label, c);
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 fn memory<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -529,7 +574,9 @@ fn percentiles<DB: DrawingBackend>(
             .flat_map(|(_, pts)| pts.iter().map(|p| p[1] / 1e3)),
         0.01,
     );
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             format!(
                 "{} / {}: latency by percentile",
@@ -561,11 +608,10 @@ fn percentiles<DB: DrawingBackend>(
             .collect();
         chart
             .draw_series(LineSeries::new(line, c.stroke_width(2)))
-            .map_err(err)?
-            .label(engine.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+            .map_err(err)?;
+        keys.line(engine, c);
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 fn scaling<DB: DrawingBackend>(
@@ -584,7 +630,9 @@ fn scaling<DB: DrawingBackend>(
             .flat_map(|(_, p)| p.iter().flat_map(|p| [p.1.low / 1e3, p.1.high / 1e3])),
         0.01,
     );
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             format!("{}: cost vs {}", sweep.filter, sweep.axis),
             font(22),
@@ -606,6 +654,7 @@ fn scaling<DB: DrawingBackend>(
             }
         })
         .y_desc("median lifecycle, µs (log scale)")
+        .y_label_formatter(&|v| tick(*v))
         .label_style(font(13))
         .axis_desc_style(font(15))
         .draw()
@@ -625,9 +674,35 @@ fn scaling<DB: DrawingBackend>(
                 points.iter().map(|(x, e)| (*x, e.value / 1e3)),
                 c.stroke_width(2),
             ))
-            .map_err(err)?
-            .label(engine.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+            .map_err(err)?;
+        keys.line(engine, c);
     }
-    legend(&mut chart)
+    keys.draw(&side)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ticks_have_at_most_three_significant_digits() {
+        assert_eq!(tick(0.6000000000000001), "0.6");
+        assert_eq!(tick(0.0125), "0.013");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(12.0), "12");
+        assert_eq!(tick(1500.0), "1500");
+    }
+
+    #[test]
+    fn category_names_turn_only_when_they_would_collide() {
+        let filters: Vec<String> = ["noop", "headers", "http-callout"]
+            .map(str::to_owned)
+            .to_vec();
+        assert!(!names_turned(&filters, 750));
+        let languages: Vec<String> = ["headers@assemblyscript", "headers@c"]
+            .map(str::to_owned)
+            .to_vec();
+        assert!(names_turned(&languages, 200));
+        assert!(names_area(&languages, true) > names_area(&languages, false));
+    }
 }

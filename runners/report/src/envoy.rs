@@ -2,8 +2,9 @@
 //! latency under load and memory per variant, and the table behind them. Every variant keeps
 //! its colour in every chart (baseline grey, V8 blue, native green, built-in orange, Lua purple).
 
-use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend, log_range, nines};
+use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, log_range, nines};
 use crate::document::{Section, Table};
+use crate::legend::{self, Keys};
 use filterbench_analysis::format;
 use filterbench_results::envoy::{
     BASELINE, EnvoyInstructions, EnvoyResults, EnvoySummary, Spread, TCP_UNIT,
@@ -90,7 +91,9 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
     let top = if hi > 0.0 { hi * 1.35 } else { 1.0 };
     let bottom = if lo < 0.0 { lo * 1.15 } else { 0.0 };
     let n = b.filters.len();
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(&b.caption, font(22))
         .margin(12)
         .x_label_area_size(40)
@@ -125,9 +128,8 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
                     c.filled(),
                 )
             }))
-            .map_err(err)?
-            .label(variant.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+            .map_err(err)?;
+        keys.bar(variant, c);
         chart
             .draw_series(mine.iter().filter(|(_, s)| s.n > 1).map(|(x, s)| {
                 let mid = *x + width / 2.0;
@@ -135,7 +137,7 @@ fn bars<DB: DrawingBackend>(b: &Bars, area: &DrawingArea<DB, Shift>) -> Result<(
             }))
             .map_err(err)?;
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 /// `25k` for 25000, `12.5` for 12.5, `0` for 0.
@@ -179,7 +181,9 @@ fn latency<DB: DrawingBackend>(
         .iter()
         .flat_map(|(_, p)| p.iter().map(|p| p.0))
         .fold(2.0, f64::max);
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             format!(
                 "{filter}: latency under load at {:.0} req/s",
@@ -207,14 +211,13 @@ fn latency<DB: DrawingBackend>(
         let c = variant_colour(variant);
         chart
             .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
-            .map_err(err)?
-            .label(variant)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+            .map_err(err)?;
+        keys.line(variant, c);
         chart
             .draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))
             .map_err(err)?;
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 pub(crate) fn bar_chart(

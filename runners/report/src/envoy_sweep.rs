@@ -2,9 +2,10 @@
 //! per sweep and filter, line charts of memory and of instructions per request against N, one
 //! line per variant in its usual colour.
 
-use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font, legend};
+use crate::charts::{self, Chart, ChartError, Draw, DrawPng, err, font};
 use crate::document::{Section, Table};
 use crate::envoy::variant_colour;
+use crate::legend::{self, Keys};
 use filterbench_results::envoy::{EnvoyResults, SweepPoint, variant_rank};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -129,7 +130,9 @@ fn line_chart<DB: DrawingBackend>(
     let all = series.iter().flat_map(|(_, p)| p.iter());
     let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
     let y_max = all.map(|p| p.1).fold(0.0, f64::max);
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(caption, font(22))
         .margin(12)
         .x_label_area_size(50)
@@ -157,14 +160,13 @@ fn line_chart<DB: DrawingBackend>(
         let c = variant_colour(variant);
         chart
             .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
-            .map_err(err)?
-            .label(variant.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+            .map_err(err)?;
+        keys.line(variant, c);
         chart
             .draw_series(points.iter().map(|p| Circle::new(*p, 4, c.filled())))
             .map_err(err)?;
     }
-    legend(&mut chart)
+    keys.draw(&side)
 }
 
 /// Per (sweep, filter): memory after load against N, and instructions per request against N

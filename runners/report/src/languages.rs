@@ -2,8 +2,9 @@
 //! (proxy-runtime SDK), C and Go (no SDK), on every engine, against Rust on native code; and the
 //! size of each language's artifacts.
 
-use crate::charts::{Mark, category_label, err, estimates, font, legend_at, log_range, render};
+use crate::charts::{Mark, category_label, err, estimates, font, log_range, render};
 use crate::document::{Section, Table};
+use crate::legend::{self, Keys};
 use crate::view::{LanguageRatio, View};
 use filterbench_analysis::format;
 use filterbench_catalog::catalog::Language;
@@ -83,7 +84,9 @@ fn chart<DB: DrawingBackend>(
     );
     // Room on the right for the legend.
     let x = x.start..x.end * 4.0;
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             format!("{filter}: time / Rust on native (lower is better)"),
             font(22),
@@ -130,10 +133,10 @@ fn chart<DB: DrawingBackend>(
             .iter()
             .map(|(y, e)| ((e.low, *y), (e.high, *y), (e.value, *y)))
             .collect();
-        estimates(&mut chart, &marks, c, label(language))?;
+        estimates(&mut chart, &marks, c, label(language), &mut keys)?;
     }
     // Lower right: the fast engines sit at the bottom, close to 1x.
-    legend_at(&mut chart, SeriesLabelPosition::LowerRight)
+    keys.draw(&side)
 }
 
 fn kib(bytes: Option<u64>) -> String {

@@ -12,9 +12,12 @@ pub mod envoy_sweep;
 pub mod host_conformance;
 mod html;
 pub mod languages;
+mod legend;
 pub mod machines;
 mod markdown;
 pub mod price;
+mod style;
+pub mod svg_layout;
 pub mod tables;
 pub mod view;
 

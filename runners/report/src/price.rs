@@ -2,8 +2,9 @@
 //! and on native code, as a table (ns per operation with 95% intervals, and instructions when
 //! counted) and a chart (log scale).
 
-use crate::charts::{Mark, colour, err, estimates, font, legend_at, log_range, render};
+use crate::charts::{Mark, colour, err, estimates, font, log_range, render};
 use crate::document::{Section, Table};
+use crate::legend::{self, Keys};
 use crate::view::View;
 use filterbench_analysis::price::CALLBACK;
 use filterbench_results::results::Price;
@@ -248,7 +249,9 @@ fn chart<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Resu
     // Room on the right for the legend, clear of the marks.
     let x = x.start..x.end * 30.0;
     let n = rows.len();
-    let mut chart = ChartBuilder::on(area)
+    let (plot, side) = legend::split(area);
+    let mut keys = Keys::default();
+    let mut chart = ChartBuilder::on(&plot)
         .caption("Price of one operation (lower is better)", font(22))
         .margin(12)
         .x_label_area_size(40)
@@ -289,7 +292,7 @@ fn chart<DB: DrawingBackend>(view: &View, area: &DrawingArea<DB, Shift>) -> Resu
                 Some(((e.low.max(0.1), y), (e.high, y), (e.value.max(0.1), y)))
             })
             .collect();
-        estimates(&mut chart, &marks, colour(view, engine), engine)?;
+        estimates(&mut chart, &marks, colour(view, engine), engine, &mut keys)?;
     }
-    legend_at(&mut chart, SeriesLabelPosition::UpperRight)
+    keys.draw(&side)
 }

@@ -205,3 +205,16 @@ fn html_report_opens_offline_in_headless_chromium_with_every_chart() {
         let _ = std::fs::copy(&screenshot, keep.join("report-screenshot.png"));
     }
 }
+
+#[test]
+fn no_chart_has_overlapping_text_or_a_legend_over_its_data() {
+    let (dir, written) = report();
+    let mut found = Vec::new();
+    for name in &written.charts {
+        let svg = std::fs::read_to_string(dir.path().join(format!("charts/{name}.svg"))).unwrap();
+        for collision in filterbench_report::svg_layout::collisions(&svg) {
+            found.push(format!("{name}: {collision}"));
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
