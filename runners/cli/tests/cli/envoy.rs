@@ -82,6 +82,8 @@ fn envoy_run_writes_records_and_a_report_with_envoy_charts() {
             "{chart}"
         );
     }
+    let found = chart_collisions(&report);
+    assert!(found.is_empty(), "{found:?}");
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("Envoy under load"));
     assert!(html.contains("Envoy, noop, load runs (one round: no interval"));

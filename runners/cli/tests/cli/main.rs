@@ -83,6 +83,21 @@ fn envoy_run(envoy: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf, PathBuf
     (dir, out, report, output)
 }
 
+/// Every collision (text on text, a legend over data) in the charts of the report in `dir`.
+fn chart_collisions(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for chart in std::fs::read_dir(dir.join("charts")).unwrap() {
+        let path = chart.unwrap().path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            let svg = std::fs::read_to_string(&path).unwrap();
+            for collision in filterbench_report::svg_layout::collisions(&svg) {
+                found.push(format!("{}: {collision}", path.display()));
+            }
+        }
+    }
+    found
+}
+
 /// Where `json` does not match docs/results.schema.json.
 fn schema_errors(json: &serde_json::Value) -> Vec<String> {
     let schema_path =

@@ -27,12 +27,6 @@ fn the_table_and_the_markdown_report_of_a_fixed_run_are_as_reviewed() {
     let markdown = std::fs::read_to_string(out.join("README.md")).unwrap();
     insta::assert_snapshot!("report_markdown", markdown);
     // Every chart reads cleanly: no text on text, no legend over data.
-    for chart in std::fs::read_dir(out.join("charts")).unwrap() {
-        let path = chart.unwrap().path();
-        if path.extension().is_some_and(|e| e == "svg") {
-            let svg = std::fs::read_to_string(&path).unwrap();
-            let found = filterbench_report::svg_layout::collisions(&svg);
-            assert!(found.is_empty(), "{}: {found:?}", path.display());
-        }
-    }
+    let found = chart_collisions(&out);
+    assert!(found.is_empty(), "{found:?}");
 }
