@@ -51,6 +51,11 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                 .any(|m| m.plan == r.plan && m.index != r.index)
         });
         merged.shards.extend(run.shards.iter().cloned());
+        for invocation in &run.invocations {
+            if !merged.invocations.contains(invocation) {
+                merged.invocations.push(invocation.clone());
+            }
+        }
         if !run.cells.is_empty() {
             // The wider run-level term of the two stands.
             merged.settings.between_run_sd = merged

@@ -399,6 +399,7 @@ impl Recorder {
             host_conformance: self.host_conformance.clone(),
             price: Vec::new(),
             shards: self.shard.iter().cloned().collect(),
+            invocations: vec![crate::invocation::current(&self.environment)],
         }
     }
 }

@@ -5,6 +5,7 @@ mod conformance_cmd;
 mod display;
 mod envoy_cmd;
 mod instructions;
+mod invocation;
 mod k8s;
 mod processes;
 mod select;
@@ -842,6 +843,10 @@ fn preflight_engine() -> Option<run::Preflight> {
 /// Prints the table, writes the results and (unless `--no-report`) the report.
 fn finish(args: &RunArgs, results: results::Results) -> Result<()> {
     let mut results = results;
+    let invocation = invocation::current(&results.environment);
+    if !results.invocations.contains(&invocation) {
+        results.invocations.push(invocation);
+    }
     // The host conformance kit on every engine, against Envoy 1.40's recorded answers (a few
     // seconds, after the measurements), recorded with the results and shown in the report.
     match conformance_cmd::record(None) {

@@ -487,6 +487,7 @@ pub fn run_resumable(
         host_conformance: None,
         price: Vec::new(),
         shards: Vec::new(),
+        invocations: Vec::new(),
     };
     let all_workloads = candidate_workloads(subjects);
     let mut engine_names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();

@@ -643,6 +643,26 @@ pub struct Results {
     /// file, several once shards are merged; empty for an unsharded run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<crate::shards::ShardRecord>,
+    /// The command lines that produced this file, in order (several once files are merged):
+    /// what a report's "reproduce" block prints. Empty in files written before they were
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invocations: Vec<Invocation>,
+}
+
+/// One command line of filterbench that wrote results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Invocation {
+    /// The arguments after the executable's name, as given (`run`, `--quick`, ...).
+    pub args: Vec<String>,
+    /// Cargo features the executable was built with (`wasmtime`, `wasmer-llvm`, ...).
+    pub features: Vec<String>,
+    /// The commit it was built from (`git rev-parse HEAD` at run time), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Whether the checkout had uncommitted changes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
 }
 
 /// Aggregates over cells.
