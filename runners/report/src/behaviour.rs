@@ -48,6 +48,7 @@ pub fn section(results: &Results) -> Option<Section> {
             .map(str::to_owned)
             .to_vec(),
             rows,
+            ..Default::default()
         },
     })
 }

@@ -508,6 +508,11 @@ pub fn instructions_section(envoy: &EnvoyResults) -> Option<Section> {
     let mut header = vec!["filter", "variant", "what runs"];
     header.extend(format::INSTRUCTION_COLUMNS);
     header.push("note");
+    let ids = envoy
+        .instructions
+        .iter()
+        .map(|e| crate::anchors::envoy_instructions(&e.filter, &e.variant))
+        .collect();
     let rows = envoy
         .instructions
         .iter()
@@ -519,7 +524,7 @@ pub fn instructions_section(envoy: &EnvoyResults) -> Option<Section> {
         })
         .collect();
     Some(Section {
-        title: "Envoy: instructions per request".to_owned(),
+        title: crate::anchors::ENVOY_INSTRUCTIONS_TITLE.to_owned(),
         intro: format!(
             "Envoy {} with one worker under valgrind's callgrind (`--smc-check=all`, so JIT code is counted), one Envoy per variant. Per burst: the counters are zeroed, a fixed number of requests is sent on one keep-alive connection, the counters are dumped; the instructions Envoy executes while idle, counted over an equal interval right after, are subtracted pro rata, and the requests are Envoy's own count. `spread` is (largest − smallest) ÷ median over the bursts: instruction counts do not move with the machine's speed or its neighbours, so this is the measurement's whole uncertainty. `in filter code`: the share of the instructions in the filter's own code where callgrind can tell — for native the module's library; for V8 and Lua the code callgrind cannot tie to a file (JIT code) beyond what no filter has, since this Envoy build shows part of its own code the same way; code compiled into Envoy (built-in filters, V8's runtime and wrappers) is not told apart.",
             envoy.settings.envoy_version
@@ -527,6 +532,8 @@ pub fn instructions_section(envoy: &EnvoyResults) -> Option<Section> {
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,
+            ids,
+            flags: None,
         },
     })
 }
@@ -632,6 +639,7 @@ pub fn section(envoy: &EnvoyResults) -> Section {
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,
+            ..Default::default()
         },
     }
 }

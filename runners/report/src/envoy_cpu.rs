@@ -21,8 +21,10 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
     let mut header = vec!["filter", "variant", "what runs"];
     header.extend(format::CPU_COLUMNS);
     let mut rows = Vec::new();
+    let mut ids = Vec::new();
     for cpu in &envoy.cpu {
         if let Some(error) = &cpu.error {
+            ids.push(String::new());
             rows.push(vec![
                 cpu.filter.clone(),
                 "-".to_owned(),
@@ -30,6 +32,7 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
             ]);
         }
         for cost in &cpu.costs {
+            ids.push(crate::anchors::envoy_cpu(&cpu.filter, &cost.variant));
             let mut row = vec![
                 cpu.filter.clone(),
                 cost.variant.clone(),
@@ -41,7 +44,7 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
     }
     let rounds = envoy.cpu.iter().map(|c| c.rounds).max().unwrap_or(0);
     Some(Section {
-        title: "Envoy: CPU per request at a fixed rate, paired".to_owned(),
+        title: crate::anchors::ENVOY_CPU_TITLE.to_owned(),
         intro: format!(
             "Envoy {} with one worker thread, one Envoy per filter hosting every variant on its own listener (so they share the process, the worker and the machine's state). In each of {rounds} rounds every listener gets one slice — a fixed number of requests on one keep-alive connection, paced at the filter's fixed rate (half of its slowest variant's capacity, measured in the warm-up, at most 10,000 req/s, so no slice queues) — in a fresh random order, and the worker thread's on-CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds) around each slice. A variant's cost is its worker CPU per request minus no filter's in the same round, seconds apart: the machine's speed changes cancel in the difference. Values are medians over rounds with 95% bootstrap intervals (resampling rounds); a slice that fell more than 2% behind its schedule or had a non-2xx answer is left out. Absolute µs move with this machine's speed state; the differences and ratios are the figures to compare. CPU per request also depends on the rate: at a lower rate fewer requests share each wake-up of the worker (and of a filter's callouts), so the same filter costs more per request — compare the variants of one filter, not filters measured at different rates.",
             envoy.settings.envoy_version
@@ -54,6 +57,8 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,
+            ids,
+            flags: None,
         },
     })
 }

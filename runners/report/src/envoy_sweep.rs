@@ -84,6 +84,7 @@ pub fn section(envoy: &EnvoyResults) -> Option<Section> {
         table: Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows,
+            ..Default::default()
         },
     })
 }

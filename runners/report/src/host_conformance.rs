@@ -111,6 +111,7 @@ pub fn section(matrix: &Matrix) -> Section {
                 .map(str::to_owned)
                 .to_vec(),
             rows,
+            ..Default::default()
         },
     }
 }

@@ -146,6 +146,56 @@ fn kib(bytes: Option<u64>) -> String {
     )
 }
 
+/// The languages headline: per filter, each language on its fastest Wasm engine over Rust's
+/// native code, lowest first, with intervals.
+pub fn finding(view: &View) -> Option<crate::document::Finding> {
+    let native = view.engines.last();
+    let parts: Vec<String> = filters(view)
+        .iter()
+        .filter_map(|filter| {
+            let mut best: Vec<&LanguageRatio> = Vec::new();
+            for r in view
+                .languages
+                .iter()
+                .filter(|r| &r.filter == filter && Some(&r.engine) != native)
+            {
+                match best.iter_mut().find(|b| b.language == r.language) {
+                    Some(b) if r.ratio.value < b.ratio.value => *b = r,
+                    Some(_) => {}
+                    None => best.push(r),
+                }
+            }
+            best.sort_by(|a, b| a.ratio.value.total_cmp(&b.ratio.value));
+            (best.len() > 1).then(|| {
+                let each: Vec<String> = best
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} ({})",
+                            label(&r.language),
+                            format::ratio_estimate(&r.ratio),
+                            r.engine
+                        )
+                    })
+                    .collect();
+                format!("{filter}: {}", each.join(", "))
+            })
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        crate::document::Finding::at(
+            format!(
+                "By source language, each on its fastest Wasm engine, over the Rust filter's native code (95% CI) — {}.",
+                parts.join("; ")
+            ),
+            &crate::anchors::section_href(TITLE),
+        )
+    })
+}
+
+/// The language section's title.
+pub const TITLE: &str = "Languages and SDKs";
+
 /// The language table: artifact sizes and the ratio to Rust-native on the fastest wasm engine
 /// and on native code, per filter and language.
 pub fn section(view: &View) -> Option<Section> {
@@ -178,7 +228,7 @@ pub fn section(view: &View) -> Option<Section> {
         ]);
     }
     Some(Section {
-        title: "Languages and SDKs".to_owned(),
+        title: TITLE.to_owned(),
         intro: "The same filter written in Rust with the proxy-wasm SDK, in AssemblyScript with the proxy-runtime SDK, and in C and in standard Go against the ABI with no SDK (C: the lower bound of what an SDK costs; Go: what Go's own runtime costs). Ratios are to the Rust filter on native code measured in the same rounds: per workload the median of per-round ratios, geometric mean over workloads, 95% interval; the charts show every engine.".to_owned(),
         table: Table {
             header: [
@@ -192,6 +242,7 @@ pub fn section(view: &View) -> Option<Section> {
             .map(str::to_owned)
             .to_vec(),
             rows,
+            ..Default::default()
         },
     })
 }

@@ -2,22 +2,28 @@
 //! inline, opens offline), `README.md` (renders on GitHub, charts as images), `charts/*.svg`
 //! and `charts/*.png`, and a copy of the results.
 
+mod anchors;
 mod assemble;
 pub mod behaviour;
 pub mod charts;
+pub mod cross_level;
 pub mod document;
 pub mod envoy;
 pub mod envoy_cpu;
 pub mod envoy_sweep;
+mod grid;
 pub mod host_conformance;
 mod html;
 pub mod languages;
 mod legend;
 pub mod machines;
 mod markdown;
+mod method;
+mod overview;
 pub mod price;
 mod style;
 pub mod svg_layout;
+mod table_cells;
 pub mod tables;
 pub mod view;
 
@@ -31,8 +37,10 @@ pub struct Written {
     pub index_html: PathBuf,
     /// The Markdown report.
     pub readme: PathBuf,
-    /// Chart file stems under `charts/`.
+    /// Chart file stems under `charts/` (`.svg` and `.png`).
     pub charts: Vec<String>,
+    /// The first screen's summary figures, file stems under `charts/` (`.svg` only).
+    pub figures: Vec<String>,
 }
 
 /// Errors while writing a report.
@@ -77,15 +85,29 @@ pub fn write(results: &Results, dir: &Path) -> Result<Written, ReportError> {
     let view = view::View::with_prices(&main, results);
     let charts = assemble::draw_all(&view, &dir.join("charts"))?;
     let content = document::Content::of(&main, &view);
+    let figures = assemble::overview(&main);
+    for f in &figures {
+        let path = dir.join("charts").join(format!("{}.svg", f.name));
+        std::fs::write(&path, &f.svg).map_err(io(&path))?;
+    }
     let index_html = dir.join("index.html");
-    std::fs::write(&index_html, html::render(&main, &content, &charts)).map_err(io(&index_html))?;
+    std::fs::write(
+        &index_html,
+        html::render(&main, &content, &figures, &charts),
+    )
+    .map_err(io(&index_html))?;
     let readme = dir.join("README.md");
-    std::fs::write(&readme, markdown::render(&main, &content, &charts)).map_err(io(&readme))?;
+    std::fs::write(
+        &readme,
+        markdown::render(&main, &content, &figures, &charts),
+    )
+    .map_err(io(&readme))?;
     let copy = dir.join("results.json");
     results::write_atomic(&copy, results).map_err(io(&copy))?;
     Ok(Written {
         index_html,
         readme,
         charts: charts.into_iter().map(|c| c.name).collect(),
+        figures: figures.into_iter().map(|f| f.name).collect(),
     })
 }

@@ -68,6 +68,7 @@ fn tables(machines: &[MachineReport<'_>]) -> [(String, String, Table); 3] {
                 ]
             })
             .collect(),
+        ..Default::default()
     };
     let mut engines: Vec<String> = Vec::new();
     let mut filters: Vec<(String, String)> = Vec::new();
@@ -106,6 +107,7 @@ fn tables(machines: &[MachineReport<'_>]) -> [(String, String, Table); 3] {
                 row
             })
             .collect(),
+        ..Default::default()
     };
     let mut header = vec!["filter".to_owned(), "engine".to_owned()];
     header.extend(machines.iter().map(|m| m.name.to_owned()));
@@ -128,6 +130,7 @@ fn tables(machines: &[MachineReport<'_>]) -> [(String, String, Table); 3] {
                 row
             })
             .collect(),
+        ..Default::default()
     };
     [
         (

@@ -1,7 +1,8 @@
 //! The Markdown report (renders on GitHub, charts as SVG images next to it).
 
+use crate::assemble::Figure;
 use crate::charts::Chart;
-use crate::document::{Content, Section, Table};
+use crate::document::{Content, Finding, Section, Table};
 use filterbench_results::results::Results;
 use std::fmt::Write as _;
 
@@ -39,18 +40,34 @@ fn section(out: &mut String, s: &Section) {
     table(out, &s.table);
 }
 
+fn findings(out: &mut String, list: &[Finding]) {
+    for (i, f) in list.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", i + 1, f.text);
+    }
+    out.push('\n');
+}
+
 /// Renders the Markdown report.
-pub fn render(results: &Results, content: &Content, charts: &[Chart]) -> String {
+pub fn render(
+    results: &Results,
+    content: &Content,
+    figures: &[Figure],
+    charts: &[Chart],
+) -> String {
     let env = &results.environment;
     let mut out = format!(
         "# filterbench report\n\n{}, {} logical cores, {}; {}; filterbench {}. \
-         Open `index.html` for the self-contained version.\n\n## Findings\n\n",
+         Open `index.html` for the self-contained version (sortable tables, intervals on hover).\n\n## Summary\n\n",
         env.cpu_model, env.cores, env.os, env.started_at, results.tool.version
     );
-    for f in &content.findings {
-        let _ = writeln!(out, "- {f}");
+    for f in figures {
+        let _ = write!(
+            out,
+            "**{}**\n\n![{}](charts/{}.svg)\n\n{}\n\n",
+            f.title, f.title, f.name, f.caption
+        );
     }
-    out.push('\n');
+    findings(&mut out, &content.findings);
     for s in &content.before_charts {
         section(&mut out, s);
     }
@@ -62,8 +79,21 @@ pub fn render(results: &Results, content: &Content, charts: &[Chart]) -> String 
             c.title, c.title, c.name, c.caption, c.name
         );
     }
+    if !content.more_findings.is_empty() {
+        out.push_str("## More findings\n\n");
+        findings(&mut out, &content.more_findings);
+    }
     for s in &content.after_charts {
         section(&mut out, s);
+    }
+    if let Some(method) = &content.method {
+        out.push_str("## Method and reproduction\n\n");
+        for p in &method.paragraphs {
+            let _ = write!(out, "{p}\n\n");
+        }
+        if !method.reproduce.is_empty() {
+            let _ = write!(out, "```sh\n{}\n```\n", method.reproduce.join("\n"));
+        }
     }
     out
 }

@@ -122,6 +122,7 @@ pub fn section(view: &View) -> Option<Section> {
         table: Table {
             header,
             rows: table_rows,
+            ..Default::default()
         },
     })
 }

@@ -60,13 +60,22 @@ fn number(tag: &str, name: &str) -> Option<f64> {
 }
 
 /// Width of `text` at `size` pixels in DejaVu Sans.
-fn text_width(font: &FontRef<'_>, text: &str, size: f64) -> f64 {
+fn width_in(font: &FontRef<'_>, text: &str, size: f64) -> f64 {
     let units = f64::from(font.units_per_em().unwrap_or(2048.0));
     let advance: f64 = text
         .chars()
         .map(|c| f64::from(font.h_advance_unscaled(font.glyph_id(c))))
         .sum();
     advance / units * size
+}
+
+/// Width of `text` at `size` pixels in the embedded DejaVu Sans, the font charts are drawn in.
+pub(crate) fn text_width(text: &str, size: f64) -> f64 {
+    width_in(&embedded(), text, size)
+}
+
+fn embedded() -> FontRef<'static> {
+    FontRef::try_from_slice(dejavu::sans::regular()).expect("the embedded font parses")
 }
 
 /// Undoes the XML escapes plotters writes.
@@ -105,7 +114,7 @@ fn labels(svg: &str, font: &FontRef<'_>) -> Vec<Label> {
         if text.is_empty() {
             continue;
         }
-        let width = text_width(font, &text, size);
+        let width = width_in(font, &text, size);
         let left = match attribute(tag, "text-anchor") {
             Some("middle") => x - width / 2.0,
             Some("end") => x - width,
@@ -219,8 +228,7 @@ fn marks_and_legend(svg: &str) -> (Vec<Box2>, Option<Box2>) {
 /// Every collision in `svg`, described: texts whose boxes overlap (by more than a pixel each
 /// way), and shapes under the legend's frame. Empty when the chart reads cleanly.
 pub fn collisions(svg: &str) -> Vec<String> {
-    let font = FontRef::try_from_slice(dejavu::sans::regular()).expect("the embedded font parses");
-    let labels = labels(svg, &font);
+    let labels = labels(svg, &embedded());
     let mut found = Vec::new();
     for (i, a) in labels.iter().enumerate() {
         for b in &labels[i + 1..] {

@@ -1,6 +1,7 @@
 //! The in-process run's text and tables, independent of the output format.
 
-use crate::document::{Section, Table};
+use crate::anchors;
+use crate::document::{Finding, Section, Table};
 use crate::view::{self, View};
 use filterbench_analysis::{analysis, format};
 use filterbench_results::results::{Conformance, FailurePolicy, Results};
@@ -21,9 +22,9 @@ fn timed_cells(results: &Results) -> impl Iterator<Item = &filterbench_results::
     results.cells.iter().filter(|c| c.steady.is_some())
 }
 
-/// At most five sentences, each stating only what its interval supports.
-pub(crate) fn findings(results: &Results) -> Vec<String> {
-    let mut out = Vec::new();
+/// The in-process headline: the lowest and highest cost over native, with what cannot be told
+/// apart from them.
+pub(crate) fn engines_finding(results: &Results) -> Option<Finding> {
     let engines = results.summary.engines_fastest_first();
     let above = |e: &filterbench_results::results::EngineSummary| {
         e.geomean_ratio_above_floor
@@ -56,9 +57,10 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
             )
         }
     };
-    if let (Some(best), Some(worst)) = (engines.first(), engines.last()) {
-        out.push(format!(
-            "Lowest cost: {} at {} the time of native code{}{}, geometric mean over {} filters (sweeps excluded, 95% CI); highest: {} at {}{}{}.",
+    let (best, worst) = (engines.first()?, engines.last()?);
+    Some(Finding::at(
+        format!(
+            "In-process, lowest cost: {} at {} the time of native code{}{}, geometric mean over {} filters (sweeps excluded, 95% CI); highest: {} at {}{}{}.",
             best.engine,
             format::ratio_estimate(&best.geomean_ratio_to_native),
             above(best),
@@ -68,25 +70,37 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
             format::ratio_estimate(&worst.geomean_ratio_to_native),
             above(worst),
             tied(worst),
-        ));
-    }
+        ),
+        &anchors::section_href(ENGINES_TITLE),
+    ))
+}
+
+/// The host floor's time and share of native noop.
+pub(crate) fn floor_finding(results: &Results) -> Option<Finding> {
     let floor = results.cells.iter().find(|c| {
         c.engine == analysis::FLOOR_ENGINE && c.filter == "noop" && c.workload == "get-small"
     });
-    if let Some(floor) = floor
-        && let (Some(time), Some(share)) = (
-            floor.steady.as_ref().and_then(|s| s.median),
-            floor.ratio_to_native,
-        )
-    {
-        out.push(format!(
+    let (time, share) = (
+        floor?.steady.as_ref().and_then(|s| s.median)?,
+        floor?.ratio_to_native?,
+    );
+    Some(Finding::at(
+        format!(
             "The host's own per-request work (the lifecycle with no guest) takes {} on get-small, {:.0}% [{:.0}–{:.0}%] of native noop's time; every engine pays it, so ratios are also shown above it.",
             format::ns_estimate(&time),
             share.value * 100.0,
             share.low * 100.0,
             share.high * 100.0
-        ));
-    }
+        ),
+        &format!("#{}", anchors::cell("noop", analysis::FLOOR_ENGINE)),
+    ))
+}
+
+/// The run's further findings: traps, verdict counts, implausible cells and conformance;
+/// then notes on the method (precision, the run-level term), which the methodology also says.
+pub(crate) fn findings(results: &Results) -> (Vec<String>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
     let aa = &results.summary.precision;
     if !aa.is_empty() {
         let containing = aa
@@ -94,7 +108,7 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
             .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
             .count();
         let unreliable = aa.iter().filter(|a| a.unreliable).count();
-        out.push(format!(
+        notes.push(format!(
             "Precision: native code measured against a second instance of itself (A/A) came out 1 within its interval in {containing} of {} filter/workload groups{}; cells whose interval is wider than ±{:.1}% are marked noisy{}.",
             aa.len(),
             if unreliable > 0 {
@@ -129,7 +143,7 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
     }
     let sd = results.settings.between_run_sd;
     if sd > 0.0 && results.cells.iter().any(|c| c.ratio_to_native.is_some()) {
-        out.push(format!(
+        notes.push(format!(
             "Run-level term: what all processes of one run share (a state of the machine that lasts minutes) cannot be resampled inside the run, so every ratio's interval also carries a between-run standard deviation of {:.1}% (measured on the reference machine from pairs of back-to-back runs; the A/A cells carry none).",
             sd * 100.0
         ));
@@ -199,9 +213,11 @@ pub(crate) fn findings(results: &Results) -> Vec<String> {
             "{conformant} cells conformant and timed; {failed} not conformant or in error (see the last table)."
         ));
     }
-    out.truncate(5);
-    out
+    (out, notes)
 }
+
+/// The engines table's title.
+pub(crate) const ENGINES_TITLE: &str = "Engines";
 
 pub(crate) fn engines_section(results: &Results) -> Section {
     let mut table = Table {
@@ -215,9 +231,11 @@ pub(crate) fn engines_section(results: &Results) -> Section {
             "noisy cells",
         ]),
         rows: Vec::new(),
+        ..Default::default()
     };
     let engines = results.summary.engines_fastest_first();
     for e in &engines {
+        table.ids.push(anchors::engine(&e.engine));
         let version = results
             .engines
             .iter()
@@ -237,6 +255,7 @@ pub(crate) fn engines_section(results: &Results) -> Section {
         ]);
     }
     for e in results.engines.iter().filter(|e| e.unavailable.is_some()) {
+        table.ids.push(anchors::engine(&e.name));
         table.rows.push(vec![
             e.name.clone(),
             "-".to_owned(),
@@ -248,7 +267,7 @@ pub(crate) fn engines_section(results: &Results) -> Section {
         ]);
     }
     Section {
-        title: "Engines".to_owned(),
+        title: ENGINES_TITLE.to_owned(),
         intro: "Each engine's lifecycle time over native Rust's (the same filter source built as a shared library): per cell, the median of per-round ratios, each round pairing a slice of the engine with an adjacent slice of native code; per filter, the geometric mean over its workloads (sweeps excluded); per engine, the geometric mean over filters. `Above host floor` takes the host's own per-request work (measured as the lifecycle with no guest, in the same rounds) out of both sides: (engine − floor) ÷ (native − floor). Intervals: 95%, hierarchical bootstrap over measuring processes, blocks (fresh module loads) and rounds, times the run-level term (what a whole run shares). `within ±5%`: the whole interval lies within 5% of 1.".to_owned(),
         table,
     }
@@ -270,6 +289,7 @@ pub(crate) fn cells_section(results: &Results) -> Section {
             "round CV",
         ]),
         rows: Vec::new(),
+        ..Default::default()
     };
     let counted = results.cells.iter().any(|c| c.instructions.is_some());
     if counted {
@@ -277,15 +297,23 @@ pub(crate) fn cells_section(results: &Results) -> Section {
             .header
             .push("instructions / request (ratio)".to_owned());
     }
+    let mut anchored: Vec<(&str, &str)> = Vec::new();
     for c in &results.cells {
+        if c.steady.is_none() && c.error_kind.as_deref() == Some("unavailable") {
+            continue;
+        }
+        let id = if anchored.contains(&(c.filter.as_str(), c.engine.as_str())) {
+            String::new()
+        } else {
+            anchored.push((c.filter.as_str(), c.engine.as_str()));
+            anchors::cell(&c.filter, &c.engine)
+        };
         let Some(s) = &c.steady else {
-            if c.error_kind.as_deref() == Some("unavailable") {
-                continue;
-            }
             let why = match c.conformance {
                 Conformance::Fail => format!("not conformant: {}", c.diff.join("; ")),
                 _ => c.error.clone().unwrap_or_else(|| "not timed".to_owned()),
             };
+            table.ids.push(id);
             table.rows.push(padded(
                 vec![c.filter.clone(), c.workload.clone(), c.engine.clone(), why],
                 table.header.len(),
@@ -315,6 +343,7 @@ pub(crate) fn cells_section(results: &Results) -> Section {
         if c.mixed_state {
             verdict.push_str(", mixed state");
         }
+        table.ids.push(id);
         table.rows.push(vec![
             c.filter.clone(),
             c.workload.clone(),
@@ -338,6 +367,7 @@ pub(crate) fn cells_section(results: &Results) -> Section {
             row.push(format::instructions(c));
         }
     }
+    table.flags = Some(9);
     Section {
         title: "Every cell".to_owned(),
         intro: "Steady state after warm-up: the median over rounds of each round's median (and p99, p99.9), thread CPU time per lifecycle, and the ratio to native as the median of per-round paired ratios. `floor` is the host's own lifecycle with no guest (its ratio is its share of native time); `native-aa` is a second instance of native code (its ratio should be 1: the run's precision). Cells that were not conformant are listed with why and were not timed.".to_owned(),
@@ -359,6 +389,7 @@ pub(crate) fn startup_section(results: &Results, view: &View) -> Section {
             "linear memory",
         ]),
         rows: Vec::new(),
+        ..Default::default()
     };
     let ms = |p: &Option<filterbench_results::results::PhaseTiming>| {
         p.as_ref()
@@ -486,6 +517,7 @@ pub(crate) fn environment_section(results: &Results) -> Section {
         table: Table {
             header: strings(["what", "value"]),
             rows,
+            ..Default::default()
         },
     }
 }

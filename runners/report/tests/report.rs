@@ -97,20 +97,62 @@ fn charts_are_valid_svg_and_png_with_visible_text() {
     assert!(dir.path().join("results.json").is_file());
 }
 
-/// Appended to a copy of the report: lists what the page loaded and what each chart drew.
+/// Put first in the head of a copy of the report: records every error and console error the
+/// page raises, before its own script runs.
+const CATCHER: &str = r#"<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message)));
+const original = console.error;
+console.error = (...args) => { window.__errors.push(args.join(' ')); original(...args); };
+</script>"#;
+
+/// Appended to a copy of the report: lists what the page loaded, what each chart and summary
+/// figure drew, where the findings link, and whether sorting and filtering work.
 const PROBE: &str = r#"<script>
 window.addEventListener('load', () => {
-  const charts = [...document.querySelectorAll('figure.chart')].map(f => {
+  const drawn = f => {
     const svg = f.querySelector('svg');
     const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
     const text = svg ? [...svg.querySelectorAll('text')].map(t => t.textContent).join('').trim().length : 0;
     const shapes = svg ? svg.querySelectorAll('circle,rect,polyline,path,line').length : 0;
-    return {id: f.id, width: box.width, height: box.height, text, shapes};
+    const titles = svg ? svg.querySelectorAll('title').length : 0;
+    return {id: f.id, width: box.width, height: box.height, text, shapes, titles};
+  };
+  const charts = [...document.querySelectorAll('figure.chart')].map(drawn);
+  const figures = [...document.querySelectorAll('#summary figure')].map(drawn);
+  const findings = [...document.querySelectorAll('ol.findings > li')].map(li => {
+    const a = li.querySelector('a.rows');
+    const href = a ? a.getAttribute('href') : null;
+    return {text: li.textContent, href, target: href ? !!document.getElementById(href.slice(1)) : null};
   });
+  const links = [...document.querySelectorAll('#summary svg a')].map(a => a.getAttribute('href'))
+    .filter(h => !document.getElementById(h.slice(1)));
+  const sections = [...document.querySelectorAll('section[id]')].map(s => s.id);
+  const controls = document.querySelectorAll('.controls').length;
+  // Sort the engines table by its third column and read the order back.
+  let sorted = null;
+  const engines = document.querySelector('#engines table.data');
+  if (engines) {
+    engines.tHead.rows[0].cells[2].click();
+    const keys = [...engines.tBodies[0].rows].map(r => r.cells[2].getAttribute('data-sort'))
+      .filter(k => k !== null).map(Number);
+    sorted = keys.length > 1 && keys.every((k, i) => i === 0 || keys[i - 1] <= k);
+  }
+  // Filter the cells table by a word and count what stays.
+  let filtered = null;
+  const search = document.querySelector('#every-cell .controls input');
+  if (search) {
+    search.value = 'wasmi-eager';
+    search.dispatchEvent(new Event('input'));
+    const rows = [...document.querySelectorAll('#every-cell tbody tr')];
+    filtered = {shown: rows.filter(r => !r.hidden).length, all: rows.length,
+      wrong: rows.filter(r => !r.hidden && !r.textContent.includes('wasmi-eager')).length};
+  }
   const resources = performance.getEntriesByType('resource').map(e => e.name);
   const pre = document.createElement('pre');
   pre.id = 'probe';
-  pre.textContent = JSON.stringify({charts, resources});
+  pre.textContent = JSON.stringify({charts, figures, findings, links, sections, controls, sorted,
+    filtered, resources, errors: window.__errors});
   document.body.appendChild(pre);
 });
 </script>"#;
@@ -126,7 +168,9 @@ fn chromium() -> Option<&'static str> {
         })
 }
 
-fn headless(browser: &str, profile: &Path) -> Command {
+/// Headless Chromium with a window of `size` (`1280,900`), no name resolution (a request to
+/// the network fails at once) and the page's console on stderr.
+fn headless(browser: &str, profile: &Path, size: &str) -> Command {
     let mut cmd = Command::new("timeout");
     cmd.args([
         "120",
@@ -134,9 +178,13 @@ fn headless(browser: &str, profile: &Path) -> Command {
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
-    .args(["--window-size=1280,4000", "--virtual-time-budget=5000"]);
+    .arg(format!("--window-size={size}"))
+    .arg("--virtual-time-budget=5000");
     cmd
 }
 
@@ -154,14 +202,23 @@ fn html_report_opens_offline_in_headless_chromium_with_every_chart() {
         );
     }
     let probed = dir.path().join("probed.html");
-    std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    let copy = html
+        .replacen("<head>", &format!("<head>{CATCHER}"), 1)
+        .replace("</body>", &format!("{PROBE}</body>"));
+    std::fs::write(&probed, copy).unwrap();
     let url = format!("file://{}", probed.display());
 
-    let dom = headless(browser, &dir.path().join("profile-dom"))
+    let dom = headless(browser, &dir.path().join("profile-dom"), "1280,4000")
         .arg("--dump-dom")
         .arg(&url)
         .output()
         .unwrap();
+    let log = String::from_utf8_lossy(&dom.stderr);
+    let console: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .collect();
+    assert!(console.is_empty(), "the page logged: {console:#?}");
     let dom = String::from_utf8_lossy(&dom.stdout);
     let start = dom
         .find("<pre id=\"probe\">")
@@ -171,9 +228,13 @@ fn html_report_opens_offline_in_headless_chromium_with_every_chart() {
     let probe: serde_json::Value = serde_json::from_str(
         &dom[start..end]
             .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
             .replace("&amp;", "&"),
     )
     .unwrap();
+    let errors = probe["errors"].as_array().unwrap();
+    assert!(errors.is_empty(), "the page raised {errors:?}");
     let resources = probe["resources"].as_array().unwrap();
     assert!(resources.is_empty(), "the page loaded {resources:?}");
     let charts = probe["charts"].as_array().unwrap();
@@ -190,20 +251,79 @@ fn html_report_opens_offline_in_headless_chromium_with_every_chart() {
             "empty chart: {chart}"
         );
     }
+    // The first screen: the summary figure with a tooltip per cell (3 engines... 2 Wasm engines
+    // × (2 filters + all)), and at most five findings whose links land on rows of the page.
+    let figures = probe["figures"].as_array().unwrap();
+    assert_eq!(figures.len(), written.figures.len(), "{figures:?}");
+    assert_eq!(figures[0]["id"], "overview-in-process");
+    assert!(figures[0]["titles"].as_u64().unwrap() >= 6, "{figures:?}");
+    assert!(figures[0]["width"].as_f64().unwrap() > 200.0, "{figures:?}");
+    let broken = probe["links"].as_array().unwrap();
+    assert!(broken.is_empty(), "figure links lead nowhere: {broken:?}");
+    let findings = probe["findings"].as_array().unwrap();
+    assert!(
+        (2..=5).contains(&findings.len()),
+        "{} findings on the first screen: {findings:#?}",
+        findings.len()
+    );
+    assert!(findings[0]["text"].as_str().unwrap().contains("In-process"));
+    for f in findings {
+        assert_ne!(f["target"], false, "a finding links nowhere: {f}");
+    }
+    let sections: Vec<&str> = probe["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    for expected in ["summary", "engines", "charts", "every-cell", "method"] {
+        assert!(
+            sections.contains(&expected),
+            "no section {expected}: {sections:?}"
+        );
+    }
+    assert!(
+        probe["controls"].as_u64().unwrap() >= 1,
+        "no table got filters"
+    );
+    assert_eq!(probe["sorted"], true, "sorting the engines table failed");
+    let filtered = &probe["filtered"];
+    assert_eq!(filtered["wrong"], 0, "{filtered}");
+    assert!(
+        filtered["shown"].as_u64().unwrap() > 0
+            && filtered["shown"].as_u64() < filtered["all"].as_u64(),
+        "{filtered}"
+    );
 
-    let screenshot = dir.path().join("report.png");
-    let status = headless(browser, &dir.path().join("profile-shot"))
+    // Screenshots of the first screen and of every section (a copy of the page that shows only
+    // that section: headless screenshots do not scroll to a fragment), kept for a person to
+    // look at.
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&keep).unwrap();
+    let mut pages = vec![("first-screen".to_owned(), written.index_html.clone())];
+    for id in &sections {
+        let page = dir.path().join(format!("only-{id}.html"));
+        let style = format!("<style>body > :not(#{id}){{display:none}}</style></head>");
+        std::fs::write(&page, html.replacen("</head>", &style, 1)).unwrap();
+        pages.push(((*id).to_owned(), page));
+    }
+    for (name, page) in &pages {
+        let screenshot = keep.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&screenshot);
+        let status = headless(
+            browser,
+            &dir.path().join(format!("profile-{name}")),
+            "1280,900",
+        )
         .arg(format!("--screenshot={}", screenshot.display()))
-        .arg(format!("file://{}", written.index_html.display()))
+        .arg(format!("file://{}", page.display()))
         .output()
         .unwrap();
-    assert!(status.status.success(), "{status:?}");
-    let png = std::fs::read(&screenshot).expect("a screenshot was written");
-    assert!(png.len() > 50_000, "screenshot is only {} bytes", png.len());
-    let keep = std::env::var_os("CARGO_TARGET_TMPDIR").map(std::path::PathBuf::from);
-    if let Some(keep) = keep {
-        let _ = std::fs::copy(&screenshot, keep.join("report-screenshot.png"));
+        assert!(status.status.success(), "{name}: {status:?}");
+        let png = std::fs::read(&screenshot).expect("a screenshot was written");
+        assert!(png.len() > 20_000, "{name}.png is only {} bytes", png.len());
     }
+    eprintln!("screenshots in {}", keep.display());
 }
 
 #[test]

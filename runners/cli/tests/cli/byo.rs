@@ -98,6 +98,21 @@ fn a_users_module_runs_on_the_workloads_asked_for() {
             "wasmtime-cranelift post-1k"
         ]
     );
+    // The command line is recorded for the report's reproduce block, as given.
+    let invocation = &json["invocations"][0];
+    let args: Vec<&str> = invocation["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[..2], ["run", "--quick"], "{invocation}");
+    assert!(args.contains(&"get-large-headers,post-1k"), "{invocation}");
+    let features = invocation["features"].as_array().unwrap();
+    assert!(
+        features.contains(&serde_json::json!("wasmtime")),
+        "{invocation}"
+    );
 }
 
 /// Writes `wasm` as NAME.wasm in a fresh folder and runs it with `--module` on `engine`

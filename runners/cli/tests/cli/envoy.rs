@@ -183,6 +183,25 @@ fn envoy_cpu_per_request_is_paired_slice_by_slice_with_intervals() {
     assert!(html.contains("Envoy: CPU per request at a fixed rate, paired"));
     assert!(html.contains("Envoy, headers: worker CPU per request over no filter"));
     assert!(report.join("charts/envoy-cpu-paired.svg").is_file());
+    // The first screen's Envoy figure: v8 and native over no filter on headers, each with its
+    // interval as a tooltip and a link to its row; the headline sentence names both.
+    let grid = std::fs::read_to_string(report.join("charts/overview-envoy.svg")).unwrap();
+    for variant in ["v8", "native"] {
+        assert!(
+            grid.contains(&format!(
+                "<title>{variant} on headers in Envoy: worker CPU per request"
+            )),
+            "{grid}"
+        );
+        assert!(html.contains(&format!("id=\"envoy-cpu-headers-{variant}\"")));
+    }
+    let summary = &html[html.find("<section id=\"summary\">").unwrap()..];
+    let summary = &summary[..summary.find("</section>").unwrap()];
+    assert!(summary.contains("In Envoy 1.40"), "{summary}");
+    assert!(
+        summary.contains("V8 adds") && summary.contains("the native bridge adds"),
+        "{summary}"
+    );
 }
 
 #[test]
