@@ -6,6 +6,35 @@ use crate::analysis;
 use crate::results::{PhaseTiming, Results};
 use crate::stats;
 
+/// Adds a sweep point, or joins it with the point of the same sweep, N, filter and variant from
+/// another file: memory from the run without callgrind (valgrind inflates a process's resident
+/// set), instruction counts from the run that counted them.
+fn join_sweep_point(points: &mut Vec<crate::envoy::SweepPoint>, point: crate::envoy::SweepPoint) {
+    let same = points.iter_mut().find(|p| {
+        p.sweep == point.sweep
+            && p.n == point.n
+            && p.filter == point.filter
+            && p.variant == point.variant
+            && p.instructions_per_request.is_empty() != point.instructions_per_request.is_empty()
+    });
+    let Some(into) = same else {
+        points.push(point);
+        return;
+    };
+    let (counted, measured) = if into.instructions_per_request.is_empty() {
+        (point, into.clone())
+    } else {
+        (into.clone(), point)
+    };
+    *into = crate::envoy::SweepPoint {
+        instructions_per_request: counted.instructions_per_request,
+        instructions_median: counted.instructions_median,
+        instructions_spread: counted.instructions_spread,
+        instructions_error: counted.instructions_error,
+        ..measured
+    };
+}
+
 /// Merges `runs` into one; `None` when there are none. Cells are matched by (filter, engine,
 /// workload), phases by (filter, engine); cells only in later runs are appended.
 pub fn merge(runs: Vec<Results>) -> Option<Results> {
@@ -131,7 +160,9 @@ pub fn merge(runs: Vec<Results>) -> Option<Results> {
                 }));
                 into.instructions.extend(more.instructions);
                 into.cpu.extend(more.cpu);
-                into.sweeps.extend(more.sweeps);
+                for point in more.sweeps {
+                    join_sweep_point(&mut into.sweeps, point);
+                }
                 Some(into)
             }
             (a, b) => a.or(b),
@@ -250,6 +281,49 @@ mod tests {
         assert_eq!(envoy.instructions.len(), 2);
         // The first file made no load run: the second's settings stand.
         assert_eq!(envoy.settings.rounds, 5);
+    }
+
+    #[test]
+    fn a_sweep_point_counted_under_callgrind_joins_the_same_point_measured_without() {
+        let point = |rss: u64, counts: Vec<f64>| crate::envoy::SweepPoint {
+            sweep: "concurrency".to_owned(),
+            n: 2,
+            filter: "headers".to_owned(),
+            variant: "v8".to_owned(),
+            rss_idle_bytes: Some(rss),
+            instructions_median: counts.first().copied(),
+            instructions_per_request: counts,
+            ..Default::default()
+        };
+        let file = |p: crate::envoy::SweepPoint| {
+            let mut f = minimal();
+            f.cells.clear();
+            let mut envoy = crate::envoy::EnvoyResults::default();
+            envoy.sweeps.push(p);
+            f.envoy = Some(envoy);
+            f
+        };
+        // Counted first (valgrind's inflated memory), measured second: one point, each figure
+        // from the run that measured it properly.
+        let merged = merge(vec![
+            file(point(900, vec![130_000.0, 131_000.0])),
+            file(point(90, Vec::new())),
+        ])
+        .unwrap();
+        let sweeps = merged.envoy.unwrap().sweeps;
+        assert_eq!(sweeps.len(), 1, "{sweeps:?}");
+        assert_eq!(sweeps[0].rss_idle_bytes, Some(90));
+        assert_eq!(
+            sweeps[0].instructions_per_request,
+            vec![130_000.0, 131_000.0]
+        );
+        // Two memory-only measurements of one point stay two (repeats, not a join).
+        let twice = merge(vec![
+            file(point(90, Vec::new())),
+            file(point(91, Vec::new())),
+        ])
+        .unwrap();
+        assert_eq!(twice.envoy.unwrap().sweeps.len(), 2);
     }
 
     #[test]

@@ -52,11 +52,18 @@ pub fn overview(results: &Results) -> Vec<Figure> {
             width: grid.width(),
         });
     }
-    if let Some(grid) = results.envoy.as_ref().and_then(overview::envoy_grid) {
+    if let Some(envoy) = &results.envoy
+        && let Some(grid) = overview::envoy_grid(envoy)
+    {
+        let caption = if envoy.cpu.is_empty() {
+            "Each cell: the instructions Envoy executes per request with the filter (counted under callgrind) over Envoy with no filter. Hover for the counts, click for the rows."
+        } else {
+            "Each cell: Envoy's worker CPU per request with the filter over Envoy with no filter, paired in rounds (large; colour), and the same for instructions counted under callgrind (small, where counted). Hover for the intervals, click for the rows."
+        };
         out.push(Figure {
             name: "overview-envoy".to_owned(),
             title: "In Envoy: what each way of running the filter costs".to_owned(),
-            caption: "Each cell: Envoy's worker CPU per request with the filter over Envoy with no filter, paired in rounds (large; colour), and the same for instructions counted under callgrind (small). Hover for the intervals, click for the rows.".to_owned(),
+            caption: caption.to_owned(),
             svg: grid.svg(),
             width: grid.width(),
         });

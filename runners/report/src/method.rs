@@ -71,25 +71,22 @@ fn reproduce(results: &Results) -> Vec<String> {
         return Vec::new();
     }
     let mut lines = Vec::new();
-    let commits: Vec<&str> = results
-        .invocations
-        .iter()
-        .filter_map(|i| i.commit.as_deref())
-        .collect();
-    match commits.first() {
-        Some(first) if commits.iter().all(|c| c == first) => {
-            lines.push(format!("git checkout {first}"));
-        }
-        Some(_) => lines.push(format!(
-            "# the files come from several commits: {}",
-            commits.join(", ")
-        )),
-        None => lines.push("# the commit was not recorded".to_owned()),
-    }
     if results.invocations.iter().any(|i| i.dirty == Some(true)) {
-        lines.push("# (some were run with uncommitted changes on top)".to_owned());
+        lines
+            .push("# some of these ran with uncommitted changes on top of their commit".to_owned());
     }
+    let mut checked_out: Option<&str> = None;
     for invocation in &results.invocations {
+        match invocation.commit.as_deref() {
+            Some(commit) if checked_out != Some(commit) => {
+                lines.push(format!("git checkout {commit}"));
+                checked_out = Some(commit);
+            }
+            None if checked_out.is_some() || lines.is_empty() => {
+                lines.push("# (the commit of the next command was not recorded)".to_owned());
+            }
+            _ => {}
+        }
         lines.push(command_line(invocation));
     }
     if results.invocations.len() > 1 {
@@ -177,22 +174,40 @@ pub fn of(results: &Results) -> Method {
     }
     if let Some(envoy) = &results.envoy {
         let e = &envoy.settings;
+        let mut parts = Vec::new();
+        if !envoy.runs.is_empty() {
+            parts.push(format!(
+                "load runs from loopback only: {} round(s) of {:.0} s runs after {:.0} s of warm-up, {} connection(s), fixed rate {} ({})",
+                e.rounds,
+                e.duration_s,
+                e.warmup_s,
+                e.connections,
+                if e.rate_rps > 0.0 {
+                    format!("{:.0} req/s", e.rate_rps)
+                } else {
+                    "per filter".to_owned()
+                },
+                e.rate_source
+            ));
+        }
+        if !envoy.cpu.is_empty() {
+            parts.push("worker CPU per request in paired slices at a fixed rate".to_owned());
+        }
+        if !envoy.instructions.is_empty() {
+            parts.push("instructions per request counted under valgrind's callgrind".to_owned());
+        }
+        if !envoy.sweeps.is_empty() {
+            parts.push(
+                "memory (and counts) against workers and plugins, one Envoy per point".to_owned(),
+            );
+        }
         paragraphs.push(format!(
-            "Envoy: {} with {} worker thread(s){}; load from loopback only, {} round(s) of {:.0} s runs after {:.0} s of warm-up, {} connection(s), fixed rate {} ({}).",
+            "Envoy: {} with {} worker thread(s){}; {}. Each Envoy section says how its figures were made.",
             e.envoy_version,
             e.concurrency,
             e.envoy_cpu
                 .map_or(String::new(), |c| format!(", pinned to CPU {c}")),
-            e.rounds,
-            e.duration_s,
-            e.warmup_s,
-            e.connections,
-            if e.rate_rps > 0.0 {
-                format!("{:.0} req/s", e.rate_rps)
-            } else {
-                "per filter".to_owned()
-            },
-            e.rate_source
+            parts.join("; ")
         ));
     }
     paragraphs.push(format!(
