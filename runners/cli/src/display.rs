@@ -131,13 +131,8 @@ fn print_precision(results: &Results) {
     if aa.is_empty() {
         return;
     }
-    let containing = aa
-        .iter()
-        .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
-        .count();
-    let mut widths: Vec<f64> = aa.iter().map(|a| a.ratio.relative_half_width()).collect();
-    widths.sort_by(f64::total_cmp);
-    let median = widths[widths.len() / 2];
+    let containing = results.summary.aa_containing_one();
+    let median = results.summary.aa_median_half_width().unwrap_or(0.0);
     println!(
         "precision (A/A: native code against a second instance of itself): {containing} of {} intervals contain 1, median half-width ±{:.1}%; cells noisier than ±{:.1}% are marked noisy",
         aa.len(),

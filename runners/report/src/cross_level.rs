@@ -72,12 +72,7 @@ fn over(envoy: &EnvoyResults, filter: &str, variant: &str) -> Option<f64> {
 }
 
 fn rows(results: &Results, envoy: &EnvoyResults) -> Vec<Row> {
-    let native: Vec<&str> = results
-        .engines
-        .iter()
-        .filter(|e| e.family == "native")
-        .map(|e| e.name.as_str())
-        .collect();
+    let native = results.native_engines();
     let mut filters: Vec<&str> = Vec::new();
     for s in &envoy.summary {
         if !filters.contains(&s.filter.as_str()) {

@@ -133,19 +133,14 @@ pub fn of(results: &Results) -> Method {
                 ))
             ));
         }
-        let aa = &results.summary.precision;
-        if !aa.is_empty() {
-            let containing = aa
-                .iter()
-                .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
-                .count();
-            let mut widths: Vec<f64> = aa.iter().map(|a| a.ratio.relative_half_width()).collect();
-            widths.sort_by(f64::total_cmp);
+        let summary = &results.summary;
+        if let Some(median) = summary.aa_median_half_width() {
             paragraphs.push(format!(
-                "Precision: a second instance of native code measured against the first (A/A) came out with 1 inside its interval in {containing} of {} filter/workload groups (median half-width ±{:.1}%). Cells whose interval is wider than ±{:.1}% are flagged noisy.",
-                aa.len(),
-                widths[widths.len() / 2] * 100.0,
-                results.summary.noise_threshold * 100.0
+                "Precision: a second instance of native code measured against the first (A/A) came out with 1 inside its interval in {} of {} filter/workload groups (median half-width ±{:.1}%). Cells whose interval is wider than ±{:.1}% are flagged noisy.",
+                summary.aa_containing_one(),
+                summary.precision.len(),
+                median * 100.0,
+                summary.noise_threshold * 100.0
             ));
         }
         paragraphs.push(format!(

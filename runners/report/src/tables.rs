@@ -103,10 +103,7 @@ pub(crate) fn findings(results: &Results) -> (Vec<String>, Vec<String>) {
     let mut notes = Vec::new();
     let aa = &results.summary.precision;
     if !aa.is_empty() {
-        let containing = aa
-            .iter()
-            .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
-            .count();
+        let containing = results.summary.aa_containing_one();
         let unreliable = aa.iter().filter(|a| a.unreliable).count();
         notes.push(format!(
             "Precision: native code measured against a second instance of itself (A/A) came out 1 within its interval in {containing} of {} filter/workload groups{}; cells whose interval is wider than ±{:.1}% are marked noisy{}.",

@@ -287,12 +287,7 @@ fn multi_language_filters(results: &Results) -> Vec<String> {
 
 fn languages(results: &Results, engines: &[String]) -> (Vec<LanguageRatio>, Vec<LanguageSize>) {
     let fast = analysis::run_fast_canary(results);
-    let native: Vec<&str> = results
-        .engines
-        .iter()
-        .filter(|e| e.family == "native")
-        .map(|e| e.name.as_str())
-        .collect();
+    let native = results.native_engines();
     let mut ratios = Vec::new();
     let mut sizes = Vec::new();
     for base in multi_language_filters(results) {

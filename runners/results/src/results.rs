@@ -736,6 +736,36 @@ impl Summary {
         });
         engines
     }
+
+    /// How many A/A groups (native code against itself) have 1 inside their interval.
+    pub fn aa_containing_one(&self) -> usize {
+        self.precision
+            .iter()
+            .filter(|a| a.ratio.low <= 1.0 && a.ratio.high >= 1.0)
+            .count()
+    }
+
+    /// The median relative half-width of the A/A intervals (0.012 = ±1.2%); `None` without A/A.
+    pub fn aa_median_half_width(&self) -> Option<f64> {
+        let mut widths: Vec<f64> = self
+            .precision
+            .iter()
+            .map(|a| a.ratio.relative_half_width())
+            .collect();
+        widths.sort_by(f64::total_cmp);
+        widths.get(widths.len() / 2).copied()
+    }
+}
+
+impl Results {
+    /// The names of the run's native engines (`native`).
+    pub fn native_engines(&self) -> Vec<&str> {
+        self.engines
+            .iter()
+            .filter(|e| e.family == "native")
+            .map(|e| e.name.as_str())
+            .collect()
+    }
 }
 
 /// One engine's overall slowdown against native.
