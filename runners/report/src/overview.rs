@@ -6,6 +6,7 @@ use crate::anchors;
 use crate::document::Finding;
 use crate::grid::{Grid, GridCell};
 use filterbench_analysis::{analysis, format};
+use filterbench_catalog::catalog::{Language, split_language};
 use filterbench_results::envoy::{BASELINE, EnvoyInstructions, EnvoyResults};
 use filterbench_results::envoy_cpu::{CostFinding, CpuCost, EnvoyCpu};
 use filterbench_results::results::Results;
@@ -52,7 +53,9 @@ pub fn in_process_grid(results: &Results) -> Option<Grid> {
     let engines = wasm_engines(results);
     let mut filters: Vec<String> = Vec::new();
     for f in &results.summary.filters {
-        if !analysis::is_calibration(&f.engine) && !filters.contains(&f.filter) {
+        // A filter in another language is compared in the languages section, not here.
+        let other_language = split_language(&f.filter).1 != Language::Rust;
+        if !analysis::is_calibration(&f.engine) && !other_language && !filters.contains(&f.filter) {
             filters.push(f.filter.clone());
         }
     }
